@@ -1,0 +1,144 @@
+"""The `leadflow` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadflow import migrations
+from leadflow.db import Caller, Database
+from leadflow.db.direct import DirectTransport
+from leadflow.embedded import EmbeddedPostgres
+from leadflow.errors import LeadflowError
+from leadflow.local import database_url
+from leadflow.settings import get_settings
+
+app = typer.Typer(
+    help="Leadflow: measure lead supply per segment, plan targets, steer Google Ads budgets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(
+    help="The database: migrations, seed data, the embedded server.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+console = Console()
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+@db_app.command("migrate")
+def db_migrate(as_json: JsonOption = False) -> None:
+    """Apply supabase/migrations/*.sql not applied yet (DATABASE_URL, or the embedded server).
+
+    Example: leadflow db migrate
+    """
+    with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
+        applied = migrations.migrate(conn)
+    names = [f"{m.version}_{m.name}" for m in applied]
+    if as_json:
+        _emit_json({"applied": names})
+    elif names:
+        for name in names:
+            console.print(f"applied {name}")
+    else:
+        console.print("database is up to date")
+
+
+@db_app.command("seed")
+def db_seed() -> None:
+    """Load supabase/seed.sql: a small deterministic sample marketplace.
+
+    Example: leadflow db migrate && leadflow db seed
+    """
+    with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
+        migrations.seed(conn)
+    console.print("seed data loaded")
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded server (under LEADFLOW_HOME) and leave it running; prints its URL."""
+    server = EmbeddedPostgres(get_settings().home / "postgres")
+    server.start()
+    console.print(server.url("leadflow"))
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    EmbeddedPostgres(get_settings().home / "postgres").stop()
+    console.print("stopped")
+
+
+@app.command("demo")
+def demo(as_json: JsonOption = False) -> None:
+    """Run Leadflow on the embedded database with sample data and show each segment's gap.
+
+    Example: leadflow demo
+    """
+    settings = get_settings()
+    with database_url(settings) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.migrate(conn)
+            migrations.seed(conn)
+        database = Database(DirectTransport(url, max_size=2))
+        try:
+            rows = database.rpc("segment_overview", {}, caller=Caller.service(), read_only=True)
+        finally:
+            database.close()
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title="Lead gap per segment")
+    for column in ("segment", "day", "target", "actual", "gap"):
+        table.add_column(column, justify="left" if column in ("segment", "day") else "right")
+    for row in rows:
+        table.add_row(
+            row["code"],
+            str(row["day"]),
+            _number(row["target_leads"]),
+            _number(row["actual_leads"]),
+            _number(row["lead_gap"]),
+        )
+    console.print(table)
+
+
+def _number(value: Any) -> str:
+    return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 1."""
+    try:
+        app()
+    except LeadflowError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        if os.environ.get("LEADFLOW_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        _fail(f"unexpected {type(exc).__name__}: {first} (set LEADFLOW_DEBUG=1 for details)")
+
+
+def _fail(message: str) -> None:
+    """Print one line to stderr and exit 1."""
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Which Postgres a local run uses: `DATABASE_URL`, or the embedded server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import psycopg
+
+from leadflow.embedded import running_server
+from leadflow.settings import Settings
+
+LOCAL_DATABASE = "leadflow"
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database `name` on the server of `admin_url` unless it exists."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{name}"')
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """Yield a libpq URL: `DATABASE_URL` if set, else the embedded server in LEADFLOW_HOME.
+
+    The embedded server is started when needed and stopped again afterwards if
+    this call started it.
+    """
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    with running_server(settings.home / "postgres") as server:
+        ensure_database(server.url(), LOCAL_DATABASE)
+        yield server.url(LOCAL_DATABASE)

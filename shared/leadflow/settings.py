@@ -1,0 +1,44 @@
+"""Configuration from the environment, read in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Transport(StrEnum):
+    """How the data seam reaches Postgres."""
+
+    direct = "direct"
+    postgrest = "postgrest"
+
+
+class Settings(BaseSettings):
+    """Every setting Leadflow reads; secrets are `SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    home: Path = Field(default=Path(".leadflow"), alias="LEADFLOW_HOME")
+    transport: Transport = Field(default=Transport.direct, alias="LEADFLOW_TRANSPORT")
+
+    supabase_url: str | None = Field(default=None, alias="SUPABASE_URL")
+    supabase_anon_key: SecretStr | None = Field(default=None, alias="SUPABASE_ANON_KEY")
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None, alias="SUPABASE_SERVICE_ROLE_KEY"
+    )
+    jwt_secret: SecretStr | None = Field(default=None, alias="SUPABASE_JWT_SECRET")
+    jwks_url: str | None = Field(default=None, alias="SUPABASE_JWKS_URL")
+    jwt_audience: str = Field(default="authenticated", alias="SUPABASE_JWT_AUDIENCE")
+
+    scheduler_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,141 @@
+-- =============================================================================
+-- Orchestration: the append-only audit of budget decisions, and job runs.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- channel_orchestration_log
+-- -----------------------------------------------------------------------------
+create table public.channel_orchestration_log (
+  id bigint generated always as identity primary key,
+  run_id uuid,
+  day date not null,
+  segment_id uuid not null references public.lead_segments (id),
+  channel text not null default 'google_ads' check (channel in ('google_ads')),
+  kind text not null default 'adjust' check (kind in ('adjust', 'rollback')),
+  customer_id text,
+  campaign_id text,
+  budget_resource_name text,
+  action text not null check (action in ('increase', 'decrease', 'hold')),
+  old_amount_micros bigint check (old_amount_micros is null or old_amount_micros >= 0),
+  new_amount_micros bigint check (new_amount_micros is null or new_amount_micros >= 0),
+  change_pct numeric(9, 2),
+  lead_gap numeric(12, 2),
+  reason text not null check (length(btrim(reason)) > 0),
+  mode text not null check (mode in ('live', 'dry_run', 'validate_only')),
+  status text not null default 'pending' check (status in ('pending', 'success', 'failed', 'skipped')),
+  error text,
+  triggered_by text not null,
+  created_at timestamptz not null default now(),
+  completed_at timestamptz,
+  check ((status = 'pending') = (completed_at is null)),
+  check (status <> 'failed' or error is not null)
+);
+create index channel_orchestration_log_segment_day_idx on public.channel_orchestration_log (segment_id, day);
+create index channel_orchestration_log_day_status_idx on public.channel_orchestration_log (day, status);
+create index channel_orchestration_log_pending_idx on public.channel_orchestration_log (day)
+  where status = 'pending';
+-- At most one live change per budget, day and kind that is pending or applied:
+-- a rerun of the same day can never apply a change twice.
+create unique index channel_orchestration_log_one_live_change_idx
+  on public.channel_orchestration_log (budget_resource_name, day, kind)
+  where mode = 'live' and status in ('pending', 'success') and action <> 'hold';
+
+comment on table public.channel_orchestration_log is
+  'Append-only audit of every budget decision: written pending before Google Ads is called, then completed. Admin-only.';
+comment on column public.channel_orchestration_log.run_id is 'The job run (public.job_runs.id) that made the decision.';
+comment on column public.channel_orchestration_log.day is 'Dutch calendar day the decision is for.';
+comment on column public.channel_orchestration_log.kind is 'adjust (the daily controller) or rollback (restoring an earlier budget).';
+comment on column public.channel_orchestration_log.budget_resource_name is 'customers/{cid}/campaignBudgets/{id} that was (to be) changed.';
+comment on column public.channel_orchestration_log.action is 'increase, decrease or hold.';
+comment on column public.channel_orchestration_log.old_amount_micros is 'Daily budget before, in micros (1,000,000 = 1 euro).';
+comment on column public.channel_orchestration_log.new_amount_micros is 'Daily budget decided, in micros.';
+comment on column public.channel_orchestration_log.change_pct is '(new - old) / old * 100.';
+comment on column public.channel_orchestration_log.lead_gap is 'The gap the decision answered.';
+comment on column public.channel_orchestration_log.reason is 'Why: the controller''s explanation in words.';
+comment on column public.channel_orchestration_log.mode is 'live, dry_run (nothing sent) or validate_only (sent, not applied).';
+comment on column public.channel_orchestration_log.status is 'pending, success, failed or skipped.';
+comment on column public.channel_orchestration_log.error is 'What went wrong, for failed (and why, for skipped).';
+comment on column public.channel_orchestration_log.triggered_by is 'Who or what made the decision: scheduler, cli:<user>, api:<user>.';
+
+create or replace function private.orchestration_log_append_only() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if tg_op = 'DELETE' or tg_op = 'TRUNCATE' then
+    raise exception 'channel_orchestration_log is append-only: rows cannot be deleted'
+      using errcode = '42501';
+  end if;
+  if old.status <> 'pending' then
+    raise exception 'channel_orchestration_log row % is already %; it cannot change', old.id, old.status
+      using errcode = '42501';
+  end if;
+  if (new.id, new.run_id, new.day, new.segment_id, new.channel, new.kind, new.customer_id,
+      new.campaign_id, new.budget_resource_name, new.action, new.old_amount_micros,
+      new.new_amount_micros, new.change_pct, new.lead_gap, new.reason, new.mode,
+      new.triggered_by, new.created_at)
+     is distinct from
+     (old.id, old.run_id, old.day, old.segment_id, old.channel, old.kind, old.customer_id,
+      old.campaign_id, old.budget_resource_name, old.action, old.old_amount_micros,
+      old.new_amount_micros, old.change_pct, old.lead_gap, old.reason, old.mode,
+      old.triggered_by, old.created_at) then
+    raise exception 'channel_orchestration_log: only status, error and completed_at of a pending row may change'
+      using errcode = '42501';
+  end if;
+  return new;
+end
+$$;
+comment on function private.orchestration_log_append_only() is
+  'Trigger: the audit log only grows; a pending row may be completed once, nothing else changes.';
+
+create trigger channel_orchestration_log_append_only
+  before update or delete on public.channel_orchestration_log
+  for each row execute function private.orchestration_log_append_only();
+create trigger channel_orchestration_log_no_truncate
+  before truncate on public.channel_orchestration_log
+  for each statement execute function private.orchestration_log_append_only();
+
+alter table public.channel_orchestration_log enable row level security;
+revoke all on table public.channel_orchestration_log from anon, authenticated;
+grant select on table public.channel_orchestration_log to authenticated;
+grant select, insert, update on table public.channel_orchestration_log to service_role;
+create policy "Admins can read the orchestration log"
+  on public.channel_orchestration_log for select to authenticated
+  using ((select private.is_admin()));
+
+-- -----------------------------------------------------------------------------
+-- job_runs
+-- -----------------------------------------------------------------------------
+create table public.job_runs (
+  id uuid primary key default gen_random_uuid(),
+  job text not null check (job in ('aggregate', 'plan', 'orchestrate', 'rollback')),
+  day date not null,
+  status text not null default 'running' check (status in ('running', 'success', 'failed')),
+  triggered_by text not null,
+  counts jsonb not null default '{}'::jsonb,
+  error text,
+  started_at timestamptz not null default now(),
+  heartbeat_at timestamptz not null default now(),
+  finished_at timestamptz,
+  check ((status = 'running') = (finished_at is null)),
+  check (status <> 'failed' or error is not null)
+);
+-- Two runs of the same job for the same day never run at once.
+create unique index job_runs_one_running_idx on public.job_runs (job, day) where status = 'running';
+create index job_runs_job_started_idx on public.job_runs (job, started_at desc);
+
+comment on table public.job_runs is 'Every run of every Leadflow job: when, for which day, how it ended. Admin-only.';
+comment on column public.job_runs.job is 'aggregate, plan, orchestrate or rollback.';
+comment on column public.job_runs.day is 'The Dutch calendar day the run was for.';
+comment on column public.job_runs.status is 'running, success or failed.';
+comment on column public.job_runs.counts is 'What the run did, e.g. {"segments": 180, "changed": 12}.';
+comment on column public.job_runs.error is 'Why the run failed.';
+comment on column public.job_runs.heartbeat_at is 'Last sign of life; a running row silent for too long is stale.';
+
+alter table public.job_runs enable row level security;
+revoke all on table public.job_runs from anon, authenticated;
+grant select on table public.job_runs to authenticated;
+grant select, insert, update on table public.job_runs to service_role;
+create policy "Admins can read job runs"
+  on public.job_runs for select to authenticated
+  using ((select private.is_admin()));
