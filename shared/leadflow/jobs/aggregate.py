@@ -1,0 +1,73 @@
+"""aggregate(day or range): lead_generation_stats from leads and Google Ads metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from leadflow.days import chunks, days_between
+from leadflow.db import Caller, Database
+from leadflow.errors import LeadflowError
+from leadflow.jobs.runs import job_run
+
+if TYPE_CHECKING:
+    from leadflow.google_ads import GoogleAdsGateway
+
+#: Days per SQL call in a backfill: big enough to stay set-based, small enough to show progress.
+BACKFILL_CHUNK_DAYS = 31
+
+Progress = Callable[[int, int], None]
+
+
+def aggregate(
+    db: Database,
+    caller: Caller,
+    first: date,
+    last: date | None = None,
+    *,
+    gateway: GoogleAdsGateway | None = None,
+    triggered_by: str = "cli",
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Recompute stats for the Dutch days `first`..`last` (one day when `last` is None).
+
+    With a gateway, each day's Google Ads metrics are fetched and stored first.
+    Returns the run's counts.
+    """
+    last = last or first
+    if first > last:
+        raise LeadflowError(f"aggregate: from {first} is after to {last}")
+    total = (last - first).days + 1
+    with job_run(db, caller, "aggregate", last, triggered_by) as run:
+        run.counts.update({"from": first.isoformat(), "to": last.isoformat(), "days": total})
+        if gateway is not None:
+            customers = db.rpc("campaign_customer_ids", caller=caller, read_only=True)
+            campaigns = 0
+            for day in days_between(first, last):
+                metrics = gateway.daily_metrics(day, customers) if customers else []
+                db.rpc(
+                    "record_campaign_metrics",
+                    {
+                        "p_day": day.isoformat(),
+                        "p_metrics": [dataclasses.asdict(m) for m in metrics],
+                    },
+                    caller=caller,
+                )
+                campaigns += len(metrics)
+            run.counts["campaign_days"] = campaigns
+        written = 0
+        done = 0
+        for chunk_from, chunk_to in chunks(first, last, BACKFILL_CHUNK_DAYS):
+            written += db.rpc(
+                "aggregate_lead_stats",
+                {"p_from": chunk_from.isoformat(), "p_to": chunk_to.isoformat()},
+                caller=caller,
+            )
+            done += (chunk_to - chunk_from).days + 1
+            db.rpc("heartbeat_job_run", {"p_run_id": run.id}, caller=caller)
+            if on_progress:
+                on_progress(done, total)
+        run.counts["rows_written"] = written
+    return run.counts

@@ -1,0 +1,506 @@
+-- =============================================================================
+-- The daily jobs in SQL: holidays, capacity, aggregation, planning, job runs.
+-- Formulas are documented in docs/FORMULAS.md.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- public_holidays: filled from the maintained `holidays` library by the plan job
+-- -----------------------------------------------------------------------------
+create table public.public_holidays (
+  day date primary key,
+  name text not null,
+  synced_at timestamptz not null default now()
+);
+comment on table public.public_holidays is
+  'Dutch public holidays (non-working days), synced from the Python holidays library by the plan job.';
+comment on column public.public_holidays.name is 'Name of the holiday.';
+
+alter table public.public_holidays enable row level security;
+revoke all on table public.public_holidays from anon, authenticated;
+grant select on table public.public_holidays to authenticated;
+grant all on table public.public_holidays to service_role;
+create policy "Signed-in users can read public holidays"
+  on public.public_holidays for select to authenticated using (true);
+
+create or replace function public.sync_public_holidays(p_year integer, p_holidays jsonb)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  written integer;
+begin
+  if p_year is null or p_year < 2000 or p_year > 2100 then
+    raise exception 'sync_public_holidays: year % is out of range', p_year using errcode = '22023';
+  end if;
+  if jsonb_typeof(p_holidays) is distinct from 'array' or jsonb_array_length(p_holidays) = 0 then
+    raise exception 'sync_public_holidays: p_holidays must be a non-empty array of {day, name}'
+      using errcode = '22023';
+  end if;
+  if exists (
+    select 1 from jsonb_to_recordset(p_holidays) as h (day date, name text)
+    where h.day is null or extract(year from h.day) <> p_year or coalesce(btrim(h.name), '') = ''
+  ) then
+    raise exception 'sync_public_holidays: every holiday needs a day in % and a name', p_year
+      using errcode = '22023';
+  end if;
+  delete from public.public_holidays
+   where extract(year from day) = p_year
+     and day not in (select h.day from jsonb_to_recordset(p_holidays) as h (day date, name text));
+  insert into public.public_holidays (day, name)
+  select h.day, h.name from jsonb_to_recordset(p_holidays) as h (day date, name text)
+  on conflict (day) do update set name = excluded.name, synced_at = now()
+    where public.public_holidays.name is distinct from excluded.name;
+  select count(*) into written from public.public_holidays where extract(year from day) = p_year;
+  return written;
+end
+$$;
+comment on function public.sync_public_holidays(integer, jsonb) is
+  'Replace the holidays of one year with [{day, name}, ...]; returns how many that year now has.';
+revoke execute on function public.sync_public_holidays(integer, jsonb) from public, anon, authenticated;
+grant execute on function public.sync_public_holidays(integer, jsonb) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Capacity: a partner's monthly quota over its provinces and the month's working days
+-- -----------------------------------------------------------------------------
+create or replace function public.segment_capacity(p_from date, p_to date)
+returns table (
+  segment_id uuid,
+  day date,
+  active_partners integer,
+  monthly_capacity numeric,
+  working_days integer,
+  is_working_day boolean,
+  capacity numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  with days as (
+    select d::date as day, date_trunc('month', d)::date as month
+    from generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
+  ),
+  calendar as (
+    select c::date as day, date_trunc('month', c)::date as month,
+           extract(isodow from c) < 6 and h.day is null as working
+    from (select distinct month from days) m
+    cross join generate_series(m.month::timestamp, (m.month + interval '1 month' - interval '1 day'),
+                               interval '1 day') as c
+    left join public.public_holidays h on h.day = c::date
+  ),
+  month_working_days as (
+    select month, count(*) filter (where working)::integer as working_days
+    from calendar group by month
+  ),
+  shares as (
+    select s.id as segment_id, sub.partner_id, sub.starts_on, sub.ends_on,
+           sub.monthly_lead_quota::numeric / cardinality(sub.region_codes) as monthly_share
+    from public.subscriptions sub
+    join public.lead_segments s
+      on s.industry_id = sub.industry_id and s.region_code = any (sub.region_codes)
+    where sub.status = 'active'
+  )
+  select sh.segment_id, d.day,
+         count(distinct sh.partner_id)::integer,
+         round(sum(sh.monthly_share), 2),
+         mw.working_days,
+         c.working,
+         case when c.working and mw.working_days > 0
+              then round(sum(sh.monthly_share) / mw.working_days, 2) else 0 end
+  from days d
+  join calendar c on c.day = d.day
+  join month_working_days mw on mw.month = d.month
+  join shares sh on sh.starts_on <= d.day and (sh.ends_on is null or sh.ends_on >= d.day)
+  group by sh.segment_id, d.day, mw.working_days, c.working
+$$;
+comment on function public.segment_capacity(date, date) is
+  'Per segment and Dutch day: active partners, monthly capacity (sum of quota / provinces covered), '
+  'working days in the month, and daily capacity = monthly / working days on a working day, else 0.';
+revoke execute on function public.segment_capacity(date, date) from public, anon, authenticated;
+grant execute on function public.segment_capacity(date, date) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Google Ads metrics per campaign per day
+-- -----------------------------------------------------------------------------
+create table public.ad_campaign_daily_metrics (
+  customer_id text not null,
+  campaign_id text not null,
+  day date not null,
+  budget_resource_name text,
+  cost_micros bigint not null default 0 check (cost_micros >= 0),
+  clicks bigint not null default 0 check (clicks >= 0),
+  impressions bigint not null default 0 check (impressions >= 0),
+  conversions numeric(12, 2) not null default 0 check (conversions >= 0),
+  search_budget_lost_impression_share numeric(5, 4)
+    check (search_budget_lost_impression_share is null
+           or search_budget_lost_impression_share between 0 and 1),
+  fetched_at timestamptz not null default now(),
+  primary key (customer_id, campaign_id, day)
+);
+create index ad_campaign_daily_metrics_day_idx on public.ad_campaign_daily_metrics (day);
+
+comment on table public.ad_campaign_daily_metrics is
+  'Google Ads metrics per campaign per day, as fetched by the aggregate job. Admin-only.';
+comment on column public.ad_campaign_daily_metrics.cost_micros is 'Cost in micros (1,000,000 = 1 euro).';
+comment on column public.ad_campaign_daily_metrics.search_budget_lost_impression_share is
+  'Share of impressions lost to a too small budget; near 0 means more budget buys little.';
+
+alter table public.ad_campaign_daily_metrics enable row level security;
+revoke all on table public.ad_campaign_daily_metrics from anon, authenticated;
+grant select on table public.ad_campaign_daily_metrics to authenticated;
+grant all on table public.ad_campaign_daily_metrics to service_role;
+create policy "Admins can read campaign metrics"
+  on public.ad_campaign_daily_metrics for select to authenticated
+  using ((select private.is_admin()));
+
+create or replace function public.record_campaign_metrics(p_day date, p_metrics jsonb)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  written integer;
+begin
+  if p_day is null or jsonb_typeof(p_metrics) is distinct from 'array' then
+    raise exception 'record_campaign_metrics needs a day and an array of metrics' using errcode = '22023';
+  end if;
+  insert into public.ad_campaign_daily_metrics as m (
+    customer_id, campaign_id, day, budget_resource_name, cost_micros, clicks, impressions,
+    conversions, search_budget_lost_impression_share)
+  select r.customer_id, r.campaign_id, p_day, r.budget_resource_name, r.cost_micros, r.clicks,
+         r.impressions, r.conversions, r.search_budget_lost_impression_share
+  from jsonb_to_recordset(p_metrics) as r (
+    customer_id text, campaign_id text, budget_resource_name text, cost_micros bigint,
+    clicks bigint, impressions bigint, conversions numeric, search_budget_lost_impression_share numeric)
+  on conflict (customer_id, campaign_id, day) do update set
+    budget_resource_name = excluded.budget_resource_name,
+    cost_micros = excluded.cost_micros,
+    clicks = excluded.clicks,
+    impressions = excluded.impressions,
+    conversions = excluded.conversions,
+    search_budget_lost_impression_share = excluded.search_budget_lost_impression_share,
+    fetched_at = now();
+  get diagnostics written = row_count;
+  return written;
+end
+$$;
+comment on function public.record_campaign_metrics(date, jsonb) is
+  'Upsert one day of Google Ads campaign metrics [{customer_id, campaign_id, cost_micros, ...}].';
+revoke execute on function public.record_campaign_metrics(date, jsonb) from public, anon, authenticated;
+grant execute on function public.record_campaign_metrics(date, jsonb) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Aggregation: leads + ad metrics + capacity -> lead_generation_stats
+-- -----------------------------------------------------------------------------
+create or replace function public.aggregate_lead_stats(p_from date, p_to date)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  written integer;
+begin
+  if p_from is null or p_to is null or p_from > p_to then
+    raise exception 'aggregate_lead_stats needs from <= to, got % .. %', p_from, p_to
+      using errcode = '22023';
+  end if;
+
+  with bounds as (
+    select (p_from::timestamp at time zone 'Europe/Amsterdam') as lo,
+           ((p_to + 1)::timestamp at time zone 'Europe/Amsterdam') as hi
+  ),
+  lead_counts as (
+    select l.segment_id,
+           (l.created_at at time zone 'Europe/Amsterdam')::date as day,
+           count(*)::integer as generated,
+           count(*) filter (where l.status = 'accepted')::integer as accepted,
+           count(*) filter (where l.status = 'rejected')::integer as rejected,
+           count(*) filter (where l.status = 'pending')::integer as pending,
+           count(*) filter (where l.source_channel = 'google_ads')::integer as google_ads,
+           count(*) filter (where l.source_channel = 'seo')::integer as seo,
+           count(*) filter (where l.source_channel = 'microsite')::integer as microsite,
+           count(*) filter (where l.source_channel is null or l.source_channel = 'other')::integer as other,
+           coalesce(sum(l.price) filter (where l.status = 'accepted'), 0) as revenue
+    from public.leads l, bounds b
+    where l.segment_id is not null and l.created_at >= b.lo and l.created_at < b.hi
+    group by 1, 2
+  ),
+  ads as (
+    select cb.segment_id, m.day,
+           round(sum(m.cost_micros) / 1000000.0, 2) as spend,
+           sum(m.clicks) as clicks,
+           sum(m.impressions) as impressions,
+           sum(m.conversions) as conversions
+    from public.ad_campaign_daily_metrics m
+    join public.segment_campaign_budgets cb
+      on cb.customer_id = m.customer_id and cb.campaign_id = m.campaign_id
+    where m.day between p_from and p_to
+    group by 1, 2
+  ),
+  capacity as (
+    select c.segment_id, c.day, c.active_partners, c.capacity
+    from public.segment_capacity(p_from, p_to) c
+  ),
+  keys as (
+    select s.id as segment_id, d::date as day
+    from public.lead_segments s
+    cross join generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
+    where s.is_active
+    union
+    select segment_id, day from lead_counts
+    union
+    select segment_id, day from ads
+  )
+  insert into public.lead_generation_stats as st (
+    segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
+    leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend, ad_clicks,
+    ad_impressions, ad_conversions, cpl, active_partners, total_capacity, computed_at)
+  select k.segment_id, k.day,
+         coalesce(lc.generated, 0), coalesce(lc.accepted, 0), coalesce(lc.rejected, 0),
+         coalesce(lc.pending, 0), coalesce(lc.google_ads, 0), coalesce(lc.seo, 0),
+         coalesce(lc.microsite, 0), coalesce(lc.other, 0), coalesce(lc.revenue, 0),
+         coalesce(a.spend, 0), coalesce(a.clicks, 0), coalesce(a.impressions, 0),
+         coalesce(a.conversions, 0),
+         round(a.spend / nullif(lc.google_ads, 0), 2),
+         coalesce(c.active_partners, 0), coalesce(c.capacity, 0), now()
+  from keys k
+  left join lead_counts lc on lc.segment_id = k.segment_id and lc.day = k.day
+  left join ads a on a.segment_id = k.segment_id and a.day = k.day
+  left join capacity c on c.segment_id = k.segment_id and c.day = k.day
+  on conflict (segment_id, day) do update set
+    leads_generated = excluded.leads_generated,
+    leads_accepted = excluded.leads_accepted,
+    leads_rejected = excluded.leads_rejected,
+    leads_pending = excluded.leads_pending,
+    leads_google_ads = excluded.leads_google_ads,
+    leads_seo = excluded.leads_seo,
+    leads_microsite = excluded.leads_microsite,
+    leads_other = excluded.leads_other,
+    revenue = excluded.revenue,
+    ad_spend = excluded.ad_spend,
+    ad_clicks = excluded.ad_clicks,
+    ad_impressions = excluded.ad_impressions,
+    ad_conversions = excluded.ad_conversions,
+    cpl = excluded.cpl,
+    active_partners = excluded.active_partners,
+    total_capacity = excluded.total_capacity,
+    computed_at = excluded.computed_at
+  -- A rerun over unchanged data leaves the rows exactly as they were.
+  where (st.leads_generated, st.leads_accepted, st.leads_rejected, st.leads_pending,
+         st.leads_google_ads, st.leads_seo, st.leads_microsite, st.leads_other, st.revenue,
+         st.ad_spend, st.ad_clicks, st.ad_impressions, st.ad_conversions, st.cpl,
+         st.active_partners, st.total_capacity)
+        is distinct from
+        (excluded.leads_generated, excluded.leads_accepted, excluded.leads_rejected,
+         excluded.leads_pending, excluded.leads_google_ads, excluded.leads_seo,
+         excluded.leads_microsite, excluded.leads_other, excluded.revenue, excluded.ad_spend,
+         excluded.ad_clicks, excluded.ad_impressions, excluded.ad_conversions, excluded.cpl,
+         excluded.active_partners, excluded.total_capacity);
+  get diagnostics written = row_count;
+
+  -- Plans of these days now have a measured actual.
+  perform public.update_lead_gaps(d::date)
+  from generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d;
+  return written;
+end
+$$;
+comment on function public.aggregate_lead_stats(date, date) is
+  'Recompute lead_generation_stats for the Dutch days from..to (set-based upsert; a rerun changes nothing '
+  'unless the data did) and refresh the gaps of those days. Returns the rows written.';
+revoke execute on function public.aggregate_lead_stats(date, date) from public, anon, authenticated;
+grant execute on function public.aggregate_lead_stats(date, date) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Planning: target = paced capacity / acceptance rate
+-- -----------------------------------------------------------------------------
+create or replace function public.plan_lead_segments(
+  p_day date,
+  p_window_days integer default 28,
+  p_prior_acceptance numeric default 0.70,
+  p_prior_weight numeric default 20,
+  p_max_pace numeric default 1.5
+)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  written integer;
+  missing_years integer[];
+begin
+  if p_day is null then
+    raise exception 'plan_lead_segments needs a day' using errcode = '22023';
+  end if;
+  if p_window_days < 1 or p_prior_acceptance <= 0 or p_prior_acceptance > 1
+     or p_prior_weight < 0 or p_max_pace < 1 then
+    raise exception 'plan_lead_segments: window >= 1, 0 < prior acceptance <= 1, weight >= 0, pace >= 1'
+      using errcode = '22023';
+  end if;
+  select array_agg(distinct y) into missing_years
+  from (values (extract(year from p_day)::integer)) v (y)
+  where not exists (select 1 from public.public_holidays h where extract(year from h.day) = v.y);
+  if missing_years is not null then
+    raise exception 'no public holidays loaded for %: sync them before planning', missing_years
+      using errcode = '22023';
+  end if;
+
+  with segs as (
+    select s.id from public.lead_segments s where s.is_active
+  ),
+  cap as (
+    select c.* from public.segment_capacity(p_day, p_day) c
+  ),
+  remaining_working as (
+    -- Working days from p_day to the end of its month, p_day included.
+    select count(*)::integer as n
+    from generate_series(p_day::timestamp, (date_trunc('month', p_day) + interval '1 month' - interval '1 day'),
+                         interval '1 day') as d
+    left join public.public_holidays h on h.day = d::date
+    where extract(isodow from d) < 6 and h.day is null
+  ),
+  history as (
+    select st.segment_id,
+           sum(st.leads_accepted) as accepted,
+           sum(st.leads_rejected) as rejected
+    from public.lead_generation_stats st
+    where st.day >= p_day - p_window_days and st.day < p_day
+    group by st.segment_id
+  ),
+  rates as (
+    select s.id as segment_id,
+           least(1, greatest(0.05,
+             (coalesce(h.accepted, 0) + p_prior_acceptance * p_prior_weight)
+             / nullif(coalesce(h.accepted, 0) + coalesce(h.rejected, 0) + p_prior_weight, 0)
+           )) as rate
+    from segs s left join history h on h.segment_id = s.id
+  ),
+  delivered as (
+    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance rate.
+    select st.segment_id,
+           sum(st.leads_accepted) as accepted,
+           sum(st.leads_pending) as pending
+    from public.lead_generation_stats st
+    where st.day >= date_trunc('month', p_day)::date and st.day < p_day
+    group by st.segment_id
+  ),
+  targets as (
+    select s.id as segment_id,
+           coalesce(c.capacity, 0) as capacity,
+           coalesce(r.rate, p_prior_acceptance) as rate,
+           case
+             when coalesce(c.is_working_day, false) and rw.n > 0 then
+               least(
+                 greatest(c.monthly_capacity
+                          - coalesce(dl.accepted, 0)
+                          - coalesce(dl.pending, 0) * coalesce(r.rate, p_prior_acceptance), 0) / rw.n,
+                 c.capacity * p_max_pace)
+             else 0
+           end as accepted_target
+    from segs s
+    cross join remaining_working rw
+    left join cap c on c.segment_id = s.id
+    left join rates r on r.segment_id = s.id
+    left join delivered dl on dl.segment_id = s.id
+  )
+  insert into public.lead_segment_plans as p (segment_id, day, capacity, acceptance_rate, target_leads)
+  select t.segment_id, p_day, round(t.capacity, 2), round(t.rate, 4),
+         round(t.accepted_target / t.rate, 2)
+  from targets t
+  on conflict (segment_id, day) do update set
+    capacity = excluded.capacity,
+    acceptance_rate = excluded.acceptance_rate,
+    target_leads = excluded.target_leads
+  where (p.capacity, p.acceptance_rate, p.target_leads)
+        is distinct from (excluded.capacity, excluded.acceptance_rate, excluded.target_leads);
+  get diagnostics written = row_count;
+
+  perform public.update_lead_gaps(p_day);
+  return written;
+end
+$$;
+comment on function public.plan_lead_segments(date, integer, numeric, numeric, numeric) is
+  'Write lead_segment_plans for a Dutch day for every active segment: target = paced capacity / '
+  'acceptance rate (see docs/FORMULAS.md). Returns the rows written or changed.';
+revoke execute on function public.plan_lead_segments(date, integer, numeric, numeric, numeric)
+  from public, anon, authenticated;
+grant execute on function public.plan_lead_segments(date, integer, numeric, numeric, numeric)
+  to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Job runs: one running run per job and day; stale runs recognised
+-- -----------------------------------------------------------------------------
+create or replace function public.start_job_run(
+  p_job text,
+  p_day date,
+  p_triggered_by text,
+  p_stale_after interval default interval '30 minutes'
+)
+returns uuid
+language plpgsql
+set search_path = ''
+as $$
+declare
+  run_id uuid;
+  running_since timestamptz;
+begin
+  update public.job_runs
+     set status = 'failed',
+         error = format('stale: no heartbeat since %s', heartbeat_at),
+         finished_at = now()
+   where job = p_job and day = p_day and status = 'running'
+     and heartbeat_at < now() - p_stale_after;
+  begin
+    insert into public.job_runs (job, day, triggered_by)
+    values (p_job, p_day, p_triggered_by)
+    returning id into run_id;
+  exception when unique_violation then
+    select started_at into running_since from public.job_runs
+     where job = p_job and day = p_day and status = 'running';
+    raise exception '% for % is already running (started %)', p_job, p_day, running_since
+      using errcode = '23505';
+  end;
+  return run_id;
+end
+$$;
+comment on function public.start_job_run(text, date, text, interval) is
+  'Record the start of a job run; refused (23505) while a run of the same job and day is running. '
+  'A running run without a heartbeat for p_stale_after is marked failed as stale first.';
+
+create or replace function public.heartbeat_job_run(p_run_id uuid) returns void
+language sql
+set search_path = ''
+as $$
+  update public.job_runs set heartbeat_at = now() where id = p_run_id and status = 'running'
+$$;
+comment on function public.heartbeat_job_run(uuid) is 'A running job''s sign of life.';
+
+create or replace function public.finish_job_run(
+  p_run_id uuid, p_status text, p_counts jsonb default '{}'::jsonb, p_error text default null
+)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_status not in ('success', 'failed') then
+    raise exception 'finish_job_run: status must be success or failed' using errcode = '22023';
+  end if;
+  update public.job_runs
+     set status = p_status, counts = coalesce(p_counts, '{}'::jsonb),
+         error = case when p_status = 'failed' then coalesce(p_error, 'failed') end,
+         finished_at = now(), heartbeat_at = now()
+   where id = p_run_id and status = 'running';
+  if not found then
+    raise exception 'job run % is not running', p_run_id using errcode = 'PT409';
+  end if;
+end
+$$;
+comment on function public.finish_job_run(uuid, text, jsonb, text) is
+  'Record how a running job run ended, with its counts or error.';
+
+revoke execute on function public.start_job_run(text, date, text, interval) from public, anon, authenticated;
+revoke execute on function public.heartbeat_job_run(uuid) from public, anon, authenticated;
+revoke execute on function public.finish_job_run(uuid, text, jsonb, text) from public, anon, authenticated;
+grant execute on function public.start_job_run(text, date, text, interval) to service_role;
+grant execute on function public.heartbeat_job_run(uuid) to service_role;
+grant execute on function public.finish_job_run(uuid, text, jsonb, text) to service_role;
