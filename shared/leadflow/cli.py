@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import sys
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
 import psycopg
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from leadflow import migrations
 from leadflow.db import Caller, Database
@@ -84,6 +88,100 @@ def db_stop() -> None:
     console.print("stopped")
 
 
+DayOption = Annotated[
+    datetime | None,
+    typer.Option("--day", formats=["%Y-%m-%d"], help="Dutch calendar day, YYYY-MM-DD."),
+]
+
+
+@contextlib.contextmanager
+def _service_database() -> Iterator[Database]:
+    """The local database (DATABASE_URL or embedded, migrated) as the jobs' service role."""
+    with database_url(get_settings()) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.migrate(conn)
+        database = Database(DirectTransport(url, max_size=2))
+        try:
+            yield database
+        finally:
+            database.close()
+
+
+def _report(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _emit_json(summary)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in summary.items():
+        table.add_row(f"[bold]{key}[/bold]", str(value))
+    console.print(table)
+
+
+@app.command("aggregate")
+def aggregate_command(
+    day: DayOption = None,
+    first: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First day of a backfill."),
+    ] = None,
+    last: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of a backfill.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute lead_generation_stats for a day (default: yesterday) or a range.
+
+    Examples: leadflow aggregate --day 2026-11-24
+              leadflow aggregate --from 2026-01-01 --to 2026-11-24   (backfill, with progress)
+    """
+    from leadflow.jobs.aggregate import aggregate
+    from leadflow.jobs.entry import default_day
+
+    if day and (first or last):
+        raise LeadflowError("give either --day or --from/--to, not both")
+    if bool(first) != bool(last):
+        raise LeadflowError("a backfill needs both --from and --to")
+    start = (first or day or datetime.combine(default_day("aggregate"), datetime.min.time())).date()
+    end = last.date() if last else start
+    with (
+        _service_database() as database,
+        Progress(
+            TextColumn("aggregate"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as progress,
+    ):
+        task = progress.add_task("aggregate", total=(end - start).days + 1)
+        counts = aggregate(
+            database,
+            Caller.service(),
+            start,
+            end,
+            on_progress=lambda done, total: progress.update(task, completed=done),
+        )
+    _report(counts, as_json)
+
+
+@app.command("plan")
+def plan_command(day: DayOption = None, as_json: JsonOption = False) -> None:
+    """Write lead_segment_plans for a day (default: today in the Netherlands).
+
+    Example: leadflow plan --day 2026-11-25
+    """
+    from leadflow.jobs.entry import default_day
+    from leadflow.jobs.plan import plan
+
+    target = day.date() if day else default_day("plan")
+    with _service_database() as database:
+        counts = plan(database, Caller.service(), target)
+    _report({"day": target.isoformat(), **counts}, as_json)
+
+
 @app.command("demo")
 def demo(as_json: JsonOption = False) -> None:
     """Run Leadflow on the embedded database with sample data and show each segment's gap.
@@ -124,11 +222,21 @@ def _number(value: Any) -> str:
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 1."""
     try:
-        app()
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("aborted")
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(0)
+    except ClickException as exc:
+        sys.stderr.write("error: " + " ".join(exc.format_message().split()) + "\n")
+        sys.exit(exc.exit_code)
     except LeadflowError as exc:
         _fail(str(exc))
     except Exception as exc:
-        if os.environ.get("LEADFLOW_DEBUG"):
+        if get_settings().debug:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         _fail(f"unexpected {type(exc).__name__}: {first} (set LEADFLOW_DEBUG=1 for details)")

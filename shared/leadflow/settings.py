@@ -37,6 +37,11 @@ class Settings(BaseSettings):
 
     scheduler_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET")
 
+    # The orchestrator moves money only with credentials *and* this explicit switch.
+    orchestrator_live: bool = Field(default=False, alias="LEADFLOW_ORCHESTRATOR_LIVE")
+    orchestrator_mode: str = Field(default="dry_run", alias="LEADFLOW_ORCHESTRATOR_MODE")
+    debug: bool = Field(default=False, alias="LEADFLOW_DEBUG")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
