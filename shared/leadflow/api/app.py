@@ -1,0 +1,98 @@
+"""The API as a Flask app, built once per process; `functions/api/main.py` resolves requests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from flask import Flask, Request, Response, g, request
+from werkzeug.wrappers import Response as WsgiResponse
+
+from leadflow.api import errors, openapi
+from leadflow.api.auth import TokenVerifier
+from leadflow.api.context import STATE_KEY, ApiState
+from leadflow.api.errors import ApiError
+from leadflow.api.routes import ROUTERS
+from leadflow.db import Database
+from leadflow.db.direct import DirectTransport
+from leadflow.settings import Settings, Transport, get_settings
+
+#: Largest request body accepted (413 beyond).
+MAX_BODY_BYTES = 64 * 1024
+
+logger = logging.getLogger("leadflow.api")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def database_from_settings(settings: Settings) -> Database:
+    """The database seam the settings describe: the direct transport to DATABASE_URL."""
+    if settings.transport is not Transport.direct:
+        raise ApiError(503, "unavailable", "this build of the API has no PostgREST transport")
+    if settings.database_url is None:
+        raise ApiError(503, "unavailable", "no database is configured")
+    return Database(DirectTransport(settings.database_url.get_secret_value()))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_factory: Callable[[], Database] | None = None,
+) -> Flask:
+    """Build the API app. The database is connected on first use, from `database_factory`."""
+    settings = settings or get_settings()
+    factory = database_factory or (lambda: database_from_settings(settings))
+    app = Flask("leadflow.api")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.url_map.strict_slashes = False
+    state = ApiState(verifier=TokenVerifier.from_settings(settings), database_factory=factory)
+    app.extensions[STATE_KEY] = state
+    for router in ROUTERS:
+        router.register(app)
+    state.openapi = openapi.build(op for router in ROUTERS for op in router.operations)
+    errors.register(app)
+    app.before_request(_begin)
+    app.after_request(_finish)
+    return app
+
+
+def resolve(app: Flask, incoming: Request) -> WsgiResponse:
+    """Answer a request that reached another WSGI app (functions-framework's) with `app`."""
+    return WsgiResponse.from_app(app.wsgi_app, incoming.environ)
+
+
+def close(app: Flask) -> None:
+    """Release the app's database connections."""
+    state: ApiState = app.extensions[STATE_KEY]
+    state.close()
+
+
+def _begin() -> None:
+    given = request.headers.get("X-Request-Id", "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if logger.isEnabledFor(logging.INFO):
+        # Method, route and outcome only: never headers (the token), never bodies.
+        started = g.get("started", time.perf_counter())
+        logger.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            )
+        )
+    return response

@@ -1,0 +1,68 @@
+"""What a route needs from its request: the verified caller and the database seam."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, g, request
+from pydantic_core import to_jsonable_python
+
+from leadflow.api.auth import TokenVerifier
+from leadflow.db import Caller, Database
+
+STATE_KEY = "leadflow.api"
+
+
+@dataclass
+class ApiState:
+    """The app's long-lived parts: token verifier, (lazily built) database, its OpenAPI document."""
+
+    verifier: TokenVerifier
+    database_factory: Callable[[], Database]
+    openapi: dict[str, Any] = field(default_factory=dict)
+    _database: Database | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def database(self) -> Database:
+        """The shared database seam, built on first use (not at import, not per request)."""
+        database = self._database
+        if database is None:
+            with self._lock:
+                if self._database is None:
+                    self._database = self.database_factory()
+                database = self._database
+        return database
+
+    def close(self) -> None:
+        """Release the database's connections."""
+        with self._lock:
+            if self._database is not None:
+                self._database.close()
+                self._database = None
+
+
+def state() -> ApiState:
+    """The current app's state."""
+    value: ApiState = current_app.extensions[STATE_KEY]
+    return value
+
+
+def caller() -> Caller:
+    """The request's verified caller (anon without an Authorization header)."""
+    if "caller" not in g:
+        g.caller = state().verifier.caller(request.headers.get("Authorization"))
+    current: Caller = g.caller
+    return current
+
+
+def rpc(name: str, args: dict[str, Any] | None = None, *, read_only: bool) -> Any:
+    """Call SQL function `public.<name>` as the request's caller; raises `RpcError`."""
+    who = caller()
+    return (
+        state()
+        .database()
+        .rpc(name, to_jsonable_python(args or {}), caller=who, read_only=read_only)
+    )

@@ -1,0 +1,167 @@
+"""The one place where exceptions become JSON error responses.
+
+Routes just raise. Every error leaves as `{"error": {"code", "message",
+"details"}}` with a fitting status; nothing the database or Python says about
+its internals (SQL text, constraint names, stack traces) reaches the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, g
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from leadflow.db import RpcError
+from leadflow.errors import LeadflowError
+
+logger = logging.getLogger("leadflow.api")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+    503: "unavailable",
+    504: "timeout",
+}
+_MESSAGES = {
+    400: "the request could not be processed",
+    401: "authentication required: send a valid token as Authorization: Bearer <jwt>",
+    403: "you are not allowed to do this",
+    404: "not found",
+    409: "the request conflicts with existing data",
+    422: "a value was refused",
+    500: "something went wrong on our side",
+    503: "the database is unavailable; try again later",
+    504: "the database took too long to answer",
+}
+_MAX_LOC_PART = 100
+
+
+class ApiError(LeadflowError):
+    """An error to answer with: status, stable code, a message fit to show, details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def invalid_input(exc: ValidationError, where: str) -> ApiError:
+    """A pydantic error about the request's path, query or body: 422 (400 for bad JSON)."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if any(error["type"] == "json_invalid" for error in errors):
+        return ApiError(400, "invalid_json", "the request body is not valid JSON")
+    details = [
+        {
+            "loc": [where, *(str(part)[:_MAX_LOC_PART] for part in error["loc"])],
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in errors[:50]
+    ]
+    return ApiError(422, "validation_error", f"invalid {where}", details)
+
+
+def from_rpc_error(exc: RpcError) -> ApiError:
+    """A database refusal as the caller may see it.
+
+    Messages of PTnnn errors are written for callers in the API migration and
+    shown as they are; any other database message is replaced by a generic one.
+    """
+    code = exc.code
+    status = exc.status
+    if code.startswith("PT") and code[2:].isdigit() and 400 <= status < 500:
+        return ApiError(status, _CODES.get(status, "error"), exc.message, {"sqlstate": code})
+    if code in ("PGRST202", "42883", "42P01"):
+        # The API function itself is missing: a deployment problem, not the caller's.
+        return ApiError(500, "internal_error", _MESSAGES[500])
+    if status in (401, 403):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return ApiError(status, _CODES[status], _MESSAGES[status], {"sqlstate": code}, headers)
+    if status in (503, 504):
+        return ApiError(status, _CODES[status], _MESSAGES[status])
+    if status >= 500 or status < 400:
+        return ApiError(500, "internal_error", _MESSAGES[500])
+    if code.startswith(("22", "23")):
+        return ApiError(422, "validation_error", _MESSAGES[422], {"sqlstate": code})
+    return ApiError(
+        status, _CODES.get(status, "bad_request"), _MESSAGES.get(status, _MESSAGES[400])
+    )
+
+
+def error_response(error: ApiError) -> Response:
+    """The JSON response for an error."""
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    response = Response(json.dumps(body), status=error.status, mimetype="application/json")
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _handle_api_error(exc: ApiError) -> Response:
+    return error_response(exc)
+
+
+def _handle_rpc_error(exc: RpcError) -> Response:
+    error = from_rpc_error(exc)
+    if error.status >= 500:
+        # The database's own words stay in our logs; the token never does.
+        _log_failure("rpc_failed", sqlstate=exc.code, status=exc.status, message=exc.message)
+    return error_response(error)
+
+
+def _handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers = {}
+    if status == 405:
+        allow = dict(exc.get_headers()).get("Allow")
+        if allow:
+            headers["Allow"] = allow
+    messages = {
+        404: "no such route",
+        405: "method not allowed on this route",
+        413: "the request body is too large",
+        415: "send the body as application/json",
+    }
+    message = messages.get(status, _MESSAGES.get(status, _MESSAGES[400]))
+    code = _CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    return error_response(ApiError(status, code, message, headers=headers))
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    _log_failure("unhandled_exception", error_type=type(exc).__name__, exc_info=exc)
+    return error_response(ApiError(500, "internal_error", _MESSAGES[500]))
+
+
+def _log_failure(event: str, exc_info: BaseException | None = None, **fields: Any) -> None:
+    record = {"event": event, "request_id": g.get("request_id"), **fields}
+    logger.error(json.dumps(record, default=str), exc_info=exc_info)
+
+
+def register(app: Flask) -> None:
+    """Install the handlers: every exception a route raises ends here."""
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(RpcError, _handle_rpc_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)

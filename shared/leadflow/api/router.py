@@ -1,0 +1,131 @@
+"""Routes declared once, with their models: served by Flask and described in OpenAPI.
+
+A route module makes a `Router`, decorates plain functions that take the
+validated `path`, `query` and `body` models and return a response model, and
+`leadflow.api.app` registers the routers. `leadflow.api.openapi` reads the
+same declarations, so the document cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from flask import Flask, Response
+from pydantic import BaseModel
+
+from leadflow.api import context, inputs
+
+_RULE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+#: Errors any route may answer with.
+COMMON_ERRORS = (400, 401, 403, 404, 422, 500, 503)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path: its models, its answer, and what it is for."""
+
+    method: str
+    rule: str
+    endpoint: Callable[..., Any]
+    summary: str
+    response: type[BaseModel] | None
+    status: int = 200
+    path: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    errors: tuple[int, ...] = COMMON_ERRORS
+    #: required: a token is expected (the database refuses anon); optional: verified when
+    #: sent; none: the token is not even looked at (no database call).
+    auth: Literal["required", "optional", "none"] = "required"
+    location: Callable[[Any], str] | None = None
+    tag: str = "api"
+
+    @property
+    def openapi_path(self) -> str:
+        """The path in OpenAPI's `{name}` form."""
+        return _RULE_PARAM.sub(r"{\1}", self.rule)
+
+    @property
+    def operation_id(self) -> str:
+        """Stable id of the operation: the endpoint's name."""
+        return self.endpoint.__name__
+
+    def view(self, **path_values: str) -> Response:
+        """Validate the request, run the endpoint, serialise its answer."""
+        if self.auth != "none":
+            context.caller()  # a bad token is a 401 before anything else is looked at
+        kwargs: dict[str, Any] = {}
+        if self.path is not None:
+            kwargs["path"] = inputs.path(self.path, path_values)
+        if self.query is not None:
+            kwargs["query"] = inputs.query(self.query)
+        if self.body is not None:
+            kwargs["body"] = inputs.body(self.body)
+        result = self.endpoint(**kwargs)
+        if isinstance(result, BaseModel):
+            # Unset fields are those the database left out (money for partners).
+            payload = result.model_dump_json(exclude_unset=True, by_alias=True)
+        else:
+            payload = json.dumps(result)
+        response = Response(payload, status=self.status, mimetype="application/json")
+        if self.location is not None:
+            response.headers["Location"] = self.location(result)
+        return response
+
+
+class Router:
+    """A group of operations, registered on an app together."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.operations: list[Operation] = []
+
+    def route(
+        self, method: str, rule: str, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare `endpoint` as the handler of `method rule` (see `Operation` for options)."""
+
+        def decorator(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            summary = (endpoint.__doc__ or endpoint.__name__).strip().splitlines()[0]
+            self.operations.append(
+                Operation(
+                    method=method,
+                    rule=rule,
+                    endpoint=endpoint,
+                    summary=summary,
+                    tag=self.tag,
+                    **options,
+                )
+            )
+            return endpoint
+
+        return decorator
+
+    def get(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a GET operation."""
+        return self.route("GET", rule, **options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a POST operation."""
+        return self.route("POST", rule, **options)
+
+    def patch(
+        self, rule: str, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a PATCH operation."""
+        return self.route("PATCH", rule, **options)
+
+    def register(self, app: Flask) -> None:
+        """Add this router's operations to `app`'s URL map."""
+        for operation in self.operations:
+            app.add_url_rule(
+                operation.rule,
+                endpoint=f"{self.tag}.{operation.operation_id}",
+                view_func=operation.view,
+                methods=[operation.method],
+            )

@@ -1,0 +1,112 @@
+"""/api/lead-segments: the segments, their daily stats and plans; admins create and change them.
+
+What a caller sees is decided by the database (RLS, column grants, the
+`api_*` functions of the API migration); these routes only validate and shape.
+"""
+
+from __future__ import annotations
+
+from leadflow.api.context import rpc
+from leadflow.api.models import (
+    CreatedSegment,
+    DateRange,
+    Page,
+    PlansPage,
+    Segment,
+    SegmentCreate,
+    SegmentPage,
+    SegmentPath,
+    SegmentUpdate,
+    StatsPage,
+)
+from leadflow.api.router import COMMON_ERRORS, Router
+
+router = Router("segments")
+
+_WRITE_ERRORS = (*COMMON_ERRORS, 409, 413, 415)
+
+
+@router.get("/api/lead-segments", query=Page, response=SegmentPage)
+def list_segments(query: Page) -> SegmentPage:
+    """List the segments the caller may see (partners: active ones; admins: all, with budgets)."""
+    data = rpc(
+        "api_list_segments", {"p_limit": query.limit, "p_offset": query.offset}, read_only=True
+    )
+    return SegmentPage.model_validate(data)
+
+
+@router.get("/api/lead-segments/<segment_id>", path=SegmentPath, response=Segment)
+def get_segment(path: SegmentPath) -> Segment:
+    """One segment; admins also get its budgets and campaign mappings."""
+    data = rpc("api_get_segment", {"p_segment_id": path.segment_id}, read_only=True)
+    return Segment.model_validate(data)
+
+
+@router.get(
+    "/api/lead-segments/<segment_id>/stats", path=SegmentPath, query=DateRange, response=StatsPage
+)
+def segment_stats(path: SegmentPath, query: DateRange) -> StatsPage:
+    """Daily stats of a segment the caller is subscribed to (admins: any, with money)."""
+    data = rpc(
+        "api_segment_stats",
+        {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
+        read_only=True,
+    )
+    return StatsPage.model_validate(data)
+
+
+@router.get(
+    "/api/lead-segments/<segment_id>/plans", path=SegmentPath, query=DateRange, response=PlansPage
+)
+def segment_plans(path: SegmentPath, query: DateRange) -> PlansPage:
+    """Daily plans of a segment the caller is subscribed to (admins: any, with budgets)."""
+    data = rpc(
+        "api_segment_plans",
+        {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
+        read_only=True,
+    )
+    return PlansPage.model_validate(data)
+
+
+@router.post(
+    "/api/lead-segments",
+    body=SegmentCreate,
+    response=CreatedSegment,
+    status=201,
+    errors=_WRITE_ERRORS,
+    location=lambda segment: f"/api/lead-segments/{segment.id}",
+)
+def create_segment(body: SegmentCreate) -> CreatedSegment:
+    """Admins: create a segment (code <industry slug>_<region code>) and assign its leads."""
+    data = rpc(
+        "api_create_segment",
+        {
+            "p_industry_id": body.industry_id,
+            "p_region_code": body.region_code,
+            "p_name": body.name,
+            "p_is_active": body.is_active,
+            "p_min_daily_budget": body.min_daily_budget,
+            "p_max_daily_budget": body.max_daily_budget,
+            "p_target_cpl": body.target_cpl,
+            "p_campaigns": [campaign.model_dump(mode="json") for campaign in body.campaigns],
+        },
+        read_only=False,
+    )
+    return CreatedSegment.model_validate(data)
+
+
+@router.patch(
+    "/api/lead-segments/<segment_id>",
+    path=SegmentPath,
+    body=SegmentUpdate,
+    response=Segment,
+    errors=_WRITE_ERRORS,
+)
+def update_segment(path: SegmentPath, body: SegmentUpdate) -> Segment:
+    """Admins: change the active flag, budget bounds, target CPL, name or campaign mapping."""
+    data = rpc(
+        "api_update_segment",
+        {"p_segment_id": path.segment_id, "p_changes": body.changes()},
+        read_only=False,
+    )
+    return Segment.model_validate(data)

@@ -1,0 +1,675 @@
+-- =============================================================================
+-- API: the functions `functions/api` calls, one per route.
+--
+-- Every public function here is security invoker, so RLS and column grants
+-- decide what the caller sees. What partners may never read (budget bounds,
+-- target CPL, revenue, spend, CPL, planned budgets) the authenticated role has
+-- no column grant for; admins get those columns through the `private.*_money`
+-- helpers below, which are security definer and answer only for an admin.
+--
+-- Errors for the API: PTnnn codes become HTTP status nnn in PostgREST (and in
+-- the direct transport), and their messages are written for the caller:
+--   PT403 an admin-only function called by someone else
+--   PT404 unknown segment, or one the caller may not read (never a leak)
+--   PT409 a conflicting segment or campaign mapping
+--   PT422 a value the database refuses
+-- 42501 (insufficient privilege, e.g. anon calling a function it has no
+-- grant for) becomes 401 for anon, 403 otherwise.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- Privileged helpers: admin-only columns, each checking the caller itself
+-- -----------------------------------------------------------------------------
+
+create or replace function private.segment_money(p_segment_id uuid default null)
+returns table (segment_id uuid, money jsonb)
+language sql stable security definer
+set search_path = ''
+as $$
+  select s.id,
+         jsonb_build_object(
+           'min_daily_budget', s.min_daily_budget,
+           'max_daily_budget', s.max_daily_budget,
+           'target_cpl', s.target_cpl
+         )
+  from public.lead_segments s
+  where (select private.is_admin())
+    and (p_segment_id is null or s.id = p_segment_id)
+$$;
+comment on function private.segment_money(uuid) is
+  'Budget bounds and target CPL of one segment (or all) as JSON; no rows unless the caller is an admin.';
+revoke execute on function private.segment_money(uuid) from public, anon;
+grant execute on function private.segment_money(uuid) to authenticated, service_role;
+
+create or replace function private.segment_stats_money(p_segment_id uuid, p_from date, p_to date)
+returns table (day date, money jsonb)
+language sql stable security definer
+set search_path = ''
+as $$
+  select st.day,
+         jsonb_build_object(
+           'revenue', st.revenue,
+           'ad_spend', st.ad_spend,
+           'ad_clicks', st.ad_clicks,
+           'ad_impressions', st.ad_impressions,
+           'ad_conversions', st.ad_conversions,
+           'cpl', st.cpl
+         )
+  from public.lead_generation_stats st
+  where (select private.is_admin())
+    and st.segment_id = p_segment_id
+    and st.day between p_from and p_to
+$$;
+comment on function private.segment_stats_money(uuid, date, date) is
+  'Revenue, ad spend, clicks, impressions, conversions and CPL per day of a segment; no rows unless admin.';
+revoke execute on function private.segment_stats_money(uuid, date, date) from public, anon;
+grant execute on function private.segment_stats_money(uuid, date, date) to authenticated, service_role;
+
+create or replace function private.segment_plans_money(p_segment_id uuid, p_from date, p_to date)
+returns table (day date, money jsonb)
+language sql stable security definer
+set search_path = ''
+as $$
+  select p.day,
+         jsonb_build_object(
+           'planned_budget_google_ads', p.planned_budget_google_ads,
+           'orchestration_status', p.orchestration_status
+         )
+  from public.lead_segment_plans p
+  where (select private.is_admin())
+    and p.segment_id = p_segment_id
+    and p.day between p_from and p_to
+$$;
+comment on function private.segment_plans_money(uuid, date, date) is
+  'Planned Google Ads budget and orchestration status per day of a segment; no rows unless admin.';
+revoke execute on function private.segment_plans_money(uuid, date, date) from public, anon;
+grant execute on function private.segment_plans_money(uuid, date, date) to authenticated, service_role;
+
+-- Segments that ran at their maximum budget and still fell short of target on
+-- each of the 7 complete days before p_day: more budget is not allowed, so the
+-- target cannot be reached by the orchestrator alone.
+create or replace function private.capacity_unreachable_segments(p_day date)
+returns table (
+  segment_id uuid,
+  code text,
+  max_daily_budget numeric,
+  days integer,
+  total_gap numeric,
+  last_day date
+)
+language sql stable security definer
+set search_path = ''
+as $$
+  select s.id, s.code, s.max_daily_budget, count(*)::integer, sum(p.lead_gap), max(p.day)
+  from public.lead_segments s
+  join public.lead_segment_plans p on p.segment_id = s.id
+  where (select private.is_admin())
+    and s.is_active
+    and p.day between p_day - 7 and p_day - 1
+    and p.planned_budget_google_ads >= s.max_daily_budget
+    and p.lead_gap > 0
+  group by s.id, s.code, s.max_daily_budget
+  having count(*) = 7
+  order by s.code
+$$;
+comment on function private.capacity_unreachable_segments(date) is
+  'Active segments at max daily budget and under target on all 7 days before p_day; no rows unless admin.';
+revoke execute on function private.capacity_unreachable_segments(date) from public, anon;
+grant execute on function private.capacity_unreachable_segments(date) to authenticated, service_role;
+
+-- Creating a segment leaves the leads that already exist for its industry and
+-- region without a segment (the trigger only runs on insert and on change).
+-- `public.assign_lead_segments` is for the service role alone; this helper
+-- lets an admin run it, bounded to the days on which such leads exist.
+create or replace function private.backfill_segment_leads(p_segment_id uuid)
+returns integer
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  first_day date;
+  last_day date;
+begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can assign leads to segments' using errcode = 'PT403';
+  end if;
+  select min((l.created_at at time zone 'Europe/Amsterdam')::date),
+         max((l.created_at at time zone 'Europe/Amsterdam')::date)
+    into first_day, last_day
+  from public.leads l
+  join public.lead_segments s on s.industry_id = l.industry_id and s.region_code = l.region_code
+  where s.id = p_segment_id and l.segment_id is null;
+  if first_day is null then
+    return 0;
+  end if;
+  return public.assign_lead_segments(first_day, last_day);
+end
+$$;
+comment on function private.backfill_segment_leads(uuid) is
+  'Admin-only: give existing leads of the segment''s industry and region (without a segment) their segment; '
+  'returns how many leads were assigned.';
+revoke execute on function private.backfill_segment_leads(uuid) from public, anon;
+grant execute on function private.backfill_segment_leads(uuid) to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- Invoker helpers (not exposed): shared by the API functions
+-- -----------------------------------------------------------------------------
+
+-- One segment as the caller may see it. Security invoker: RLS decides whether
+-- the row is visible; money keys appear only for an admin.
+create or replace function private.segment_json(p_segment_id uuid, p_with_campaigns boolean)
+returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+           'id', s.id,
+           'code', s.code,
+           'name', s.name,
+           'industry_id', s.industry_id,
+           'region_code', s.region_code,
+           'is_active', s.is_active,
+           'can_view_stats', exists (
+             select 1 from private.readable_segment_ids() r (id) where r.id = s.id
+           ),
+           'created_at', s.created_at,
+           'updated_at', s.updated_at
+         )
+         || coalesce((select m.money from private.segment_money(s.id) m), '{}'::jsonb)
+         || case
+              when p_with_campaigns and (select private.is_admin()) then jsonb_build_object(
+                'campaigns', coalesce((
+                  select jsonb_agg(jsonb_build_object(
+                           'id', b.id,
+                           'customer_id', b.customer_id,
+                           'campaign_id', b.campaign_id,
+                           'budget_resource_name', b.budget_resource_name,
+                           'is_active', b.is_active
+                         ) order by b.budget_resource_name)
+                  from public.segment_campaign_budgets b
+                  where b.segment_id = s.id
+                ), '[]'::jsonb))
+              else '{}'::jsonb
+            end
+  from public.lead_segments s
+  where s.id = p_segment_id
+$$;
+comment on function private.segment_json(uuid, boolean) is
+  'A segment as JSON as the caller may see it (RLS); money and, on request, campaign mappings for admins only.';
+revoke execute on function private.segment_json(uuid, boolean) from public, anon;
+grant execute on function private.segment_json(uuid, boolean) to authenticated, service_role;
+
+-- Make the segment's campaign mappings exactly p_campaigns ([{customer_id,
+-- campaign_id, budget_resource_name, is_active}]): update those that exist,
+-- add the new ones, delete the rest. Security invoker: RLS lets only admins.
+create or replace function private.set_segment_campaigns(p_segment_id uuid, p_campaigns jsonb)
+returns void
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  wanted integer;
+  written integer;
+begin
+  if jsonb_typeof(p_campaigns) is distinct from 'array' then
+    raise exception 'campaigns must be an array' using errcode = 'PT422';
+  end if;
+  wanted := jsonb_array_length(p_campaigns);
+  if (select count(distinct c.budget_resource_name)
+        from jsonb_to_recordset(p_campaigns) as c (budget_resource_name text)) <> wanted
+     or (select count(distinct (c.customer_id, c.campaign_id))
+           from jsonb_to_recordset(p_campaigns) as c (customer_id text, campaign_id text)) <> wanted
+  then
+    raise exception 'each campaign and each campaign budget may be listed once' using errcode = 'PT422';
+  end if;
+
+  begin
+    delete from public.segment_campaign_budgets b
+     where b.segment_id = p_segment_id
+       and b.budget_resource_name not in (
+             select c.budget_resource_name
+             from jsonb_to_recordset(p_campaigns) as c (budget_resource_name text)
+           );
+    insert into public.segment_campaign_budgets
+      (segment_id, customer_id, campaign_id, budget_resource_name, is_active)
+    select p_segment_id, c.customer_id, c.campaign_id, c.budget_resource_name, coalesce(c.is_active, true)
+    from jsonb_to_recordset(p_campaigns)
+           as c (customer_id text, campaign_id text, budget_resource_name text, is_active boolean)
+    on conflict (budget_resource_name) do update
+      set customer_id = excluded.customer_id,
+          campaign_id = excluded.campaign_id,
+          is_active = excluded.is_active
+      where public.segment_campaign_budgets.segment_id = p_segment_id;
+    get diagnostics written = row_count;
+  exception
+    when unique_violation then
+      raise exception 'a campaign in the mapping already belongs to another segment' using errcode = 'PT409';
+    when check_violation or not_null_violation or invalid_text_representation then
+      raise exception 'a campaign mapping is invalid: customer_id is 10 digits, campaign_id digits, '
+        'budget_resource_name customers/{customer_id}/campaignBudgets/{id}' using errcode = 'PT422';
+  end;
+  -- A budget of another segment is left alone by the upsert's where clause.
+  if written <> wanted then
+    raise exception 'a campaign budget in the mapping already belongs to another segment' using errcode = 'PT409';
+  end if;
+end
+$$;
+comment on function private.set_segment_campaigns(uuid, jsonb) is
+  'Replace a segment''s Google Ads campaign mappings with the given list (admins only, by RLS).';
+revoke execute on function private.set_segment_campaigns(uuid, jsonb) from public, anon;
+grant execute on function private.set_segment_campaigns(uuid, jsonb) to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- GET /api/health
+-- -----------------------------------------------------------------------------
+create or replace function public.api_health()
+returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select jsonb_build_object('status', 'ok')
+$$;
+comment on function public.api_health() is 'Liveness of the database path: a trivial call that touches no table.';
+revoke execute on function public.api_health() from public;
+grant execute on function public.api_health() to anon, authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- GET /api/lead-segments
+-- -----------------------------------------------------------------------------
+create or replace function public.api_list_segments(p_limit integer default 100, p_offset integer default 0)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  result jsonb;
+begin
+  if p_limit is null or p_limit not between 1 and 1000 or p_offset is null or p_offset < 0 then
+    raise exception 'limit must be 1..1000 and offset at least 0' using errcode = '22023';
+  end if;
+  select jsonb_build_object(
+           'items', coalesce(jsonb_agg(page.segment order by page.code), '[]'::jsonb),
+           'total', (select count(*) from public.lead_segments),
+           'limit', p_limit,
+           'offset', p_offset
+         )
+    into result
+  from (
+    select s.code, private.segment_json(s.id, false) as segment
+    from public.lead_segments s
+    order by s.code
+    limit p_limit offset p_offset
+  ) page;
+  return result;
+end
+$$;
+comment on function public.api_list_segments(integer, integer) is
+  'The segments the caller may see (partners: active ones; admins: all, with budget bounds), by code, paged.';
+revoke execute on function public.api_list_segments(integer, integer) from public, anon;
+grant execute on function public.api_list_segments(integer, integer) to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- GET /api/lead-segments/{id}
+-- -----------------------------------------------------------------------------
+create or replace function public.api_get_segment(p_segment_id uuid)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  result jsonb;
+begin
+  result := private.segment_json(p_segment_id, true);
+  if result is null then
+    raise exception 'lead segment not found' using errcode = 'PT404';
+  end if;
+  return result;
+end
+$$;
+comment on function public.api_get_segment(uuid) is
+  'One segment as the caller may see it; PT404 when it does not exist or is hidden from the caller.';
+revoke execute on function public.api_get_segment(uuid) from public, anon;
+grant execute on function public.api_get_segment(uuid) to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- GET /api/lead-segments/{id}/stats and /plans
+-- -----------------------------------------------------------------------------
+create or replace function private.check_readable_range(p_segment_id uuid, p_from date, p_to date)
+returns void
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  if p_from is null or p_to is null or p_from > p_to or p_to - p_from > 365 then
+    raise exception 'from must not be after to, and the range may span at most 366 days'
+      using errcode = '22023';
+  end if;
+  if not exists (select 1 from private.readable_segment_ids() r (id) where r.id = p_segment_id) then
+    raise exception 'lead segment not found' using errcode = 'PT404';
+  end if;
+end
+$$;
+comment on function private.check_readable_range(uuid, date, date) is
+  'Refuse a bad date range (22023) or a segment whose stats and plans the caller may not read (PT404).';
+revoke execute on function private.check_readable_range(uuid, date, date) from public, anon;
+grant execute on function private.check_readable_range(uuid, date, date) to authenticated, service_role;
+
+create or replace function public.api_segment_stats(p_segment_id uuid, p_from date, p_to date)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  items jsonb;
+begin
+  perform private.check_readable_range(p_segment_id, p_from, p_to);
+  select coalesce(jsonb_agg(
+           jsonb_build_object(
+             'day', st.day,
+             'leads_generated', st.leads_generated,
+             'leads_accepted', st.leads_accepted,
+             'leads_rejected', st.leads_rejected,
+             'leads_pending', st.leads_pending,
+             'leads_google_ads', st.leads_google_ads,
+             'leads_seo', st.leads_seo,
+             'leads_microsite', st.leads_microsite,
+             'leads_other', st.leads_other,
+             'active_partners', st.active_partners,
+             'total_capacity', st.total_capacity,
+             'computed_at', st.computed_at
+           ) || coalesce(m.money, '{}'::jsonb)
+           order by st.day), '[]'::jsonb)
+    into items
+  from public.lead_generation_stats st
+  left join private.segment_stats_money(p_segment_id, p_from, p_to) m on m.day = st.day
+  where st.segment_id = p_segment_id
+    and st.day between p_from and p_to;
+  return jsonb_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
+end
+$$;
+comment on function public.api_segment_stats(uuid, date, date) is
+  'Daily stats of a segment from..to (at most 366 days): lead counts and capacity; money for admins only. '
+  'PT404 for a segment the caller may not read.';
+revoke execute on function public.api_segment_stats(uuid, date, date) from public, anon;
+grant execute on function public.api_segment_stats(uuid, date, date) to authenticated, service_role;
+
+create or replace function public.api_segment_plans(p_segment_id uuid, p_from date, p_to date)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  items jsonb;
+begin
+  perform private.check_readable_range(p_segment_id, p_from, p_to);
+  select coalesce(jsonb_agg(
+           jsonb_build_object(
+             'day', p.day,
+             'capacity', p.capacity,
+             'acceptance_rate', p.acceptance_rate,
+             'target_leads', p.target_leads,
+             'actual_leads', p.actual_leads,
+             'lead_gap', p.lead_gap,
+             'updated_at', p.updated_at
+           ) || coalesce(m.money, '{}'::jsonb)
+           order by p.day), '[]'::jsonb)
+    into items
+  from public.lead_segment_plans p
+  left join private.segment_plans_money(p_segment_id, p_from, p_to) m on m.day = p.day
+  where p.segment_id = p_segment_id
+    and p.day between p_from and p_to;
+  return jsonb_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
+end
+$$;
+comment on function public.api_segment_plans(uuid, date, date) is
+  'Daily plans of a segment from..to (at most 366 days): capacity, target, actual, gap; planned budget '
+  'and orchestration status for admins only. PT404 for a segment the caller may not read.';
+revoke execute on function public.api_segment_plans(uuid, date, date) from public, anon;
+grant execute on function public.api_segment_plans(uuid, date, date) to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- POST /api/lead-segments
+-- -----------------------------------------------------------------------------
+create or replace function public.api_create_segment(
+  p_industry_id uuid,
+  p_region_code text,
+  p_max_daily_budget numeric,
+  p_min_daily_budget numeric default 0,
+  p_target_cpl numeric default null,
+  p_name text default null,
+  p_is_active boolean default true,
+  p_campaigns jsonb default '[]'::jsonb
+)
+returns jsonb
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  industry_slug text;
+  industry_name text;
+  region_name text;
+  new_id uuid;
+  assigned integer;
+begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can create segments' using errcode = 'PT403';
+  end if;
+  select i.slug, i.name into industry_slug, industry_name
+  from public.industries i where i.id = p_industry_id;
+  if not found then
+    raise exception 'unknown industry_id' using errcode = 'PT422';
+  end if;
+  select r.name into region_name from public.regions r where r.code = p_region_code;
+  if not found then
+    raise exception 'unknown region_code' using errcode = 'PT422';
+  end if;
+  if p_max_daily_budget is null or p_max_daily_budget <= 0
+     or coalesce(p_min_daily_budget, 0) < 0
+     or coalesce(p_min_daily_budget, 0) > p_max_daily_budget
+     or p_target_cpl <= 0 then
+    raise exception 'budgets need 0 <= min_daily_budget <= max_daily_budget, max_daily_budget > 0 '
+      'and target_cpl > 0' using errcode = 'PT422';
+  end if;
+
+  begin
+    insert into public.lead_segments
+      (code, name, industry_id, region_code, is_active, min_daily_budget, max_daily_budget, target_cpl)
+    values (
+      industry_slug || '_' || p_region_code,
+      coalesce(nullif(btrim(p_name), ''), industry_name || ' ' || region_name),
+      p_industry_id,
+      p_region_code,
+      coalesce(p_is_active, true),
+      coalesce(p_min_daily_budget, 0),
+      p_max_daily_budget,
+      p_target_cpl
+    )
+    returning id into new_id;
+  exception
+    when unique_violation then
+      raise exception 'a segment for this industry and region already exists' using errcode = 'PT409';
+    when check_violation or numeric_value_out_of_range then
+      raise exception 'a value of the segment is out of range' using errcode = 'PT422';
+  end;
+
+  perform private.set_segment_campaigns(new_id, coalesce(p_campaigns, '[]'::jsonb));
+  assigned := private.backfill_segment_leads(new_id);
+  return private.segment_json(new_id, true) || jsonb_build_object('leads_assigned', assigned);
+end
+$$;
+comment on function public.api_create_segment(uuid, text, numeric, numeric, numeric, text, boolean, jsonb) is
+  'Admin: create the segment of an industry and province (code <industry slug>_<region code>), its '
+  'campaign mappings, and assign the existing leads of that industry and province to it.';
+revoke execute on function public.api_create_segment(uuid, text, numeric, numeric, numeric, text, boolean, jsonb)
+  from public, anon;
+grant execute on function public.api_create_segment(uuid, text, numeric, numeric, numeric, text, boolean, jsonb)
+  to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- PATCH /api/lead-segments/{id}
+-- -----------------------------------------------------------------------------
+create or replace function public.api_update_segment(p_segment_id uuid, p_changes jsonb)
+returns jsonb
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  changeable constant text[] := array['name', 'is_active', 'min_daily_budget', 'max_daily_budget', 'target_cpl'];
+  unknown text[];
+  columns text[];
+begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can change segments' using errcode = 'PT403';
+  end if;
+  if jsonb_typeof(p_changes) is distinct from 'object' then
+    raise exception 'changes must be a JSON object' using errcode = 'PT422';
+  end if;
+  select array_agg(k order by k) filter (where k <> all (changeable || 'campaigns'::text)),
+         array_agg(k order by k) filter (where k = any (changeable))
+    into unknown, columns
+  from jsonb_object_keys(p_changes) as k;
+  if unknown is not null then
+    raise exception 'unknown fields: %', array_to_string(unknown, ', ') using errcode = 'PT422';
+  end if;
+  if not exists (select 1 from public.lead_segments s where s.id = p_segment_id) then
+    raise exception 'lead segment not found' using errcode = 'PT404';
+  end if;
+
+  if columns is not null then
+    -- Only the given columns are assigned, so the update needs no read of the
+    -- money columns (which the authenticated role cannot select).
+    begin
+      execute format(
+        'update public.lead_segments set (%1$s) = (select %1$s from jsonb_populate_record(null::public.lead_segments, $2)) where id = $1',
+        (select string_agg(format('%I', c), ', ') from unnest(columns) as c)
+      ) using p_segment_id, p_changes;
+    exception
+      when check_violation or not_null_violation or numeric_value_out_of_range
+           or invalid_text_representation or datatype_mismatch then
+        raise exception 'the changes are invalid: name must not be empty, budgets need '
+          '0 <= min_daily_budget <= max_daily_budget and max_daily_budget > 0, target_cpl > 0 or null'
+          using errcode = 'PT422';
+    end;
+  end if;
+  if p_changes ? 'campaigns' then
+    perform private.set_segment_campaigns(p_segment_id, p_changes -> 'campaigns');
+  end if;
+  return private.segment_json(p_segment_id, true);
+end
+$$;
+comment on function public.api_update_segment(uuid, jsonb) is
+  'Admin: change a segment''s name, active flag, budget bounds or target CPL (only the keys given; '
+  'target_cpl null clears it) and, with "campaigns", replace its campaign mappings.';
+revoke execute on function public.api_update_segment(uuid, jsonb) from public, anon;
+grant execute on function public.api_update_segment(uuid, jsonb) to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- GET /api/orchestration/status
+-- -----------------------------------------------------------------------------
+create or replace function public.api_orchestration_status(p_day date default null)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  v_day date := coalesce(p_day, private.today_nl());
+  jobs jsonb;
+  decisions jsonb;
+  unreachable jsonb;
+  failing jsonb;
+begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can read the orchestration status' using errcode = 'PT403';
+  end if;
+
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'job', r.job,
+           'day', r.day,
+           'status', r.status,
+           'triggered_by', r.triggered_by,
+           'started_at', r.started_at,
+           'finished_at', r.finished_at,
+           'heartbeat_at', r.heartbeat_at,
+           'duration_seconds', round(extract(epoch from coalesce(r.finished_at, now()) - r.started_at), 3),
+           'counts', r.counts,
+           'error', r.error
+         ) order by r.job), '[]'::jsonb)
+    into jobs
+  from (
+    select distinct on (j.job) j.*
+    from public.job_runs j
+    order by j.job, j.started_at desc
+  ) r;
+
+  -- Each decision of the day in exactly one bucket.
+  select jsonb_build_object(
+           'applied', count(*) filter (where l.status = 'success' and l.mode = 'live' and l.action <> 'hold'),
+           'held', count(*) filter (where l.status = 'success' and l.mode = 'live' and l.action = 'hold'),
+           'dry_run', count(*) filter (where l.status = 'success' and l.mode <> 'live'),
+           'pending', count(*) filter (where l.status = 'pending'),
+           'failed', count(*) filter (where l.status = 'failed'),
+           'skipped', count(*) filter (where l.status = 'skipped'),
+           'total', count(*)
+         )
+    into decisions
+  from public.channel_orchestration_log l
+  where l.day = v_day;
+
+  select coalesce(jsonb_agg(to_jsonb(u) order by u.code), '[]'::jsonb)
+    into unreachable
+  from private.capacity_unreachable_segments(v_day) u;
+
+  -- A budget whose last 3 or more attempts sent to Google Ads (live or
+  -- validate-only, not holds) in the 7 days up to v_day all failed.
+  with attempts as (
+    select l.*,
+           max(l.created_at) filter (where l.status = 'success')
+             over (partition by l.budget_resource_name) as last_success_at
+    from public.channel_orchestration_log l
+    where l.budget_resource_name is not null
+      and l.mode in ('live', 'validate_only')
+      and l.action <> 'hold'
+      and l.status in ('success', 'failed')
+      and l.day between v_day - 6 and v_day
+  ), streaks as (
+    select a.budget_resource_name,
+           (array_agg(a.segment_id order by a.created_at desc, a.id desc))[1] as segment_id,
+           (array_agg(a.customer_id order by a.created_at desc, a.id desc))[1] as customer_id,
+           (array_agg(a.campaign_id order by a.created_at desc, a.id desc))[1] as campaign_id,
+           count(*) as consecutive_failures,
+           (array_agg(a.error order by a.created_at desc, a.id desc))[1] as last_error,
+           max(a.created_at) as last_failed_at
+    from attempts a
+    where a.status = 'failed' and (a.last_success_at is null or a.created_at > a.last_success_at)
+    group by a.budget_resource_name
+    having count(*) >= 3
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'segment_id', f.segment_id,
+           'segment_code', s.code,
+           'customer_id', f.customer_id,
+           'campaign_id', f.campaign_id,
+           'budget_resource_name', f.budget_resource_name,
+           'consecutive_failures', f.consecutive_failures,
+           'last_error', f.last_error,
+           'last_failed_at', f.last_failed_at
+         ) order by f.budget_resource_name), '[]'::jsonb)
+    into failing
+  from streaks f
+  left join public.lead_segments s on s.id = f.segment_id;
+
+  return jsonb_build_object(
+    'day', v_day,
+    'generated_at', now(),
+    'jobs', jobs,
+    'decisions', decisions,
+    'capacity_unreachable', unreachable,
+    'failing_campaigns', failing
+  );
+end
+$$;
+comment on function public.api_orchestration_status(date) is
+  'Admin: last run of each job, the day''s budget decisions by outcome, segments that cannot reach target '
+  'at max budget, and campaign budgets whose changes keep failing. p_day defaults to today (Amsterdam).';
+revoke execute on function public.api_orchestration_status(date) from public, anon;
+grant execute on function public.api_orchestration_status(date) to authenticated, service_role;
