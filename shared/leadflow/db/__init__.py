@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from leadflow.db.caller import Caller
 from leadflow.db.errors import RpcError, http_status
+from leadflow.errors import LeadflowError
+from leadflow.settings import Settings
 
-__all__ = ["Caller", "Database", "RpcError", "Transport", "http_status"]
+__all__ = [
+    "Caller",
+    "Database",
+    "RpcError",
+    "Transport",
+    "from_settings",
+    "http_status",
+    "service_caller",
+]
 
 
 class Transport(Protocol):
@@ -48,3 +60,46 @@ class Database:
     def close(self) -> None:
         """Release the transport's connections."""
         self.transport.close()
+
+
+def from_settings(settings: Settings, *, database_url: str | None = None) -> Database:
+    """The data seam that `LEADFLOW_TRANSPORT` names, built from the settings.
+
+    postgrest: `SUPABASE_URL` and `SUPABASE_ANON_KEY` (the apikey of every
+    request; who calls is the Caller's token). direct: `database_url`, else
+    `DATABASE_URL`. Only the chosen transport's module is imported.
+    """
+    if settings.transport == "postgrest":
+        from leadflow.db.postgrest import PostgrestTransport
+
+        url, key = settings.supabase_url, _secret(settings.supabase_anon_key)
+        if not url or not key:
+            raise _missing(settings, SUPABASE_URL=url, SUPABASE_ANON_KEY=key)
+        return Database(PostgrestTransport(url, key))
+
+    from leadflow.db.direct import DirectTransport
+
+    database_url = database_url or _secret(settings.database_url)
+    if not database_url:
+        raise _missing(settings, DATABASE_URL=None)
+    return Database(DirectTransport(database_url))
+
+
+def service_caller(settings: Settings) -> Caller:
+    """The jobs' caller: service_role; over PostgREST its token is the service-role key."""
+    if settings.transport == "postgrest":
+        key = _secret(settings.supabase_service_role_key)
+        if not key:
+            raise _missing(settings, SUPABASE_SERVICE_ROLE_KEY=None)
+        return Caller.service(token=key)
+    return Caller.service()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _missing(settings: Settings, **values: str | None) -> LeadflowError:
+    """The error naming every unset (or empty) environment variable the transport needs."""
+    names = ", ".join(name for name, value in values.items() if not value)
+    return LeadflowError(f"LEADFLOW_TRANSPORT={settings.transport.value} needs {names} to be set")

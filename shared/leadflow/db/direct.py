@@ -1,18 +1,18 @@
 """The direct transport: psycopg to Postgres, doing per call what PostgREST does per request.
 
-Per call: one transaction; `role` set to the caller's JWT role and
-`request.jwt.claims` to its claims (both transaction-local); arguments decoded
-from JSON into the function's parameter types with `json_to_record`, exactly
-as PostgREST does; the function called with named arguments; SQLSTATEs mapped
-to HTTP statuses. The connection itself is a privileged login (like
-PostgREST's `authenticator`), so the caller's role is the only thing that
-decides what the call may do.
+Per call: one transaction (read only for `read_only`, as PostgREST runs a
+GET); `role` set to the caller's JWT role and `request.jwt.claims` to its
+claims with that role filled in (all settings transaction-local); arguments
+decoded from JSON into the function's parameter types with `json_to_record`,
+exactly as PostgREST does; the function called with named arguments; results
+shaped as PostgREST shapes them; SQLSTATEs mapped to HTTP statuses. The
+connection itself is a privileged login (like PostgREST's `authenticator`), so
+the caller's role is the only thing that decides what the call may do.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +22,14 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from leadflow.db.caller import API_ROLES, Caller
-from leadflow.db.errors import RpcError, http_status
-
-_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-EXPOSED_SCHEMA = "public"
+from leadflow.db.errors import (
+    EXPOSED_SCHEMA,
+    RpcError,
+    function_not_found,
+    http_status,
+    is_function_name,
+    raised_pgrst,
+)
 
 _SIGNATURE_SQL = """
 select p.proretset,
@@ -41,7 +45,7 @@ select p.proretset,
        p.pronargdefaults
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
-where n.nspname = %s and p.proname = %s
+where n.nspname = %s and p.proname = %s and p.prokind = 'f'
 """
 
 
@@ -53,6 +57,10 @@ class Signature:
     returns_void: bool
     inputs: tuple[tuple[str, str], ...]  # (name, type) of each input parameter
     required: frozenset[str]
+    # OUT, INOUT or TABLE parameters: PostgREST then answers objects keyed by
+    # their names, even when there is only one (whose type is then a scalar).
+    has_outputs: bool = False
+    variadic: str | None = None  # the VARIADIC parameter, passed as `variadic name => …`
 
 
 def _signature_from_row(row: tuple[Any, ...]) -> Signature:
@@ -69,15 +77,8 @@ def _signature_from_row(row: tuple[Any, ...]) -> Signature:
         returns_void=bool(returns_void),
         inputs=inputs,
         required=frozenset(name for name, _ in without_default),
-    )
-
-
-def _not_found(name: str, args: dict[str, Any]) -> RpcError:
-    params = ", ".join(sorted(args))
-    return RpcError(
-        404,
-        "PGRST202",
-        f"Could not find the function {EXPOSED_SCHEMA}.{name}({params}) in the schema cache",
+        has_outputs=any(mode in ("o", "b", "t") for mode in modes),
+        variadic=next((n for n, m in zip(names, modes, strict=False) if m == "v"), None),
     )
 
 
@@ -93,7 +94,7 @@ class DirectTransport:
             kwargs={"autocommit": False},
             name="leadflow-direct",
         )
-        self._signatures: dict[str, Signature | None] = {}
+        self._signatures: dict[str, Signature] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -107,15 +108,19 @@ class DirectTransport:
         rows = conn.execute(_SIGNATURE_SQL, (EXPOSED_SCHEMA, name)).fetchall()
         # Overloaded functions are not part of our API; PostgREST would need the
         # argument names to choose, we simply refuse them.
-        signature = _signature_from_row(rows[0]) if len(rows) == 1 else None
+        if len(rows) != 1:
+            # Not remembered: a function created later must be found, and
+            # callers must not grow the cache with names that do not exist.
+            return None
+        signature = _signature_from_row(rows[0])
         with self._lock:
             self._signatures[name] = signature
         return signature
 
     def call(self, name: str, args: dict[str, Any], caller: Caller, *, read_only: bool) -> Any:
         """Run `public.<name>(**args)` as `caller` in one transaction."""
-        if not _NAME.match(name):
-            raise _not_found(name, args)
+        if not is_function_name(name):
+            raise function_not_found(name, args)
         role = caller.role
         if role not in API_ROLES:
             raise RpcError(401, "PGRST301", f"JWT role {role!r} is not an API role")
@@ -142,33 +147,45 @@ class DirectTransport:
             conn.execute("set transaction read only")
         signature = self._signature(conn, name)
         if signature is None:
-            raise _not_found(name, args)
+            raise function_not_found(name, args)
         known = {arg for arg, _ in signature.inputs}
         if not set(args) <= known or not signature.required <= set(args):
-            raise _not_found(name, args)
+            raise function_not_found(name, args)
+        # PostgREST puts the role it runs as into the claims (anon when there is
+        # no JWT), so `auth.role()` and `auth.jwt() ->> 'role'` always answer.
+        claims = {**caller.claims, "role": role}
         conn.execute(
             "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
             " set_config('request.method', %s, true), set_config('request.path', %s, true),"
+            " set_config('request.headers', '{}', true),"
             " set_config('search_path', 'public, extensions', true)",
-            (role, json.dumps(caller.claims), "GET" if read_only else "POST", f"/rpc/{name}"),
+            (role, json.dumps(claims), "GET" if read_only else "POST", f"/rpc/{name}"),
         )
         passed = [(arg, typ) for arg, typ in signature.inputs if arg in args]
         function = sql.Identifier(EXPOSED_SCHEMA, name)
+        named = sql.SQL(", ").join(
+            sql.SQL("{variadic}{arg} => _.{arg}").format(
+                variadic=sql.SQL("variadic " if arg == signature.variadic else ""),
+                arg=sql.Identifier(arg),
+            )
+            for arg, _ in passed
+        )
+        call = sql.SQL("{function}({named})").format(function=function, named=named)
+        if signature.has_outputs:
+            # `select *` names the columns after the OUT parameters, also when
+            # there is a single one and the function's type is a scalar.
+            call = sql.SQL("(select * from {call})").format(call=call)
         if passed:
             record = sql.SQL(", ").join(
                 sql.SQL("{} {}").format(sql.Identifier(arg), sql.SQL(typ)) for arg, typ in passed
             )
-            named = sql.SQL(", ").join(
-                sql.SQL("{} => _.{}").format(sql.Identifier(arg), sql.Identifier(arg))
-                for arg, _ in passed
-            )
             query = sql.SQL(
-                "select to_jsonb(r) from json_to_record(%s::json) as _({record}),"
-                " lateral {function}({named}) as r"
-            ).format(record=record, function=function, named=named)
+                "select to_jsonb(r)"
+                " from json_to_record(%s::json) as _({record}), lateral {call} as r"
+            ).format(record=record, call=call)
             params: tuple[Any, ...] = (json.dumps(args, default=str),)
         else:
-            query = sql.SQL("select to_jsonb(r) from {function}() as r").format(function=function)
+            query = sql.SQL("select to_jsonb(r) from {call} as r").format(call=call)
             params = ()
         rows = [row[0] for row in conn.execute(query, params).fetchall()]
         if signature.returns_void:
@@ -181,9 +198,11 @@ class DirectTransport:
 def _rpc_error(exc: psycopg.Error, role: str) -> RpcError:
     sqlstate = exc.sqlstate or "08000"
     diag = exc.diag
-    message = diag.message_primary or str(exc).strip().splitlines()[0]
+    message = diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if sqlstate == "PGRST":
+        return raised_pgrst(message, diag.message_detail)
     return RpcError(
-        http_status(sqlstate, role=role),
+        http_status(sqlstate, role=role, message=message),
         sqlstate,
         message,
         diag.message_detail,

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from leadflow.errors import LeadflowError
 
-# Exact SQLSTATEs first, then classes (the first two characters), as PostgREST maps them.
+#: The one schema whose functions the data seam may call (PostgREST's `db-schemas`).
+EXPOSED_SCHEMA = "public"
+
+# Function names we call: plain lower-case identifiers, so a name can neither
+# escape the URL path nor need quoting in SQL.
+_FUNCTION_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# Exact SQLSTATEs first, then classes (the first two characters), as PostgREST
+# (src/PostgREST/Error.hs, `mapSQLtoHTTP`) maps them.
 _EXACT: dict[str, int] = {
     "23503": 409,  # foreign_key_violation
     "23505": 409,  # unique_violation
@@ -14,9 +24,10 @@ _EXACT: dict[str, int] = {
     "42883": 404,  # undefined_function
     "42P01": 404,  # undefined_table
     "42P17": 500,  # infinite_recursion
+    "53400": 500,  # configuration_limit_exceeded
+    "57P01": 503,  # admin_shutdown
     "P0001": 400,  # raise_exception
     "22023": 400,  # invalid_parameter_value
-    "57014": 504,  # query_canceled (statement timeout)
 }
 _CLASSES: dict[str, int] = {
     "08": 503,  # connection exception
@@ -25,29 +36,39 @@ _CLASSES: dict[str, int] = {
     "0P": 403,  # invalid role specification
     "25": 500,  # invalid transaction state
     "28": 403,  # invalid authorization specification
-    "2D": 500,
-    "38": 500,
-    "39": 500,
-    "3B": 500,
+    "2D": 500,  # invalid transaction termination
+    "38": 500,  # external routine exception
+    "39": 500,  # external routine invocation exception
+    "3B": 500,  # savepoint exception
     "40": 500,  # transaction rollback
     "53": 503,  # insufficient resources
     "54": 500,  # program limit exceeded
-    "55": 500,
-    "57": 500,  # operator intervention
+    "55": 500,  # object not in prerequisite state
+    "57": 500,  # operator intervention (57014 statement timeout included)
     "58": 500,  # system error
-    "F0": 500,
-    "HV": 500,
-    "P0": 500,
+    "F0": 500,  # configuration file error
+    "HV": 500,  # foreign data wrapper error
+    "P0": 500,  # PL/pgSQL error
     "XX": 500,  # internal error
 }
 
 
-def http_status(sqlstate: str, *, role: str | None) -> int:
-    """The HTTP status PostgREST answers for a SQLSTATE raised while acting as `role`."""
+def http_status(sqlstate: str, *, role: str | None, message: str = "") -> int:
+    """The HTTP status PostgREST answers for a SQLSTATE raised while acting as `role`.
+
+    `message` matters for two SQLSTATEs only, as in PostgREST: 21000 from
+    pg-safeupdate ("… requires a WHERE clause") is the client's fault, and 22023
+    "role … does not exist" means the JWT named an unknown role.
+    """
     if sqlstate == "42501":  # insufficient_privilege
         return 401 if role in (None, "anon") else 403
-    if len(sqlstate) == 5 and sqlstate.startswith("PT") and sqlstate[2:].isdigit():
-        return int(sqlstate[2:])
+    if sqlstate.startswith("PT"):  # `raise … using errcode = 'PT404'` picks the status
+        digits = sqlstate[2:]
+        return int(digits) if len(digits) == 3 and digits.isdigit() else 500
+    if sqlstate == "21000":  # cardinality_violation
+        return 400 if message.endswith("requires a WHERE clause") else 500
+    if sqlstate == "22023" and message.startswith("role") and message.endswith("does not exist"):
+        return 401
     if sqlstate in _EXACT:
         return _EXACT[sqlstate]
     return _CLASSES.get(sqlstate[:2], 400)
@@ -83,3 +104,47 @@ class RpcError(LeadflowError):
             "details": self.details,
             "hint": self.hint,
         }
+
+
+def is_function_name(name: str) -> bool:
+    """Whether `name` is a function name the data seam will call."""
+    return bool(_FUNCTION_NAME.match(name))
+
+
+def function_not_found(name: str, args: dict[str, Any]) -> RpcError:
+    """PostgREST's answer for a function it does not know with these argument names."""
+    params = ", ".join(sorted(args))
+    return RpcError(
+        404,
+        "PGRST202",
+        f"Could not find the function {EXPOSED_SCHEMA}.{name}({params}) in the schema cache",
+    )
+
+
+def raised_pgrst(message: str, detail: str | None) -> RpcError:
+    """The error of `raise sqlstate 'PGRST' using message = '{json}', detail = '{json}'`.
+
+    PostgREST answers such a raise with the status from `detail` and the body
+    from `message`, letting SQL choose both; unparsable JSON is its PGRST121.
+    """
+    try:
+        body = json.loads(message)
+        status = json.loads(detail or "")["status"]
+        code, text = body["code"], body["message"]
+        if not (isinstance(status, int) and isinstance(code, str) and isinstance(text, str)):
+            raise TypeError(status)
+    except (ValueError, TypeError, KeyError):
+        return RpcError(
+            500,
+            "PGRST121",
+            "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
+            "Invalid JSON value for MESSAGE or DETAIL",
+        )
+    details, hint = body.get("details"), body.get("hint")
+    return RpcError(
+        status,
+        code,
+        text,
+        details if isinstance(details, str) else None,
+        hint if isinstance(hint, str) else None,
+    )
