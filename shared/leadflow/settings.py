@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class Transport(StrEnum):
@@ -41,6 +41,31 @@ class Settings(BaseSettings):
     orchestrator_live: bool = Field(default=False, alias="LEADFLOW_ORCHESTRATOR_LIVE")
     orchestrator_mode: str = Field(default="dry_run", alias="LEADFLOW_ORCHESTRATOR_MODE")
     debug: bool = Field(default=False, alias="LEADFLOW_DEBUG")
+
+    # Deployed: ids (ARN or name) of AWS Secrets Manager secrets holding the values
+    # above, read by `leadflow.secrets` (which also documents what each may hold).
+    supabase_secret_id: str | None = Field(default=None, alias="LEADFLOW_SUPABASE_SECRET_ID")
+    service_role_secret_id: str | None = Field(
+        default=None, alias="LEADFLOW_SERVICE_ROLE_SECRET_ID"
+    )
+    jwt_secret_id: str | None = Field(default=None, alias="LEADFLOW_JWT_SECRET_ID")
+    google_ads_secret_id: str | None = Field(default=None, alias="LEADFLOW_GOOGLE_ADS_SECRET_ID")
+    scheduler_secret_id: str | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET_ID")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """A configured Secrets Manager secret wins over the plain environment variable."""
+        from leadflow.secrets import SecretsManagerSource
+
+        secrets = SecretsManagerSource(settings_cls)
+        return init_settings, secrets, env_settings, dotenv_settings, file_secret_settings
 
 
 @lru_cache(maxsize=1)
