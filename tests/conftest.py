@@ -141,3 +141,18 @@ def caller(user_id: str | None, role: str = "authenticated") -> Caller:
     if user_id:
         claims["sub"] = user_id
     return Caller(claims=claims)
+
+
+# The API tests' fixtures live in tests/api_fixtures.py.
+from api_fixtures import (  # noqa: E402, F401
+    api_sql,
+    client,
+    function_app,
+    jwks,
+    jwks_keys,
+    jwks_reader,
+    reader,
+    roles,
+    sample_days,
+    shared_db_url,
+)
