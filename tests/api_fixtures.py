@@ -29,9 +29,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from leadflow.api import close
 from leadflow.settings import get_settings
+from werkzeug.test import TestResponse
 
 API_SOURCE = str(Path(__file__).resolve().parents[1] / "functions" / "api" / "main.py")
-JWT_SECRET = "leadflow-test-jwt-secret-with-at-least-32-bytes"
+JWT_SECRET = "leadflow-test-jwt-secret-" + "0123456789abcdef" * 3  # 72 bytes: fine for HS512 too
 AUDIENCE = "authenticated"
 SEEDED_TEMPLATE = "leadflow_tmpl_seeded"  # the seeded template of tests/conftest.py
 
@@ -76,6 +77,25 @@ def mint(
     if expires_in is not None:
         payload["exp"] = int(time.time()) + expires_in
     return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
+
+
+LEAKS = ("Traceback", "psycopg", "select ", "SELECT", "permission denied", "public.", "private.")
+
+
+def error_of(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert the response is our JSON error with this status (and code); return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    text = response.get_data(as_text=True)
+    for leak in LEAKS:
+        assert leak not in text
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code
+    return dict(body["error"])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -212,16 +232,16 @@ def serving_function(database_url: str, **env: str) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def function_app(db_url: str, api_sql: psycopg.Connection[Any]) -> Iterator[Flask]:
+def api_function(db_url: str, api_sql: psycopg.Connection[Any]) -> Iterator[Flask]:
     """The API function on a fresh seeded database of its own: for tests that write."""
     with serving_function(db_url) as app:
         yield app
 
 
 @pytest.fixture
-def client(function_app: Flask) -> FlaskClient:
+def api_client(api_function: Flask) -> FlaskClient:
     """A test client of the API function on its own fresh database."""
-    return function_app.test_client()
+    return api_function.test_client()
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +259,7 @@ def shared_db_url(pg_cluster: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def reader(shared_db_url: str) -> Iterator[FlaskClient]:
+def api_reader(shared_db_url: str) -> Iterator[FlaskClient]:
     """A test client on the module's shared database. Never write through it."""
     with serving_function(shared_db_url) as app:
         yield app.test_client()
@@ -336,6 +356,6 @@ def jwks(jwks_keys: tuple[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]) -> Ite
 
 @pytest.fixture(scope="module")
 def jwks_reader(jwks: Jwks, shared_db_url: str) -> Iterator[FlaskClient]:
-    """Like `reader`, with the local JWKS configured beside the HS256 secret."""
+    """Like `api_reader`, with the local JWKS configured beside the HS256 secret."""
     with serving_function(shared_db_url, SUPABASE_JWKS_URL=jwks.url) as app:
         yield app.test_client()

@@ -145,13 +145,13 @@ def caller(user_id: str | None, role: str = "authenticated") -> Caller:
 
 # The API tests' fixtures live in tests/api_fixtures.py.
 from api_fixtures import (  # noqa: E402, F401
+    api_client,
+    api_function,
+    api_reader,
     api_sql,
-    client,
-    function_app,
     jwks,
     jwks_keys,
     jwks_reader,
-    reader,
     roles,
     sample_days,
     shared_db_url,

@@ -28,29 +28,12 @@ from api_fixtures import (
     SEGMENT_UNKNOWN,
     Roles,
     bearer,
+    error_of,
     mint,
 )
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 RANGE = f"from={SAMPLE_FROM}&to={SAMPLE_TO}"
-LEAKS = ("Traceback", "psycopg", "select ", "SELECT", "permission denied", "public.", "private.")
-
-
-def error_of(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert the response is our JSON error with this status (and code); return its body."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    text = response.get_data(as_text=True)
-    for leak in LEAKS:
-        assert leak not in text
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    if code is not None:
-        assert body["error"]["code"] == code
-    return dict(body["error"])
 
 
 def new_segment_body(**overrides: Any) -> dict[str, Any]:
@@ -118,8 +101,10 @@ def test_every_route_answers_every_role_as_designed(
     expected: dict[str, int],
 ) -> None:
     # Reads share one database per module; writes get a fresh one each.
-    client: FlaskClient = request.getfixturevalue("reader" if method == "GET" else "client")
-    response = client.open(path, method=method, json=body, headers=roles.of(role))
+    api_client: FlaskClient = request.getfixturevalue(
+        "api_reader" if method == "GET" else "api_client"
+    )
+    response = api_client.open(path, method=method, json=body, headers=roles.of(role))
     status = expected[role]
     if status >= 400:
         error_of(response, status)
@@ -135,8 +120,10 @@ def test_every_route_answers_every_role_as_designed(
 # -----------------------------------------------------------------------------
 
 
-def test_admin_gets_money_columns_of_stats(reader: FlaskClient, roles: Roles) -> None:
-    response = reader.get(f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", headers=roles.admin)
+def test_admin_gets_money_columns_of_stats(api_reader: FlaskClient, roles: Roles) -> None:
+    response = api_reader.get(
+        f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", headers=roles.admin
+    )
     assert response.status_code == 200
     page = response.get_json()
     assert page["segment_id"] == SEGMENT_OWN
@@ -150,10 +137,10 @@ def test_admin_gets_money_columns_of_stats(reader: FlaskClient, roles: Roles) ->
 
 
 def test_partner_sees_counts_of_own_segment_but_never_money(
-    reader: FlaskClient, roles: Roles
+    api_reader: FlaskClient, roles: Roles
 ) -> None:
-    stats = reader.get(f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", headers=roles.partner)
-    plans = reader.get(f"/api/lead-segments/{SEGMENT_OWN}/plans?{RANGE}", headers=roles.partner)
+    stats = api_reader.get(f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", headers=roles.partner)
+    plans = api_reader.get(f"/api/lead-segments/{SEGMENT_OWN}/plans?{RANGE}", headers=roles.partner)
     assert stats.status_code == plans.status_code == 200
     stats_row = stats.get_json()["items"][0]
     plans_row = plans.get_json()["items"][0]
@@ -164,8 +151,8 @@ def test_partner_sees_counts_of_own_segment_but_never_money(
     assert "revenue" not in stats.get_data(as_text=True)
 
 
-def test_admin_gets_budget_of_plans(reader: FlaskClient, roles: Roles) -> None:
-    response = reader.get(
+def test_admin_gets_budget_of_plans(api_reader: FlaskClient, roles: Roles) -> None:
+    response = api_reader.get(
         f"/api/lead-segments/{SEGMENT_FOREIGN}/plans?{RANGE}", headers=roles.admin
     )
     row = response.get_json()["items"][-1]
@@ -174,19 +161,19 @@ def test_admin_gets_budget_of_plans(reader: FlaskClient, roles: Roles) -> None:
 
 
 def test_partner_cannot_tell_a_foreign_segment_from_an_unknown_one(
-    reader: FlaskClient, roles: Roles
+    api_reader: FlaskClient, roles: Roles
 ) -> None:
-    foreign = reader.get(
+    foreign = api_reader.get(
         f"/api/lead-segments/{SEGMENT_FOREIGN}/stats?{RANGE}", headers=roles.partner
     )
-    unknown = reader.get(
+    unknown = api_reader.get(
         f"/api/lead-segments/{SEGMENT_UNKNOWN}/stats?{RANGE}", headers=roles.partner
     )
     assert error_of(foreign, 404, "not_found") == error_of(unknown, 404, "not_found")
 
 
-def test_stats_range_only_returns_days_inside_it(reader: FlaskClient, roles: Roles) -> None:
-    response = reader.get(
+def test_stats_range_only_returns_days_inside_it(api_reader: FlaskClient, roles: Roles) -> None:
+    response = api_reader.get(
         f"/api/lead-segments/{SEGMENT_OWN}/stats?from=2026-11-20&to=2026-12-31",
         headers=roles.partner,
     )
@@ -195,13 +182,13 @@ def test_stats_range_only_returns_days_inside_it(reader: FlaskClient, roles: Rol
 
 
 def test_segment_list_for_admin_has_budgets_and_inactive_segments(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
     api_sql.execute(
         "update public.lead_segments set is_active = false where id = %s", (SEGMENT_FOREIGN,)
     )
-    admin = client.get("/api/lead-segments", headers=roles.admin).get_json()
-    partner = client.get("/api/lead-segments", headers=roles.partner).get_json()
+    admin = api_client.get("/api/lead-segments", headers=roles.admin).get_json()
+    partner = api_client.get("/api/lead-segments", headers=roles.partner).get_json()
     assert admin["total"] == 9 and len(admin["items"]) == 9
     assert all(set(item) >= MONEY_SEGMENT for item in admin["items"])
     assert all(item["can_view_stats"] for item in admin["items"])
@@ -212,9 +199,9 @@ def test_segment_list_for_admin_has_budgets_and_inactive_segments(
     assert readable == {"schilder_noord_brabant"}
 
 
-def test_segment_list_pages(reader: FlaskClient, roles: Roles) -> None:
-    everything = reader.get("/api/lead-segments?limit=1000", headers=roles.admin).get_json()
-    page = reader.get("/api/lead-segments?limit=3&offset=2", headers=roles.admin).get_json()
+def test_segment_list_pages(api_reader: FlaskClient, roles: Roles) -> None:
+    everything = api_reader.get("/api/lead-segments?limit=1000", headers=roles.admin).get_json()
+    page = api_reader.get("/api/lead-segments?limit=3&offset=2", headers=roles.admin).get_json()
     assert (page["limit"], page["offset"], page["total"]) == (3, 2, 9)
     assert [s["code"] for s in page["items"]] == [s["code"] for s in everything["items"]][2:5]
     assert [s["code"] for s in everything["items"]] == sorted(
@@ -223,10 +210,10 @@ def test_segment_list_pages(reader: FlaskClient, roles: Roles) -> None:
 
 
 def test_segment_detail_for_admin_includes_campaign_mapping(
-    reader: FlaskClient, roles: Roles
+    api_reader: FlaskClient, roles: Roles
 ) -> None:
-    admin = reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.admin).get_json()
-    partner = reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.partner).get_json()
+    admin = api_reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.admin).get_json()
+    partner = api_reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.partner).get_json()
     assert admin["code"] == "schilder_noord_brabant"
     assert admin["max_daily_budget"] == 150.0 and admin["target_cpl"] == 25.0
     assert len(admin["campaigns"]) == 1
@@ -236,25 +223,26 @@ def test_segment_detail_for_admin_includes_campaign_mapping(
 
 
 def test_partner_cannot_see_an_inactive_segment(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
     api_sql.execute(
         "update public.lead_segments set is_active = false where id = %s", (SEGMENT_FOREIGN,)
     )
-    error_of(client.get(f"/api/lead-segments/{SEGMENT_FOREIGN}", headers=roles.partner), 404)
+    error_of(api_client.get(f"/api/lead-segments/{SEGMENT_FOREIGN}", headers=roles.partner), 404)
     assert (
-        client.get(f"/api/lead-segments/{SEGMENT_FOREIGN}", headers=roles.admin).status_code == 200
+        api_client.get(f"/api/lead-segments/{SEGMENT_FOREIGN}", headers=roles.admin).status_code
+        == 200
     )
 
 
-def test_paused_subscription_gives_no_stats(reader: FlaskClient) -> None:
+def test_paused_subscription_gives_no_stats(api_reader: FlaskClient) -> None:
     paused = bearer(mint("00000000-0000-4000-8000-000000000015"))  # dakdekker utrecht, paused
-    error_of(reader.get(f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", headers=paused), 404)
+    error_of(api_reader.get(f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", headers=paused), 404)
 
 
-def test_admin_can_use_a_service_role_token(reader: FlaskClient) -> None:
+def test_admin_can_use_a_service_role_token(api_reader: FlaskClient) -> None:
     service = bearer(mint(None, role="service_role"))
-    response = reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=service)
+    response = api_reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=service)
     assert response.status_code == 200
     assert "max_daily_budget" in response.get_json()
 
@@ -265,7 +253,7 @@ def test_admin_can_use_a_service_role_token(reader: FlaskClient) -> None:
 
 
 def test_admin_creates_a_segment_with_derived_code_and_its_existing_leads(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
     api_sql.execute(
         """
@@ -280,7 +268,7 @@ def test_admin_creates_a_segment_with_derived_code_and_its_existing_leads(
         "campaign_id": "77",
         "budget_resource_name": "customers/2222222222/campaignBudgets/701",
     }
-    response = client.post(
+    response = api_client.post(
         "/api/lead-segments", json=new_segment_body(campaigns=[campaign]), headers=roles.admin
     )
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -295,13 +283,13 @@ def test_admin_creates_a_segment_with_derived_code_and_its_existing_leads(
         "select count(*) from public.leads where segment_id = %s", (created["id"],)
     ).fetchone()
     assert row == (5,)
-    detail = client.get(response.headers["Location"], headers=roles.admin)
+    detail = api_client.get(response.headers["Location"], headers=roles.admin)
     assert detail.get_json()["code"] == "loodgieter_limburg"
 
 
-def test_creating_an_existing_segment_is_a_conflict(client: FlaskClient, roles: Roles) -> None:
+def test_creating_an_existing_segment_is_a_conflict(api_client: FlaskClient, roles: Roles) -> None:
     body = new_segment_body(industry_id=INDUSTRY_SCHILDER, region_code="utrecht")
-    error_of(client.post("/api/lead-segments", json=body, headers=roles.admin), 409, "conflict")
+    error_of(api_client.post("/api/lead-segments", json=body, headers=roles.admin), 409, "conflict")
 
 
 @pytest.mark.parametrize(
@@ -337,9 +325,9 @@ def test_creating_an_existing_segment_is_a_conflict(client: FlaskClient, roles: 
     ids=["unknown-region", "unknown-industry", "campaign-of-other-segment", "budget-of-other"],
 )
 def test_create_refusals_decided_by_the_database(
-    client: FlaskClient, roles: Roles, overrides: dict[str, Any], status: int
+    api_client: FlaskClient, roles: Roles, overrides: dict[str, Any], status: int
 ) -> None:
-    response = client.post(
+    response = api_client.post(
         "/api/lead-segments", json=new_segment_body(**overrides), headers=roles.admin
     )
     error = error_of(response, status)
@@ -347,9 +335,9 @@ def test_create_refusals_decided_by_the_database(
 
 
 def test_admin_changes_only_the_fields_given(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
-    response = client.patch(
+    response = api_client.patch(
         f"/api/lead-segments/{SEGMENT_OWN}",
         json={"max_daily_budget": 200, "target_cpl": None, "is_active": False},
         headers=roles.admin,
@@ -364,7 +352,7 @@ def test_admin_changes_only_the_fields_given(
 
 
 def test_admin_replaces_the_campaign_mapping(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
     mapping = [
         {
@@ -379,7 +367,7 @@ def test_admin_replaces_the_campaign_mapping(
             "is_active": False,
         },
     ]
-    response = client.patch(
+    response = api_client.patch(
         f"/api/lead-segments/{SEGMENT_OWN}", json={"campaigns": mapping}, headers=roles.admin
     )
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -389,16 +377,16 @@ def test_admin_replaces_the_campaign_mapping(
         "select count(*) from public.segment_campaign_budgets where segment_id = %s", (SEGMENT_OWN,)
     ).fetchone()
     assert count == (2,)
-    cleared = client.patch(
+    cleared = api_client.patch(
         f"/api/lead-segments/{SEGMENT_OWN}", json={"campaigns": []}, headers=roles.admin
     )
     assert cleared.get_json()["campaigns"] == []
 
 
 def test_min_budget_above_the_stored_max_is_refused_by_the_database(
-    client: FlaskClient, roles: Roles
+    api_client: FlaskClient, roles: Roles
 ) -> None:
-    response = client.patch(
+    response = api_client.patch(
         f"/api/lead-segments/{SEGMENT_OWN}", json={"min_daily_budget": 500}, headers=roles.admin
     )
     error = error_of(response, 422, "validation_error")
@@ -406,9 +394,9 @@ def test_min_budget_above_the_stored_max_is_refused_by_the_database(
 
 
 def test_partner_cannot_change_a_segment(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
-    response = client.patch(
+    response = api_client.patch(
         f"/api/lead-segments/{SEGMENT_OWN}", json={"max_daily_budget": 9999}, headers=roles.partner
     )
     error_of(response, 403, "forbidden")
@@ -455,7 +443,7 @@ def _log(conn: psycopg.Connection[Any], **values: Any) -> None:
 
 
 def test_orchestration_status_for_admin(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
     api_sql.execute(
         """
@@ -499,7 +487,7 @@ def test_orchestration_status_for_admin(
             budget_resource_name=failing,
         )
 
-    response = client.get(f"/api/orchestration/status?day={STATUS_DAY}", headers=roles.admin)
+    response = api_client.get(f"/api/orchestration/status?day={STATUS_DAY}", headers=roles.admin)
     assert response.status_code == 200, response.get_data(as_text=True)
     status = response.get_json()
     assert status["day"] == STATUS_DAY
@@ -528,14 +516,14 @@ def test_orchestration_status_for_admin(
     assert failing_campaign["segment_code"] == "schilder_noord_brabant"
 
 
-def test_orchestration_status_defaults_to_today(client: FlaskClient, roles: Roles) -> None:
-    status = client.get("/api/orchestration/status", headers=roles.admin).get_json()
+def test_orchestration_status_defaults_to_today(api_client: FlaskClient, roles: Roles) -> None:
+    status = api_client.get("/api/orchestration/status", headers=roles.admin).get_json()
     assert status["jobs"] == [] and status["decisions"]["total"] == 0
     assert len(status["day"]) == 10
 
 
 def test_six_days_at_max_budget_is_not_yet_unreachable(
-    client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
+    api_client: FlaskClient, api_sql: psycopg.Connection[Any], roles: Roles
 ) -> None:
     api_sql.execute(
         """
@@ -546,7 +534,7 @@ def test_six_days_at_max_budget_is_not_yet_unreachable(
         """,
         (SEGMENT_FOREIGN,),
     )
-    status = client.get(f"/api/orchestration/status?day={STATUS_DAY}", headers=roles.admin)
+    status = api_client.get(f"/api/orchestration/status?day={STATUS_DAY}", headers=roles.admin)
     assert status.get_json()["capacity_unreachable"] == []
 
 
@@ -579,21 +567,21 @@ STATS = f"/api/lead-segments/{SEGMENT_OWN}/stats"
         "/api/orchestration/status?day=yesterday",
     ],
 )
-def test_bad_path_or_query_is_a_422(reader: FlaskClient, roles: Roles, url: str) -> None:
-    error = error_of(reader.get(url, headers=roles.admin), 422, "validation_error")
+def test_bad_path_or_query_is_a_422(api_reader: FlaskClient, roles: Roles, url: str) -> None:
+    error = error_of(api_reader.get(url, headers=roles.admin), 422, "validation_error")
     assert error["details"] and all(
         detail["loc"][0] in ("path", "query") for detail in error["details"]
     )
 
 
-def test_the_longest_range_is_366_days(reader: FlaskClient, roles: Roles) -> None:
-    ok = reader.get(f"{STATS}?from=2024-01-01&to=2024-12-31", headers=roles.admin)  # leap year
+def test_the_longest_range_is_366_days(api_reader: FlaskClient, roles: Roles) -> None:
+    ok = api_reader.get(f"{STATS}?from=2024-01-01&to=2024-12-31", headers=roles.admin)  # leap year
     assert ok.status_code == 200
-    error_of(reader.get(f"{STATS}?from=2024-01-01&to=2025-01-01", headers=roles.admin), 422)
+    error_of(api_reader.get(f"{STATS}?from=2024-01-01&to=2025-01-01", headers=roles.admin), 422)
 
 
-def test_limit_of_1000_is_accepted(reader: FlaskClient, roles: Roles) -> None:
-    assert reader.get("/api/lead-segments?limit=1000", headers=roles.admin).status_code == 200
+def test_limit_of_1000_is_accepted(api_reader: FlaskClient, roles: Roles) -> None:
+    assert api_reader.get("/api/lead-segments?limit=1000", headers=roles.admin).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -639,8 +627,8 @@ def test_limit_of_1000_is_accepted(reader: FlaskClient, roles: Roles) -> None:
         "a string",
     ],
 )
-def test_bad_create_body_is_a_422(reader: FlaskClient, roles: Roles, body: Any) -> None:
-    response = reader.post("/api/lead-segments", json=body, headers=roles.admin)
+def test_bad_create_body_is_a_422(api_reader: FlaskClient, roles: Roles, body: Any) -> None:
+    response = api_reader.post("/api/lead-segments", json=body, headers=roles.admin)
     error = error_of(response, 422, "validation_error")
     assert all(detail["loc"][0] == "body" for detail in error["details"])
 
@@ -658,8 +646,8 @@ def test_bad_create_body_is_a_422(reader: FlaskClient, roles: Roles, body: Any) 
         {"region_code": "utrecht"},
     ],
 )
-def test_bad_patch_body_is_a_422(reader: FlaskClient, roles: Roles, body: Any) -> None:
-    response = reader.patch(f"/api/lead-segments/{SEGMENT_OWN}", json=body, headers=roles.admin)
+def test_bad_patch_body_is_a_422(api_reader: FlaskClient, roles: Roles, body: Any) -> None:
+    response = api_reader.patch(f"/api/lead-segments/{SEGMENT_OWN}", json=body, headers=roles.admin)
     error_of(response, 422, "validation_error")
 
 
@@ -677,7 +665,7 @@ def test_bad_patch_body_is_a_422(reader: FlaskClient, roles: Roles, body: Any) -
     ids=["malformed", "empty", "not-utf8", "too-deep", "form", "text", "no-content-type"],
 )
 def test_body_that_is_not_json_is_refused(
-    reader: FlaskClient,
+    api_reader: FlaskClient,
     roles: Roles,
     data: str | bytes,
     content_type: str | None,
@@ -687,13 +675,13 @@ def test_body_that_is_not_json_is_refused(
     headers = dict(roles.admin)
     if content_type:
         headers["Content-Type"] = content_type
-    response = reader.post("/api/lead-segments", data=data, headers=headers)
+    response = api_reader.post("/api/lead-segments", data=data, headers=headers)
     error_of(response, status, code)
 
 
-def test_body_over_64_kib_is_a_413(reader: FlaskClient, roles: Roles) -> None:
+def test_body_over_64_kib_is_a_413(api_reader: FlaskClient, roles: Roles) -> None:
     body = json.dumps(new_segment_body(name="x" * (70 * 1024)))
-    response = reader.post(
+    response = api_reader.post(
         "/api/lead-segments",
         data=body,
         headers={**roles.admin, "Content-Type": "application/json"},
@@ -701,8 +689,8 @@ def test_body_over_64_kib_is_a_413(reader: FlaskClient, roles: Roles) -> None:
     error_of(response, 413, "payload_too_large")
 
 
-def test_json_with_charset_is_accepted(client: FlaskClient, roles: Roles) -> None:
-    response = client.post(
+def test_json_with_charset_is_accepted(api_client: FlaskClient, roles: Roles) -> None:
+    response = api_client.post(
         "/api/lead-segments",
         data=json.dumps(new_segment_body()),
         headers={**roles.admin, "Content-Type": "application/json; charset=utf-8"},
@@ -710,10 +698,10 @@ def test_json_with_charset_is_accepted(client: FlaskClient, roles: Roles) -> Non
     assert response.status_code == 201
 
 
-def test_unknown_route_and_wrong_method_are_json(reader: FlaskClient, roles: Roles) -> None:
-    error_of(reader.get("/api/nothing-here", headers=roles.admin), 404, "not_found")
-    error_of(reader.get("/", headers=roles.admin), 404, "not_found")
-    response = reader.delete(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.admin)
+def test_unknown_route_and_wrong_method_are_json(api_reader: FlaskClient, roles: Roles) -> None:
+    error_of(api_reader.get("/api/nothing-here", headers=roles.admin), 404, "not_found")
+    error_of(api_reader.get("/", headers=roles.admin), 404, "not_found")
+    response = api_reader.delete(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.admin)
     error_of(response, 405, "method_not_allowed")
     assert "PATCH" in response.headers["Allow"]
 
@@ -723,29 +711,29 @@ def test_unknown_route_and_wrong_method_are_json(reader: FlaskClient, roles: Rol
 # -----------------------------------------------------------------------------
 
 
-def test_health_reaches_the_database_for_anyone(reader: FlaskClient) -> None:
-    response = reader.get("/api/health")
+def test_health_reaches_the_database_for_anyone(api_reader: FlaskClient) -> None:
+    response = api_reader.get("/api/health")
     assert response.status_code == 200
     assert response.get_json()["status"] == "ok"
 
 
-def test_request_id_is_echoed_when_sane(reader: FlaskClient) -> None:
+def test_request_id_is_echoed_when_sane(api_reader: FlaskClient) -> None:
     assert (
-        reader.get("/api/health", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
+        api_reader.get("/api/health", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
         == "abc-123"
     )
-    generated = reader.get("/api/health", headers={"X-Request-Id": "<script>"})
+    generated = api_reader.get("/api/health", headers={"X-Request-Id": "<script>"})
     assert generated.headers["X-Request-Id"] != "<script>"
 
 
 def test_tokens_never_reach_the_logs(
-    reader: FlaskClient, roles: Roles, caplog: pytest.LogCaptureFixture
+    api_reader: FlaskClient, roles: Roles, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     token = roles.admin["Authorization"].removeprefix("Bearer ")
-    reader.get("/api/lead-segments", headers=roles.admin)
-    reader.get("/api/lead-segments", headers={"Authorization": f"Bearer {token}x"})
-    reader.post("/api/lead-segments", json={"bad": 1}, headers=roles.admin)
+    api_reader.get("/api/lead-segments", headers=roles.admin)
+    api_reader.get("/api/lead-segments", headers={"Authorization": f"Bearer {token}x"})
+    api_reader.post("/api/lead-segments", json={"bad": 1}, headers=roles.admin)
     assert caplog.records, "requests are logged"
     assert token[:40] not in caplog.text
     assert all(

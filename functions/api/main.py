@@ -9,6 +9,7 @@ from __future__ import annotations
 import functions_framework
 from flask import Request
 from leadflow.api import create_app, resolve
+from leadflow.lambda_adapter import make_lambda_handler
 from werkzeug.wrappers import Response
 
 app = create_app()
@@ -18,3 +19,7 @@ app = create_app()
 def api(request: Request) -> Response:
     """Answer one HTTP request."""
     return resolve(app, request)
+
+
+#: The AWS Lambda entry (HTTP API, Function URL): the same app, through apig-wsgi.
+lambda_handler = make_lambda_handler(app)

@@ -99,7 +99,7 @@ class TokenVerifier:
         if not isinstance(claims, dict):
             raise _unauthorized("the token is invalid")
         role = claims.get("role")
-        if role is not None and role not in API_ROLES:
+        if role is not None and (not isinstance(role, str) or role not in API_ROLES):
             raise _unauthorized("the token's role is not accepted")
         return claims
 
