@@ -70,6 +70,10 @@ begin
     raise exception 'channel_orchestration_log row % is already %; it cannot change', old.id, old.status
       using errcode = '42501';
   end if;
+  if new.status = 'pending' then
+    raise exception 'channel_orchestration_log row % is pending; it can only be completed', old.id
+      using errcode = '42501';
+  end if;
   if (new.id, new.run_id, new.day, new.segment_id, new.channel, new.kind, new.customer_id,
       new.campaign_id, new.budget_resource_name, new.action, new.old_amount_micros,
       new.new_amount_micros, new.change_pct, new.lead_gap, new.reason, new.mode,
@@ -96,7 +100,8 @@ create trigger channel_orchestration_log_no_truncate
   for each statement execute function private.orchestration_log_append_only();
 
 alter table public.channel_orchestration_log enable row level security;
-revoke all on table public.channel_orchestration_log from anon, authenticated;
+-- Also from service_role, which default privileges give everything: it appends and completes.
+revoke all on table public.channel_orchestration_log from anon, authenticated, service_role;
 grant select on table public.channel_orchestration_log to authenticated;
 grant select, insert, update on table public.channel_orchestration_log to service_role;
 create policy "Admins can read the orchestration log"
@@ -133,7 +138,8 @@ comment on column public.job_runs.error is 'Why the run failed.';
 comment on column public.job_runs.heartbeat_at is 'Last sign of life; a running row silent for too long is stale.';
 
 alter table public.job_runs enable row level security;
-revoke all on table public.job_runs from anon, authenticated;
+-- service_role too (see the log above): it starts, beats and finishes runs, never deletes them.
+revoke all on table public.job_runs from anon, authenticated, service_role;
 grant select on table public.job_runs to authenticated;
 grant select, insert, update on table public.job_runs to service_role;
 create policy "Admins can read job runs"
