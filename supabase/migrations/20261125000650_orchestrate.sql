@@ -38,10 +38,11 @@ create trigger orchestration_settings_stamp
   for each row execute function private.stamp_settings_change();
 
 alter table public.orchestration_settings enable row level security;
-revoke all on table public.orchestration_settings from anon, authenticated;
+-- Also from service_role, which default privileges give everything: the jobs only read it.
+revoke all on table public.orchestration_settings from anon, authenticated, service_role;
 grant select on table public.orchestration_settings to authenticated;
 grant update (changes_enabled, max_daily_change) on table public.orchestration_settings to authenticated;
-grant select, update on table public.orchestration_settings to service_role;
+grant select on table public.orchestration_settings to service_role;
 create policy "Admins can read orchestration settings"
   on public.orchestration_settings for select to authenticated
   using ((select private.is_admin()));
@@ -60,6 +61,7 @@ as $$
 declare
   seg record;
   settings record;
+  reference bigint;
 begin
   if new.action = 'hold' then
     if new.new_amount_micros is distinct from new.old_amount_micros then
@@ -79,10 +81,26 @@ begin
     raise exception 'budget % micros is outside the segment bounds % .. % euro',
       new.new_amount_micros, seg.min_daily_budget, seg.max_daily_budget using errcode = '23514';
   end if;
-  if abs(new.new_amount_micros - new.old_amount_micros)
-     > floor(new.old_amount_micros * coalesce(settings.max_daily_change, 0.2)) then
-    raise exception 'a change from % to % micros exceeds the daily limit of % %%',
-      new.old_amount_micros, new.new_amount_micros, coalesce(settings.max_daily_change, 0.2) * 100
+  -- The daily limit is measured from the budget at the start of the day: the old
+  -- amount of an adjustment, or for a rollback the amount before that day's change.
+  if new.kind = 'rollback' then
+    select l.old_amount_micros into reference
+      from public.channel_orchestration_log l
+     where l.day = new.day and l.budget_resource_name = new.budget_resource_name
+       and l.kind = 'adjust' and l.mode = 'live' and l.status = 'success' and l.action <> 'hold'
+     order by l.id
+     limit 1;
+    if reference is null then
+      raise exception 'nothing to roll back for % on %', new.budget_resource_name, new.day
+        using errcode = '23514';
+    end if;
+  else
+    reference := new.old_amount_micros;
+  end if;
+  if abs(new.new_amount_micros - reference)
+     > floor(reference * coalesce(settings.max_daily_change, 0.2)) then
+    raise exception 'a change to % micros is more than % %% from the day''s starting budget of % micros',
+      new.new_amount_micros, coalesce(settings.max_daily_change, 0.2) * 100, reference
       using errcode = '23514';
   end if;
   if new.mode <> 'dry_run' and new.status = 'pending' and not coalesce(settings.changes_enabled, false) then
@@ -92,7 +110,8 @@ begin
 end
 $$;
 comment on function private.check_budget_decision() is
-  'Trigger: refuses a logged budget change outside the segment bounds, beyond the daily limit, '
+  'Trigger: refuses a logged budget change outside the segment bounds, more than the daily limit from '
+  'the day''s starting budget, '
   'or sent while the kill switch is on. A change must be logged before it is applied, so none escapes this.';
 
 create trigger channel_orchestration_log_check_decision

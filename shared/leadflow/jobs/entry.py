@@ -1,0 +1,173 @@
+"""How a scheduler reaches a job: over HTTP (functions-framework) or as a scheduled event.
+
+Both paths parse the same request model, pick the job's default Dutch day, and
+answer a JSON summary. HTTP callers must present the scheduler secret as a
+bearer token (compared in constant time); there is no anonymous path to a job.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, Literal
+
+import flask
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from leadflow.days import today_nl
+from leadflow.db import Database, RpcError
+from leadflow.errors import LeadflowError
+from leadflow.jobs.runs import JobAlreadyRunning
+from leadflow.settings import Settings, get_settings
+
+log = logging.getLogger("leadflow")
+
+JobName = Literal["aggregate", "plan", "orchestrate"]
+MAX_BODY_BYTES = 4096
+
+
+class JobRequest(BaseModel):
+    """What a trigger may say: the Dutch day (default: the job's usual day) and, for
+    orchestrate, the mode (default: the configured mode, itself dry-run by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date | None = None
+    mode: Literal["dry_run", "validate_only", "live"] | None = None
+
+
+def default_day(job: JobName, today: date | None = None) -> date:
+    """aggregate runs for yesterday (complete), plan and orchestrate for today."""
+    today = today or today_nl()
+    return today - timedelta(days=1) if job == "aggregate" else today
+
+
+def run_job(
+    job: JobName,
+    request: JobRequest,
+    *,
+    settings: Settings,
+    triggered_by: str,
+    database: Database | None = None,
+) -> dict[str, Any]:
+    """Run one job for the request's day with the configured database and Google Ads."""
+    from leadflow import google_ads
+    from leadflow.db import from_settings, service_caller
+    from leadflow.jobs.aggregate import aggregate
+    from leadflow.jobs.orchestrate import Mode, orchestrate, resolve_mode
+    from leadflow.jobs.plan import plan
+
+    if request.mode is not None and job != "orchestrate":
+        raise LeadflowError(f"{job} takes no mode")
+    day = request.day or default_day(job)
+    db = database or from_settings(settings)
+    caller = service_caller(settings)
+    configured = google_ads.credentials_configured(dict(os.environ))
+    try:
+        if job == "aggregate":
+            gateway = google_ads.GoogleAdsApiGateway.from_env() if configured else None
+            counts = aggregate(db, caller, day, gateway=gateway, triggered_by=triggered_by)
+        elif job == "plan":
+            counts = plan(db, caller, day, triggered_by=triggered_by)
+        else:
+            mode = resolve_mode(
+                Mode(request.mode or settings.orchestrator_mode),
+                credentials_configured=configured,
+                live_enabled=settings.orchestrator_live,
+            )
+            if not configured:
+                raise LeadflowError(
+                    "orchestrate needs Google Ads credentials to read the current budgets"
+                )
+            counts = orchestrate(
+                db,
+                caller,
+                day,
+                google_ads.GoogleAdsApiGateway.from_env(),
+                mode=mode,
+                triggered_by=triggered_by,
+            )
+    finally:
+        if database is None:
+            db.close()
+    return {"job": job, "day": day.isoformat(), "status": "success", "counts": counts}
+
+
+def _error(status: int, code: str, message: str) -> flask.Response:
+    response = flask.jsonify({"error": {"code": code, "message": message, "details": None}})
+    response.status_code = status
+    return response
+
+
+def _authorized(request: flask.Request, settings: Settings) -> bool:
+    secret = settings.scheduler_secret
+    header = request.headers.get("Authorization", "")
+    if secret is None or not header.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(
+        header.removeprefix("Bearer ").encode(), secret.get_secret_value().encode()
+    )
+
+
+def http_entry(
+    job: JobName, *, runner: Callable[..., dict[str, Any]] = run_job
+) -> Callable[[flask.Request], flask.Response]:
+    """A functions-framework HTTP function running `job` for an authorised scheduler."""
+
+    def handle(request: flask.Request) -> flask.Response:
+        settings = get_settings()
+        if request.method != "POST":
+            return _error(405, "method_not_allowed", "use POST")
+        if not _authorized(request, settings):
+            return _error(401, "unauthorized", "a valid scheduler bearer token is required")
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _error(
+                413, "payload_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes"
+            )
+        raw = request.get_data(cache=False, as_text=True) or "{}"
+        try:
+            job_request = JobRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            return _error(400, "invalid_request", f"{where}: {first['msg']}")
+        run_id = str(uuid.uuid4())
+        try:
+            summary = runner(
+                job, job_request, settings=settings, triggered_by=f"scheduler:{run_id}"
+            )
+        except JobAlreadyRunning as exc:
+            return _error(409, "already_running", str(exc))
+        except RpcError as exc:
+            log.error("job failed", extra={"job": job, "code": exc.code})
+            status = 400 if exc.status < 500 and exc.code == "22023" else 502
+            return _error(
+                status, "database_error", exc.message if status == 400 else "database error"
+            )
+        except LeadflowError as exc:
+            return _error(422, "job_refused", str(exc))
+        except Exception:
+            log.exception("job crashed", extra={"job": job})
+            return _error(500, "internal", "the job failed; see the logs of this run")
+        return flask.jsonify(summary)
+
+    return handle
+
+
+def scheduled_entry(job: JobName) -> Callable[[dict[str, Any] | None, Any], dict[str, Any]]:
+    """A handler for scheduled (non-HTTP) invocations, e.g. EventBridge Scheduler on Lambda.
+
+    The event is the schedule's input, e.g. `{}` or `{"day": "2026-11-25"}`. Failures
+    raise, so that the scheduler's retry policy and dead-letter queue apply.
+    """
+
+    def handle(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]:
+        payload = {k: v for k, v in (event or {}).items() if k in JobRequest.model_fields}
+        request = JobRequest.model_validate(payload)
+        return run_job(job, request, settings=get_settings(), triggered_by="schedule")
+
+    return handle
