@@ -12,14 +12,15 @@ from collections.abc import Callable
 from flask import Flask, Request, Response, g, request
 from werkzeug.wrappers import Response as WsgiResponse
 
+from leadflow import db
 from leadflow.api import errors, openapi
 from leadflow.api.auth import TokenVerifier
 from leadflow.api.context import STATE_KEY, ApiState
 from leadflow.api.errors import ApiError
 from leadflow.api.routes import ROUTERS
 from leadflow.db import Database
-from leadflow.db.direct import DirectTransport
-from leadflow.settings import Settings, Transport, get_settings
+from leadflow.errors import LeadflowError
+from leadflow.settings import Settings, get_settings
 
 #: Largest request body accepted (413 beyond).
 MAX_BODY_BYTES = 64 * 1024
@@ -29,12 +30,13 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def database_from_settings(settings: Settings) -> Database:
-    """The database seam the settings describe: the direct transport to DATABASE_URL."""
-    if settings.transport is not Transport.direct:
-        raise ApiError(503, "unavailable", "this build of the API has no PostgREST transport")
-    if settings.database_url is None:
-        raise ApiError(503, "unavailable", "no database is configured")
-    return Database(DirectTransport(settings.database_url.get_secret_value()))
+    """The data seam LEADFLOW_TRANSPORT names (PostgREST with the caller's token, or direct)."""
+    try:
+        return db.from_settings(settings)
+    except LeadflowError as exc:
+        # The operator needs the missing variable's name; the caller does not.
+        logger.error(json.dumps({"event": "database_not_configured", "error": str(exc)}))
+        raise ApiError(503, "unavailable", "the database is not configured") from None
 
 
 def create_app(

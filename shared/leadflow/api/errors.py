@@ -103,6 +103,8 @@ def from_rpc_error(exc: RpcError) -> ApiError:
         return ApiError(status, _CODES[status], _MESSAGES[status])
     if status >= 500 or status < 400:
         return ApiError(500, "internal_error", _MESSAGES[500])
+    if status == 409:
+        return ApiError(409, "conflict", _MESSAGES[409], {"sqlstate": code})
     if code.startswith(("22", "23")):
         return ApiError(422, "validation_error", _MESSAGES[422], {"sqlstate": code})
     return ApiError(
