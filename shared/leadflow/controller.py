@@ -1,0 +1,556 @@
+"""The budget controller: one campaign budget's next daily amount from its lead gap.
+
+Pure: numbers in, a :class:`Decision` with a one-sentence reason out; no I/O, no
+clock, no randomness. The orchestrate job calls :func:`decide` once per campaign
+budget and logs the decision before applying it; the market simulator calls it
+to tune :class:`ControllerConfig`.
+
+The steering (amounts in micros per day, leads per day)::
+
+    gap            = target_leads - expected_leads            (> 0: under target)
+    average CPL    = spend / paid_leads                       (recent Google Ads)
+                     else target_cpl                          (no recent paid leads)
+    marginal CPL   = average CPL / lead_elasticity
+    wanted change  = gap * marginal CPL
+    desired budget = base + wanted change
+    base           = current budget; but when over target and the budget is not
+                     what limits volume (lost impression share for budget below
+                     saturation_lost_share), min(current budget, spend): money the
+                     campaign leaves unspent buys no leads, so the cut starts there.
+
+With no cost known at all, the wanted change is fallback_step * max_daily_change
+* current budget in the gap's direction.
+
+Why divide by the elasticity: paid leads grow like spend ** e (0 < e <= 1,
+diminishing returns), so d(spend)/d(leads) = spend / (e * leads) = average CPL / e.
+With e = 0.5 the next lead costs twice the average one.
+
+The desired budget is then clamped, and every rule below holds for any input:
+
+1. never against the gap: under target never lowers, over target never raises;
+2. |new - old| <= max_daily_change * old (so a zero budget is never raised);
+3. min_budget <= new <= max_budget when acting; a budget outside the bounds is
+   brought inside only in the gap's direction and within the daily limit, else held;
+4. new is a whole multiple of billable_unit_micros, rounded toward the old budget;
+   a change that rounds to nothing is a hold;
+5. hold when an input is missing or invalid, the data is stale, the gap is inside
+   the dead band, or (under target) the budget is not what limits volume.
+
+A last check (`_breaks_a_rule`) re-verifies rules 1-4 in exact integer arithmetic
+and turns any violation into a hold, so a bug here can cost a day, never money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    localcontext,
+)
+from typing import Literal
+
+HARD_MAX_DAILY_CHANGE = Decimal("0.20")
+"""No configuration may move a budget by more than this fraction in one day."""
+
+MICROS_PER_UNIT = 1_000_000
+
+# Wide exponents and no traps: arithmetic on huge or tiny inputs gives Infinity or 0,
+# never an exception. Inputs are checked to be finite before any arithmetic.
+_CONTEXT = Context(
+    prec=34, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[], flags=[]
+)
+
+Action = Literal["increase", "decrease", "hold"]
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Tuning knobs of the controller; validated on construction (bad values raise)."""
+
+    max_daily_change: Decimal = Decimal("0.20")
+    """Largest change per day as a fraction of the current budget; 0 < x <= 0.20."""
+    dead_band: Decimal = Decimal("0.10")
+    """Hold while |gap| <= dead_band * target_leads (relative dead band); 0 <= x <= 1."""
+    min_gap_leads: Decimal = Decimal("0.5")
+    """Hold while |gap| <= this many leads/day (absolute dead band); >= 0."""
+    billable_unit_micros: int = 10_000
+    """Budgets are whole multiples of this (1 euro cent); >= 1."""
+    stale_after_days: int = 2
+    """Hold when the newest stats row is older than this many days; >= 0."""
+    lead_elasticity: Decimal = Decimal("0.5")
+    """Paid leads grow like spend ** e; marginal CPL = average CPL / e; 0 < e <= 1."""
+    fallback_step: Decimal = Decimal("0.5")
+    """With no cost known, move by this fraction of the daily limit; 0 < x <= 1."""
+    saturation_lost_share: Decimal = Decimal("0.02")
+    """Lost impression share (budget) below this: the budget is not what limits volume
+    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1."""
+
+    def __post_init__(self) -> None:
+        _require_decimal("max_daily_change", self.max_daily_change, 0, HARD_MAX_DAILY_CHANGE)
+        if self.max_daily_change <= 0:
+            raise ValueError("max_daily_change must be greater than 0")
+        _require_decimal("dead_band", self.dead_band, 0, 1)
+        _require_decimal("min_gap_leads", self.min_gap_leads, 0, None)
+        _require_int("billable_unit_micros", self.billable_unit_micros, 1)
+        _require_int("stale_after_days", self.stale_after_days, 0)
+        _require_decimal("lead_elasticity", self.lead_elasticity, 0, 1)
+        if self.lead_elasticity <= 0:
+            raise ValueError("lead_elasticity must be greater than 0")
+        _require_decimal("fallback_step", self.fallback_step, 0, 1)
+        if self.fallback_step <= 0:
+            raise ValueError("fallback_step must be greater than 0")
+        _require_decimal("saturation_lost_share", self.saturation_lost_share, 0, 1)
+        if self.saturation_lost_share >= 1:
+            raise ValueError("saturation_lost_share must be less than 1")
+
+
+def _require_decimal(name: str, value: object, low: int, high: Decimal | int | None) -> None:
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{name} must be a Decimal, not {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a finite number, not {value}")
+    if value < low or (high is not None and value > high):
+        upper = "" if high is None else f" and at most {high}"
+        raise ValueError(f"{name} must be at least {low}{upper}, not {value}")
+
+
+def _require_int(name: str, value: object, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, not {_text(value)}")
+
+
+DEFAULT_CONFIG = ControllerConfig()
+
+
+@dataclass(frozen=True)
+class SegmentSignal:
+    """Everything the controller knows of one campaign budget of a segment.
+
+    Money in micros per day (1,000,000 = €1), leads per day. None means unknown.
+    """
+
+    current_budget_micros: int | None
+    min_budget_micros: int
+    max_budget_micros: int
+    target_leads: Decimal | None
+    """Planned (gross) leads per day for the day being steered."""
+    expected_leads: Decimal | None
+    """Leads per day at the current budget: recent trailing average, all channels."""
+    paid_leads: Decimal | None
+    """Recent average Google Ads leads per day."""
+    spend_micros: int | None
+    """Recent average Google Ads spend per day."""
+    target_cpl_micros: int | None = None
+    data_age_days: int | None = None
+    """Days since the newest stats row; None means no data at all."""
+    lost_impression_share_budget: float | None = None
+    """search_budget_lost_impression_share (0..1); near 0: more budget buys little."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one budget, and why, in one sentence with the numbers."""
+
+    action: Action
+    old_budget_micros: int | None
+    new_budget_micros: int | None
+    """Equal to old_budget_micros for a hold."""
+    gap: Decimal | None
+    """target_leads - expected_leads (leads/day), when both are known."""
+    reason: str
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        """The change in percent of the old budget, two decimals (None if old is 0 or unknown)."""
+        old, new = self.old_budget_micros, self.new_budget_micros
+        if old is None or new is None or old <= 0:
+            return None
+        quotient, remainder = divmod((new - old) * 10_000, old)  # hundredths of a percent
+        if 2 * remainder > old or (2 * remainder == old and quotient % 2):
+            quotient += 1
+        return Decimal(quotient).scaleb(-2, _CONTEXT)
+
+
+def decide(signal: SegmentSignal, config: ControllerConfig = DEFAULT_CONFIG) -> Decision:
+    """The next daily budget for one campaign budget; never raises, never breaks a rule."""
+    with localcontext(_CONTEXT):
+        decision = _decide(signal, config)
+        broken = _breaks_a_rule(signal, config, decision)
+    if broken:
+        return Decision(
+            "hold",
+            signal.current_budget_micros,
+            signal.current_budget_micros,
+            decision.gap,
+            f"Holding: the computed change broke a safety rule ({broken}); please report this.",
+        )
+    return decision
+
+
+# --------------------------------------------------------------------------- the steering
+
+
+def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
+    old = s.current_budget_micros if _is_int(s.current_budget_micros) else None
+
+    def hold(reason: str, gap: Decimal | None = None) -> Decision:
+        return _hold(s, reason, gap)
+
+    # Inputs every decision needs.
+    target = _as_decimal(s.target_leads)
+    expected = _as_decimal(s.expected_leads)
+    if s.target_leads is None:
+        return hold("Holding: there is no lead target for this segment and day.")
+    if target is None or target < 0:
+        return hold(f"Holding: the lead target ({_text(s.target_leads)}) is not a valid number.")
+    if s.expected_leads is None:
+        return hold("Holding: there are no recent lead numbers for this segment.")
+    if expected is None or expected < 0:
+        return hold(
+            f"Holding: the expected leads ({_text(s.expected_leads)}) are not a valid number."
+        )
+    gap = target - expected
+    if not gap.is_finite():
+        return hold("Holding: the gap between target and expected leads is too large to use.")
+    age = s.data_age_days
+    if age is None:
+        return hold("Holding: there are no stats for this segment yet.", gap)
+    if not _is_int(age) or age < 0:
+        return hold(f"Holding: the data age ({_text(age)} days) is not valid.", gap)
+    if age > c.stale_after_days:
+        return hold(
+            f"Holding: the newest stats are {_text(age)} days old "
+            f"(more than {_text(c.stale_after_days)}).",
+            gap,
+        )
+    if s.current_budget_micros is None:
+        return hold("Holding: the current budget is unknown.", gap)
+    if old is None or old < 0:
+        return hold(
+            f"Holding: the current budget ({_text(s.current_budget_micros)}) is not valid.", gap
+        )
+    low, high = s.min_budget_micros, s.max_budget_micros
+    if not (_is_int(low) and _is_int(high)) or low < 0 or low > high:
+        return hold(
+            f"Holding: the segment budget bounds ({_text(low)} to {_text(high)}) are not valid.",
+            gap,
+        )
+
+    # Optional inputs: missing is fine (fallback), present but nonsense is a data problem.
+    paid = _as_decimal(s.paid_leads)
+    if s.paid_leads is not None and (paid is None or paid < 0):
+        return hold(f"Holding: the recent paid leads ({_text(s.paid_leads)}) are not valid.", gap)
+    spend = s.spend_micros
+    if spend is not None and (not _is_int(spend) or spend < 0):
+        return hold(f"Holding: the recent spend ({_text(spend)}) is not valid.", gap)
+    target_cpl = s.target_cpl_micros
+    if target_cpl is not None and (not _is_int(target_cpl) or target_cpl < 0):
+        return hold(f"Holding: the target CPL ({_text(target_cpl)}) is not valid.", gap)
+    lost = _as_share(s.lost_impression_share_budget)
+    if s.lost_impression_share_budget is not None and lost is None:
+        return hold(
+            f"Holding: the lost impression share ({_text(s.lost_impression_share_budget)}) "
+            "is not a share between 0 and 1.",
+            gap,
+        )
+
+    band = max(c.dead_band * target, c.min_gap_leads)
+    side = "Under" if gap > 0 else "Over"
+    told = f"{side} target by {_leads(abs(gap))} leads/day"
+    if abs(gap) <= band:
+        return hold(
+            f"Holding: {_leads(target)} leads/day targeted, {_leads(expected)} expected, "
+            f"a gap of {_leads(gap)} within the dead band of ±{_leads(band)}.",
+            gap,
+        )
+    saturated = lost is not None and lost < c.saturation_lost_share
+    if gap > 0:
+        if saturated and lost is not None:
+            return hold(
+                f"Holding: {told.lower()}, but only {_share(lost)} of impressions are lost "
+                "to budget, so more money would buy few leads.",
+                gap,
+            )
+        return _increase(s, c, old, gap, told, paid, spend, target_cpl)
+    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated)
+
+
+def _increase(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    old: int,
+    gap: Decimal,
+    told: str,
+    paid: Decimal | None,
+    spend: int | None,
+    target_cpl: int | None,
+) -> Decision:
+    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
+
+    def hold(reason: str, gap: Decimal) -> Decision:
+        return _hold(s, reason, gap)
+
+    if old > high:
+        return hold(
+            f"Holding: {told.lower()}, but the budget {_eur(old)} is above the segment maximum "
+            f"{_eur(high)} and may not be lowered against the gap; an operator should fix it.",
+            gap,
+        )
+    if old == high:
+        return hold(f"Holding: {told.lower()}, but already at the maximum {_eur(high)}.", gap)
+    if old == 0:
+        return hold(
+            f"Holding: {told.lower()}, but the budget is {_eur(0)} and a daily change is capped "
+            f"at {_pct(c.max_daily_change)} of it; an operator should set a starting budget.",
+            gap,
+        )
+    step = _max_step(old, c.max_daily_change)
+    floor_ = _ceil_unit(max(low, old + 1), unit)
+    ceiling = _floor_unit(min(high, old + step), unit)
+    if floor_ > ceiling:
+        if old < low:
+            return hold(
+                f"Holding: {told.lower()}, but the budget {_eur(old)} is below the segment "
+                f"minimum {_eur(low)} and +{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
+                "reach it; an operator should raise the budget to the minimum.",
+                gap,
+            )
+        return hold(
+            f"Holding: {told.lower()}, but no billable amount lies within "
+            f"+{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
+            gap,
+        )
+    wanted, how = _wanted_change(c, old, gap, paid, spend, target_cpl)
+    desired = old + wanted
+    if desired.is_nan():
+        return hold(f"Holding: {told.lower()}, but the wanted change could not be computed.", gap)
+    if desired >= ceiling:
+        new = ceiling
+        if old + step <= high:
+            cap = f"capped at +{_pct(c.max_daily_change)} ({_eur(step)})"
+        else:
+            cap = f"capped at the segment maximum {_eur(high)}"
+    else:
+        new = _floor_unit(int(desired.to_integral_value(ROUND_FLOOR)), unit)
+        cap = "rounded down to a billable amount" if new != desired else ""
+        if new < floor_:
+            if old >= low:
+                return hold(
+                    f"Holding: {told.lower()}; {how} → +{_eur(wanted)} wanted, "
+                    "which rounds to no change.",
+                    gap,
+                )
+            new, cap = floor_, f"raised to the segment minimum {_eur(low)}"
+    wording = f"{how} → +{_eur(wanted)} wanted" + (f", {cap}" if cap else "")
+    return Decision("increase", old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
+
+
+def _decrease(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    old: int,
+    gap: Decimal,
+    told: str,
+    paid: Decimal | None,
+    spend: int | None,
+    target_cpl: int | None,
+    saturated: bool,
+) -> Decision:
+    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
+
+    def hold(reason: str, gap: Decimal) -> Decision:
+        return _hold(s, reason, gap)
+
+    if old < low:
+        return hold(
+            f"Holding: {told.lower()}, but the budget {_eur(old)} is below the segment minimum "
+            f"{_eur(low)} and may not be raised against the gap; an operator should fix it.",
+            gap,
+        )
+    if old == low:
+        return hold(f"Holding: {told.lower()}, but already at the minimum {_eur(low)}.", gap)
+    step = _max_step(old, c.max_daily_change)
+    floor_ = _ceil_unit(max(low, old - step), unit)
+    ceiling = _floor_unit(min(high, old - 1), unit)
+    if floor_ > ceiling:
+        if old > high:
+            return hold(
+                f"Holding: {told.lower()}, but the budget {_eur(old)} is above the segment "
+                f"maximum {_eur(high)} and -{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
+                "reach it; an operator should lower the budget to the maximum.",
+                gap,
+            )
+        return hold(
+            f"Holding: {told.lower()}, but no billable amount lies within "
+            f"-{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
+            gap,
+        )
+    wanted, how = _wanted_change(c, old, gap, paid, spend, target_cpl)
+    base = old
+    if saturated and spend is not None and spend < old:
+        # The budget is not binding: the unspent part buys nothing, so cut from actual spend.
+        base = spend
+        how += f", from actual spend {_eur(spend)} as the budget is not limiting"
+    desired = base + wanted
+    if desired.is_nan():
+        return hold(f"Holding: {told.lower()}, but the wanted change could not be computed.", gap)
+    if desired <= floor_:
+        new = floor_
+        if old - step >= low:
+            cap = f"capped at -{_pct(c.max_daily_change)} ({_eur(step)})"
+        else:
+            cap = f"capped at the segment minimum {_eur(low)}"
+    else:
+        new = _ceil_unit(int(desired.to_integral_value(ROUND_CEILING)), unit)
+        cap = "rounded up to a billable amount" if new != desired else ""
+        if new > ceiling:
+            if old <= high:
+                return hold(
+                    f"Holding: {told.lower()}; {how} → {_eur(desired - old)} wanted, "
+                    "which rounds to no change.",
+                    gap,
+                )
+            new, cap = ceiling, f"lowered to the segment maximum {_eur(high)}"
+    wording = f"{how} → {_eur(desired - old)} wanted" + (f", {cap}" if cap else "")
+    return Decision("decrease", old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
+
+
+def _wanted_change(
+    c: ControllerConfig,
+    old: int,
+    gap: Decimal,
+    paid: Decimal | None,
+    spend: int | None,
+    target_cpl: int | None,
+) -> tuple[Decimal, str]:
+    """The signed change in micros that would close the gap, and how it was estimated."""
+    e = c.lead_elasticity
+    if paid is not None and paid > 0 and spend is not None and spend > 0:
+        average = spend / paid
+        marginal = average / e
+        how = f"marginal CPL {_eur(marginal)} (recent CPL {_eur(average)} ÷ elasticity {e})"
+        return gap * marginal, how
+    if target_cpl is not None and target_cpl > 0:
+        marginal = target_cpl / e
+        how = (
+            f"marginal CPL {_eur(marginal)} (no recent paid leads; "
+            f"target CPL {_eur(target_cpl)} ÷ elasticity {e})"
+        )
+        return gap * marginal, how
+    fraction = c.fallback_step * c.max_daily_change
+    sign = 1 if gap > 0 else -1
+    how = f"no cost per lead known, so a fixed {_pct(fraction)} step"
+    return sign * fraction * old, how
+
+
+# --------------------------------------------------------------------------- the last check
+
+
+def _breaks_a_rule(s: SegmentSignal, c: ControllerConfig, d: Decision) -> str:
+    """The first hard rule `d` breaks, in exact arithmetic; '' when it keeps them all."""
+    old, new = d.old_budget_micros, d.new_budget_micros
+    if old != s.current_budget_micros:
+        return "old budget mismatch"
+    if d.action == "hold":
+        return "" if new == old else "hold changes the budget"
+    if not (_is_int(old) and _is_int(new)) or old is None or new is None:
+        return "missing amount"
+    if d.gap is None or not d.gap.is_finite():
+        return "no gap"
+    if (d.action == "increase") != (new > old) or new == old:
+        return "action does not match the change"
+    if (d.gap > 0 and new < old) or (d.gap < 0 and new > old) or d.gap == 0:
+        return "against the gap"
+    numerator, denominator = c.max_daily_change.as_integer_ratio()
+    if abs(new - old) * denominator > old * numerator:
+        return "over the daily limit"
+    if not s.min_budget_micros <= new <= s.max_budget_micros:
+        return "outside the segment bounds"
+    if new % c.billable_unit_micros:
+        return "not a billable amount"
+    return ""
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _hold(s: SegmentSignal, reason: str, gap: Decimal | None = None) -> Decision:
+    return Decision("hold", s.current_budget_micros, s.current_budget_micros, gap, reason)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_decimal(value: object) -> Decimal | None:
+    """A finite Decimal, or None for anything else (None, NaN, Infinity, wrong type)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = Decimal(value)  # exact; a float NaN becomes a Decimal NaN
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    return None
+
+
+def _as_share(value: object) -> Decimal | None:
+    share = _as_decimal(value)
+    return share if share is not None and 0 <= share <= 1 else None
+
+
+def _max_step(old: int, fraction: Decimal) -> int:
+    """floor(old * fraction), exactly."""
+    numerator, denominator = fraction.as_integer_ratio()
+    return old * numerator // denominator
+
+
+def _floor_unit(micros: int, unit: int) -> int:
+    return micros // unit * unit
+
+
+def _ceil_unit(micros: int, unit: int) -> int:
+    return -(-micros // unit) * unit
+
+
+def _eur(micros: int | Decimal) -> str:
+    """Micros as euros to the cent: 12_345_678 -> '€12.35', -5e6 -> '-€5.00'."""
+    if isinstance(micros, int) and abs(micros) >= 10**24:
+        micros = Decimal(micros)  # str() of a huge int raises; show it in E-notation
+    if isinstance(micros, Decimal):
+        if not micros.is_finite():
+            return "-€∞" if micros < 0 else "€∞"
+        if abs(micros) >= 10**24:
+            return f"{'-' if micros < 0 else ''}€{abs(micros) / MICROS_PER_UNIT:.3E}"
+        micros = int(micros.to_integral_value(ROUND_HALF_EVEN))
+    sign = "-" if micros < 0 else ""
+    cents = (abs(micros) + 5_000) // 10_000
+    return f"{sign}€{cents // 100:,}.{cents % 100:02d}"
+
+
+def _text(value: object) -> str:
+    """Any input value for a sentence; str() of an int over 4,300 digits would raise."""
+    if isinstance(value, int) and abs(value) >= 10**21:
+        return f"{Decimal(value):.3E}"
+    return str(value)
+
+
+def _leads(value: Decimal) -> str:
+    """A lead count for a sentence: up to two decimals, no trailing zeros."""
+    if value != 0 and (abs(value) >= 10**15 or abs(value) < Decimal("0.01")):
+        return f"{value:.3E}"
+    text = f"{value.quantize(Decimal('0.01')):f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _share(value: Decimal) -> str:
+    return f"{_leads(value * 100)}%"
+
+
+def _pct(fraction: Decimal) -> str:
+    return f"{_leads(fraction * 100)}%"

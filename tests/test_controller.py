@@ -1,0 +1,554 @@
+"""The budget controller: the hard rules as properties, the steering as worked examples."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from decimal import MAX_EMAX, MIN_EMIN, Decimal, localcontext
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from leadflow.controller import (
+    ControllerConfig,
+    Decision,
+    SegmentSignal,
+    decide,
+)
+
+D = Decimal
+EUR = 1_000_000  # micros
+PROPERTY = settings(max_examples=300, deadline=None)
+
+# --------------------------------------------------------------------------- strategies
+# Every strategy is built once, here: building them inside a composite costs hypothesis a
+# validation per draw, which made this file several times slower.
+
+
+def _hundredths(n: int) -> Decimal:
+    return D(n).scaleb(-2)
+
+
+def _tenths(n: int) -> Decimal:
+    return D(n).scaleb(-1)
+
+
+def _cents(n: int) -> int:
+    return n * 10_000
+
+
+# Amounts in micros: everyday budgets, zero, one micro, around a cent, absurdly large.
+micros = st.one_of(
+    st.integers(min_value=0, max_value=10_000 * EUR),
+    st.sampled_from([0, 1, 9_999, 10_000, 10_001, 7 * EUR, 10**18, 10**30]),
+)
+optional_micros = st.one_of(st.none(), micros)
+budgets = st.integers(min_value=100, max_value=10**6).map(_cents)  # €1 to €10,000
+huge = [10**5000, -(10**5000)]  # str() of these raises in Python 3.11
+any_micros = st.one_of(micros, st.integers(), st.sampled_from(huge))
+wild_micros = st.one_of(st.none(), any_micros)
+# Leads per day: hundredths from 0 to 200 (a segment's daily volume).
+lead_counts = st.integers(min_value=0, max_value=20_000).map(_hundredths)
+optional_leads = st.one_of(st.none(), lead_counts)
+gaps = st.integers(min_value=5, max_value=2_000).map(_tenths)  # 0.5 to 200 leads/day
+gap_shares = st.sampled_from([D(0), D("0.2"), D("0.5"), D(1)])  # plus this share of expected
+nonsense = [D("NaN"), D("-NaN"), D("sNaN"), D("Infinity"), D("-Infinity"), D(-1), D("-0.01")]
+extremes = [D("1E-30"), D("1E+30"), D("1E+999999"), D("1E-999999"), D("-0"), D("1E+999999999")]
+wild_leads = st.one_of(
+    st.none(), lead_counts, st.sampled_from(nonsense + extremes + huge), st.integers()
+)
+signs = st.sampled_from([1, -1])
+fresh_ages = st.sampled_from([0, 1])
+wild_ages = st.one_of(st.none(), st.sampled_from([0, 1, 2, *huge]), st.integers())
+plausible_lost_shares = st.sampled_from([None, 0.1, None, 0.35, 1.0, None, 0.0, 0.005])
+wild_lost_shares = st.one_of(st.none(), st.floats())
+
+# (min, max) as multiples of the current budget: inside, at a bound, min == max, outside.
+bounds_around_current = st.sampled_from(
+    [
+        *itertools.product([D(0), D("0.5"), D("0.9")], [D("1.1"), D(2), D(100)]),
+        (D(0), D(0)),
+        (D(1), D(1)),
+        (D("0.5"), D(1)),
+        (D(1), D(3)),
+        (D("0.7"), D("0.9")),
+        (D("1.05"), D(2)),
+        (D("0.1"), D("0.5")),
+        (D(2), D(3)),
+    ]
+)
+
+# Every combination of these knobs (36,288): one draw picks one, and shrinks to the first.
+knob_values = itertools.product(
+    [D("0.2"), D("0.0001"), D("0.01"), D("0.05"), D("0.1"), D("0.1234"), D("0.15")],
+    [D("0.10"), D(0), D("0.05"), D("0.5")],  # dead_band
+    [D("0.5"), D(0), D(2)],  # min_gap_leads
+    [10_000, 1, 1_000_000, 7_777],  # billable_unit_micros
+    [2, 1, 3],  # stale_after_days
+    [D("0.5"), D("0.1"), D(1)],  # lead_elasticity
+    [D("0.5"), D("0.1"), D(1)],  # fallback_step
+    [D("0.02"), D(0), D("0.5")],  # saturation_lost_share
+)
+configs = st.sampled_from(list(knob_values)).map(lambda knobs: ControllerConfig(*knobs))
+
+
+def _target_and_expected(draw: st.DrawFn, gap_sign: int) -> tuple[Decimal, Decimal]:
+    """gap_sign > 0: under target (target > expected); < 0: over target; 0: either."""
+    expected = draw(lead_counts)
+    gap = (draw(gaps) + expected * draw(gap_shares)) * (gap_sign or draw(signs))
+    if gap < 0:
+        expected -= gap  # exact: hundredths and tenths well within the precision
+    return expected + gap, expected
+
+
+@st.composite
+def plausible_signals(draw: st.DrawFn, gap_sign: int = 0) -> SegmentSignal:
+    """Valid, fresh data and a gap: mostly leads to a change, so the rules are exercised.
+
+    The budget is usually inside its bounds, sometimes at, below or above them. Zero,
+    sub-cent and absurd amounts are the business of wild_signals.
+    """
+    current = draw(budgets)
+    low_share, high_share = draw(bounds_around_current)
+    low, high = sorted([int(current * low_share), int(current * high_share)])
+    target, expected = _target_and_expected(draw, gap_sign)
+    return SegmentSignal(
+        current_budget_micros=current,
+        min_budget_micros=low,
+        max_budget_micros=high,
+        target_leads=target,
+        expected_leads=expected,
+        paid_leads=draw(optional_leads),
+        spend_micros=draw(optional_micros),
+        target_cpl_micros=draw(optional_micros),
+        data_age_days=draw(fresh_ages),
+        lost_impression_share_budget=draw(plausible_lost_shares),
+    )
+
+
+@st.composite
+def wild_signals(draw: st.DrawFn, gap_sign: int = 0) -> SegmentSignal:
+    """Anything of the right types: None, NaN, Infinity, negatives, huge, inverted bounds.
+
+    With a gap_sign, target and expected are valid and on that side; the rest stays wild.
+    """
+    if gap_sign:
+        target, expected = _target_and_expected(draw, gap_sign)
+    else:
+        target, expected = draw(wild_leads), draw(wild_leads)
+    return SegmentSignal(
+        current_budget_micros=draw(wild_micros),
+        min_budget_micros=draw(any_micros),
+        max_budget_micros=draw(any_micros),
+        target_leads=target,
+        expected_leads=expected,
+        paid_leads=draw(wild_leads),
+        spend_micros=draw(wild_micros),
+        target_cpl_micros=draw(wild_micros),
+        data_age_days=draw(wild_ages),
+        lost_impression_share_budget=draw(wild_lost_shares),
+    )
+
+
+any_signals = st.one_of(plausible_signals(), wild_signals())
+under_target_signals = st.one_of(plausible_signals(gap_sign=1), wild_signals(gap_sign=1))
+over_target_signals = st.one_of(plausible_signals(gap_sign=-1), wild_signals(gap_sign=-1))
+
+
+def signal(**changes: object) -> SegmentSignal:
+    """A healthy segment (€60/day, 12 targeted, 8.8 expected) with some fields changed."""
+    base = SegmentSignal(
+        current_budget_micros=60 * EUR,
+        min_budget_micros=10 * EUR,
+        max_budget_micros=500 * EUR,
+        target_leads=D(12),
+        expected_leads=D("8.8"),
+        paid_leads=D(5),
+        spend_micros=53_500_000,
+        data_age_days=1,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def under_target(s: SegmentSignal) -> bool:
+    """True when the data says the segment gets fewer leads than targeted (exact)."""
+    t, e = s.target_leads, s.expected_leads
+    return isinstance(t, Decimal | int) and isinstance(e, Decimal | int) and _finite(t, e) and t > e
+
+
+def over_target(s: SegmentSignal) -> bool:
+    t, e = s.target_leads, s.expected_leads
+    return isinstance(t, Decimal | int) and isinstance(e, Decimal | int) and _finite(t, e) and t < e
+
+
+def _finite(*values: Decimal | int) -> bool:
+    return all(not isinstance(v, Decimal) or v.is_finite() for v in values)
+
+
+# --------------------------------------------------------------------------- the hard rules
+
+
+def checked_decide(s: SegmentSignal, config: ControllerConfig) -> Decision:
+    """decide(), asserting its last-resort rule check never had to step in.
+
+    decide() turns a rule-breaking change into a hold; without this, a bug in the steering
+    would hide behind that net and every property below would still pass.
+    """
+    d = decide(s, config)
+    assert "safety rule" not in d.reason, d.reason
+    return d
+
+
+@PROPERTY
+@given(any_signals, configs)
+def test_never_moves_more_than_the_daily_limit(s: SegmentSignal, config: ControllerConfig) -> None:
+    d = checked_decide(s, config)
+    if d.action != "hold":
+        assert d.old_budget_micros is not None and d.new_budget_micros is not None
+        p, q = config.max_daily_change.as_integer_ratio()
+        assert abs(d.new_budget_micros - d.old_budget_micros) * q <= d.old_budget_micros * p
+
+
+@PROPERTY
+@given(any_signals, configs)
+def test_a_change_always_lands_within_the_segment_bounds(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    d = checked_decide(s, config)
+    if d.action != "hold":
+        assert d.new_budget_micros is not None
+        assert s.min_budget_micros <= d.new_budget_micros <= s.max_budget_micros
+
+
+@PROPERTY
+@given(under_target_signals, configs)
+def test_never_lowers_budget_when_under_target(s: SegmentSignal, config: ControllerConfig) -> None:
+    assert under_target(s)
+    d = checked_decide(s, config)
+    assert d.action in ("increase", "hold")
+    assert (
+        d.new_budget_micros is None
+        or d.old_budget_micros is None
+        or (d.new_budget_micros >= d.old_budget_micros)
+    )
+
+
+@PROPERTY
+@given(over_target_signals, configs)
+def test_never_raises_budget_when_over_target(s: SegmentSignal, config: ControllerConfig) -> None:
+    assert over_target(s)
+    d = checked_decide(s, config)
+    assert d.action in ("decrease", "hold")
+    assert (
+        d.new_budget_micros is None
+        or d.old_budget_micros is None
+        or (d.new_budget_micros <= d.old_budget_micros)
+    )
+
+
+@PROPERTY
+@given(any_signals, configs)
+def test_a_new_budget_is_a_whole_billable_amount(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    d = checked_decide(s, config)
+    if d.action != "hold":
+        assert d.new_budget_micros is not None
+        assert d.new_budget_micros % config.billable_unit_micros == 0
+
+
+@PROPERTY
+@given(any_signals, configs)
+def test_a_decision_is_deterministic_and_says_what_it_does(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    # Never raises (any input of the right types), same answer every time, amounts that
+    # match the action, a hold that changes nothing, and a gap that is target - expected.
+    d = checked_decide(s, config)
+    assert decide(s, config) == d
+    assert d.old_budget_micros == s.current_budget_micros
+    if d.action == "hold":
+        assert d.new_budget_micros == d.old_budget_micros
+    else:
+        assert d.old_budget_micros is not None and d.new_budget_micros is not None
+        assert (d.new_budget_micros > d.old_budget_micros) == (d.action == "increase")
+        assert d.new_budget_micros != d.old_budget_micros
+    assert d.reason.strip().endswith(".")
+    if d.gap is not None:
+        assert s.target_leads is not None and s.expected_leads is not None
+        assert (d.gap > 0, d.gap < 0) == (under_target(s), over_target(s))
+        with localcontext() as wide:
+            wide.prec, wide.Emax, wide.Emin = 100, MAX_EMAX, MIN_EMIN
+            gap = D(s.target_leads) - D(s.expected_leads)
+            assert abs(d.gap - gap) <= abs(gap) * D("1E-30")
+
+
+@PROPERTY
+@given(plausible_signals(), configs)
+def test_a_zero_budget_is_never_raised(s: SegmentSignal, config: ControllerConfig) -> None:
+    d = checked_decide(dataclasses.replace(s, current_budget_micros=0), config)
+    assert d.new_budget_micros == 0
+
+
+# --------------------------------------------------------------------------- when to hold
+
+
+@PROPERTY
+@given(
+    plausible_signals(),
+    configs,
+    st.sampled_from(["target_leads", "expected_leads", "current_budget_micros", "data_age_days"]),
+)
+def test_holds_when_a_needed_input_is_missing(
+    s: SegmentSignal, config: ControllerConfig, missing: str
+) -> None:
+    d = checked_decide(dataclasses.replace(s, **{missing: None}), config)
+    assert d.action == "hold"
+
+
+@PROPERTY
+@given(plausible_signals(), configs, st.integers(min_value=1, max_value=10**6))
+def test_holds_when_data_is_stale(
+    s: SegmentSignal, config: ControllerConfig, days_too_old: int
+) -> None:
+    s = dataclasses.replace(s, data_age_days=config.stale_after_days + days_too_old)
+    d = checked_decide(s, config)
+    assert d.action == "hold" and "days old" in d.reason
+
+
+@PROPERTY
+@given(plausible_signals(), configs, st.integers(min_value=-100, max_value=100))
+def test_holds_inside_the_dead_band(
+    s: SegmentSignal, config: ControllerConfig, percent_of_band: int
+) -> None:
+    assert s.target_leads is not None
+    band = max(config.dead_band * s.target_leads, config.min_gap_leads)
+    expected = s.target_leads - band * percent_of_band / 100
+    assume(expected >= 0)
+    d = checked_decide(dataclasses.replace(s, expected_leads=expected), config)
+    assert d.action == "hold"
+
+
+@PROPERTY
+@given(under_target_signals, configs, st.integers(min_value=0, max_value=99))
+def test_holds_under_target_when_budget_is_not_what_limits_volume(
+    s: SegmentSignal, config: ControllerConfig, percent_of_threshold: int
+) -> None:
+    assume(config.saturation_lost_share > 0)  # 0 switches the rule off
+    lost = float(config.saturation_lost_share) * percent_of_threshold / 100
+    d = checked_decide(dataclasses.replace(s, lost_impression_share_budget=lost), config)
+    assert d.action == "hold"
+
+
+# --------------------------------------------------------------------------- the steering
+
+
+@PROPERTY
+@given(plausible_signals(), configs, lead_counts, lead_counts)
+def test_a_bigger_shortfall_never_gets_a_smaller_budget(
+    s: SegmentSignal, config: ControllerConfig, expected_a: Decimal, expected_b: Decimal
+) -> None:
+    fewer, more = sorted([expected_a, expected_b])
+    with_fewer = checked_decide(dataclasses.replace(s, expected_leads=fewer), config)
+    with_more = checked_decide(dataclasses.replace(s, expected_leads=more), config)
+    assert with_fewer.new_budget_micros is not None and with_more.new_budget_micros is not None
+    assert with_fewer.new_budget_micros >= with_more.new_budget_micros
+
+
+def test_plausible_signals_mostly_lead_to_a_change() -> None:
+    """Guards the strategy itself: properties over holds only would prove little."""
+    actions: list[str] = []
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+    @given(plausible_signals())
+    def collect(s: SegmentSignal) -> None:
+        actions.append(decide(s).action)
+
+    collect()
+    assert actions.count("increase") > len(actions) // 10
+    assert actions.count("decrease") > len(actions) // 10
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"max_daily_change": D("0.21")},
+        {"max_daily_change": D(0)},
+        {"max_daily_change": D("-0.1")},
+        {"max_daily_change": D("NaN")},
+        {"max_daily_change": D("Infinity")},
+        {"dead_band": D("-0.01")},
+        {"min_gap_leads": D(-1)},
+        {"billable_unit_micros": 0},
+        {"stale_after_days": -1},
+        {"lead_elasticity": D(0)},
+        {"lead_elasticity": D("1.5")},
+        {"fallback_step": D(0)},
+        {"saturation_lost_share": D(1)},
+    ],
+)
+def test_bad_config_is_refused_at_construction(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        ControllerConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_config_refuses_floats_for_money_fractions() -> None:
+    with pytest.raises(TypeError):
+        ControllerConfig(max_daily_change=0.2)  # type: ignore[arg-type]
+
+
+def test_the_hard_ceiling_itself_is_allowed() -> None:
+    assert ControllerConfig(max_daily_change=D("0.20")).max_daily_change == D("0.20")
+
+
+# --------------------------------------------------------------------------- worked examples
+
+
+def test_example_under_target_capped_at_the_daily_limit() -> None:
+    # gap = 12 - 8.8 = 3.2 leads/day (dead band: max(0.10 * 12, 0.5) = 1.2).
+    # recent CPL = €53.50 / 5 = €10.70; marginal = €10.70 / 0.5 = €21.40.
+    # wanted = 3.2 * €21.40 = €68.48; limit = 20% of €60 = €12.00 -> €72.00.
+    d = decide(signal())
+    assert d == Decision(
+        "increase",
+        60 * EUR,
+        72 * EUR,
+        D("3.2"),
+        "Under target by 3.2 leads/day; marginal CPL €21.40 (recent CPL €10.70 ÷ elasticity 0.5)"
+        " → +€68.48 wanted, capped at +20% (€12.00): €60.00 → €72.00.",
+    )
+    assert d.change_pct == D("20.00")
+
+
+def test_example_under_target_rounded_down_to_the_cent() -> None:
+    # gap = 10 - 8.7 = 1.3 (dead band 1.0). recent CPL = 71_234_567 / 6 = 11_872_427.83 micros;
+    # marginal = 23_744_855.67; wanted = 1.3 * that = 30_868_312.37 micros (limit €40).
+    # desired = 230_868_312.37 -> down to the cent (toward the old budget): 230_860_000.
+    d = decide(
+        signal(
+            current_budget_micros=200 * EUR,
+            target_leads=D(10),
+            expected_leads=D("8.7"),
+            paid_leads=D(6),
+            spend_micros=71_234_567,
+        )
+    )
+    assert (d.action, d.new_budget_micros) == ("increase", 230_860_000)
+    assert d.change_pct == D("15.43")  # 30.86 / 200 = 15.43 %
+    assert "+€30.87 wanted" in d.reason and "€200.00 → €230.86" in d.reason
+
+
+def test_example_over_target_rounded_up_to_the_cent() -> None:
+    # gap = 8 - 9 = -1.0 (dead band 0.8). recent CPL = 43_333_333 / 4 = 10_833_333.25 micros;
+    # marginal = 21_666_666.5; wanted = -21_666_666.5; desired = 128_333_333.5 (limit €30)
+    # -> up to the cent (toward the old budget): 128_340_000. Budget-limited (15 % lost).
+    d = decide(
+        signal(
+            current_budget_micros=150 * EUR,
+            target_leads=D(8),
+            expected_leads=D(9),
+            paid_leads=D(4),
+            spend_micros=43_333_333,
+            lost_impression_share_budget=0.15,
+        )
+    )
+    assert (d.action, d.new_budget_micros, d.gap) == ("decrease", 128_340_000, D(-1))
+    assert d.change_pct == D("-14.44")  # -21.66 / 150 = -14.44 %
+
+
+def test_example_over_target_with_unspent_budget_cuts_from_actual_spend() -> None:
+    # gap = 5 - 5.6 = -0.6 (dead band 0.5). CPL €70 / 7 = €10, marginal €20, wanted -€12.
+    # Lost IS 0: the budget is not limiting, so desired = spend €70 - €12 = €58 (not €88),
+    # capped at -20% of €100 -> €80.
+    d = decide(
+        signal(
+            current_budget_micros=100 * EUR,
+            target_leads=D(5),
+            expected_leads=D("5.6"),
+            paid_leads=D(7),
+            spend_micros=70 * EUR,
+            lost_impression_share_budget=0.0,
+        )
+    )
+    assert (d.action, d.new_budget_micros) == ("decrease", 80 * EUR)
+    assert "from actual spend €70.00" in d.reason and "-€42.00 wanted" in d.reason
+
+
+def test_example_falls_back_to_target_cpl_without_recent_paid_leads() -> None:
+    # gap = 5 - 4.2 = 0.8 (dead band 0.5). No paid leads -> target CPL €15, marginal €30.
+    # wanted = 0.8 * €30 = €24 (limit €40) -> €224.00.
+    d = decide(
+        signal(
+            current_budget_micros=200 * EUR,
+            target_leads=D(5),
+            expected_leads=D("4.2"),
+            paid_leads=D(0),
+            spend_micros=0,
+            target_cpl_micros=15 * EUR,
+        )
+    )
+    assert (d.action, d.new_budget_micros) == ("increase", 224 * EUR)
+    assert "target CPL €15.00" in d.reason
+
+
+def test_example_moves_a_fixed_step_when_no_cost_is_known() -> None:
+    # No spend, paid leads or target CPL: fallback_step 0.5 * 20% = 10% of €50 = €5 -> €55.
+    d = decide(signal(current_budget_micros=50 * EUR, paid_leads=None, spend_micros=None))
+    assert (d.action, d.new_budget_micros) == ("increase", 55 * EUR)
+
+
+def test_example_above_the_maximum_is_brought_down_to_it_when_within_the_limit() -> None:
+    # gap = 1 - 8.8 = -7.8; wanted = -7.8 * €21.40 = -€166.92; limit -20% of €600 = -€120
+    # -> €480, inside the €10-€500 bounds.
+    d = decide(signal(current_budget_micros=600 * EUR, target_leads=D(1)))
+    assert (d.action, d.new_budget_micros) == ("decrease", 480 * EUR)
+
+
+def test_example_above_the_maximum_and_out_of_reach_holds_and_says_why() -> None:
+    # -20% of €700 is €560, still above the €500 maximum: no move can satisfy both rules.
+    d = decide(signal(current_budget_micros=700 * EUR, target_leads=D(1)))
+    assert d.action == "hold" and "above the segment maximum €500.00" in d.reason
+
+
+def test_example_below_the_minimum_is_raised_into_the_bounds() -> None:
+    # €9 is below the €10 minimum; +20% = €10.80 reaches it; wanted €68.48 -> capped €10.80.
+    d = decide(signal(current_budget_micros=9 * EUR))
+    assert (d.action, d.new_budget_micros) == ("increase", 10_800_000)
+
+
+def test_example_zero_budget_asks_for_a_starting_budget() -> None:
+    d = decide(signal(current_budget_micros=0))
+    assert (d.action, d.new_budget_micros) == ("hold", 0)
+    assert "set a starting budget" in d.reason
+
+
+def test_example_holds_under_target_when_little_is_lost_to_budget() -> None:
+    d = decide(signal(lost_impression_share_budget=0.005))
+    assert d.action == "hold" and "0.5% of impressions are lost to budget" in d.reason
+
+
+def test_example_holds_inside_the_dead_band() -> None:
+    # gap = 12 - 11.5 = 0.5 <= max(0.10 * 12, 0.5) = 1.2.
+    d = decide(signal(expected_leads=D("11.5")))
+    assert d.action == "hold" and "dead band of ±1.2" in d.reason
+
+
+def test_example_a_change_smaller_than_a_cent_is_a_hold() -> None:
+    # gap = 1 - 0.4 = 0.6 (min_gap 0.5, relative band off); target CPL 4_000 micros,
+    # marginal 8_000; wanted = 0.6 * 8_000 = 4_800 micros, under a cent: no change.
+    d = decide(
+        signal(
+            current_budget_micros=100 * EUR,
+            target_leads=D(1),
+            expected_leads=D("0.4"),
+            paid_leads=None,
+            spend_micros=None,
+            target_cpl_micros=4_000,
+        ),
+        ControllerConfig(dead_band=D(0)),
+    )
+    assert (d.action, d.new_budget_micros) == ("hold", 100 * EUR)
+    assert "rounds to no change" in d.reason
