@@ -182,6 +182,100 @@ def plan_command(day: DayOption = None, as_json: JsonOption = False) -> None:
     _report({"day": target.isoformat(), **counts}, as_json)
 
 
+orchestrate_app = typer.Typer(
+    help="Decide and apply Google Ads budgets (dry-run unless told otherwise); roll a day back.",
+    invoke_without_command=True,
+)
+app.add_typer(orchestrate_app, name="orchestrate")
+
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="dry_run (log only), validate_only (Google Ads checks, applies nothing) or live.",
+    ),
+]
+
+
+def _live_gateway() -> Any:
+    from leadflow import google_ads
+
+    if not google_ads.credentials_configured():
+        raise LeadflowError(
+            "Google Ads credentials are not configured (GOOGLE_ADS_DEVELOPER_TOKEN, "
+            "GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, GOOGLE_ADS_REFRESH_TOKEN); "
+            "they are needed to read the current budgets"
+        )
+    return google_ads.GoogleAdsApiGateway.from_env()
+
+
+def _mode(value: str) -> Any:
+    from leadflow.jobs.orchestrate import Mode, resolve_mode
+
+    try:
+        requested = Mode(value)
+    except ValueError:
+        raise LeadflowError(
+            f"--mode must be dry_run, validate_only or live, not {value!r}"
+        ) from None
+    from leadflow import google_ads
+
+    return resolve_mode(
+        requested,
+        credentials_configured=google_ads.credentials_configured(),
+        live_enabled=get_settings().orchestrator_live,
+    )
+
+
+@orchestrate_app.callback()
+def orchestrate_command(
+    ctx: typer.Context,
+    day: DayOption = None,
+    mode: ModeOption = "dry_run",
+    as_json: JsonOption = False,
+) -> None:
+    """Decide each mapped budget from the gap, log it, and apply it per --mode.
+
+    Live needs Google Ads credentials and LEADFLOW_ORCHESTRATOR_LIVE=true.
+
+    Examples: leadflow orchestrate --day 2026-11-25
+              leadflow orchestrate --day 2026-11-25 --mode live
+              leadflow orchestrate rollback --day 2026-11-25 --mode live
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from leadflow.jobs.entry import default_day
+    from leadflow.jobs.orchestrate import orchestrate
+
+    resolved = _mode(mode)
+    target = day.date() if day else default_day("orchestrate")
+    gateway = _live_gateway()
+    with _service_database() as database:
+        counts = orchestrate(database, Caller.service(), target, gateway, mode=resolved)
+    _report({"day": target.isoformat(), **counts}, as_json)
+
+
+@orchestrate_app.command("rollback")
+def rollback_command(
+    day: Annotated[
+        datetime, typer.Option("--day", formats=["%Y-%m-%d"], help="The day whose changes to undo.")
+    ],
+    mode: ModeOption = "dry_run",
+    as_json: JsonOption = False,
+) -> None:
+    """Restore the budgets the audit log says were there before a day's live changes.
+
+    Example: leadflow orchestrate rollback --day 2026-11-25 --mode live
+    """
+    from leadflow.jobs.orchestrate import rollback
+
+    resolved = _mode(mode)
+    gateway = _live_gateway()
+    with _service_database() as database:
+        counts = rollback(database, Caller.service(), day.date(), gateway, mode=resolved)
+    _report({"day": day.date().isoformat(), **counts}, as_json)
+
+
 @app.command("demo")
 def demo(as_json: JsonOption = False) -> None:
     """Run Leadflow on the embedded database with sample data and show each segment's gap.
@@ -217,6 +311,61 @@ def demo(as_json: JsonOption = False) -> None:
 
 def _number(value: Any) -> str:
     return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+SERVABLE = ("api", "aggregate", "plan", "orchestrate")
+
+
+@app.command("serve")
+def serve_command(
+    function: Annotated[str, typer.Argument(help="api, aggregate, plan or orchestrate.")],
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Loopback port; 0 picks a free one.")
+    ] = 8080,
+) -> None:
+    """Serve a function on 127.0.0.1 with functions-framework, on the local database (migrated).
+
+    The same as `functions-framework --target <name> --source functions/<name>/main.py`
+    with DATABASE_URL set to DATABASE_URL or the embedded server. Jobs want POST with
+    `Authorization: Bearer $LEADFLOW_SCHEDULER_SECRET`.
+
+    Example: leadflow serve api --port 8080
+    """
+    import os
+    import signal
+    from pathlib import Path
+
+    import functions_framework
+    from werkzeug.serving import make_server
+
+    if function not in SERVABLE:
+        raise LeadflowError(f"cannot serve {function!r}: choose one of {', '.join(SERVABLE)}")
+    roots = (Path.cwd(), Path(__file__).resolve().parents[2])
+    candidates = (root / "functions" / function / "main.py" for root in roots)
+    source = next((path for path in candidates if path.is_file()), None)
+    if source is None:
+        raise LeadflowError(f"functions/{function}/main.py not found; run this in the project root")
+    with database_url(get_settings()) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.migrate(conn)
+        # The served function reads its settings (as deployed) from the environment.
+        os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
+        wsgi = functions_framework.create_app(target=function, source=str(source))
+        server = make_server("127.0.0.1", port, wsgi, threaded=True)
+
+        def stop(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        sys.stdout.write(f"serving {function} on http://127.0.0.1:{server.server_port}/\n")
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
 
 
 def main() -> None:

@@ -1,0 +1,77 @@
+"""The `leadflow` command line: real runs against the test database, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import psycopg
+import pytest
+
+
+def _run(*args: str, db_url: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "LEADFLOW_HOME": "/nonexistent/leadflow-must-not-be-used",
+        **env,
+    }
+    if db_url:
+        environment["DATABASE_URL"] = db_url
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_backfill_and_plan_write_the_tables(db_url: str, sql: psycopg.Connection[Any]) -> None:
+    result = _run("aggregate", "--from", "2026-11-09", "--to", "2026-11-22", "--json", db_url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["days"] == 14
+    result = _run("plan", "--day", "2026-11-23", "--json", db_url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["plans_written"] == 9
+    assert sql.execute("select count(*) from lead_generation_stats").fetchone() == (9 * 14,)
+
+
+def test_db_migrate_on_an_up_to_date_database_applies_nothing(db_url: str) -> None:
+    result = _run("db", "migrate", "--json", db_url=db_url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"applied": []}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("plan", "--day", "2026-13-01"), "Invalid value for '--day'"),
+        (("aggregate", "--from", "2026-11-01"), "a backfill needs both --from and --to"),
+        (("aggregate", "--day", "2026-11-01", "--from", "2026-11-01", "--to", "2026-11-02"), "either --day"),
+        (("aggregate", "--from", "2026-11-05", "--to", "2026-11-01"), "is after to"),
+        (("orchestrate", "--day", "2026-11-23"), "credentials are not configured"),
+        (("orchestrate", "--mode", "yolo"), "--mode must be dry_run, validate_only or live"),
+        (("orchestrate", "--mode", "live"), "needs Google Ads credentials"),
+        (("orchestrate", "rollback"), "Missing option '--day'"),
+        (("no-such-command",), "No such command"),
+    ],
+)
+def test_bad_input_is_one_readable_line_and_a_non_zero_exit(db_url: str, args: tuple[str, ...], message: str) -> None:
+    result = _run(*args, db_url=db_url)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_line_without_secrets() -> None:
+    result = _run("plan", db_url="postgresql://leadflow:hunter2@127.0.0.1:1/none")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.stderr
