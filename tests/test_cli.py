@@ -32,7 +32,9 @@ def _run(*args: str, db_url: str | None = None, **env: str) -> subprocess.Comple
 
 
 def test_backfill_and_plan_write_the_tables(db_url: str, sql: psycopg.Connection[Any]) -> None:
-    result = _run("aggregate", "--from", "2026-11-09", "--to", "2026-11-22", "--json", db_url=db_url)
+    result = _run(
+        "aggregate", "--from", "2026-11-09", "--to", "2026-11-22", "--json", db_url=db_url
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["days"] == 14
     result = _run("plan", "--day", "2026-11-23", "--json", db_url=db_url)
@@ -52,7 +54,10 @@ def test_db_migrate_on_an_up_to_date_database_applies_nothing(db_url: str) -> No
     [
         (("plan", "--day", "2026-13-01"), "Invalid value for '--day'"),
         (("aggregate", "--from", "2026-11-01"), "a backfill needs both --from and --to"),
-        (("aggregate", "--day", "2026-11-01", "--from", "2026-11-01", "--to", "2026-11-02"), "either --day"),
+        (
+            ("aggregate", "--day", "2026-11-01", "--from", "2026-11-01", "--to", "2026-11-02"),
+            "either --day",
+        ),
         (("aggregate", "--from", "2026-11-05", "--to", "2026-11-01"), "is after to"),
         (("orchestrate", "--day", "2026-11-23"), "credentials are not configured"),
         (("orchestrate", "--mode", "yolo"), "--mode must be dry_run, validate_only or live"),
@@ -61,7 +66,9 @@ def test_db_migrate_on_an_up_to_date_database_applies_nothing(db_url: str) -> No
         (("no-such-command",), "No such command"),
     ],
 )
-def test_bad_input_is_one_readable_line_and_a_non_zero_exit(db_url: str, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_is_one_readable_line_and_a_non_zero_exit(
+    db_url: str, args: tuple[str, ...], message: str
+) -> None:
     result = _run(*args, db_url=db_url)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
