@@ -234,3 +234,21 @@ def test_verified_claims_and_token_become_the_caller() -> None:
     assert caller.claims["sub"] == PARTNER and caller.claims["email"] == "p@example.com"
     assert token not in repr(caller)
     assert verifier.caller(None).role == "anon"
+
+
+def test_a_remembered_token_still_expires() -> None:
+    verifier = TokenVerifier(secret=JWT_SECRET, jwks_url=None, audience="authenticated")
+    token = mint(ADMIN, expires_in=1)
+    assert verifier.verify(token)["sub"] == ADMIN
+    assert verifier.verify(token)["sub"] == ADMIN  # from the cache
+    time.sleep(2.1)
+    with pytest.raises(ApiError) as refused:
+        verifier.verify(token)
+    assert refused.value.status == 401
+
+
+def test_remembered_claims_cannot_be_changed_by_a_caller() -> None:
+    verifier = TokenVerifier(secret=JWT_SECRET, jwks_url=None, audience="authenticated")
+    token = mint(PARTNER)
+    verifier.verify(token)["role"] = "service_role"
+    assert verifier.verify(token)["role"] == "authenticated"

@@ -5,7 +5,8 @@
 -- decide what the caller sees. What partners may never read (budget bounds,
 -- target CPL, revenue, spend, CPL, planned budgets) the authenticated role has
 -- no column grant for; admins get those columns through the `private.*_money`
--- helpers below, which are security definer and answer only for an admin.
+-- and `private.*_for_admin` helpers below, which are security definer and
+-- answer only for an admin.
 --
 -- Errors for the API: PTnnn codes become HTTP status nnn in PostgREST (and in
 -- the direct transport), and their messages are written for the caller:
@@ -41,49 +42,93 @@ comment on function private.segment_money(uuid) is
 revoke execute on function private.segment_money(uuid) from public, anon;
 grant execute on function private.segment_money(uuid) to authenticated, service_role;
 
-create or replace function private.segment_stats_money(p_segment_id uuid, p_from date, p_to date)
-returns table (day date, money jsonb)
-language sql stable security definer
+-- The whole daily stats / plans of a segment for an admin, money included, in
+-- one query. Partners never get here: they read the same tables through RLS
+-- and their column grants (see public.api_segment_stats / _plans). Built as
+-- json, not jsonb: these are the API's largest answers, and json is built
+-- without parsing or sorting keys.
+create or replace function private.segment_stats_for_admin(p_segment_id uuid, p_from date, p_to date)
+returns json
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select st.day,
-         jsonb_build_object(
+declare
+  items json;
+begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can read money columns' using errcode = 'PT403';
+  end if;
+  if not exists (select 1 from public.lead_segments s where s.id = p_segment_id) then
+    raise exception 'lead segment not found' using errcode = 'PT404';
+  end if;
+  select coalesce(json_agg(json_build_object(
+           'day', st.day,
+           'leads_generated', st.leads_generated,
+           'leads_accepted', st.leads_accepted,
+           'leads_rejected', st.leads_rejected,
+           'leads_pending', st.leads_pending,
+           'leads_google_ads', st.leads_google_ads,
+           'leads_seo', st.leads_seo,
+           'leads_microsite', st.leads_microsite,
+           'leads_other', st.leads_other,
+           'active_partners', st.active_partners,
+           'total_capacity', st.total_capacity,
+           'computed_at', st.computed_at,
            'revenue', st.revenue,
            'ad_spend', st.ad_spend,
            'ad_clicks', st.ad_clicks,
            'ad_impressions', st.ad_impressions,
            'ad_conversions', st.ad_conversions,
            'cpl', st.cpl
-         )
+         ) order by st.day), '[]'::json)
+    into items
   from public.lead_generation_stats st
-  where (select private.is_admin())
-    and st.segment_id = p_segment_id
-    and st.day between p_from and p_to
+  where st.segment_id = p_segment_id and st.day between p_from and p_to;
+  return items;
+end
 $$;
-comment on function private.segment_stats_money(uuid, date, date) is
-  'Revenue, ad spend, clicks, impressions, conversions and CPL per day of a segment; no rows unless admin.';
-revoke execute on function private.segment_stats_money(uuid, date, date) from public, anon;
-grant execute on function private.segment_stats_money(uuid, date, date) to authenticated, service_role;
+comment on function private.segment_stats_for_admin(uuid, date, date) is
+  'Admin-only: daily stats of a segment from..to with revenue, spend, clicks, impressions, '
+  'conversions and CPL, as a JSON array; PT404 for an unknown segment.';
+revoke execute on function private.segment_stats_for_admin(uuid, date, date) from public, anon;
+grant execute on function private.segment_stats_for_admin(uuid, date, date) to authenticated, service_role;
 
-create or replace function private.segment_plans_money(p_segment_id uuid, p_from date, p_to date)
-returns table (day date, money jsonb)
-language sql stable security definer
+create or replace function private.segment_plans_for_admin(p_segment_id uuid, p_from date, p_to date)
+returns json
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select p.day,
-         jsonb_build_object(
+declare
+  items json;
+begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can read planned budgets' using errcode = 'PT403';
+  end if;
+  if not exists (select 1 from public.lead_segments s where s.id = p_segment_id) then
+    raise exception 'lead segment not found' using errcode = 'PT404';
+  end if;
+  select coalesce(json_agg(json_build_object(
+           'day', p.day,
+           'capacity', p.capacity,
+           'acceptance_rate', p.acceptance_rate,
+           'target_leads', p.target_leads,
+           'actual_leads', p.actual_leads,
+           'lead_gap', p.lead_gap,
+           'updated_at', p.updated_at,
            'planned_budget_google_ads', p.planned_budget_google_ads,
            'orchestration_status', p.orchestration_status
-         )
+         ) order by p.day), '[]'::json)
+    into items
   from public.lead_segment_plans p
-  where (select private.is_admin())
-    and p.segment_id = p_segment_id
-    and p.day between p_from and p_to
+  where p.segment_id = p_segment_id and p.day between p_from and p_to;
+  return items;
+end
 $$;
-comment on function private.segment_plans_money(uuid, date, date) is
-  'Planned Google Ads budget and orchestration status per day of a segment; no rows unless admin.';
-revoke execute on function private.segment_plans_money(uuid, date, date) from public, anon;
-grant execute on function private.segment_plans_money(uuid, date, date) to authenticated, service_role;
+comment on function private.segment_plans_for_admin(uuid, date, date) is
+  'Admin-only: daily plans of a segment from..to with planned budget and orchestration status, '
+  'as a JSON array; PT404 for an unknown segment.';
+revoke execute on function private.segment_plans_for_admin(uuid, date, date) from public, anon;
+grant execute on function private.segment_plans_for_admin(uuid, date, date) to authenticated, service_role;
 
 -- Segments that ran at their maximum budget and still fell short of target on
 -- each of the 7 complete days before p_day: more budget is not allowed, so the
@@ -334,9 +379,9 @@ grant execute on function public.api_get_segment(uuid) to authenticated, service
 -- -----------------------------------------------------------------------------
 -- GET /api/lead-segments/{id}/stats and /plans
 -- -----------------------------------------------------------------------------
-create or replace function private.check_readable_range(p_segment_id uuid, p_from date, p_to date)
+create or replace function private.check_day_range(p_from date, p_to date)
 returns void
-language plpgsql stable
+language plpgsql immutable
 set search_path = ''
 as $$
 begin
@@ -344,27 +389,44 @@ begin
     raise exception 'from must not be after to, and the range may span at most 366 days'
       using errcode = '22023';
   end if;
+end
+$$;
+comment on function private.check_day_range(date, date) is
+  'Refuse (22023) a day range that is open, reversed, or longer than 366 days.';
+revoke execute on function private.check_day_range(date, date) from public, anon;
+grant execute on function private.check_day_range(date, date) to authenticated, service_role;
+
+create or replace function private.check_readable_segment(p_segment_id uuid)
+returns void
+language plpgsql stable
+set search_path = ''
+as $$
+begin
   if not exists (select 1 from private.readable_segment_ids() r (id) where r.id = p_segment_id) then
     raise exception 'lead segment not found' using errcode = 'PT404';
   end if;
 end
 $$;
-comment on function private.check_readable_range(uuid, date, date) is
-  'Refuse a bad date range (22023) or a segment whose stats and plans the caller may not read (PT404).';
-revoke execute on function private.check_readable_range(uuid, date, date) from public, anon;
-grant execute on function private.check_readable_range(uuid, date, date) to authenticated, service_role;
+comment on function private.check_readable_segment(uuid) is
+  'PT404 unless the caller may read the segment''s stats and plans: a foreign segment looks unknown.';
+revoke execute on function private.check_readable_segment(uuid) from public, anon;
+grant execute on function private.check_readable_segment(uuid) to authenticated, service_role;
 
 create or replace function public.api_segment_stats(p_segment_id uuid, p_from date, p_to date)
-returns jsonb
+returns json
 language plpgsql stable
 set search_path = ''
 as $$
 declare
-  items jsonb;
+  items json;
 begin
-  perform private.check_readable_range(p_segment_id, p_from, p_to);
-  select coalesce(jsonb_agg(
-           jsonb_build_object(
+  perform private.check_day_range(p_from, p_to);
+  if (select private.is_admin()) then
+    items := private.segment_stats_for_admin(p_segment_id, p_from, p_to);
+  else
+    -- RLS limits the rows to subscribed segments; the column grant leaves out money.
+    perform private.check_readable_segment(p_segment_id);
+    select coalesce(json_agg(json_build_object(
              'day', st.day,
              'leads_generated', st.leads_generated,
              'leads_accepted', st.leads_accepted,
@@ -377,14 +439,12 @@ begin
              'active_partners', st.active_partners,
              'total_capacity', st.total_capacity,
              'computed_at', st.computed_at
-           ) || coalesce(m.money, '{}'::jsonb)
-           order by st.day), '[]'::jsonb)
-    into items
-  from public.lead_generation_stats st
-  left join private.segment_stats_money(p_segment_id, p_from, p_to) m on m.day = st.day
-  where st.segment_id = p_segment_id
-    and st.day between p_from and p_to;
-  return jsonb_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
+           ) order by st.day), '[]'::json)
+      into items
+    from public.lead_generation_stats st
+    where st.segment_id = p_segment_id and st.day between p_from and p_to;
+  end if;
+  return json_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
 end
 $$;
 comment on function public.api_segment_stats(uuid, date, date) is
@@ -394,16 +454,20 @@ revoke execute on function public.api_segment_stats(uuid, date, date) from publi
 grant execute on function public.api_segment_stats(uuid, date, date) to authenticated, service_role;
 
 create or replace function public.api_segment_plans(p_segment_id uuid, p_from date, p_to date)
-returns jsonb
+returns json
 language plpgsql stable
 set search_path = ''
 as $$
 declare
-  items jsonb;
+  items json;
 begin
-  perform private.check_readable_range(p_segment_id, p_from, p_to);
-  select coalesce(jsonb_agg(
-           jsonb_build_object(
+  perform private.check_day_range(p_from, p_to);
+  if (select private.is_admin()) then
+    items := private.segment_plans_for_admin(p_segment_id, p_from, p_to);
+  else
+    -- RLS limits the rows to subscribed segments; the column grant leaves out budgets.
+    perform private.check_readable_segment(p_segment_id);
+    select coalesce(json_agg(json_build_object(
              'day', p.day,
              'capacity', p.capacity,
              'acceptance_rate', p.acceptance_rate,
@@ -411,14 +475,12 @@ begin
              'actual_leads', p.actual_leads,
              'lead_gap', p.lead_gap,
              'updated_at', p.updated_at
-           ) || coalesce(m.money, '{}'::jsonb)
-           order by p.day), '[]'::jsonb)
-    into items
-  from public.lead_segment_plans p
-  left join private.segment_plans_money(p_segment_id, p_from, p_to) m on m.day = p.day
-  where p.segment_id = p_segment_id
-    and p.day between p_from and p_to;
-  return jsonb_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
+           ) order by p.day), '[]'::json)
+      into items
+    from public.lead_segment_plans p
+    where p.segment_id = p_segment_id and p.day between p_from and p_to;
+  end if;
+  return json_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
 end
 $$;
 comment on function public.api_segment_plans(uuid, date, date) is

@@ -9,6 +9,9 @@ never logged; error messages never contain it.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -22,6 +25,9 @@ from leadflow.settings import Settings
 SYMMETRIC = "HS256"
 ASYMMETRIC = frozenset({"RS256", "ES256"})
 _MAX_TOKEN_LENGTH = 8192
+#: Verified tokens remembered, like PostgREST's JWT cache: a client sends the
+#: same token with every request until it expires.
+_CACHE_SIZE = 4096
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -46,6 +52,8 @@ class TokenVerifier:
     ) -> None:
         self._secret = secret or None
         self._audience = audience
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
         self._jwks = (
             PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=jwks_lifespan, timeout=5)
             if jwks_url
@@ -70,6 +78,19 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token; `ApiError` 401 (or 503 when the JWKS is unreachable)."""
+        with self._lock:
+            cached = self._verified.get(token)
+        # A remembered token is only as good as its expiry: checked again on every use.
+        if cached is not None and cached[0] > time.time():
+            return dict(cached[1])
+        claims = self._verify(token)
+        with self._lock:
+            self._verified[token] = (float(claims["exp"]), claims)
+            while len(self._verified) > _CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         if len(token) > _MAX_TOKEN_LENGTH:
             raise _unauthorized("the token is too long")
         try:
