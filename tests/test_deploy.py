@@ -280,6 +280,23 @@ def test_the_spring_forward_day_is_the_only_day_without_02_00() -> None:
     ]
 
 
+def test_orchestrate_is_only_scheduled_with_google_ads_credentials(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    states = {
+        name: resource["Properties"]["State"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Scheduler::Schedule"
+    }
+
+    # Without credentials orchestrate can only refuse; its schedule stays off.
+    assert states.pop("OrchestrateFunctionNightly") == {
+        "Fn::If": ["HasGoogleAds", {"Ref": "SchedulesState"}, "DISABLED"]
+    }
+    assert all(state == {"Ref": "SchedulesState"} for state in states.values())
+
+
 def test_failed_runs_are_retried_then_dead_lettered(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     queue = {"Fn::GetAtt": ["FailedRunsQueue", "Arn"]}
