@@ -180,3 +180,67 @@ def test_a_scheduled_event_reaches_the_job_without_http(
     result = module.lambda_handler({"day": "2026-11-24"}, None)
     assert result["status"] == "success" and result["day"] == "2026-11-24"
     assert sql.execute("select triggered_by from job_runs").fetchone() == ("schedule",)
+
+
+def _google_token(jwks: Any, **overrides: Any) -> str:
+    import time
+
+    import jwt
+
+    claims = {
+        "iss": "https://accounts.google.com",
+        "aud": "https://jobs.example/plan",
+        "email": "scheduler@project.iam.gserviceaccount.com",
+        "email_verified": True,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+        **overrides,
+    }
+    return jwt.encode(claims, jwks.rsa_key, algorithm="RS256", headers={"kid": jwks.RSA_KID})
+
+
+@pytest.fixture
+def oidc_env(job_env: None, jwks: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("LEADFLOW_SCHEDULER_OIDC_AUDIENCE", "https://jobs.example/plan")
+    monkeypatch.setenv("LEADFLOW_SCHEDULER_OIDC_EMAIL", "scheduler@project.iam.gserviceaccount.com")
+    monkeypatch.setenv("LEADFLOW_SCHEDULER_OIDC_JWKS_URL", jwks.url)
+    get_settings.cache_clear()
+    entry._google_keys.cache_clear()
+    return jwks
+
+
+def test_a_cloud_scheduler_identity_token_runs_the_job(oidc_env: Any) -> None:
+    token = _google_token(oidc_env)
+    response = _client("plan").post(
+        "/", json={"day": "2026-11-23"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"aud": "https://jobs.example/other"},
+        {"email": "intruder@project.iam.gserviceaccount.com"},
+        {"email_verified": False},
+        {"iss": "https://evil.example"},
+        {"exp": 1_000_000_000, "iat": 999_999_000},
+    ],
+)
+def test_an_identity_token_for_anyone_else_is_refused(
+    oidc_env: Any, overrides: dict[str, Any]
+) -> None:
+    token = _google_token(oidc_env, **overrides)
+    response = _client("plan").post("/", json={}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_an_identity_token_signed_by_another_key_is_refused(oidc_env: Any) -> None:
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = jwt.decode(_google_token(oidc_env), options={"verify_signature": False})
+    forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": oidc_env.RSA_KID})
+    response = _client("plan").post("/", json={}, headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401

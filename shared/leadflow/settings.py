@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     jwt_audience: str = Field(default="authenticated", alias="SUPABASE_JWT_AUDIENCE")
 
     scheduler_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET")
+    # Or Cloud Scheduler's OIDC identity token, of this service account, for this audience.
+    scheduler_oidc_audience: str | None = Field(
+        default=None, alias="LEADFLOW_SCHEDULER_OIDC_AUDIENCE"
+    )
+    scheduler_oidc_email: str | None = Field(default=None, alias="LEADFLOW_SCHEDULER_OIDC_EMAIL")
+    scheduler_oidc_jwks_url: str = Field(
+        default="https://www.googleapis.com/oauth2/v3/certs",
+        alias="LEADFLOW_SCHEDULER_OIDC_JWKS_URL",
+    )
 
     # The orchestrator moves money only with credentials *and* this explicit switch.
     orchestrator_live: bool = Field(default=False, alias="LEADFLOW_ORCHESTRATOR_LIVE")

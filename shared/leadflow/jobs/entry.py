@@ -1,8 +1,10 @@
 """How a scheduler reaches a job: over HTTP (functions-framework) or as a scheduled event.
 
 Both paths parse the same request model, pick the job's default Dutch day, and
-answer a JSON summary. HTTP callers must present the scheduler secret as a
-bearer token (compared in constant time); there is no anonymous path to a job.
+answer a JSON summary. HTTP callers must present, as a bearer token, either the
+scheduler secret (compared in constant time) or a Google OIDC identity token of
+the configured service account and audience (Cloud Scheduler's way); there is
+no anonymous path to a job.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import os
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 import flask
+import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from leadflow.days import today_nl
@@ -103,14 +107,46 @@ def _error(status: int, code: str, message: str) -> flask.Response:
     return response
 
 
-def _authorized(request: flask.Request, settings: Settings) -> bool:
-    secret = settings.scheduler_secret
-    header = request.headers.get("Authorization", "")
-    if secret is None or not header.startswith("Bearer "):
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+
+
+@lru_cache(maxsize=4)
+def _google_keys(jwks_url: str) -> jwt.PyJWKClient:
+    # Cached across warm invocations, like the keys themselves (an hour).
+    return jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=3600, timeout=5)
+
+
+def _verified_identity(token: str, settings: Settings) -> bool:
+    """A Google-signed ID token for our audience, of the configured service account."""
+    audience, email = settings.scheduler_oidc_audience, settings.scheduler_oidc_email
+    if not audience or not email:
         return False
-    return hmac.compare_digest(
-        header.removeprefix("Bearer ").encode(), secret.get_secret_value().encode()
-    )
+    try:
+        key = _google_keys(settings.scheduler_oidc_jwks_url).get_signing_key_from_jwt(token)
+        claims = jwt.decode(
+            token,
+            key=key.key,
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=GOOGLE_ISSUERS,
+            options={"require": ["exp", "iat", "aud", "iss", "email"]},
+        )
+    except jwt.PyJWTError:
+        return False
+    return claims.get("email") == email and claims.get("email_verified") is True
+
+
+def _authorized(request: flask.Request, settings: Settings) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    token = header.removeprefix("Bearer ").strip()
+    secret = settings.scheduler_secret
+    if secret is not None and hmac.compare_digest(
+        token.encode(), secret.get_secret_value().encode()
+    ):
+        return True
+    return token.count(".") == 2 and _verified_identity(token, settings)
 
 
 def http_entry(
