@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
@@ -277,40 +278,145 @@ def rollback_command(
 
 
 @app.command("demo")
-def demo(as_json: JsonOption = False) -> None:
-    """Run Leadflow on the embedded database with sample data and show each segment's gap.
+def demo(
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Empty the embedded database first and build anew.")
+    ] = False,
+    days: Annotated[
+        int | None, typer.Option("--days", help="Days of marketplace history [default: 90].")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the synthetic marketplace [default: 42].")
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(
+            "--end", formats=["%Y-%m-%d"], help="The demo's today [default: today in NL]."
+        ),
+    ] = None,
+    industries: Annotated[
+        int | None, typer.Option("--industries", help="Industries, 1-15 [default: 15].")
+    ] = None,
+    provinces: Annotated[
+        int | None, typer.Option("--provinces", help="Provinces, 1-12 [default: 12].")
+    ] = None,
+    dry_run: Annotated[
+        bool | None,
+        typer.Option(
+            "--dry-run/--live",
+            help="Only log decisions, or apply them to the simulated Google Ads [default: live].",
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Segments in the table.")] = 20,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the HTML report.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run Leadflow's daily loop on a synthetic marketplace and show what it decided, and why.
 
-    Example: leadflow demo
+    Builds ~15 industries x 12 provinces with partners and quotas, 90 days of leads,
+    and a simulated Google Ads whose leads respond to budget; then runs aggregate ->
+    plan -> orchestrate day by day and writes the HTML report. A second run reuses
+    the database; --fresh starts clean. Nothing talks to Google.
+
+    Examples: leadflow demo
+              leadflow demo --fresh --seed 7 --days 60
+              leadflow demo --industries 3 --provinces 4 --json
     """
-    settings = get_settings()
-    with database_url(settings) as url:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrations.migrate(conn)
-            migrations.seed(conn)
-        database = Database(DirectTransport(url, max_size=2))
-        try:
-            rows = database.rpc("segment_overview", {}, caller=Caller.service(), read_only=True)
-        finally:
-            database.close()
-    if as_json:
-        _emit_json(rows)
-        return
-    table = Table(title="Lead gap per segment")
-    for column in ("segment", "day", "target", "actual", "gap"):
-        table.add_column(column, justify="left" if column in ("segment", "day") else "right")
-    for row in rows:
-        table.add_row(
-            row["code"],
-            str(row["day"]),
-            _number(row["target_leads"]),
-            _number(row["actual_leads"]),
-            _number(row["lead_gap"]),
+    from leadflow import demo as demo_module
+    from leadflow.days import today_nl
+    from leadflow.jobs.orchestrate import Mode
+
+    requested = {
+        "seed": seed,
+        "days": days,
+        "end": end.date() if end else None,
+        "industries": industries,
+        "provinces": provinces,
+        "mode": None if dry_run is None else Mode.dry_run if dry_run else Mode.live,
+    }
+    try:
+        result, report = demo_module.run(
+            get_settings(),
+            requested,
+            fresh=fresh,
+            out=out,
+            today=today_nl(),
+            console=console,
+            quiet=as_json,
         )
-    console.print(table)
+    except KeyboardInterrupt:
+        raise LeadflowError("interrupted; the next `leadflow demo` builds the demo anew") from None
+    if as_json:
+        _emit_json(demo_module.as_json(result, report))
+    else:
+        demo_module.show(console, result, report, top=top)
 
 
-def _number(value: Any) -> str:
-    return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+@app.command("report")
+def report_command(
+    first: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First day [default: --to minus 29]."),
+    ] = None,
+    last: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day [default: the latest plan]."),
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option("--segment", help="Only this segment code.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write [default: .leadflow/reports/…]."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the operator report: one self-contained HTML file (opens without a network).
+
+    Target vs actual leads per segment, the budget over time with every change and
+    its reason, the fill rate per industry x province, the latest day's decisions.
+
+    Examples: leadflow report
+              leadflow report --from 2026-10-01 --to 2026-11-25 --out report.html
+              leadflow report --segment schilder_noord_brabant
+    """
+    from leadflow import report as report_module
+
+    start, stop = (first.date() if first else None), (last.date() if last else None)
+    path = out or report_module.default_path(get_settings().home, start, stop, segment)
+    with (
+        _service_database() as database,
+        Progress(
+            TextColumn("report  {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as progress,
+    ):
+        task = progress.add_task("", total=3)
+        result = report_module.write_report(
+            database,
+            Caller.service(),
+            path,
+            start,
+            stop,
+            segment,
+            on_progress=lambda step, done, total: progress.update(
+                task, description=step, completed=done
+            ),
+        )
+    if as_json:
+        _emit_json(result.as_json())
+        return
+    console.print(
+        f"Report {result.first} to {result.last} ({result.segments} segments) written to "
+        f"[bold]{result.path}[/bold]\nOpen it in a browser: {result.path.resolve().as_uri()}"
+    )
 
 
 SERVABLE = ("api", "aggregate", "plan", "orchestrate")

@@ -1,0 +1,612 @@
+"""`leadflow demo`: Leadflow's daily loop on a synthetic marketplace, in under a minute.
+
+What happens, in order:
+1. an empty database gets a deterministic marketplace (`demo_generate_marketplace`):
+   industries x provinces, partners with monthly quotas, a Google Ads budget per segment;
+2. a `MarketGateway` stands in for Google Ads; it inserts the organic (SEO, microsite)
+   leads of every day up front, and the paid leads day by day as budgets change;
+3. every day, as the scheduler would: aggregate yesterday (with the day's Google Ads
+   metrics), plan today, orchestrate today; then the day passes in the market.
+   For the first `warmup_days` the orchestrator runs dry-run on the operator's
+   hand-set budgets (observing), afterwards in the demo's mode. The last day is
+   "today": planned and orchestrated, its leads still to come.
+
+The market is simulated, so the default mode is live: budgets really change in the
+simulated account and the leads respond. Nothing talks to Google.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from leadflow import migrations
+from leadflow.db import Caller, Database, RpcError
+from leadflow.db.direct import DirectTransport
+from leadflow.embedded import running_server
+from leadflow.errors import LeadflowError
+from leadflow.jobs.aggregate import aggregate
+from leadflow.jobs.orchestrate import Mode, orchestrate
+from leadflow.jobs.plan import plan, sync_holidays
+from leadflow.local import LOCAL_DATABASE, ensure_database
+from leadflow.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
+from leadflow.report import ReportResult, default_path, write_report
+from leadflow.settings import Settings
+
+TRIGGERED_BY = "demo"
+DEFAULT_SEED = 42
+DEFAULT_DAYS = 90
+#: Days of dry-run observation before the demo's mode takes over (at most a third of the days).
+WARMUP_DAYS = 28
+
+#: Called with (task, description, done, total) as the demo advances; tasks are
+#: "build", "loop" and "report".
+DemoProgress = Callable[[str, str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What to build: the seed, the period and the size of the marketplace."""
+
+    seed: int = DEFAULT_SEED
+    days: int = DEFAULT_DAYS
+    end: date = field(default_factory=lambda: date.today())
+    industries: int = len(INDUSTRIES)
+    provinces: int = len(PROVINCES)
+    mode: Mode = Mode.live
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.days <= 366:
+            raise LeadflowError(f"--days must be between 7 and 366, not {self.days}")
+        if not 1 <= self.industries <= len(INDUSTRIES):
+            raise LeadflowError(f"--industries must be between 1 and {len(INDUSTRIES)}")
+        if not 1 <= self.provinces <= len(PROVINCES):
+            raise LeadflowError(f"--provinces must be between 1 and {len(PROVINCES)}")
+        if self.mode is Mode.validate_only:
+            raise LeadflowError("the demo runs live (simulated) or dry-run")
+
+    @property
+    def first_day(self) -> date:
+        """The first day with leads and the first day of the daily loop."""
+        return self.end - timedelta(days=self.days)
+
+    @property
+    def last_lead_day(self) -> date:
+        """Yesterday, seen from the demo's today."""
+        return self.end - timedelta(days=1)
+
+    @property
+    def settled_day(self) -> date:
+        """The last day whose leads partners have all accepted or rejected."""
+        return self.pending_from - timedelta(days=1)
+
+    @property
+    def pending_from(self) -> date:
+        """From this day on, some leads are still pending (two days before today)."""
+        return self.end - timedelta(days=2)
+
+    @property
+    def warmup_days(self) -> int:
+        """Days the orchestrator only observes (dry-run) before steering."""
+        return min(WARMUP_DAYS, self.days // 3)
+
+    @property
+    def steer_from(self) -> date:
+        """The first day orchestrated in the demo's mode."""
+        return self.first_day + timedelta(days=self.warmup_days)
+
+    def describe(self) -> str:
+        """One line: what this demo is."""
+        return (
+            f"seed {self.seed}, {self.industries} industries x {self.provinces} provinces, "
+            f"{self.days} days to {self.end}"
+        )
+
+    @classmethod
+    def from_stored(cls, row: dict[str, Any]) -> DemoOptions:
+        """The options a stored `demo_marketplace` row was built with."""
+        last = date.fromisoformat(str(row["last_day"]))
+        return cls(
+            seed=int(row["seed"]),
+            days=(last - date.fromisoformat(str(row["first_day"]))).days,
+            end=last,
+            industries=int(row["industries"]),
+            provinces=int(row["provinces"]),
+            mode=Mode(row["mode"]),
+        )
+
+
+@dataclass
+class DemoResult:
+    """What the demo did and found, for the terminal and for --json."""
+
+    options: DemoOptions
+    reused: bool
+    summary: dict[str, Any]
+    decisions: list[dict[str, Any]]
+    total: dict[str, Any]
+    before: dict[str, Any]
+    after: dict[str, Any]
+    built_at: str | None = None
+    rebuilt: str | None = None  # why an existing demo was replaced
+    where: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Decisions of the last day by action."""
+        counts = {"increase": 0, "decrease": 0, "hold": 0}
+        for d in self.decisions:
+            counts[d["action"]] = counts.get(d["action"], 0) + 1
+        return counts
+
+
+def resolve_options(requested: dict[str, Any], stored: DemoOptions | None) -> DemoOptions:
+    """The options to use: what was asked, the rest from the stored demo (else defaults)."""
+    given = {k: v for k, v in requested.items() if v is not None}
+    if stored is None:
+        return DemoOptions(**given)
+    return replace(stored, **given)
+
+
+# --------------------------------------------------------------------------- the database
+
+
+@dataclass
+class DemoDatabase:
+    """The demo's database: its URL, and for the embedded server a way to empty it."""
+
+    url: str
+    admin_url: str | None  # None: DATABASE_URL, which the demo never drops
+
+    @property
+    def where(self) -> str:
+        """For messages."""
+        return "the embedded database" if self.admin_url else "the database at DATABASE_URL"
+
+    def reset(self) -> None:
+        """Drop and recreate the database, migrated; only the embedded one."""
+        if self.admin_url is None:
+            raise LeadflowError(
+                "--fresh only resets the embedded database; with DATABASE_URL set, "
+                "point it at an empty database instead"
+            )
+        name = LOCAL_DATABASE
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            conn.execute(f'create database "{name}"')
+        _migrate(self.url)
+
+
+@contextlib.contextmanager
+def demo_database(settings: Settings, *, fresh: bool) -> Iterator[DemoDatabase]:
+    """DATABASE_URL, or the embedded server's local database (started if needed), migrated.
+
+    `fresh` empties the embedded database first; DATABASE_URL is never dropped.
+    """
+    if settings.database_url is not None:
+        target = DemoDatabase(settings.database_url.get_secret_value(), None)
+        if fresh:
+            target.reset()
+        _migrate(target.url)
+        yield target
+        return
+    with running_server(settings.home / "postgres") as server:
+        ensure_database(server.url(), LOCAL_DATABASE)
+        target = DemoDatabase(server.url(LOCAL_DATABASE), server.url())
+        if fresh:
+            target.reset()
+        else:
+            _migrate(target.url)
+        yield target
+
+
+def _migrate(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrations.migrate(conn)
+
+
+def stored_demo(db: Database, caller: Caller) -> dict[str, Any] | None:
+    """The demo this database holds, or None."""
+    rows = db.rpc("demo_marketplace_get", caller=caller, read_only=True)
+    return rows[0] if rows else None
+
+
+def connect(url: str) -> Database:
+    """The data seam for the demo: two connections, commits not waiting for the disk.
+
+    A demo makes a few thousand small transactions; `synchronous_commit=off` lets
+    them return before the WAL reaches the disk (a crash may lose the last
+    fraction of a second of a demo, never corrupt it).
+    """
+    separator = "&" if "?" in url else "?"
+    return Database(
+        DirectTransport(f"{url}{separator}options=-c%20synchronous_commit%3Doff", max_size=2)
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def build_marketplace(
+    db: Database, caller: Caller, options: DemoOptions
+) -> tuple[dict[str, Any], MarketModel]:
+    """Generate the marketplace in SQL and draw its market model; returns counts and model."""
+    for year in range(options.first_day.year, options.end.year + 1):
+        sync_holidays(db, caller, year)
+    industries = [
+        {"slug": i.slug, "name": i.name, "weight": i.weight, "target_cpl": i.target_cpl}
+        for i in INDUSTRIES[: options.industries]
+    ]
+    provinces = [{"code": p.code, "population": p.population} for p in PROVINCES]
+    try:
+        summary = db.rpc(
+            "demo_generate_marketplace",
+            {
+                "p_seed": options.seed,
+                "p_first_day": options.first_day.isoformat(),
+                "p_last_day": options.end.isoformat(),
+                "p_steer_from": options.steer_from.isoformat(),
+                "p_mode": options.mode.value,
+                "p_industries": industries,
+                "p_provinces": provinces[: options.provinces],
+            },
+            caller=caller,
+        )
+    except RpcError as exc:
+        if exc.code != "22023":
+            raise
+        raise LeadflowError(f"{exc.message}; run `leadflow demo --fresh` to start clean") from None
+    return summary, load_model(db, caller, options.seed)
+
+
+def load_model(db: Database, caller: Caller, seed: int) -> MarketModel:
+    """The market model of the demo marketplace in `db`."""
+    rows = db.rpc("demo_market_segments", caller=caller, read_only=True)
+    return MarketModel.from_rows(seed, rows)
+
+
+def run_day(
+    db: Database,
+    caller: Caller,
+    day: date,
+    gateway: MarketGateway,
+    *,
+    mode: Mode,
+    simulate: bool = True,
+) -> dict[str, Any]:
+    """One day as the scheduler runs it: aggregate yesterday, plan and orchestrate today;
+    then (with `simulate`) the day passes in the market at the budgets now in force."""
+    aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
+    plan(db, caller, day, triggered_by=TRIGGERED_BY)
+    counts = orchestrate(db, caller, day, gateway, mode=mode, triggered_by=TRIGGERED_BY)
+    if simulate:
+        gateway.simulate(day, day)
+    return counts
+
+
+def run_demo(
+    db: Database,
+    options: DemoOptions,
+    *,
+    caller: Caller | None = None,
+    on_progress: DemoProgress | None = None,
+) -> DemoResult:
+    """Build the marketplace and run the daily loop over every day of the demo."""
+    caller = caller or Caller.service()
+    progress = on_progress or (lambda task, description, done, total: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    progress("build", "building the marketplace", 0, 1)
+    summary, model = build_marketplace(db, caller, options)
+    gateway = MarketGateway(
+        model=model,
+        db=db,
+        caller=caller,
+        last_lead_day=options.last_lead_day,
+        pending_from=options.pending_from,
+    )
+    gateway.open_accounts()
+    organic = gateway.insert_organic(options.first_day, options.last_lead_day)
+    summary = {**summary, "organic_leads": organic}
+    progress("build", "marketplace built", 1, 1)
+    timings["build"] = time.perf_counter() - started
+
+    loop_started = time.perf_counter()
+    days = [options.first_day + timedelta(days=n) for n in range(options.days + 1)]
+    for done, day in enumerate(days, start=1):
+        mode = Mode.dry_run if day < options.steer_from else options.mode
+        run_day(db, caller, day, gateway, mode=mode, simulate=day < options.end)
+        doing = "observing (dry-run)" if day < options.steer_from else f"steering ({mode.value})"
+        progress("loop", f"{day} {doing}", done, len(days))
+    db.rpc("demo_marketplace_complete", caller=caller)
+    timings["loop"] = time.perf_counter() - loop_started
+
+    result = results(db, caller, options, reused=False)
+    result.summary = {**result.summary, **summary}
+    result.timings = timings
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def results(db: Database, caller: Caller, options: DemoOptions, *, reused: bool) -> DemoResult:
+    """Today's decisions, and totals: all days, the warm-up, and as many days before the
+    last two (whose leads are partly still pending)."""
+    stored = stored_demo(db, caller) or {}
+    decisions = db.rpc(
+        "report_decisions", {"p_day": options.end.isoformat()}, caller=caller, read_only=True
+    )
+    span = timedelta(days=options.warmup_days - 1)
+    return DemoResult(
+        options=options,
+        reused=reused,
+        summary=dict(stored.get("summary") or {}),
+        built_at=stored.get("generated_at"),
+        decisions=decisions,
+        total=_totals(db, caller, options.first_day, options.last_lead_day),
+        before=_totals(db, caller, options.first_day, options.first_day + span),
+        after=_totals(db, caller, options.settled_day - span, options.settled_day),
+    )
+
+
+def _totals(db: Database, caller: Caller, first: date, last: date) -> dict[str, Any]:
+    rows = db.rpc(
+        "report_totals",
+        {"p_from": first.isoformat(), "p_to": last.isoformat()},
+        caller=caller,
+        read_only=True,
+    )
+    return {"from": first.isoformat(), "to": last.isoformat(), **(rows[0] if rows else {})}
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def run(
+    settings: Settings,
+    requested: dict[str, Any],
+    *,
+    fresh: bool,
+    out: Path | None,
+    today: date,
+    console: Console,
+    quiet: bool = False,
+) -> tuple[DemoResult, ReportResult]:
+    """What `leadflow demo` does: reuse or build the demo, then write the report.
+
+    `requested` holds the options given on the command line (None: not given). A
+    complete demo built with the same options is reused; one built differently or
+    left unfinished is rebuilt (only on the embedded database).
+    """
+    started = time.perf_counter()
+    with (
+        Progress(
+            TextColumn("{task.description:<38}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        ) as bars,
+        demo_database(settings, fresh=fresh) as target,
+    ):
+        tasks: dict[str, TaskID] = {}
+
+        def progress(task: str, description: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(description, total=total)
+            bars.update(tasks[task], description=description, completed=done, total=total)
+
+        caller = Caller.service()
+        db = connect(target.url)
+        try:
+            stored = stored_demo(db, caller)
+            rebuilt = None
+            if stored is not None:
+                options = resolve_options(requested, DemoOptions.from_stored(stored))
+                if stored["status"] == "complete" and options == DemoOptions.from_stored(stored):
+                    result = results(db, caller, options, reused=True)
+                else:
+                    rebuilt = (
+                        "was not finished"
+                        if stored["status"] != "complete"
+                        else f"was built with {DemoOptions.from_stored(stored).describe()}"
+                    )
+                    if target.admin_url is None:
+                        raise LeadflowError(
+                            f"the database at DATABASE_URL holds a demo that {rebuilt}; "
+                            "point DATABASE_URL at an empty database to build another"
+                        )
+                    db.close()
+                    target.reset()
+                    db = connect(target.url)
+                    result = run_demo(db, options, caller=caller, on_progress=progress)
+            else:
+                options = resolve_options({**requested, "end": requested.get("end") or today}, None)
+                result = run_demo(db, options, caller=caller, on_progress=progress)
+            result.rebuilt = rebuilt
+            result.where = target.where
+            path = out or default_path(settings.home, None, None, None)
+            report = write_report(
+                db,
+                caller,
+                path,
+                options.first_day,
+                options.end,
+                on_progress=lambda step, done, total: progress(
+                    "report", f"report: {step}", done, total
+                ),
+            )
+        finally:
+            db.close()
+    result.seconds = time.perf_counter() - started
+    return result, report
+
+
+def as_json(result: DemoResult, report: ReportResult) -> dict[str, Any]:
+    """`leadflow demo --json`."""
+    o = result.options
+    return {
+        "reused": result.reused,
+        "rebuilt": result.rebuilt,
+        "database": result.where,
+        "options": {
+            "seed": o.seed,
+            "days": o.days,
+            "end": o.end.isoformat(),
+            "industries": o.industries,
+            "provinces": o.provinces,
+            "mode": o.mode.value,
+            "first_day": o.first_day.isoformat(),
+            "steer_from": o.steer_from.isoformat(),
+        },
+        "marketplace": result.summary,
+        "totals": result.total,
+        "before": result.before,
+        "after": result.after,
+        "decisions": result.decisions,
+        "report": report.as_json(),
+        "seconds": round(result.seconds, 2),
+    }
+
+
+def show(console: Console, result: DemoResult, report: ReportResult, *, top: int = 20) -> None:
+    """The demo's story in the terminal: what was built, what was decided today and why."""
+    o, m = result.options, result.summary
+    console.print(
+        f"[bold]Leadflow demo[/bold] · {o.describe()} (today {o.end}, leads {o.first_day} to "
+        f"{o.last_lead_day})"
+    )
+    if result.reused:
+        console.print(
+            f"Reusing the demo in {result.where}, built {str(result.built_at)[:16]}; "
+            "`leadflow demo --fresh` starts clean."
+        )
+    else:
+        if result.rebuilt:
+            console.print(f"The database held a demo that {result.rebuilt}: built it anew.")
+        console.print(
+            f"Built in {result.where}: {m.get('segments', 0)} segments, "
+            f"{m.get('partners', 0)} partners ({m.get('multi_province_subscriptions', 0)} covering "
+            f"several provinces), {result.total.get('leads', 0):,} leads."
+        )
+    if o.mode is Mode.live:
+        console.print(
+            "Mode: [bold]live[/bold] against a [italic]simulated[/italic] Google Ads account — "
+            "budgets really change in the simulation and the leads respond; no real money moves. "
+            "(Outside the demo, orchestration is dry-run by default.)"
+        )
+    else:
+        console.print(
+            "Mode: [bold]dry-run[/bold] — decisions are logged, budgets stay as the operator "
+            "set them."
+        )
+    console.print(
+        f"Days {o.first_day} to {o.steer_from - timedelta(days=1)}: Leadflow observed (dry-run) "
+        f"the operator's hand-set budgets; from {o.steer_from} it steered ({o.mode.value})."
+    )
+
+    shown = result.decisions[:top]
+    wide = console.width >= 140
+    table = Table(
+        title=f"Budget decisions for {o.end}: the {len(shown)} segments with the largest gap "
+        f"(of {len(result.decisions)})",
+        caption="capacity: accepted leads/day the partners can take today; target and actual: "
+        "leads/day over the last week, as the controller compared them; budget: euro/day."
+        + ("" if wide else " Each decision's reason follows the table."),
+        expand=wide,
+    )
+    table.add_column("segment", no_wrap=True)
+    for name in ("capacity", "target", "actual", "gap"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("budget", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("reason", ratio=1)
+    for d in shown:
+        numbers = [
+            _fmt(d["capacity"]),
+            _fmt(d["target_leads"]),
+            _fmt(d["expected_leads"]),
+            _fmt(d["lead_gap"], sign=True),
+            _budget(d),
+        ]
+        table.add_row(d["code"], *numbers, *([escape(d["reason"])] if wide else []))
+    console.print(table)
+    if not wide:
+        for d in shown:
+            console.print(f"[bold]{d['code']}[/bold] [dim]{escape(d['reason'])}[/dim]")
+    counts = result.counts()
+    console.print(
+        f"{len(result.decisions)} budgets today: [green]{counts['increase']} up[/green], "
+        f"[red]{counts['decrease']} down[/red], {counts['hold']} held."
+    )
+
+    b, a = result.before, result.after
+    compare = Table(title="Before and with Leadflow", show_edge=False)
+    compare.add_column("")
+    compare.add_column(f"hand-set budgets\n{b['from']} to {b['to']}", justify="right")
+    compare.add_column(f"Leadflow ({o.mode.value})\n{a['from']} to {a['to']}", justify="right")
+    compare.add_row("fill rate (accepted / capacity)", _pct(b), _pct(a))
+    compare.add_row(
+        "segments filled 90-110 %",
+        f"{b.get('segments_on_target', 0)} of {b.get('segments', 0)}",
+        f"{a.get('segments_on_target', 0)} of {a.get('segments', 0)}",
+    )
+    compare.add_row("ad spend per day", _per_day(b), _per_day(a))
+    compare.add_row(
+        "cost per accepted lead",
+        _money(b.get("cost_per_accepted")),
+        _money(a.get("cost_per_accepted")),
+    )
+    console.print(compare)
+    console.print(f"Report: [bold]{report.path}[/bold]  ({report.path.resolve().as_uri()})")
+    console.print(f"Took {result.seconds:.1f} s.")
+
+
+def _fmt(value: Any, *, sign: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):+.1f}" if sign else f"{float(value):.1f}"
+
+
+def _budget(d: dict[str, Any]) -> str:
+    old, new = d["old_budget"], d["new_budget"]
+    if old is None:
+        return "—"
+    if d["action"] == "hold" or new == old:
+        return f"{float(old):.2f}"
+    arrow = "[green]↑[/green]" if d["action"] == "increase" else "[red]↓[/red]"
+    return f"{float(old):.2f} → {float(new):.2f} {arrow}"
+
+
+def _pct(totals: dict[str, Any]) -> str:
+    rate = totals.get("fill_rate")
+    return "—" if rate is None else f"{100 * float(rate):.1f} %"
+
+
+def _per_day(totals: dict[str, Any]) -> str:
+    days = totals.get("days") or 1
+    return _money(float(totals.get("ad_spend") or 0) / days)
+
+
+def _money(value: Any) -> str:
+    return "—" if value is None else f"€{float(value):,.2f}"

@@ -1,0 +1,454 @@
+"""A simulated lead market behind a fake Google Ads: leads that respond to budget.
+
+Used by `leadflow demo`, and meant for simulations that compare budget strategies:
+the model is pure and deterministic (every number follows from the seed, the
+segment and the day, never from call order), and the gateway is a drop-in
+`GoogleAdsGateway`, so the real jobs run against it unchanged.
+
+Per segment and Dutch day (money in euro per day)::
+
+    demand(d)  = weekday(d) x season(d) x holiday(d)           (about 1 on average)
+    organic(d) ~ Poisson(organic_per_day x demand(d))           SEO and microsite leads
+    reach(d)   = saturation_spend x demand(d)                   spend that buys every impression
+    spend(d)   = min(budget, reach(d)) x U(0.93, 1)
+    paid(d)    ~ Poisson(saturation_leads x demand(d) x (spend / reach(d)) ** elasticity x noise)
+    lost impression share (budget) = 1 - budget / reach(d) while the budget limits, else ~0
+
+`elasticity` < 1 gives diminishing returns: each extra euro buys fewer leads.
+A paid lead arrives `lag` days after its click, lag ~ LAG_WEIGHTS (Google Ads
+reports the conversion on the click's day). Partners accept a segment's lead
+with its `acceptance_rate`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import holidays
+
+from leadflow.days import days_between
+from leadflow.db import Caller, Database
+from leadflow.google_ads import MICROS_PER_CENT, CampaignMetrics, GoogleAdsGateway
+from leadflow.google_ads_fake import InMemoryGoogleAds
+
+MICROS = 1_000_000
+
+#: Relative demand Monday..Sunday (mean 1): busy Mondays, quiet Saturdays, browsing Sunday evenings.
+WEEKDAY_DEMAND: tuple[float, ...] = (1.20, 1.12, 1.05, 1.00, 0.88, 0.72, 1.03)
+#: Relative demand on a Dutch public holiday.
+HOLIDAY_DEMAND = 0.65
+#: Share of paid leads that arrive 0, 1, 2, 3 days after the click.
+LAG_WEIGHTS: tuple[float, ...] = (0.55, 0.25, 0.12, 0.08)
+#: Gross leads per day a segment of size 1 (industry weight x province population in millions)
+#: asks for, used for demand where no partner has capacity.
+DEMAND_PER_SIZE = 4.0
+
+Channel = Literal["google_ads", "seo", "microsite"]
+
+
+# --------------------------------------------------------------------------- the catalogue
+
+
+@dataclass(frozen=True)
+class Industry:
+    """A trade: how much demand it has, what its leads cost and earn, when it peaks."""
+
+    slug: str
+    name: str
+    weight: float  # relative demand
+    target_cpl: float  # euro; what operators aim to pay per paid lead
+    lead_price: float  # euro; what a partner pays for an accepted lead
+    season_peak_day: int  # day of the year with the most demand
+    season_amplitude: float  # demand swings ± this fraction over the year
+
+
+@dataclass(frozen=True)
+class Province:
+    """A Dutch province and its population in millions."""
+
+    code: str
+    population: float
+
+
+INDUSTRIES: tuple[Industry, ...] = (
+    Industry("schilder", "Schilder", 1.2, 25, 32, 150, 0.25),
+    Industry("loodgieter", "Loodgieter", 1.3, 20, 28, 20, 0.10),
+    Industry("dakdekker", "Dakdekker", 0.8, 35, 45, 300, 0.20),
+    Industry("elektricien", "Elektricien", 0.9, 22, 30, 0, 0.05),
+    Industry("hovenier", "Hovenier", 0.9, 28, 35, 120, 0.45),
+    Industry("cv_monteur", "CV-monteur", 1.0, 30, 38, 15, 0.40),
+    Industry("stukadoor", "Stukadoor", 0.6, 24, 32, 60, 0.10),
+    Industry("tegelzetter", "Tegelzetter", 0.6, 26, 34, 80, 0.10),
+    Industry("timmerman", "Timmerman", 0.7, 27, 35, 130, 0.10),
+    Industry("zonnepanelen", "Zonnepanelen", 0.7, 45, 60, 110, 0.30),
+    Industry("isolatie", "Isolatie", 0.6, 38, 50, 290, 0.35),
+    Industry("airco", "Airco-installateur", 0.5, 40, 52, 190, 0.50),
+    Industry("verhuizer", "Verhuizer", 0.8, 18, 24, 200, 0.20),
+    Industry("kozijnen", "Kozijnen", 0.5, 42, 55, 100, 0.15),
+    Industry("vloerenlegger", "Vloerenlegger", 0.5, 23, 30, 40, 0.10),
+)
+
+#: In map order, so that neighbours in this list are mostly neighbours on the map
+#: (a partner covering several provinces covers consecutive ones).
+PROVINCES: tuple[Province, ...] = (
+    Province("groningen", 0.59),
+    Province("friesland", 0.66),
+    Province("drenthe", 0.50),
+    Province("overijssel", 1.18),
+    Province("flevoland", 0.44),
+    Province("gelderland", 2.15),
+    Province("utrecht", 1.39),
+    Province("noord_holland", 2.95),
+    Province("zuid_holland", 3.83),
+    Province("zeeland", 0.39),
+    Province("noord_brabant", 2.62),
+    Province("limburg", 1.12),
+)
+
+
+# --------------------------------------------------------------------------- randomness
+
+
+def _rng(seed: int, *key: object) -> random.Random:
+    """A generator for one purpose: the same key always yields the same numbers."""
+    return random.Random(":".join(str(k) for k in (seed, *key)))  # noqa: S311 - simulation
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth below 30, a rounded normal above)."""
+    if mean <= 0:
+        return 0
+    if mean >= 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+@lru_cache(maxsize=64)
+def _holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("NL", years=year))
+
+
+def demand_factor(day: date, peak_day: int, amplitude: float) -> float:
+    """Relative demand on `day`: weekday x season x public holiday (mean about 1)."""
+    season = 1 + amplitude * math.cos(2 * math.pi * (day.timetuple().tm_yday - peak_day) / 365.25)
+    holiday = HOLIDAY_DEMAND if day in _holidays(day.year) else 1.0
+    return WEEKDAY_DEMAND[day.weekday()] * season * holiday
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class SegmentMarket:
+    """One segment's market: its campaign, its demand and its response curve."""
+
+    segment_id: str
+    code: str
+    customer_id: str
+    campaign_id: str
+    budget_resource_name: str
+    min_budget_micros: int
+    max_budget_micros: int
+    #: Accepted leads per calendar day the partners' quotas allow (mean over the period).
+    capacity_per_day: float
+    acceptance_rate: float
+    lead_price: float
+    organic_per_day: float
+    microsite_share: float  # of organic leads
+    saturation_leads: float  # paid leads/day at full reach on a day of demand 1
+    saturation_spend: float  # euro/day that buys full reach on a day of demand 1
+    elasticity: float  # 0 < e < 1: paid leads grow like spend ** e
+    conversion_rate: float  # leads per click
+    click_through_rate: float  # clicks per impression
+    season_peak_day: int
+    season_amplitude: float
+    starting_budget_micros: int  # what an operator set by hand before Leadflow
+
+    def demand(self, day: date) -> float:
+        """Relative demand on `day`."""
+        return demand_factor(day, self.season_peak_day, self.season_amplitude)
+
+    def reach(self, day: date) -> float:
+        """Euro that buys every impression on `day`; more budget is not spent."""
+        return self.saturation_spend * self.demand(day)
+
+    def expected_paid_leads(self, day: date, budget_micros: int) -> float:
+        """Mean paid leads from clicks on `day` at this budget (no noise, spend = budget)."""
+        reach = self.reach(day)
+        if reach <= 0 or budget_micros <= 0:
+            return 0.0
+        share = min(budget_micros / MICROS, reach) / reach
+        return self.saturation_leads * self.demand(day) * share**self.elasticity
+
+    def budget_for_paid_leads(self, day: date, leads: float) -> int | None:
+        """The least budget (whole cents) expected to buy `leads` on `day`; None: unreachable."""
+        top = self.saturation_leads * self.demand(day)
+        if leads <= 0:
+            return 0
+        if leads > top:
+            return None
+        euro = self.reach(day) * (leads / top) ** (1 / self.elasticity)
+        return math.ceil(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT
+
+
+@dataclass(frozen=True)
+class LeadCount:
+    """`leads` leads of one segment, day and channel (`batch` tells apart same-day arrivals)."""
+
+    segment_id: str
+    day: date
+    channel: Channel
+    leads: int
+    batch: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The object `demo_insert_leads` takes."""
+        return {
+            "segment_id": self.segment_id,
+            "day": self.day.isoformat(),
+            "channel": self.channel,
+            "leads": self.leads,
+            "batch": self.batch,
+        }
+
+
+@dataclass(frozen=True)
+class PaidDay:
+    """What one segment's campaign did on one day."""
+
+    metrics: CampaignMetrics
+    #: Leads from this day's clicks by the day they arrive.
+    arrivals: tuple[tuple[date, int], ...]
+
+    @property
+    def conversions(self) -> int:
+        """Leads from this day's clicks, whenever they arrive."""
+        return sum(n for _, n in self.arrivals)
+
+
+@dataclass(frozen=True)
+class MarketModel:
+    """Every segment's market, and the seed its noise comes from."""
+
+    seed: int
+    segments: tuple[SegmentMarket, ...]
+    lag_weights: tuple[float, ...] = LAG_WEIGHTS
+
+    @classmethod
+    def from_rows(
+        cls,
+        seed: int,
+        rows: Iterable[Mapping[str, Any]],
+        industries: Sequence[Industry] = INDUSTRIES,
+        provinces: Sequence[Province] = PROVINCES,
+    ) -> MarketModel:
+        """Draw each segment's market from the seed; rows as `demo_market_segments` returns them."""
+        by_slug = {i.slug: i for i in industries}
+        population = {p.code: p.population for p in provinces}
+        segments = []
+        for row in rows:
+            industry = by_slug.get(
+                row["industry"], Industry(row["industry"], row["industry"], 1.0, 25, 30, 0, 0.0)
+            )
+            size = industry.weight * population.get(row["region_code"], 1.0)
+            segments.append(_draw_segment(seed, row, industry, size))
+        return cls(seed=seed, segments=tuple(segments))
+
+    def segment(self, code: str) -> SegmentMarket:
+        """The market of the segment with this code; KeyError if there is none."""
+        for s in self.segments:
+            if s.code == code:
+                return s
+        raise KeyError(code)
+
+    def organic_leads(self, first: date, last: date) -> list[LeadCount]:
+        """SEO and microsite leads of every segment for the days `first`..`last`."""
+        counts = []
+        for s in self.segments:
+            for day in days_between(first, last):
+                rng = _rng(self.seed, s.code, day, "organic")
+                mean = s.organic_per_day * s.demand(day)
+                for channel, share in (
+                    ("microsite", s.microsite_share),
+                    ("seo", 1 - s.microsite_share),
+                ):
+                    n = poisson(rng, mean * share)
+                    if n:
+                        counts.append(LeadCount(s.segment_id, day, channel, n))  # type: ignore[arg-type]
+        return counts
+
+    def simulate_day(self, day: date, budgets: Mapping[str, int]) -> list[PaidDay]:
+        """Each campaign's day at its budget (by budget resource name; missing means paused)."""
+        return [
+            self._paid_day(s, day, budgets.get(s.budget_resource_name, 0)) for s in self.segments
+        ]
+
+    def _paid_day(self, s: SegmentMarket, day: date, budget_micros: int) -> PaidDay:
+        rng = _rng(self.seed, s.code, day, "paid")
+        reach = s.reach(day)
+        budget = max(budget_micros, 0) / MICROS
+        spend = min(budget, reach) * rng.uniform(0.93, 1.0)
+        limited = budget < reach
+        lost = max(0.0, min(0.95, 1 - budget / reach)) if limited and reach > 0 else 0.0
+        if not limited:
+            lost = rng.uniform(0.0, 0.015)
+        mean = (
+            s.saturation_leads * s.demand(day) * (spend / reach) ** s.elasticity if reach else 0.0
+        )
+        leads = poisson(rng, mean * rng.lognormvariate(0, 0.12))
+        clicks = max(leads, round(mean / s.conversion_rate * rng.uniform(0.9, 1.1)))
+        impressions = round(clicks / s.click_through_rate * rng.uniform(0.9, 1.1))
+        arrivals: dict[date, int] = defaultdict(int)
+        for _ in range(leads):
+            lag = rng.choices(range(len(self.lag_weights)), weights=self.lag_weights)[0]
+            arrivals[day + timedelta(days=lag)] += 1
+        metrics = CampaignMetrics(
+            customer_id=s.customer_id,
+            campaign_id=s.campaign_id,
+            budget_resource_name=s.budget_resource_name,
+            cost_micros=round(spend * MICROS),
+            clicks=clicks,
+            impressions=impressions,
+            conversions=float(leads),
+            search_budget_lost_impression_share=round(lost, 4),
+        )
+        return PaidDay(metrics=metrics, arrivals=tuple(sorted(arrivals.items())))
+
+
+def _draw_segment(
+    seed: int, row: Mapping[str, Any], industry: Industry, size: float
+) -> SegmentMarket:
+    """One segment's market parameters, drawn from the seed and the segment's code.
+
+    The marketplace recruited its partners where the demand is, so demand follows
+    capacity (give or take a quarter); a segment without partners gets demand by its size.
+    """
+    rng = _rng(seed, row["code"], "market")
+    acceptance = round(rng.uniform(0.62, 0.88), 3)
+    capacity = float(row["accepted_per_day"] or 0)
+    need = capacity / acceptance if capacity > 0 else size * DEMAND_PER_SIZE / 2
+    demand = need * rng.uniform(0.8, 1.25)
+    organic = demand * rng.uniform(0.15, 0.6)
+    saturation_leads = demand * rng.uniform(0.9, 1.8)
+    target_cpl = (row["target_cpl_micros"] or 25 * MICROS) / MICROS
+    saturation_spend = saturation_leads * target_cpl * rng.uniform(0.9, 1.5)
+    low, high = int(row["min_budget_micros"]), int(row["max_budget_micros"])
+    # An operator's hand-set budget: roughly the paid leads the market seems to need at the
+    # target CPL, off by up to a factor two either way, in whole euros.
+    hand = max(1.0, demand - organic) * target_cpl * rng.uniform(0.45, 1.6)
+    starting = min(max(round(hand) * MICROS, low), high)
+    return SegmentMarket(
+        segment_id=str(row["segment_id"]),
+        code=row["code"],
+        customer_id=row["customer_id"],
+        campaign_id=row["campaign_id"],
+        budget_resource_name=row["budget_resource_name"],
+        min_budget_micros=low,
+        max_budget_micros=high,
+        capacity_per_day=capacity,
+        acceptance_rate=acceptance,
+        lead_price=industry.lead_price,
+        organic_per_day=organic,
+        microsite_share=rng.uniform(0.15, 0.4),
+        saturation_leads=saturation_leads,
+        saturation_spend=saturation_spend,
+        elasticity=rng.uniform(0.45, 0.75),
+        conversion_rate=rng.uniform(0.06, 0.12),
+        click_through_rate=rng.uniform(0.03, 0.07),
+        season_peak_day=industry.season_peak_day,
+        season_amplitude=industry.season_amplitude,
+        starting_budget_micros=starting,
+    )
+
+
+# --------------------------------------------------------------------------- the gateway
+
+
+@dataclass(kw_only=True)
+class MarketGateway(InMemoryGoogleAds):
+    """A Google Ads account whose campaigns live in a `MarketModel`.
+
+    Budgets change through `apply_budgets` like the real thing. `simulate(first, last)`
+    lets the days pass at the budgets then in force: it records each campaign's
+    metrics (what `daily_metrics` answers) and inserts the paid leads into
+    `public.leads` through `demo_insert_leads`, so aggregation sees them. Leads
+    arriving after `last_lead_day` (the future) are dropped.
+    """
+
+    model: MarketModel
+    db: Database
+    caller: Caller = field(default_factory=Caller.service)
+    last_lead_day: date | None = None
+    #: Leads of days from this one on are partly still pending (the partner has not decided).
+    pending_from: date | None = None
+
+    def open_accounts(self) -> None:
+        """Create every campaign budget at its hand-set starting amount."""
+        for s in self.model.segments:
+            self.add_budget(s.budget_resource_name, s.starting_budget_micros)
+
+    def budget_amounts(self) -> dict[str, int]:
+        """Current daily budget (micros) per budget resource name."""
+        return {name: info.amount_micros for name, info in self.budgets.items()}
+
+    def simulate(self, first: date, last: date) -> dict[str, int]:
+        """Let `first`..`last` pass at the current budgets; returns paid leads and spend."""
+        counts: list[LeadCount] = []
+        spend = conversions = 0
+        by_budget = {s.budget_resource_name: s for s in self.model.segments}
+        for day in days_between(first, last):
+            outcomes = self.model.simulate_day(day, self.budget_amounts())
+            self.add_metrics(day, [o.metrics for o in outcomes])
+            for outcome in outcomes:
+                segment = by_budget[outcome.metrics.budget_resource_name]
+                spend += outcome.metrics.cost_micros
+                conversions += outcome.conversions
+                for arrival, n in outcome.arrivals:
+                    if self.last_lead_day is None or arrival <= self.last_lead_day:
+                        counts.append(
+                            LeadCount(segment.segment_id, arrival, "google_ads", n, f"click {day}")
+                        )
+        inserted = self.insert_leads(counts)
+        return {"paid_leads": inserted, "conversions": conversions, "spend_micros": spend}
+
+    def insert_organic(self, first: date, last: date) -> int:
+        """Insert every segment's SEO and microsite leads for `first`..`last`."""
+        return self.insert_leads(self.model.organic_leads(first, last))
+
+    def insert_leads(self, counts: Sequence[LeadCount]) -> int:
+        """Insert leads from counts, set-based in one call; returns how many."""
+        if not counts:
+            return 0
+        return int(
+            self.db.rpc(
+                "demo_insert_leads",
+                {
+                    "p_counts": [c.as_json() for c in counts],
+                    "p_segments": [
+                        {
+                            "segment_id": s.segment_id,
+                            "acceptance_rate": s.acceptance_rate,
+                            "price": s.lead_price,
+                        }
+                        for s in self.model.segments
+                    ],
+                    "p_pending_from": self.pending_from.isoformat() if self.pending_from else None,
+                },
+                caller=self.caller,
+            )
+        )
+
+
+if TYPE_CHECKING:
+    _conforms: type[GoogleAdsGateway] = MarketGateway

@@ -1,0 +1,655 @@
+-- =============================================================================
+-- The demo marketplace and the operator report.
+--
+-- Demo: `leadflow demo` builds a synthetic marketplace (industries × provinces,
+-- partners with quotas, segments with a Google Ads budget each) in one call,
+-- set-based from md5 hashes of a seed, and inserts the leads its market model
+-- produces from per-day counts. These functions refuse to touch a database that
+-- holds a real marketplace: they run on an empty database, or on the demo's own.
+--
+-- Report: `leadflow report` and the demo's closing table read everything they
+-- show through `report_decisions`, `report_totals` and `report_data`.
+-- All functions here are security invoker and for the service role only.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- demo_marketplace: which demo (if any) this database holds
+-- -----------------------------------------------------------------------------
+create table public.demo_marketplace (
+  id boolean primary key default true check (id),
+  seed integer not null,
+  first_day date not null,
+  last_day date not null,
+  steer_from date not null,
+  industries integer not null check (industries > 0),
+  provinces integer not null check (provinces > 0),
+  mode text not null check (mode in ('live', 'dry_run')),
+  status text not null default 'building' check (status in ('building', 'complete')),
+  summary jsonb not null default '{}'::jsonb,
+  generated_at timestamptz not null default now(),
+  completed_at timestamptz,
+  check (first_day <= steer_from and steer_from <= last_day),
+  check ((status = 'complete') = (completed_at is not null))
+);
+comment on table public.demo_marketplace is
+  'The synthetic marketplace `leadflow demo` built in this database (one row), or none. Admin-only.';
+comment on column public.demo_marketplace.seed is 'Seed of every pseudo-random choice: same seed, same marketplace.';
+comment on column public.demo_marketplace.first_day is 'First Dutch day with leads.';
+comment on column public.demo_marketplace.last_day is 'The demo''s "today": planned and orchestrated, no leads yet.';
+comment on column public.demo_marketplace.steer_from is 'First day Leadflow orchestrated in the demo''s mode; before it, hand-set budgets.';
+comment on column public.demo_marketplace.industries is 'Number of industries generated.';
+comment on column public.demo_marketplace.provinces is 'Number of provinces generated.';
+comment on column public.demo_marketplace.mode is 'live (against the simulated Google Ads) or dry_run.';
+comment on column public.demo_marketplace.status is 'building until the daily loop reached last_day, then complete.';
+comment on column public.demo_marketplace.summary is 'What was generated: counts of industries, segments, partners, subscriptions.';
+
+alter table public.demo_marketplace enable row level security;
+revoke all on table public.demo_marketplace from anon, authenticated;
+grant select on table public.demo_marketplace to authenticated;
+grant select, insert, update, delete on table public.demo_marketplace to service_role;
+create policy "Admins can read the demo record"
+  on public.demo_marketplace for select to authenticated
+  using ((select private.is_admin()));
+
+-- -----------------------------------------------------------------------------
+-- Helpers
+-- -----------------------------------------------------------------------------
+create or replace function private.demo_hash(p_key text) returns double precision
+language sql immutable
+set search_path = ''
+as $$
+  select ('x' || substr(md5(p_key), 1, 8))::bit(32)::bigint / 4294967296.0
+$$;
+comment on function private.demo_hash(text) is
+  'A deterministic pseudo-random number in [0, 1) from a text key (md5); the demo''s only randomness.';
+
+create or replace function private.demo_add_users(p_users jsonb) returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  added integer;
+begin
+  if not exists (select 1 from public.demo_marketplace) then
+    raise exception 'demo_add_users: this database holds no demo marketplace' using errcode = '22023';
+  end if;
+  insert into auth.users (id, email)
+  select u.id, u.email from jsonb_to_recordset(p_users) as u (id uuid, email text)
+  on conflict (id) do nothing;
+  get diagnostics added = row_count;
+  return added;
+end
+$$;
+comment on function private.demo_add_users(jsonb) is
+  'Create the demo partners'' auth users [{id, email}] (auth.users is not the service role''s to write). '
+  'Only while a demo marketplace is being built.';
+revoke execute on function private.demo_add_users(jsonb) from public, anon, authenticated;
+grant execute on function private.demo_add_users(jsonb) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- The generator
+-- -----------------------------------------------------------------------------
+create or replace function public.demo_generate_marketplace(
+  p_seed integer,
+  p_first_day date,
+  p_last_day date,
+  p_steer_from date,
+  p_mode text,
+  p_industries jsonb,
+  p_provinces jsonb,
+  p_partner_density numeric default 2.0
+)
+returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  n_provinces integer;
+  n_industries integer;
+  v_summary jsonb;
+begin
+  if p_seed is null or p_first_day is null or p_last_day is null or p_steer_from is null
+     or not (p_first_day <= p_steer_from and p_steer_from <= p_last_day) then
+    raise exception 'demo_generate_marketplace needs a seed and first_day <= steer_from <= last_day'
+      using errcode = '22023';
+  end if;
+  if exists (select 1 from public.demo_marketplace) then
+    raise exception 'this database already holds a demo marketplace; start from an empty database'
+      using errcode = '22023';
+  end if;
+  if exists (select 1 from public.leads) or exists (select 1 from public.lead_segments)
+     or exists (select 1 from public.subscriptions) or exists (select 1 from public.industries) then
+    raise exception 'this database holds a marketplace (industries, segments, subscriptions or leads); '
+                    'the demo only builds on an empty database'
+      using errcode = '22023';
+  end if;
+
+  create temporary table demo_industry on commit drop as
+  select e.ord::integer as ord, e.value ->> 'slug' as slug, e.value ->> 'name' as name,
+         (e.value ->> 'weight')::numeric as weight, (e.value ->> 'target_cpl')::numeric as target_cpl
+  from jsonb_array_elements(p_industries) with ordinality as e (value, ord);
+  create temporary table demo_province on commit drop as
+  select e.ord::integer as ord, r.code, (e.value ->> 'population')::numeric as population
+  from jsonb_array_elements(p_provinces) with ordinality as e (value, ord)
+  join public.regions r on r.code = e.value ->> 'code';
+  select count(*) into n_industries from pg_temp.demo_industry;
+  select count(*) into n_provinces from pg_temp.demo_province;
+  if n_industries = 0 or n_provinces = 0
+     or n_provinces <> jsonb_array_length(p_provinces) then
+    raise exception 'demo_generate_marketplace needs industries and known province codes'
+      using errcode = '22023';
+  end if;
+
+  insert into public.demo_marketplace (seed, first_day, last_day, steer_from, industries, provinces, mode)
+  values (p_seed, p_first_day, p_last_day, p_steer_from, n_industries, n_provinces, p_mode);
+
+  insert into public.industries (id, slug, name)
+  select md5(concat_ws(':', 'industry', p_seed, i.slug))::uuid, i.slug, i.name
+  from pg_temp.demo_industry i;
+
+  -- Partners: per industry and home province, about density × weight × population (millions)
+  -- of them and at least one; each covers 1-3 provinces that follow its home in the list
+  -- (neighbours on the map).
+  create temporary table demo_partner on commit drop as
+  with slots as (
+    select i.ord as i_ord, i.slug, p.ord as p_ord, p.code as home,
+           greatest(1, round(p_partner_density * i.weight * p.population
+                 * (0.6 + 0.8 * private.demo_hash(concat_ws(':', p_seed, 'partners', i.slug, p.code)))))::integer
+             as n
+    from pg_temp.demo_industry i cross join pg_temp.demo_province p
+  ),
+  partners as (
+    select s.*, g.k,
+           concat_ws(':', p_seed, 'partner', s.slug, s.home, g.k) as key
+    from slots s cross join lateral generate_series(1, s.n) as g (k)
+  )
+  select md5(p.key)::uuid as id, p.i_ord, p.slug, p.p_ord, p.home, p.k,
+         private.demo_hash(p.key || ':cover') as h_cover,
+         private.demo_hash(p.key || ':quota') as h_quota,
+         private.demo_hash(p.key || ':status') as h_status,
+         private.demo_hash(p.key || ':when') as h_when,
+         private.demo_hash(p.key || ':name') as h_name
+  from partners p;
+
+  perform private.demo_add_users(coalesce(jsonb_agg(jsonb_build_object(
+            'id', p.id, 'email', format('%s-%s-%s@partners.demo.example', replace(p.slug, '_', '-'),
+                                        replace(p.home, '_', '-'), p.k))), '[]'::jsonb))
+  from pg_temp.demo_partner p;
+
+  insert into public.profiles (id, role, company_name, email)
+  select p.id, 'partner',
+         (array['De Vries', 'Jansen', 'Van den Berg', 'Bakker', 'Visser', 'Smit', 'Meijer', 'De Boer',
+                'Mulder', 'De Groot', 'Bos', 'Vos', 'Peters', 'Hendriks', 'Van Leeuwen', 'Dekker',
+                'Brouwer', 'De Wit', 'Dijkstra', 'Smits'])[1 + floor(p.h_name * 20)::integer]
+           || ' ' || i.name || ' ' || r.name,
+         format('%s-%s-%s@partners.demo.example', replace(p.slug, '_', '-'), replace(p.home, '_', '-'), p.k)
+  from pg_temp.demo_partner p
+  join pg_temp.demo_industry i on i.ord = p.i_ord
+  join public.regions r on r.code = p.home;
+  perform private.demo_add_users(jsonb_build_array(jsonb_build_object(
+    'id', md5(concat_ws(':', 'admin', p_seed))::uuid, 'email', 'admin@leadflow.demo.example')));
+  insert into public.profiles (id, role, company_name, email)
+  values (md5(concat_ws(':', 'admin', p_seed))::uuid, 'admin', 'Leadflow operations (demo)',
+          'admin@leadflow.demo.example');
+
+  -- Subscriptions: most run through the whole demo; a few start or end during it
+  -- (capacity steps the planner has to follow), a few are paused.
+  insert into public.subscriptions
+    (id, partner_id, industry_id, region_codes, monthly_lead_quota, status, starts_on, ends_on)
+  select md5(p.id::text || ':subscription')::uuid, p.id,
+         md5(concat_ws(':', 'industry', p_seed, p.slug))::uuid,
+         array(
+           select pr.code from pg_temp.demo_province pr
+           where (pr.ord - p.p_ord + n_provinces) % n_provinces
+                 < case when n_provinces = 1 then 1
+                        when p.h_cover < 0.6 then 1 when p.h_cover < 0.85 then 2 else 3 end
+           order by (pr.ord - p.p_ord + n_provinces) % n_provinces),
+         10 + 5 * floor(p.h_quota * 11)::integer,
+         case when p.h_status >= 0.97 then 'paused' else 'active' end,
+         case when p.h_status >= 0.93 and p.h_status < 0.97
+                then p_first_day + floor(p.h_when * (p_last_day - p_first_day))::integer
+              else p_first_day - 30 - floor(p.h_when * 700)::integer end,
+         case when p.h_status >= 0.90 and p.h_status < 0.93
+                then p_first_day + floor(p.h_when * (p_last_day - p_first_day))::integer end
+  from pg_temp.demo_partner p;
+
+  -- Segments: every industry in every province. The highest daily budget is what 1.5 times
+  -- the leads the partners can take would cost at the target CPL (at least 50 euro).
+  insert into public.lead_segments
+    (id, code, name, industry_id, region_code, min_daily_budget, max_daily_budget, target_cpl)
+  select md5(concat_ws(':', 'segment', p_seed, i.slug, pr.code))::uuid,
+         i.slug || '_' || pr.code,
+         i.name || ' ' || r.name,
+         md5(concat_ws(':', 'industry', p_seed, i.slug))::uuid,
+         pr.code,
+         5,
+         greatest(50, ceil(coalesce(cap.monthly, 0) / 21 / 0.75 * i.target_cpl * 1.5 / 10) * 10),
+         i.target_cpl
+  from pg_temp.demo_industry i
+  cross join pg_temp.demo_province pr
+  join public.regions r on r.code = pr.code
+  left join (
+    select sub.industry_id, c.code,
+           sum(sub.monthly_lead_quota::numeric / cardinality(sub.region_codes)) as monthly
+    from public.subscriptions sub
+    cross join unnest(sub.region_codes) as c (code)
+    where sub.status = 'active'
+    group by sub.industry_id, c.code
+  ) cap on cap.industry_id = md5(concat_ws(':', 'industry', p_seed, i.slug))::uuid and cap.code = pr.code;
+
+  -- One Google Ads campaign and budget per segment, in one demo account.
+  insert into public.segment_campaign_budgets (segment_id, customer_id, campaign_id, budget_resource_name)
+  select s.id, '1234567890', (700000 + s.n)::text,
+         'customers/1234567890/campaignBudgets/' || (900000 + s.n)
+  from (select s.id, row_number() over (order by s.code) as n from public.lead_segments s) s;
+
+  select jsonb_build_object(
+           'industries', n_industries,
+           'provinces', n_provinces,
+           'segments', (select count(*) from public.lead_segments),
+           'partners', (select count(*) from pg_temp.demo_partner),
+           'subscriptions', (select count(*) from public.subscriptions),
+           'multi_province_subscriptions',
+             (select count(*) from public.subscriptions where cardinality(region_codes) > 1))
+    into v_summary;
+  update public.demo_marketplace set summary = v_summary;
+  return v_summary;
+end
+$$;
+comment on function public.demo_generate_marketplace(integer, date, date, date, text, jsonb, jsonb, numeric) is
+  'Build the demo marketplace on an empty database, set-based and deterministic from the seed: '
+  'industries [{slug, name, weight, target_cpl}] × provinces [{code, population}], partners with '
+  'quotas (some covering several provinces), segments with budget bounds, one campaign budget each. '
+  'Returns counts.';
+revoke execute on function public.demo_generate_marketplace(integer, date, date, date, text, jsonb, jsonb, numeric)
+  from public, anon, authenticated;
+grant execute on function public.demo_generate_marketplace(integer, date, date, date, text, jsonb, jsonb, numeric)
+  to service_role;
+
+create or replace function public.demo_marketplace_get()
+returns table (
+  seed integer, first_day date, last_day date, steer_from date, industries integer,
+  provinces integer, mode text, status text, summary jsonb, generated_at timestamptz,
+  completed_at timestamptz
+)
+language sql stable
+set search_path = ''
+as $$
+  select m.seed, m.first_day, m.last_day, m.steer_from, m.industries, m.provinces, m.mode,
+         m.status, m.summary, m.generated_at, m.completed_at
+  from public.demo_marketplace m
+$$;
+comment on function public.demo_marketplace_get() is 'The demo this database holds (no row: none).';
+revoke execute on function public.demo_marketplace_get() from public, anon, authenticated;
+grant execute on function public.demo_marketplace_get() to service_role;
+
+create or replace function public.demo_marketplace_complete() returns void
+language sql
+set search_path = ''
+as $$
+  update public.demo_marketplace set status = 'complete', completed_at = now() where status = 'building'
+$$;
+comment on function public.demo_marketplace_complete() is 'Mark the demo complete: its daily loop reached last_day.';
+revoke execute on function public.demo_marketplace_complete() from public, anon, authenticated;
+grant execute on function public.demo_marketplace_complete() to service_role;
+
+create or replace function public.demo_market_segments()
+returns table (
+  segment_id uuid,
+  code text,
+  industry text,
+  region_code text,
+  customer_id text,
+  campaign_id text,
+  budget_resource_name text,
+  min_budget_micros bigint,
+  max_budget_micros bigint,
+  target_cpl_micros bigint,
+  accepted_per_day numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  with m as (select * from public.demo_marketplace),
+  cap as (
+    select c.segment_id, sum(c.capacity) / (max(m.last_day) - max(m.first_day) + 1) as per_day
+    from m, public.segment_capacity(m.first_day, m.last_day) c
+    group by c.segment_id
+  )
+  select s.id, s.code, i.slug, s.region_code, cb.customer_id, cb.campaign_id, cb.budget_resource_name,
+         round(s.min_daily_budget * 1000000)::bigint, round(s.max_daily_budget * 1000000)::bigint,
+         round(s.target_cpl * 1000000)::bigint, round(coalesce(cap.per_day, 0), 4)
+  from public.lead_segments s
+  join public.industries i on i.id = s.industry_id
+  join public.segment_campaign_budgets cb on cb.segment_id = s.id and cb.is_active
+  left join cap on cap.segment_id = s.id
+  where s.is_active and exists (select 1 from m)
+  order by s.code
+$$;
+comment on function public.demo_market_segments() is
+  'The demo''s segments as its market model needs them: campaign budget, bounds, target CPL, and the '
+  'accepted leads per calendar day partner capacity allows over the demo period.';
+revoke execute on function public.demo_market_segments() from public, anon, authenticated;
+grant execute on function public.demo_market_segments() to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Leads from counts
+-- -----------------------------------------------------------------------------
+create or replace function public.demo_insert_leads(
+  p_counts jsonb,
+  p_segments jsonb,
+  p_pending_from date default null
+)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_seed integer;
+  inserted integer;
+begin
+  select m.seed into v_seed from public.demo_marketplace m;
+  if not found then
+    raise exception 'demo_insert_leads: this database holds no demo marketplace' using errcode = '22023';
+  end if;
+  if jsonb_typeof(p_counts) is distinct from 'array' or jsonb_typeof(p_segments) is distinct from 'array' then
+    raise exception 'demo_insert_leads needs arrays of counts and segments' using errcode = '22023';
+  end if;
+  if exists (
+    select 1 from jsonb_to_recordset(p_counts) as c (channel text, leads integer)
+    where c.channel not in ('google_ads', 'seo', 'microsite') or c.leads is null or c.leads < 0
+  ) then
+    raise exception 'demo_insert_leads: channel must be google_ads, seo or microsite, leads >= 0'
+      using errcode = '22023';
+  end if;
+
+  -- One md5 per lead gives three independent numbers in [0, 1): h[1] time of day,
+  -- h[2] pending, h[3] accepted; the md5 itself is the click id.
+  insert into public.leads
+    (industry_id, region_code, status, price, gclid, utm_source, utm_medium, utm_campaign,
+     utm_term, created_at)
+  select s.industry_id, s.region_code,
+         case when p_pending_from is not null and c.day >= p_pending_from and k.h[2] < 0.55
+                then 'pending'
+              when k.h[3] < seg.acceptance_rate then 'accepted'
+              else 'rejected' end,
+         seg.price,
+         case when c.channel = 'google_ads' then 'demo-' || k.md5 end,
+         case when c.channel = 'microsite' then 'microsite' else 'google' end,
+         case c.channel when 'google_ads' then 'cpc' when 'seo' then 'organic' else 'microsite' end,
+         case c.channel when 'google_ads' then cb.campaign_id
+                        when 'microsite' then 'microsite-' || s.industry_slug end,
+         case when c.channel = 'google_ads'
+              then lower(s.industry_name) || ' offerte ' || replace(s.region_code, '_', ' ') end,
+         -- Requests come in between 07:00 and 23:00 Dutch time, more in the evening.
+         (c.day::timestamp + interval '7 hours' + sqrt(k.h[1]) * interval '16 hours')
+           at time zone 'Europe/Amsterdam'
+  from jsonb_to_recordset(p_counts) as c (segment_id uuid, day date, channel text, leads integer, batch text)
+  join jsonb_to_recordset(p_segments) as seg (segment_id uuid, acceptance_rate numeric, price numeric)
+    on seg.segment_id = c.segment_id
+  join (
+    select s.id, s.industry_id, s.region_code, i.slug as industry_slug, i.name as industry_name
+    from public.lead_segments s join public.industries i on i.id = s.industry_id
+  ) s on s.id = c.segment_id
+  left join (
+    select distinct on (b.segment_id) b.segment_id, b.campaign_id
+    from public.segment_campaign_budgets b order by b.segment_id, b.campaign_id
+  ) cb on cb.segment_id = s.id
+  cross join lateral generate_series(1, c.leads) as g (n)
+  cross join lateral (
+    select m.md5,
+           array[('x' || substr(m.md5, 1, 8))::bit(32)::bigint / 4294967296.0,
+                 ('x' || substr(m.md5, 9, 8))::bit(32)::bigint / 4294967296.0,
+                 ('x' || substr(m.md5, 17, 8))::bit(32)::bigint / 4294967296.0] as h
+    from (select md5(concat_ws(':', v_seed, c.segment_id, c.day, c.channel, c.batch, g.n)) as md5) m
+  ) k;
+  get diagnostics inserted = row_count;
+  return inserted;
+end
+$$;
+comment on function public.demo_insert_leads(jsonb, jsonb, date) is
+  'Insert demo leads from counts [{segment_id, day, channel, leads, batch}] with per-segment '
+  '[{segment_id, acceptance_rate, price}]: time of day, status and click id from one md5 per lead; leads of '
+  'days from p_pending_from on are partly still pending. Only in a demo database. Returns the count.';
+revoke execute on function public.demo_insert_leads(jsonb, jsonb, date) from public, anon, authenticated;
+grant execute on function public.demo_insert_leads(jsonb, jsonb, date) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- Report: decisions of a day, totals of a range, everything for the HTML report
+-- -----------------------------------------------------------------------------
+create or replace function public.report_decisions(p_day date, p_segment_code text default null)
+returns table (
+  segment_id uuid,
+  code text,
+  industry text,
+  region text,
+  budget_resource_name text,
+  capacity numeric,
+  target_leads numeric,
+  expected_leads numeric,
+  lead_gap numeric,
+  action text,
+  old_budget numeric,
+  new_budget numeric,
+  change_pct numeric,
+  mode text,
+  status text,
+  reason text,
+  error text
+)
+language sql stable
+set search_path = ''
+as $$
+  with decided as (
+    -- The last adjustment decision of the day per budget.
+    select distinct on (l.budget_resource_name) l.*
+    from public.channel_orchestration_log l
+    where l.day = p_day and l.kind = 'adjust'
+    order by l.budget_resource_name, l.id desc
+  )
+  select s.id, s.code, i.name, r.name, d.budget_resource_name,
+         p.capacity,
+         round(inp.target_leads, 2), round(inp.expected_leads, 2),
+         d.lead_gap, d.action,
+         round(d.old_amount_micros / 1000000.0, 2), round(d.new_amount_micros / 1000000.0, 2),
+         d.change_pct, d.mode, d.status, d.reason, d.error
+  from public.lead_segments s
+  join public.industries i on i.id = s.industry_id
+  join public.regions r on r.code = s.region_code
+  join decided d on d.segment_id = s.id
+  left join public.lead_segment_plans p on p.segment_id = s.id and p.day = p_day
+  left join public.orchestration_inputs(p_day) inp on inp.budget_resource_name = d.budget_resource_name
+  where p_segment_code is null or s.code = p_segment_code
+  order by abs(coalesce(d.lead_gap, 0)) desc, s.code, d.budget_resource_name
+$$;
+comment on function public.report_decisions(date, text) is
+  'The budget decisions of a Dutch day (the last adjustment per budget) with what they answered: the '
+  'day''s capacity, the week''s mean target and actual leads/day the controller compared, the gap, '
+  'budget before and after (euro), mode, status and reason. Largest gap first.';
+revoke execute on function public.report_decisions(date, text) from public, anon, authenticated;
+grant execute on function public.report_decisions(date, text) to service_role;
+
+create or replace function public.report_totals(p_from date, p_to date, p_segment_code text default null)
+returns table (
+  days integer,
+  segments integer,
+  leads integer,
+  accepted integer,
+  rejected integer,
+  pending integer,
+  google_ads_leads integer,
+  capacity numeric,
+  fill_rate numeric,
+  segments_on_target integer,
+  ad_spend numeric,
+  cpl numeric,
+  cost_per_accepted numeric,
+  revenue numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  with per_segment as (
+    select st.segment_id,
+           sum(st.leads_generated) as leads, sum(st.leads_accepted) as accepted,
+           sum(st.leads_rejected) as rejected, sum(st.leads_pending) as pending,
+           sum(st.leads_google_ads) as google_ads, sum(st.total_capacity) as capacity,
+           sum(st.ad_spend) as spend, sum(st.revenue) as revenue
+    from public.lead_generation_stats st
+    join public.lead_segments s on s.id = st.segment_id
+    where st.day between p_from and p_to
+      and (p_segment_code is null or s.code = p_segment_code)
+    group by st.segment_id
+  )
+  select (p_to - p_from + 1)::integer,
+         count(*)::integer,
+         coalesce(sum(leads), 0)::integer,
+         coalesce(sum(accepted), 0)::integer,
+         coalesce(sum(rejected), 0)::integer,
+         coalesce(sum(pending), 0)::integer,
+         coalesce(sum(google_ads), 0)::integer,
+         coalesce(sum(capacity), 0),
+         round(sum(accepted) / nullif(sum(capacity), 0), 4),
+         (count(*) filter (where capacity > 0 and accepted between 0.9 * capacity and 1.1 * capacity))::integer,
+         coalesce(sum(spend), 0),
+         round(sum(spend) / nullif(sum(google_ads), 0), 2),
+         round(sum(spend) / nullif(sum(accepted), 0), 2),
+         coalesce(sum(revenue), 0)
+  from per_segment
+$$;
+comment on function public.report_totals(date, date, text) is
+  'Totals over Dutch days from..to (all segments or one): leads by outcome, capacity, fill rate '
+  '(accepted / capacity), segments filled within 10 % of their capacity, ad spend, CPL (spend / '
+  'Google Ads leads), cost per accepted lead, revenue.';
+revoke execute on function public.report_totals(date, date, text) from public, anon, authenticated;
+grant execute on function public.report_totals(date, date, text) to service_role;
+
+create or replace function public.report_data(
+  p_from date default null,
+  p_to date default null,
+  p_segment_code text default null
+)
+returns jsonb
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  latest date;
+  result jsonb;
+begin
+  -- Default: the 30 days up to the latest planned day (today when there is none).
+  p_to := coalesce(p_to, (select max(p.day) from public.lead_segment_plans p), private.today_nl());
+  p_from := coalesce(p_from, p_to - 29);
+  if p_from > p_to then
+    raise exception 'report needs from <= to, got % .. %', p_from, p_to using errcode = '22023';
+  end if;
+  if p_to - p_from > 366 then
+    raise exception 'report covers at most a year, got % days', p_to - p_from + 1 using errcode = '22023';
+  end if;
+  if p_segment_code is not null
+     and not exists (select 1 from public.lead_segments s where s.code = p_segment_code) then
+    raise exception 'unknown segment %', p_segment_code using errcode = '22023';
+  end if;
+  select max(l.day) into latest
+  from public.channel_orchestration_log l
+  where l.day between p_from and p_to and l.kind = 'adjust';
+
+  with segs as (
+    select s.id, s.code, s.name, i.slug as industry, i.name as industry_name,
+           s.region_code as region, r.name as region_name
+    from public.lead_segments s
+    join public.industries i on i.id = s.industry_id
+    join public.regions r on r.code = s.region_code
+    where (p_segment_code is null or s.code = p_segment_code)
+      and (s.is_active or exists (
+             select 1 from public.lead_segment_plans p
+             where p.segment_id = s.id and p.day between p_from and p_to))
+  ),
+  days as (
+    select d::date as day from generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
+  ),
+  budget_days as (
+    -- The budget in effect each day: the last decision's new amount when it was applied
+    -- live, else the amount it found (dry runs, holds, failures leave the budget as it was).
+    select distinct on (l.segment_id, l.budget_resource_name, l.day)
+           l.segment_id, l.budget_resource_name, l.day,
+           case when l.mode = 'live' and l.status = 'success' then l.new_amount_micros
+                else l.old_amount_micros end as micros
+    from public.channel_orchestration_log l
+    where l.day between p_from and p_to and l.segment_id in (select id from segs)
+    order by l.segment_id, l.budget_resource_name, l.day, l.id desc
+  ),
+  budgets as (
+    select segment_id, day, round(sum(micros) / 1000000.0, 2) as budget
+    from budget_days group by segment_id, day
+  ),
+  daily as (
+    select s.code, d.day,
+           p.capacity, p.target_leads, st.leads_generated, st.leads_accepted,
+           st.leads_google_ads, st.ad_spend, b.budget
+    from segs s
+    cross join days d
+    left join public.lead_segment_plans p on p.segment_id = s.id and p.day = d.day
+    left join public.lead_generation_stats st on st.segment_id = s.id and st.day = d.day
+    left join budgets b on b.segment_id = s.id and b.day = d.day
+  ),
+  series as (
+    -- One array per measure and segment, one element per day of `days` (null: no value).
+    select code,
+           jsonb_agg(capacity order by day) as capacity,
+           jsonb_agg(target_leads order by day) as target,
+           jsonb_agg(leads_generated order by day) as actual,
+           jsonb_agg(leads_accepted order by day) as accepted,
+           jsonb_agg(leads_google_ads order by day) as google_ads,
+           jsonb_agg(ad_spend order by day) as spend,
+           jsonb_agg(budget order by day) as budget
+    from daily
+    group by code
+  ),
+  changes as (
+    select l.id, s.code, l.day, l.action,
+           round(l.old_amount_micros / 1000000.0, 2) as old_budget,
+           round(l.new_amount_micros / 1000000.0, 2) as new_budget,
+           l.change_pct, l.lead_gap, l.mode, l.status, l.reason
+    from public.channel_orchestration_log l
+    join segs s on s.id = l.segment_id
+    where l.day between p_from and p_to and l.action <> 'hold'
+  ),
+  fill as (
+    select s.industry, s.industry_name, s.region, s.region_name, s.code,
+           coalesce(sum(st.leads_accepted), 0) as accepted,
+           coalesce(sum(st.total_capacity), 0) as capacity,
+           round(sum(st.leads_accepted) / nullif(sum(st.total_capacity), 0), 4) as fill_rate
+    from segs s
+    left join public.lead_generation_stats st
+      on st.segment_id = s.id and st.day between p_from and p_to
+    group by s.industry, s.industry_name, s.region, s.region_name, s.code
+  )
+  select jsonb_build_object(
+    'from', p_from,
+    'to', p_to,
+    'segment', p_segment_code,
+    'latest_decision_day', latest,
+    'totals', (select to_jsonb(t) from public.report_totals(p_from, p_to, p_segment_code) t),
+    'segments', coalesce((select jsonb_agg(to_jsonb(s) - 'id' order by s.code) from segs s), '[]'),
+    'days', (select jsonb_agg(d.day order by d.day) from days d),
+    'series', coalesce((select jsonb_agg(to_jsonb(x) order by x.code) from series x), '[]'),
+    'changes', coalesce((select jsonb_agg(to_jsonb(c) order by c.day, c.code, c.id) from changes c), '[]'),
+    'fill', coalesce((select jsonb_agg(to_jsonb(f) order by f.industry, f.region) from fill f), '[]'),
+    'decisions', coalesce((
+        select jsonb_agg(to_jsonb(x) - 'segment_id')
+        from public.report_decisions(latest, p_segment_code) x
+        where latest is not null), '[]')
+  ) into result;
+  return result;
+end
+$$;
+comment on function public.report_data(date, date, text) is
+  'Everything the operator report shows for Dutch days from..to (default: the 30 days up to the '
+  'latest plan; all segments or one), as JSON: '
+  'totals; the days, and per segment one array per measure over them (capacity, target, actual, '
+  'accepted and Google Ads leads, spend, budget in effect); every budget change with its reason; '
+  'accepted / capacity per industry × '
+  'province; and the decisions of the latest orchestrated day.';
+revoke execute on function public.report_data(date, date, text) from public, anon, authenticated;
+grant execute on function public.report_data(date, date, text) to service_role;
