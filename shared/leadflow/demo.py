@@ -21,7 +21,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from rich.progress import (
 from rich.table import Table
 
 from leadflow import migrations
+from leadflow.days import AMSTERDAM
 from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
 from leadflow.embedded import running_server
@@ -498,7 +499,7 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     )
     if result.reused:
         console.print(
-            f"Reusing the demo in {result.where}, built {str(result.built_at)[:16]}; "
+            f"Reusing the demo in {result.where}, built {_local_time(result.built_at)}; "
             "`leadflow demo --fresh` starts clean."
         )
     else:
@@ -580,6 +581,15 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     console.print(compare)
     console.print(f"Report: [bold]{report.path}[/bold]  ({report.path.resolve().as_uri()})")
     console.print(f"Took {result.seconds:.1f} s.")
+
+
+def _local_time(stamp: Any) -> str:
+    """A database timestamp as Dutch local time, to the minute."""
+    try:
+        moment = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    return moment.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M")
 
 
 def _fmt(value: Any, *, sign: bool = False) -> str:

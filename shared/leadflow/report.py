@@ -26,6 +26,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from leadflow.days import AMSTERDAM
 from leadflow.db import Caller, Database, RpcError
 from leadflow.errors import LeadflowError
 
@@ -39,6 +40,7 @@ Progress = Callable[[str, int, int], None]
 _COLORS = {
     "target": "#1f5fbf",
     "actual": "#9db8e0",
+    "actual_mean": "#ea580c",
     "capacity": "#6b7280",
     "budget": "#111827",
     "spend": "#f59e0b",
@@ -219,31 +221,53 @@ def _layout(fig: go.Figure, title: str, yaxis: str, menus: list[dict[str, Any]])
     )
 
 
+def weekly_mean(values: Values) -> Values:
+    """Trailing 7-day mean (None until 7 days have values): weekends, when capacity and so
+    the target are 0 by design, average out."""
+    out: Values = []
+    for i in range(len(values)):
+        window = values[max(0, i - 6) : i + 1]
+        known = [v for v in window if v is not None]
+        out.append(round(sum(known) / 7, 2) if len(known) == 7 else None)
+    return out
+
+
 def targets_figure(data: dict[str, Any]) -> go.Figure:
     """Target vs actual leads per day (all segments summed, or one from the dropdown)."""
     days = data["days"]
     first, choices = _choices(data)
 
     def ys(code: str | None) -> list[Values]:
-        return [_measure(data, code, n) for n in ("actual", "target", "capacity")]
+        actual, target, capacity = (
+            _measure(data, code, n) for n in ("actual", "target", "capacity")
+        )
+        return [actual, target, weekly_mean(actual), weekly_mean(target), capacity]
 
-    actual, target, capacity = ys(first)
     fig = go.Figure()
-    fig.add_bar(x=days, y=actual, name="actual leads", marker_color=_COLORS["actual"])
+    fig.add_bar(name="actual leads", marker_color=_COLORS["actual"], opacity=0.7)
     fig.add_scatter(
-        x=days,
-        y=target,
-        name="target leads",
+        name="target leads (0 on weekends and holidays)",
         mode="lines",
-        line={"color": _COLORS["target"], "width": 2.5, "shape": "hv"},
+        line={"color": _COLORS["target"], "width": 1, "shape": "hv"},
+        opacity=0.5,
     )
     fig.add_scatter(
-        x=days,
-        y=capacity,
-        name="partner capacity (accepted)",
+        name="actual, 7-day mean",
+        mode="lines",
+        line={"color": _COLORS["actual_mean"], "width": 3},
+    )
+    fig.add_scatter(
+        name="target, 7-day mean",
+        mode="lines",
+        line={"color": _COLORS["target"], "width": 3},
+    )
+    fig.add_scatter(
+        name="partner capacity (accepted leads)",
         mode="lines",
         line={"color": _COLORS["capacity"], "dash": "dot", "shape": "hv"},
     )
+    for trace, y in zip(fig.data, ys(first), strict=True):
+        trace.update(x=days, y=y)
     options = [(code or ALL_SEGMENTS, {"y": ys(code)}) for code in choices]
     _mark_go_live(fig, data)
     _layout(
@@ -451,7 +475,7 @@ def render(data: dict[str, Any], *, generated_at: datetime | None = None) -> str
         "budgets": budgets_figure(data),
         "fill": fill_figure(data),
     }
-    stamp = (generated_at or datetime.now().astimezone()).strftime("%Y-%m-%d %H:%M %Z")
+    stamp = (generated_at or datetime.now(AMSTERDAM)).strftime("%Y-%m-%d %H:%M %Z")
     scope = f"segment {data['segment']}" if data.get("segment") else "all segments"
     blocks = "\n".join(
         f'<section class="chart"><div id="fig-{name}"></div>'
@@ -538,7 +562,7 @@ def _decisions_table(data: dict[str, Any]) -> str:
             if d["action"] == "hold"
             else f"{_money(d['old_budget'])} → {_money(d['new_budget'])}"
         )
-        status = d["status"] if d["mode"] == "live" else f"{d['mode'].replace('_', '-')}"
+        status = _status(d)
         body.append(
             f'<tr class="{html.escape(d["action"])}">'
             f"<td>{html.escape(d['code'])}</td>"
@@ -548,6 +572,17 @@ def _decisions_table(data: dict[str, Any]) -> str:
             f"<td class='reason'>{html.escape(d['reason'])}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _status(decision: dict[str, Any]) -> str:
+    """How a decision ended, in an operator's words."""
+    if decision["action"] == "hold":
+        return "held"
+    if decision["mode"] != "live":
+        return decision["mode"].replace("_", "-")
+    if decision["status"] == "success":
+        return "applied"
+    return f"{decision['status']}: {decision['error']}" if decision["error"] else decision["status"]
 
 
 def _fmt(value: Any, *, sign: bool = False) -> str:
