@@ -457,12 +457,16 @@ def test_orchestration_status_for_admin(
            '2026-11-25 02:00+01', '2026-11-25 02:00:01+01', '2026-11-25 02:00:01+01')
         """
     )
+    # Rows shaped as the orchestrate job writes them.
     _log(api_sql)  # applied
-    _log(api_sql, action="hold", reason="inside dead-band")  # held
-    _log(api_sql, mode="dry_run")  # dry run
-    _log(api_sql, mode="dry_run", status="pending")  # pending
+    _log(api_sql, mode="validate_only")  # validated
+    _log(api_sql, action="hold", status="skipped", error="hold: inside dead-band")  # held
+    _log(api_sql, mode="dry_run", status="skipped", error="dry run: not sent")  # dry run
+    _log(
+        api_sql, status="pending", budget_resource_name="customers/1234567890/campaignBudgets/9001"
+    )  # pending
     _log(api_sql, status="failed", error="quota exceeded")  # failed
-    _log(api_sql, status="skipped", error="no data")  # skipped
+    _log(api_sql, status="skipped", error="kill switch is on: not sent")  # skipped
     _log(api_sql, day="2026-11-24")  # another day: not counted
     # schilder_utrecht: at max budget (150) and under target on each of the 7 days before.
     api_sql.execute(
@@ -499,12 +503,13 @@ def test_orchestration_status_for_admin(
     assert jobs["plan"]["status"] == "failed" and jobs["plan"]["error"] == "no capacity data"
     assert status["decisions"] == {
         "applied": 1,
+        "validated": 1,
         "held": 1,
         "dry_run": 1,
         "pending": 1,
         "failed": 1,
         "skipped": 1,
-        "total": 6,
+        "total": 7,
     }
     [unreachable] = status["capacity_unreachable"]
     assert unreachable["code"] == "schilder_utrecht"

@@ -665,12 +665,16 @@ begin
 
   -- Each decision of the day in exactly one bucket.
   select jsonb_build_object(
+           -- Exclusive buckets, matching how the orchestrate job writes rows: holds
+           -- and dry-run changes are completed as skipped with their reason; other
+           -- skipped rows are changes not sent (kill switch, already applied today).
            'applied', count(*) filter (where l.status = 'success' and l.mode = 'live' and l.action <> 'hold'),
-           'held', count(*) filter (where l.status = 'success' and l.mode = 'live' and l.action = 'hold'),
-           'dry_run', count(*) filter (where l.status = 'success' and l.mode <> 'live'),
+           'validated', count(*) filter (where l.status = 'success' and l.mode = 'validate_only' and l.action <> 'hold'),
+           'held', count(*) filter (where l.action = 'hold' and l.status in ('success', 'skipped')),
+           'dry_run', count(*) filter (where l.mode = 'dry_run' and l.action <> 'hold' and l.status in ('success', 'skipped')),
            'pending', count(*) filter (where l.status = 'pending'),
            'failed', count(*) filter (where l.status = 'failed'),
-           'skipped', count(*) filter (where l.status = 'skipped'),
+           'skipped', count(*) filter (where l.status = 'skipped' and l.action <> 'hold' and l.mode <> 'dry_run'),
            'total', count(*)
          )
     into decisions

@@ -323,12 +323,13 @@ class JobRun(OutputModel):
 class DecisionCounts(OutputModel):
     """The day's budget decisions, each in exactly one bucket."""
 
-    applied: int = Field(description="Live changes sent to Google Ads successfully.")
-    held: int = Field(description="Live decisions to keep the budget.")
-    dry_run: int = Field(description="Decided in dry-run or validate-only mode.")
-    pending: int
-    failed: int
-    skipped: int
+    applied: int = Field(description="Live changes applied by Google Ads.")
+    validated: int = Field(description="Changes Google Ads validated (validate-only: not applied).")
+    held: int = Field(description="Decisions to keep the budget, with their reason.")
+    dry_run: int = Field(description="Changes decided in dry-run mode: logged, not sent.")
+    pending: int = Field(description="Logged, not yet confirmed by Google Ads.")
+    failed: int = Field(description="Sent and refused, or not confirmed.")
+    skipped: int = Field(description="Changes not sent: kill switch on, or already applied today.")
     total: int
 
 
