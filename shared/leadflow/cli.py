@@ -283,28 +283,28 @@ def demo(
         bool, typer.Option("--fresh", help="Empty the embedded database first and build anew.")
     ] = False,
     days: Annotated[
-        int | None, typer.Option("--days", help="Days of marketplace history [default: 90].")
+        int | None, typer.Option("--days", help="Days of marketplace history (default: 90).")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the synthetic marketplace [default: 42].")
+        int | None, typer.Option("--seed", help="Seed of the synthetic marketplace (default: 42).")
     ] = None,
     end: Annotated[
         datetime | None,
         typer.Option(
-            "--end", formats=["%Y-%m-%d"], help="The demo's today [default: today in NL]."
+            "--end", formats=["%Y-%m-%d"], help="The demo's today (default: today in NL)."
         ),
     ] = None,
     industries: Annotated[
-        int | None, typer.Option("--industries", help="Industries, 1-15 [default: 15].")
+        int | None, typer.Option("--industries", help="Industries, 1-15 (default: 15).")
     ] = None,
     provinces: Annotated[
-        int | None, typer.Option("--provinces", help="Provinces, 1-12 [default: 12].")
+        int | None, typer.Option("--provinces", help="Provinces, 1-12 (default: 12).")
     ] = None,
     dry_run: Annotated[
         bool | None,
         typer.Option(
             "--dry-run/--live",
-            help="Only log decisions, or apply them to the simulated Google Ads [default: live].",
+            help="Only log decisions, or apply them to the simulated Google Ads (default: live).",
         ),
     ] = None,
     top: Annotated[int, typer.Option("--top", min=1, help="Segments in the table.")] = 20,
@@ -358,18 +358,18 @@ def demo(
 def report_command(
     first: Annotated[
         datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="First day [default: --to minus 29]."),
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First day (default: --to minus 29)."),
     ] = None,
     last: Annotated[
         datetime | None,
-        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day [default: the latest plan]."),
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (default: the latest plan)."),
     ] = None,
     segment: Annotated[
         str | None, typer.Option("--segment", help="Only this segment code.")
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="HTML file to write [default: .leadflow/reports/…]."),
+        typer.Option("--out", help="HTML file to write (default: .leadflow/reports/…)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

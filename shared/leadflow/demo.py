@@ -5,11 +5,13 @@ What happens, in order:
    industries x provinces, partners with monthly quotas, a Google Ads budget per segment;
 2. a `MarketGateway` stands in for Google Ads; it inserts the organic (SEO, microsite)
    leads of every day up front, and the paid leads day by day as budgets change;
-3. every day, as the scheduler would: aggregate yesterday (with the day's Google Ads
-   metrics), plan today, orchestrate today; then the day passes in the market.
-   For the first `warmup_days` the orchestrator runs dry-run on the operator's
-   hand-set budgets (observing), afterwards in the demo's mode. The last day is
-   "today": planned and orchestrated, its leads still to come.
+3. the first `warmup_days` are the weeks before Leadflow was switched on: the
+   operator's hand-set budgets run unchanged, their stats are one backfill, and
+   each day is planned and orchestrated dry-run (Leadflow observing);
+4. then every day as the scheduler runs it: aggregate yesterday (with the day's
+   Google Ads metrics), plan today, orchestrate today in the demo's mode; then the
+   day passes in the market. The last day is "today": planned and orchestrated,
+   its leads still to come.
 
 The market is simulated, so the default mode is live: budgets really change in the
 simulated account and the leads respond. Nothing talks to Google.
@@ -332,13 +334,34 @@ def run_demo(
     progress("build", "marketplace built", 1, 1)
     timings["build"] = time.perf_counter() - started
 
+    # The warm-up: the weeks before Leadflow was switched on. Budgets stay as the operator
+    # set them, so the market runs them in one go and their stats are one backfill; then
+    # each day is planned and orchestrated dry-run, as if Leadflow had been watching.
     loop_started = time.perf_counter()
     days = [options.first_day + timedelta(days=n) for n in range(options.days + 1)]
-    for done, day in enumerate(days, start=1):
-        mode = Mode.dry_run if day < options.steer_from else options.mode
-        run_day(db, caller, day, gateway, mode=mode, simulate=day < options.end)
-        doing = "observing (dry-run)" if day < options.steer_from else f"steering ({mode.value})"
-        progress("loop", f"{day} {doing}", done, len(days))
+    warmup = [day for day in days if day < options.steer_from]
+    total = len(days) + 1
+    if warmup:
+        progress("loop", f"backfill {warmup[0]} to {warmup[-1]}", 0, total)
+        gateway.simulate(warmup[0], warmup[-1])
+        aggregate(
+            db,
+            caller,
+            warmup[0] - timedelta(days=1),
+            warmup[-1] - timedelta(days=1),
+            gateway=gateway,
+            triggered_by=TRIGGERED_BY,
+        )
+    progress("loop", "backfilled", 1, total)
+    for done, day in enumerate(days, start=2):
+        if day < options.steer_from:
+            plan(db, caller, day, triggered_by=TRIGGERED_BY)
+            orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
+            doing = "observing (dry-run)"
+        else:
+            run_day(db, caller, day, gateway, mode=options.mode, simulate=day < options.end)
+            doing = f"steering ({options.mode.value})"
+        progress("loop", f"{day} {doing}", done, total)
     db.rpc("demo_marketplace_complete", caller=caller)
     timings["loop"] = time.perf_counter() - loop_started
 

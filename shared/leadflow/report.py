@@ -459,7 +459,8 @@ def _mark_go_live(fig: go.Figure, data: dict[str, Any]) -> None:
             x=min(live),
             y=1.02,
             yref="paper",
-            text="first live change",
+            text=" first live change",
+            xanchor="left",
             showarrow=False,
             font={"color": "#16a34a", "size": 11},
         )
