@@ -354,6 +354,71 @@ def demo(
         demo_module.show(console, result, report, top=top)
 
 
+@app.command("simulate")
+def simulate_command(
+    days: Annotated[int, typer.Option("--days", help="Steered days after a 28-day warm-up.")] = 90,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the market and marketplace.")] = 42,
+    industries: Annotated[int, typer.Option("--industries", help="Industries, 1-15.")] = 15,
+    provinces: Annotated[int, typer.Option("--provinces", help="Provinces, 1-12.")] = 12,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="HTML plot to write [default: .leadflow/simulation.html]."),
+    ] = None,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="Also a PNG of the plot (headless Chromium).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare fixed budgets, ±20 % rules, the Leadflow controller and an oracle on one market.
+
+    Runs the real jobs (aggregate, plan, and for Leadflow orchestrate) day by day on
+    the embedded server, in scratch databases it drops afterwards; only Google Ads
+    is simulated. Prints the comparison and writes the plot.
+
+    Examples: leadflow simulate
+              leadflow simulate --days 30 --seed 7 --json
+    """
+    from leadflow import simulation
+    from leadflow.embedded import running_server
+
+    options = simulation.SimulationOptions(
+        seed=seed, days=days, industries=industries, provinces=provinces
+    )
+    settings = get_settings()
+    with (
+        Progress(
+            TextColumn("{task.description:<44}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as bars,
+        running_server(settings.home / "postgres") as server,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(task: str, description: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(description, total=total)
+            bars.update(tasks[task], description=description, completed=done, total=total)
+
+        result = simulation.run_simulation(server.url, options, on_progress=progress)
+    html = simulation.write_plot(result, plot or settings.home / "simulation.html")
+    if png is not None:
+        simulation.screenshot(html, png)
+    if as_json:
+        _emit_json({**result.as_json(), "plot": str(html), "png": str(png) if png else None})
+        return
+    console.print(simulation.table(result))
+    for target in result.targets():
+        mark = "[green]met[/green]" if target.met else "[red]NOT met[/red]"
+        console.print(f"(c) {target.name}: {mark} — {target.detail}")
+    console.print(f"Plot: [bold]{html}[/bold]" + (f", {png}" if png else ""))
+    console.print(f"Took {result.seconds:.1f} s.")
+
+
 @app.command("report")
 def report_command(
     first: Annotated[

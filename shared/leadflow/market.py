@@ -46,6 +46,10 @@ WEEKDAY_DEMAND: tuple[float, ...] = (1.20, 1.12, 1.05, 1.00, 0.88, 0.72, 1.03)
 HOLIDAY_DEMAND = 0.65
 #: Share of paid leads that arrive 0, 1, 2, 3 days after the click.
 LAG_WEIGHTS: tuple[float, ...] = (0.55, 0.25, 0.12, 0.08)
+#: What share of the budget a campaign spends on a day when the budget limits: U(0.93, 1).
+SPEND_SHARE: tuple[float, float] = (0.93, 1.0)
+#: Its mean: an oracle that knows the curve plans with it.
+MEAN_SPEND_SHARE = sum(SPEND_SHARE) / 2
 #: Gross leads per day a segment of size 1 (industry weight x province population in millions)
 #: asks for, used for demand where no partner has capacity.
 DEMAND_PER_SIZE = 4.0
@@ -201,6 +205,36 @@ class SegmentMarket:
         euro = self.reach(day) * (leads / top) ** (1 / self.elasticity)
         return math.ceil(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT
 
+    def organic_mean(self, day: date) -> float:
+        """Mean SEO and microsite leads on `day`."""
+        return self.organic_per_day * self.demand(day)
+
+    def expected_leads(self, day: date, budget_micros: int) -> float:
+        """Mean gross leads (organic and paid, noise-free) from `day` at this budget.
+
+        Unlike `expected_paid_leads`, a budget that limits is spent at its mean share.
+        """
+        reach = self.reach(day)
+        spent = min(max(budget_micros, 0) / MICROS * MEAN_SPEND_SHARE, reach)
+        return self.organic_mean(day) + self.expected_paid_leads(day, round(spent * MICROS))
+
+    def full_reach_budget(self, day: date) -> int:
+        """The least budget (whole cents) whose mean spend buys every impression on `day`."""
+        euro = self.reach(day) / MEAN_SPEND_SHARE
+        return math.ceil(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT
+
+    def budget_for_leads(self, day: date, leads: float) -> int | None:
+        """The least budget (whole cents) expected to bring `leads` gross leads on `day`,
+        organic ones included; None: more than full reach brings."""
+        paid = self.budget_for_paid_leads(day, leads - self.organic_mean(day))
+        if paid is None:
+            return None
+        euro = paid / MICROS / MEAN_SPEND_SHARE
+        return min(
+            math.ceil(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT,
+            self.full_reach_budget(day),
+        )
+
 
 @dataclass(frozen=True)
 class LeadCount:
@@ -298,7 +332,7 @@ class MarketModel:
         rng = _rng(self.seed, s.code, day, "paid")
         reach = s.reach(day)
         budget = max(budget_micros, 0) / MICROS
-        spend = min(budget, reach) * rng.uniform(0.93, 1.0)
+        spend = min(budget, reach) * rng.uniform(*SPEND_SHARE)
         limited = budget < reach
         lost = max(0.0, min(0.95, 1 - budget / reach)) if limited and reach > 0 else 0.0
         if not limited:
@@ -397,6 +431,21 @@ class MarketGateway(InMemoryGoogleAds):
         """Create every campaign budget at its hand-set starting amount."""
         for s in self.model.segments:
             self.add_budget(s.budget_resource_name, s.starting_budget_micros)
+
+    def fork(self, db: Database) -> MarketGateway:
+        """This account as it stands (budgets, metrics), on another database.
+
+        Strategies compared side by side each steer their own fork of one account.
+        """
+        return MarketGateway(
+            model=self.model,
+            db=db,
+            caller=self.caller,
+            last_lead_day=self.last_lead_day,
+            pending_from=self.pending_from,
+            budgets=dict(self.budgets),
+            metrics={day: list(rows) for day, rows in self.metrics.items()},
+        )
 
     def budget_amounts(self) -> dict[str, int]:
         """Current daily budget (micros) per budget resource name."""

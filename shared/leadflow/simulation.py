@@ -1,0 +1,925 @@
+"""`leadflow simulate`: the budget controller against baselines and an oracle, on one market.
+
+One marketplace and one simulated Google Ads market (`leadflow.market`), four ways
+to set the budgets, side by side:
+
+- ``fixed``: the operator's hand-set budgets, never changed;
+- ``rules``: Google Ads automated-rule style, ±20 % when under / over target by
+  more than the dead band, no cost model;
+- ``leadflow``: the real orchestrate job (and so the real controller), live;
+- ``oracle``: knows every response curve and each day sets the cheapest budget
+  expected to meet the target, within the same ±20 % and bounds.
+
+How a run goes:
+1. a base database gets the demo marketplace (`demo_generate_marketplace`), two
+   capacity shocks (a large partner joins some segments, one leaves others: about
+   ±30 % capacity) and every day's organic leads; then `warmup_days` of the daily
+   loop on the hand-set budgets, so every strategy starts with the same history;
+2. the base is copied into one database per strategy, each with a fork of the
+   simulated Google Ads account; every strategy then runs the real daily jobs
+   (aggregate yesterday with Google Ads metrics, plan today in SQL), sets its
+   budgets and lets the day pass in the market: same market, same seed, and each
+   strategy sees exactly the data its own budgets produced;
+3. the metrics come from each database's `lead_generation_stats` and plans.
+
+Every number follows from the seed: the same seed gives the same metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+
+from leadflow import demo, migrations
+from leadflow.days import days_between
+from leadflow.db import Caller, Database
+from leadflow.errors import LeadflowError
+from leadflow.google_ads import BudgetChange
+from leadflow.jobs.aggregate import aggregate
+from leadflow.jobs.orchestrate import Mode, orchestrate
+from leadflow.jobs.plan import plan
+from leadflow.market import (
+    INDUSTRIES,
+    PROVINCES,
+    MarketGateway,
+    MarketModel,
+    SegmentMarket,
+)
+
+Strategy = Literal["fixed", "rules", "leadflow", "oracle"]
+STRATEGIES: tuple[Strategy, ...] = ("fixed", "rules", "leadflow", "oracle")
+LABELS: dict[Strategy, str] = {
+    "fixed": "(a) fixed budgets",
+    "rules": "(b) rules ±20 %",
+    "leadflow": "(c) Leadflow controller",
+    "oracle": "(d) oracle",
+}
+TRIGGERED_BY = "simulation"
+DEFAULT_SEED = 42
+DEFAULT_DAYS = 90
+#: The first steered day: spring, with Easter, King's Day, Ascension and Whitsun in 90 days.
+DEFAULT_START = date(2026, 4, 1)
+#: The daily limit every strategy keeps.
+MAX_DAILY_CHANGE = 0.20
+#: Rules and re-convergence: under / over target by more than this share counts.
+DEAD_BAND = 0.10
+#: A capacity shock moves a segment's capacity by this share.
+SHOCK_SIZE = 0.30
+CENT = 10_000  # micros
+
+Progress = Callable[[str, str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """What to simulate: the seed, the steered days and the size of the marketplace."""
+
+    seed: int = DEFAULT_SEED
+    days: int = DEFAULT_DAYS
+    warmup_days: int = 28
+    start: date = DEFAULT_START
+    industries: int = len(INDUSTRIES)
+    provinces: int = len(PROVINCES)
+    #: Share of the segments (at least one) in each of the two shocks.
+    shock_share: float = 0.10
+    parallel: bool = True
+
+    def __post_init__(self) -> None:
+        if not 14 <= self.days <= 366:
+            raise LeadflowError(f"--days must be between 14 and 366, not {self.days}")
+        if not 8 <= self.warmup_days <= 60:
+            raise LeadflowError("the warm-up must be between 8 and 60 days")
+        if not 1 <= self.industries <= len(INDUSTRIES):
+            raise LeadflowError(f"--industries must be between 1 and {len(INDUSTRIES)}")
+        if not 1 <= self.provinces <= len(PROVINCES):
+            raise LeadflowError(f"--provinces must be between 1 and {len(PROVINCES)}")
+
+    @property
+    def first_day(self) -> date:
+        """The first day with leads (the warm-up's first day)."""
+        return self.start - timedelta(days=self.warmup_days)
+
+    @property
+    def last_day(self) -> date:
+        """The last steered (and simulated) day."""
+        return self.start + timedelta(days=self.days - 1)
+
+    @property
+    def join_day(self) -> date:
+        """A large partner joins some segments (capacity +30 %)."""
+        return self.start + timedelta(days=round(self.days * 0.4))
+
+    @property
+    def leave_day(self) -> date:
+        """A large partner leaves other segments (capacity -30 %)."""
+        return self.start + timedelta(days=round(self.days * 0.7))
+
+    def describe(self) -> str:
+        """One line: what this simulation is."""
+        return (
+            f"seed {self.seed}, {self.industries} industries x {self.provinces} provinces, "
+            f"{self.days} steered days {self.start} to {self.last_day} after "
+            f"{self.warmup_days} days of warm-up on hand-set budgets"
+        )
+
+
+@dataclass(frozen=True)
+class Shock:
+    """A large partner joining (+) or leaving (-) one segment on `day`."""
+
+    kind: Literal["join", "leave"]
+    segment_id: str
+    code: str
+    day: date
+    monthly_quota: int
+
+
+@dataclass(frozen=True)
+class StrategyMetrics:
+    """How one strategy did over the steered days (money in euro)."""
+
+    strategy: Strategy
+    capacity: float
+    accepted: float
+    filled: float
+    """Accepted leads within capacity (per segment and month)."""
+    over_delivered: float
+    """Accepted leads beyond capacity (per segment and month)."""
+    spend: float
+    volatility: float
+    """Mean absolute daily budget change, as a share of the day's starting budget."""
+    reconverge_days: dict[str, int | None]
+    """Days after each shock until the shocked segments are back on target; None: never."""
+
+    @property
+    def fill_rate(self) -> float:
+        """Accepted leads within capacity / capacity."""
+        return self.filled / self.capacity if self.capacity else 0.0
+
+    @property
+    def over_delivery(self) -> float:
+        """Accepted leads beyond capacity / capacity."""
+        return self.over_delivered / self.capacity if self.capacity else 0.0
+
+    @property
+    def cost_per_accepted(self) -> float | None:
+        """Spend per accepted lead within capacity (leads beyond it earn nothing)."""
+        return self.spend / self.filled if self.filled else None
+
+    def as_json(self) -> dict[str, Any]:
+        """For --json."""
+        return {
+            "strategy": self.strategy,
+            "label": LABELS[self.strategy],
+            "capacity": round(self.capacity, 2),
+            "accepted": round(self.accepted, 2),
+            "filled": round(self.filled, 2),
+            "fill_rate": round(self.fill_rate, 4),
+            "over_delivered": round(self.over_delivered, 2),
+            "over_delivery": round(self.over_delivery, 4),
+            "spend": round(self.spend, 2),
+            "cost_per_accepted": _round(self.cost_per_accepted, 2),
+            "volatility": round(self.volatility, 4),
+            "reconverge_days": self.reconverge_days,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the controller's targets, met or not, with the numbers."""
+
+    name: str
+    met: bool
+    detail: str
+
+
+@dataclass
+class StrategyRun:
+    """What one strategy's run left behind, for metrics, plots and checks."""
+
+    strategy: Strategy
+    #: Budget in force per day (the day before `start` included), by budget resource name.
+    budgets: dict[date, dict[str, int]] = field(default_factory=dict)
+    #: (segment_id, day) -> (leads generated, accepted, spend in euro, capacity)
+    stats: dict[tuple[str, date], tuple[int, int, float, float]] = field(default_factory=dict)
+    #: (segment_id, day) -> planned gross leads
+    targets: dict[tuple[str, date], float] = field(default_factory=dict)
+    #: The live orchestration log of the steered days (leadflow only).
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class SimulationResult:
+    """The comparison: metrics per strategy, daily series, the shocks and the targets."""
+
+    options: SimulationOptions
+    segments: int
+    shocks: list[Shock]
+    metrics: dict[Strategy, StrategyMetrics]
+    series: dict[Strategy, dict[str, list[Any]]]
+    runs: dict[Strategy, StrategyRun]
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def targets(self) -> list[Target]:
+        """The controller's targets against the oracle and the baselines."""
+        c, o = self.metrics["leadflow"], self.metrics["oracle"]
+        a, b = self.metrics["fixed"], self.metrics["rules"]
+        fill_gap = 100 * (o.fill_rate - c.fill_rate)
+        spend_ratio = c.spend / o.spend if o.spend else math.inf
+        worst = _worst(c.reconverge_days.values())
+        cpl = c.cost_per_accepted or math.inf
+        return [
+            Target(
+                "fill within 3 points of the oracle",
+                fill_gap <= 3,
+                f"{100 * c.fill_rate:.1f} % vs {100 * o.fill_rate:.1f} % "
+                f"({fill_gap:+.1f} points behind)",
+            ),
+            Target(
+                "spend <= 110 % of the oracle's",
+                spend_ratio <= 1.10,
+                f"€{c.spend:,.0f} = {100 * spend_ratio:.1f} % of €{o.spend:,.0f}",
+            ),
+            Target(
+                "over-delivery <= 5 %",
+                c.over_delivery <= 0.05,
+                f"{100 * c.over_delivery:.1f} % of capacity",
+            ),
+            Target(
+                "re-converge within 7 days after a shock",
+                worst is not None and worst <= 7,
+                ", ".join(f"{k} {_days(v)}" for k, v in c.reconverge_days.items()),
+            ),
+            Target(
+                "lower cost per accepted lead than (a) and (b)",
+                cpl < (a.cost_per_accepted or math.inf) and cpl < (b.cost_per_accepted or math.inf),
+                f"€{cpl:.2f} vs €{_num(a.cost_per_accepted):.2f} (a), "
+                f"€{_num(b.cost_per_accepted):.2f} (b)",
+            ),
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        """`leadflow simulate --json`."""
+        o = self.options
+        return {
+            "options": {
+                "seed": o.seed,
+                "days": o.days,
+                "warmup_days": o.warmup_days,
+                "start": o.start.isoformat(),
+                "last_day": o.last_day.isoformat(),
+                "industries": o.industries,
+                "provinces": o.provinces,
+            },
+            "segments": self.segments,
+            "shocks": [
+                {
+                    "kind": s.kind,
+                    "segment": s.code,
+                    "day": s.day.isoformat(),
+                    "quota": s.monthly_quota,
+                }
+                for s in self.shocks
+            ],
+            "strategies": [self.metrics[s].as_json() for s in STRATEGIES],
+            "targets": [{"name": t.name, "met": t.met, "detail": t.detail} for t in self.targets()],
+            "seconds": round(self.seconds, 2),
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+
+# --------------------------------------------------------------------------- the databases
+
+
+@contextmanager
+def _connect(url: str) -> Iterator[Database]:
+    db = demo.connect(url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _create(admin_url: str, name: str, template: str | None = None) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        if template:
+            conn.execute(f'create database "{name}" template "{template}" strategy file_copy')
+        else:
+            conn.execute(f'create database "{name}"')
+
+
+def _drop(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+# --------------------------------------------------------------------------- the base
+
+
+def _choose_shocks(model: MarketModel, options: SimulationOptions) -> list[Shock]:
+    """Which segments get a partner joining or leaving: drawn from the seed among
+    segments with at least one accepted lead a day of capacity."""
+    candidates = sorted(
+        (s for s in model.segments if s.capacity_per_day >= 1.0),
+        key=lambda s: random.Random(f"{options.seed}:{s.code}:shock").random(),  # noqa: S311
+    )
+    n = max(1, round(options.shock_share * len(model.segments)))
+    n = min(n, len(candidates) // 2)
+    shocks = []
+    for i, s in enumerate(candidates[: 2 * n]):
+        monthly = s.capacity_per_day * 365.25 / 12
+        if i < n:
+            quota = max(1, round(SHOCK_SIZE * monthly))
+            shocks.append(Shock("join", s.segment_id, s.code, options.join_day, quota))
+        else:
+            # Leaving takes SHOCK_SIZE of the capacity with it: q / (base + q) = SHOCK_SIZE.
+            quota = max(1, round(SHOCK_SIZE / (1 - SHOCK_SIZE) * monthly))
+            shocks.append(Shock("leave", s.segment_id, s.code, options.leave_day, quota))
+    return shocks
+
+
+def _add_shock_partners(url: str, shocks: Sequence[Shock], options: SimulationOptions) -> None:
+    """One partner per shock, covering only the shocked segment's province.
+
+    Setup of the simulated world, like the demo's generator: straight to the
+    tables as the superuser, never through the API.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i, shock in enumerate(shocks):
+            key = f"simulation:{options.seed}:{shock.kind}:{shock.code}"
+            email = f"shock-{i}-{shock.kind}@partners.simulation.example"
+            row = conn.execute("select md5(%s)::uuid", (key,)).fetchone()
+            assert row is not None
+            partner = row[0]
+            conn.execute(
+                "select private.demo_add_users(jsonb_build_array(jsonb_build_object("
+                "'id', %s::uuid, 'email', %s::text)))",
+                (partner, email),
+            )
+            conn.execute(
+                "insert into public.profiles (id, role, company_name, email) "
+                "values (%s, 'partner', %s, %s)",
+                (partner, f"Large partner ({shock.kind}s {shock.code})", email),
+            )
+            joins = shock.kind == "join"
+            conn.execute(
+                """
+                insert into public.subscriptions
+                  (partner_id, industry_id, region_codes, monthly_lead_quota, status, starts_on,
+                   ends_on)
+                select %s, s.industry_id, array[s.region_code], %s, 'active', %s, %s
+                from public.lead_segments s where s.id = %s
+                """,
+                (
+                    partner,
+                    shock.monthly_quota,
+                    shock.day if joins else options.first_day - timedelta(days=90),
+                    None if joins else shock.day - timedelta(days=1),
+                    shock.segment_id,
+                ),
+            )
+
+
+def _build_base(
+    url: str, options: SimulationOptions, caller: Caller, progress: Progress
+) -> tuple[MarketModel, MarketGateway, list[Shock], dict[str, Any]]:
+    """Marketplace, shocks, organic leads and the warm-up in the base database."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrations.migrate(conn)
+    total = options.warmup_days + options.days
+    generated = demo.DemoOptions(
+        seed=options.seed,
+        days=min(total, 366),
+        end=options.last_day + timedelta(days=1),
+        industries=options.industries,
+        provinces=options.provinces,
+        mode=Mode.live,
+    )
+    with _connect(url) as db:
+        summary, first_model = demo.build_marketplace(db, caller, generated)
+        shocks = _choose_shocks(first_model, options)
+        _add_shock_partners(url, shocks, options)
+        # Demand follows the capacity the partners offer over the period, shocks included.
+        model = demo.load_model(db, caller, options.seed)
+        gateway = MarketGateway(model=model, db=db, caller=caller, last_lead_day=options.last_day)
+        gateway.open_accounts()
+        gateway.insert_organic(options.first_day, options.last_day)
+        warmup = list(days_between(options.first_day, options.start - timedelta(days=1)))
+        for done, day in enumerate(warmup, start=1):
+            _jobs(db, caller, day, gateway)
+            orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
+            gateway.simulate(day, day)
+            progress("warmup", f"warm-up {day}", done, len(warmup))
+    return model, gateway, shocks, summary
+
+
+def _jobs(db: Database, caller: Caller, day: date, gateway: MarketGateway) -> None:
+    """The scheduler's morning: aggregate yesterday (with Google Ads metrics), plan today."""
+    aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
+    plan(db, caller, day, triggered_by=TRIGGERED_BY)
+
+
+# --------------------------------------------------------------------------- the strategies
+
+
+def clamp_budget(old: int, wanted: int, low: int, high: int) -> int:
+    """`wanted`, moved at most 20 % from `old`, kept within low..high, in whole cents
+    rounded toward `old`; `old` when no such amount exists."""
+    step = old * 2 // 10
+    lo, hi = max(low, old - step), min(high, old + step)
+    if old <= 0 or lo > hi:
+        return old
+    new = min(max(wanted, lo), hi)
+    if new > old:
+        new = max(old, new // CENT * CENT)
+    elif new < old:
+        new = min(old, -(-new // CENT) * CENT)
+    return new if lo <= new <= hi else old
+
+
+def _apply(gateway: MarketGateway, wanted: dict[str, int]) -> None:
+    """Set the changed budgets through the gateway, as any tool would."""
+    current = gateway.budget_amounts()
+    changes = [
+        BudgetChange(key=i, budget_resource_name=name, new_amount_micros=amount)
+        for i, (name, amount) in enumerate(sorted(wanted.items()))
+        if amount != current.get(name)
+    ]
+    if changes:
+        results = gateway.apply_budgets(changes, validate_only=False)
+        failed = [r for r in results if r.status != "success"]
+        if failed:
+            raise LeadflowError(f"simulated Google Ads refused a change: {failed[0].error}")
+
+
+def _inputs(db: Database, caller: Caller, day: date) -> list[dict[str, Any]]:
+    """What every strategy sees: the controller's own inputs for the day."""
+    rows: list[dict[str, Any]] = db.rpc(
+        "orchestration_inputs", {"p_day": day.isoformat()}, caller=caller, read_only=True
+    )
+    return rows
+
+
+def _steer_rules(db: Database, caller: Caller, day: date, gateway: MarketGateway) -> None:
+    """±20 % when under / over target by more than the dead band; no cost model."""
+    current = gateway.budget_amounts()
+    wanted = {}
+    for row in _inputs(db, caller, day):
+        name, old = row["budget_resource_name"], current.get(row["budget_resource_name"])
+        if old is None or not row["has_plan"]:
+            continue
+        if row["target_leads"] is None or row["expected_leads"] is None:
+            continue
+        target, expected = float(row["target_leads"]), float(row["expected_leads"])
+        band = max(DEAD_BAND * target, 0.5)
+        if abs(target - expected) <= band:
+            continue
+        factor = 1 + MAX_DAILY_CHANGE if target > expected else 1 - MAX_DAILY_CHANGE
+        wanted[name] = clamp_budget(
+            old,
+            round(old * factor),
+            int(row["min_budget_micros"]),
+            int(row["max_budget_micros"]),
+        )
+    _apply(gateway, wanted)
+
+
+def _steer_oracle(
+    db: Database, caller: Caller, day: date, gateway: MarketGateway, model: MarketModel
+) -> None:
+    """The cheapest budget whose expected leads meet the target, from the true curve."""
+    by_budget: dict[str, SegmentMarket] = {s.budget_resource_name: s for s in model.segments}
+    current = gateway.budget_amounts()
+    wanted = {}
+    for row in _inputs(db, caller, day):
+        name, old = row["budget_resource_name"], current.get(row["budget_resource_name"])
+        segment = by_budget.get(name)
+        if old is None or segment is None or not row["has_plan"] or row["target_leads"] is None:
+            continue
+        needed = segment.budget_for_leads(day, float(row["target_leads"]))
+        ideal = segment.full_reach_budget(day) if needed is None else needed
+        wanted[name] = clamp_budget(
+            old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"])
+        )
+    _apply(gateway, wanted)
+
+
+def _run_strategy(
+    strategy: Strategy,
+    url: str,
+    base: MarketGateway,
+    options: SimulationOptions,
+    caller: Caller,
+    progress: Progress,
+) -> StrategyRun:
+    started = time.perf_counter()
+    run = StrategyRun(strategy)
+    with _connect(url) as db:
+        gateway = base.fork(db)
+        run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
+        days = list(days_between(options.start, options.last_day))
+        for done, day in enumerate(days, start=1):
+            _jobs(db, caller, day, gateway)
+            if strategy == "leadflow":
+                orchestrate(db, caller, day, gateway, mode=Mode.live, triggered_by=TRIGGERED_BY)
+            elif strategy == "rules":
+                _steer_rules(db, caller, day, gateway)
+            elif strategy == "oracle":
+                _steer_oracle(db, caller, day, gateway, base.model)
+            run.budgets[day] = gateway.budget_amounts()
+            gateway.simulate(day, day)
+            progress(strategy, f"{LABELS[strategy]} {day}", done, len(days))
+        aggregate(db, caller, options.last_day, gateway=gateway, triggered_by=TRIGGERED_BY)
+    _read_back(url, options, run)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
+    """The strategy's stats, plans and (live) decisions of the steered days."""
+    first, last = options.start, options.last_day
+    with psycopg.connect(url) as conn:
+        for segment_id, day, generated, accepted, spend, capacity in conn.execute(
+            "select segment_id::text, day, leads_generated, leads_accepted, ad_spend, "
+            "total_capacity from public.lead_generation_stats where day between %s and %s",
+            (first, last),
+        ):
+            run.stats[(segment_id, day)] = (generated, accepted, float(spend), float(capacity))
+        for segment_id, day, target in conn.execute(
+            "select segment_id::text, day, target_leads from public.lead_segment_plans "
+            "where day between %s and %s",
+            (first - timedelta(days=6), last),
+        ):
+            run.targets[(segment_id, day)] = float(target or 0)
+        cursor = conn.execute(
+            "select day, segment_id::text, budget_resource_name, action, old_amount_micros, "
+            "new_amount_micros, lead_gap, status from public.channel_orchestration_log "
+            "where mode = 'live' and kind = 'adjust' and day between %s and %s order by id",
+            (first, last),
+        )
+        names = [c.name for c in cursor.description or []]
+        run.decisions = [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_simulation(
+    url_of: Callable[[str], str],
+    options: SimulationOptions,
+    *,
+    caller: Caller | None = None,
+    on_progress: Progress | None = None,
+    keep: bool = False,
+) -> SimulationResult:
+    """Build the market once, run the four strategies on copies of it, compare them.
+
+    `url_of(name)` is a superuser URL of database `name` on a server the
+    simulation may create and drop databases on (`postgres` is the admin one).
+    The simulation's databases are dropped afterwards unless `keep`.
+    """
+    caller = caller or Caller.service()
+    progress = on_progress or (lambda task, description, done, total: None)
+    admin = url_of("postgres")
+    prefix = f"leadflow_sim_{options.seed}"
+    base_name = f"{prefix}_base"
+    names = {s: f"{prefix}_{s}" for s in STRATEGIES}
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    _create(admin, base_name)
+    try:
+        model, base, shocks, _ = _build_base(url_of(base_name), options, caller, progress)
+        timings["build and warm-up"] = time.perf_counter() - started
+        for name in names.values():
+            _create(admin, name, template=base_name)
+        loop_started = time.perf_counter()
+        if options.parallel:
+            with ThreadPoolExecutor(max_workers=len(STRATEGIES)) as pool:
+                futures = {
+                    s: pool.submit(
+                        _run_strategy, s, url_of(names[s]), base, options, caller, progress
+                    )
+                    for s in STRATEGIES
+                }
+                runs = {s: f.result() for s, f in futures.items()}
+        else:
+            runs = {
+                s: _run_strategy(s, url_of(names[s]), base, options, caller, progress)
+                for s in STRATEGIES
+            }
+        timings["strategies"] = time.perf_counter() - loop_started
+    finally:
+        if not keep:
+            for name in [base_name, *names.values()]:
+                _drop(admin, name)
+    metrics = {s: _metrics(runs[s], model, shocks, options) for s in STRATEGIES}
+    series = {s: _series(runs[s], options) for s in STRATEGIES}
+    return SimulationResult(
+        options=options,
+        segments=len(model.segments),
+        shocks=shocks,
+        metrics=metrics,
+        series=series,
+        runs=runs,
+        seconds=time.perf_counter() - started,
+        timings=timings,
+    )
+
+
+# --------------------------------------------------------------------------- the metrics
+
+
+def _metrics(
+    run: StrategyRun, model: MarketModel, shocks: Sequence[Shock], options: SimulationOptions
+) -> StrategyMetrics:
+    months: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    spend = accepted = capacity = 0.0
+    for (segment_id, day), (_, acc, cost, cap) in run.stats.items():
+        month = months[(segment_id, day.month + 12 * day.year)]
+        month[0] += acc
+        month[1] += cap
+        spend += cost
+        accepted += acc
+        capacity += cap
+    filled = sum(min(acc, cap) for acc, cap in months.values())
+    over = sum(max(0.0, acc - cap) for acc, cap in months.values())
+    return StrategyMetrics(
+        strategy=run.strategy,
+        capacity=capacity,
+        accepted=accepted,
+        filled=filled,
+        over_delivered=over,
+        spend=spend,
+        volatility=_volatility(run, options),
+        reconverge_days={
+            kind: _reconverge(run, model, [s for s in shocks if s.kind == kind], options)
+            for kind in ("join", "leave")
+        },
+    )
+
+
+def _volatility(run: StrategyRun, options: SimulationOptions) -> float:
+    changes = []
+    for day in days_between(options.start, options.last_day):
+        before, now = run.budgets[day - timedelta(days=1)], run.budgets[day]
+        changes += [abs(now[n] - before[n]) / before[n] for n in now if before.get(n)]
+    return sum(changes) / len(changes) if changes else 0.0
+
+
+def expected_leads(
+    run: StrategyRun, segment: SegmentMarket, day: date, lag_weights: Sequence[float]
+) -> float:
+    """Noise-free gross leads arriving on `day` at the budgets the strategy set."""
+    first = min(run.budgets)
+    organic = segment.organic_mean(day)
+    paid = 0.0
+    for lag, weight in enumerate(lag_weights):
+        click = max(day - timedelta(days=lag), first)
+        budget = run.budgets[click].get(segment.budget_resource_name, 0)
+        paid += weight * (segment.expected_leads(click, budget) - segment.organic_mean(click))
+    return organic + paid
+
+
+def _reconverge(
+    run: StrategyRun, model: MarketModel, shocks: Sequence[Shock], options: SimulationOptions
+) -> int | None:
+    """Days from the shock until the shocked segments' weekly expected leads are within
+    the dead band of their weekly target, and stay there for a week (or to the end)."""
+    if not shocks:
+        return None
+    shock_day = shocks[0].day
+    segments = [model.segment(s.code) for s in shocks]
+    days = list(days_between(options.start, options.last_day))
+    ratio: dict[date, float] = {}
+    for day in days:
+        window = [day - timedelta(days=k) for k in range(7)]
+        if window[-1] < options.start:
+            continue
+        leads = sum(expected_leads(run, s, d, model.lag_weights) for s in segments for d in window)
+        target = sum(run.targets.get((s.segment_id, d), 0.0) for s in segments for d in window)
+        ratio[day] = leads / target if target else math.inf
+    after = [d for d in days if d >= shock_day]
+    for i, day in enumerate(after):
+        hold = after[i : i + 7]
+        if all(abs(ratio[d] - 1) <= DEAD_BAND for d in hold):
+            return (day - shock_day).days
+    return None
+
+
+def _series(run: StrategyRun, options: SimulationOptions) -> dict[str, list[Any]]:
+    """Per day: fill over the trailing week (accepted / capacity) and spend."""
+    by_day: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for (_, day), (_, acc, cost, cap) in run.stats.items():
+        row = by_day[day]
+        row[0] += acc
+        row[1] += cap
+        row[2] += cost
+    days = list(days_between(options.start, options.last_day))
+    fill: list[float | None] = []
+    for i in range(len(days)):
+        window = days[max(0, i - 6) : i + 1]
+        if len(window) < 7:
+            fill.append(None)
+            continue
+        cap = sum(by_day[d][1] for d in window)
+        fill.append(sum(by_day[d][0] for d in window) / cap if cap else None)
+    return {
+        "day": [d.isoformat() for d in days],
+        "fill": fill,
+        "spend": [round(by_day[d][2], 2) for d in days],
+    }
+
+
+# --------------------------------------------------------------------------- output
+
+
+def figure(result: SimulationResult) -> Any:
+    """Fill over the trailing week and daily spend of the four strategies, shocks marked."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    colours = {"fixed": "#7f7f7f", "rules": "#ff7f0e", "leadflow": "#1f77b4", "oracle": "#2ca02c"}
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=(
+            "Capacity fill: accepted leads / capacity, trailing 7 days",
+            "Ad spend per day (euro)",
+        ),
+    )
+    for s in STRATEGIES:
+        series = result.series[s]
+        dash = "dot" if s == "oracle" else None
+        fig.add_trace(
+            go.Scatter(
+                x=series["day"],
+                y=series["fill"],
+                name=LABELS[s],
+                legendgroup=s,
+                line={"color": colours[s], "dash": dash},
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=series["day"],
+                y=series["spend"],
+                name=LABELS[s],
+                legendgroup=s,
+                showlegend=False,
+                line={"color": colours[s], "dash": dash},
+            ),
+            row=2,
+            col=1,
+        )
+    fig.add_hline(y=1.0, line={"color": "#444", "width": 1}, row=1, col=1)
+    o = result.options
+    for day, text in (
+        (o.join_day, "partner joins (+30 %)"),
+        (o.leave_day, "partner leaves (-30 %)"),
+    ):
+        fig.add_vline(x=day.isoformat(), line={"color": "#aaa", "dash": "dash", "width": 1})
+        fig.add_annotation(
+            x=day.isoformat(), y=1.02, yref="paper", text=text, showarrow=False, font={"size": 11}
+        )
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_layout(
+        title=f"Leadflow simulation: {result.segments} segments, seed {o.seed}",
+        template="plotly_white",
+        width=1100,
+        height=700,
+        legend={"orientation": "h", "y": -0.08},
+        margin={"t": 90},
+    )
+    return fig
+
+
+def write_plot(result: SimulationResult, path: Path) -> Path:
+    """The figure as one self-contained HTML file (plotly.js inline, opens offline)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure(result).write_html(str(path), include_plotlyjs=True, full_html=True)
+    return path
+
+
+def screenshot(html: Path, png: Path, *, browser: str = "chromium") -> Path:
+    """A PNG of the HTML plot, taken by headless Chromium (plotly's own PNG export needs
+    kaleido); raises LeadflowError when no browser is found or it fails."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    binary = shutil.which(browser) or shutil.which("chromium-browser")
+    if binary is None:
+        raise LeadflowError("no chromium found for the PNG; the HTML plot was written")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(  # noqa: S603 - a browser we found, our own file, no shell
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                "--window-size=1100,720",
+                "--virtual-time-budget=5000",
+                f"--screenshot={png.resolve()}",
+                html.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    if done.returncode != 0 or not png.exists():
+        raise LeadflowError(f"chromium could not take the screenshot: {done.stderr[-300:]}")
+    return png
+
+
+def table(result: SimulationResult) -> Any:
+    """The comparison as a rich table."""
+    from rich.table import Table
+
+    out = Table(
+        title=f"Four strategies on one market: {result.options.describe()}",
+        caption="fill: accepted leads within capacity / capacity (per segment and month); "
+        "over-delivery: accepted beyond capacity / capacity; cost per accepted lead: spend / "
+        "accepted within capacity; volatility: mean |daily budget change|; re-converge: days "
+        "after the +30 % / -30 % capacity shock until the shocked segments' weekly leads are "
+        "within 10 % of target for a week.",
+    )
+    out.add_column("strategy", no_wrap=True)
+    for name in ("fill", "over-delivery", "spend", "€ / accepted", "volatility", "re-converge"):
+        out.add_column(name, justify="right", no_wrap=True)
+    for s in STRATEGIES:
+        m = result.metrics[s]
+        out.add_row(*_row(m))
+    return out
+
+
+def _row(m: StrategyMetrics) -> list[str]:
+    return [
+        LABELS[m.strategy],
+        f"{100 * m.fill_rate:.1f} %",
+        f"{100 * m.over_delivery:.1f} %",
+        f"€{m.spend:,.0f}",
+        "—" if m.cost_per_accepted is None else f"€{m.cost_per_accepted:.2f}",
+        f"{100 * m.volatility:.1f} %",
+        f"{_days(m.reconverge_days.get('join'))} / {_days(m.reconverge_days.get('leave'))}",
+    ]
+
+
+def markdown(result: SimulationResult) -> str:
+    """The comparison table and the targets, as Markdown for bench/RESULTS.md."""
+    lines = [
+        "| strategy | fill | over-delivery | spend | € / accepted lead | volatility "
+        "| re-converge +30 % / -30 % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += ["| " + " | ".join(_row(result.metrics[s])) + " |" for s in STRATEGIES]
+    lines.append("")
+    lines += [
+        f"- {t.name}: **{'met' if t.met else 'NOT met'}** ({t.detail})" for t in result.targets()
+    ]
+    return "\n".join(lines)
+
+
+def _days(value: int | None) -> str:
+    return "never" if value is None else f"{value} d"
+
+
+def _worst(values: Iterable[int | None]) -> int | None:
+    values = list(values)
+    if not values or any(v is None for v in values):
+        return None
+    return max(v for v in values if v is not None)
+
+
+def _num(value: float | None) -> float:
+    return math.inf if value is None else value
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
