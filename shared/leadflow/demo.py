@@ -41,7 +41,7 @@ from rich.progress import (
 from rich.table import Table
 
 from leadflow import migrations
-from leadflow.days import AMSTERDAM
+from leadflow.days import AMSTERDAM, today_nl
 from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
 from leadflow.embedded import running_server
@@ -71,7 +71,7 @@ class DemoOptions:
 
     seed: int = DEFAULT_SEED
     days: int = DEFAULT_DAYS
-    end: date = field(default_factory=lambda: date.today())
+    end: date = field(default_factory=today_nl)
     industries: int = len(INDUSTRIES)
     provinces: int = len(PROVINCES)
     mode: Mode = Mode.live
