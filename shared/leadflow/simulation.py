@@ -116,14 +116,29 @@ class SimulationOptions:
         return self.start + timedelta(days=self.days - 1)
 
     @property
-    def join_day(self) -> date:
-        """A large partner joins some segments (capacity +30 %)."""
-        return self.start + timedelta(days=round(self.days * 0.4))
+    def shock_days(self) -> list[date]:
+        """Month starts at least a week into the steering and a week before its end: a large
+        partner joins some segments on the first (capacity +30 %) and one leaves others on
+        the second (-30 %). Subscriptions start and end with a month."""
+        starts = []
+        day = (self.start + timedelta(days=7)).replace(day=1)
+        while day <= self.last_day - timedelta(days=7):
+            if day >= self.start + timedelta(days=7):
+                starts.append(day)
+            day = (day + timedelta(days=32)).replace(day=1)
+        return starts[:2]
 
     @property
-    def leave_day(self) -> date:
-        """A large partner leaves other segments (capacity -30 %)."""
-        return self.start + timedelta(days=round(self.days * 0.7))
+    def join_day(self) -> date | None:
+        """A large partner joins some segments (capacity +30 %); None: no room for it."""
+        days = self.shock_days
+        return days[0] if days else None
+
+    @property
+    def leave_day(self) -> date | None:
+        """A large partner leaves other segments (capacity -30 %); None: no room for it."""
+        days = self.shock_days
+        return days[1] if len(days) > 1 else None
 
     def describe(self) -> str:
         """One line: what this simulation is."""
@@ -225,7 +240,7 @@ class SimulationResult:
     """The comparison: metrics per strategy, daily series, the shocks and the targets."""
 
     options: SimulationOptions
-    segments: int
+    model: MarketModel
     shocks: list[Shock]
     metrics: dict[Strategy, StrategyMetrics]
     series: dict[Strategy, dict[str, list[Any]]]
@@ -284,7 +299,7 @@ class SimulationResult:
                 "industries": o.industries,
                 "provinces": o.provinces,
             },
-            "segments": self.segments,
+            "segments": len(self.model.segments),
             "shocks": [
                 {
                     "kind": s.kind,
@@ -342,10 +357,10 @@ def _choose_shocks(model: MarketModel, options: SimulationOptions) -> list[Shock
     shocks = []
     for i, s in enumerate(candidates[: 2 * n]):
         monthly = s.capacity_per_day * 365.25 / 12
-        if i < n:
+        if i < n and options.join_day is not None:
             quota = max(1, round(SHOCK_SIZE * monthly))
             shocks.append(Shock("join", s.segment_id, s.code, options.join_day, quota))
-        else:
+        elif i >= n and options.leave_day is not None:
             # Leaving takes SHOCK_SIZE of the capacity with it: q / (base + q) = SHOCK_SIZE.
             quota = max(1, round(SHOCK_SIZE / (1 - SHOCK_SIZE) * monthly))
             shocks.append(Shock("leave", s.segment_id, s.code, options.leave_day, quota))
@@ -626,11 +641,11 @@ def run_simulation(
         if not keep:
             for name in [base_name, *names.values()]:
                 _drop(admin, name)
-    metrics = {s: _metrics(runs[s], model, shocks, options) for s in STRATEGIES}
+    metrics = {s: _metrics(runs[s], runs["oracle"], model, shocks, options) for s in STRATEGIES}
     series = {s: _series(runs[s], options) for s in STRATEGIES}
     return SimulationResult(
         options=options,
-        segments=len(model.segments),
+        model=model,
         shocks=shocks,
         metrics=metrics,
         series=series,
@@ -644,7 +659,11 @@ def run_simulation(
 
 
 def _metrics(
-    run: StrategyRun, model: MarketModel, shocks: Sequence[Shock], options: SimulationOptions
+    run: StrategyRun,
+    oracle: StrategyRun,
+    model: MarketModel,
+    shocks: Sequence[Shock],
+    options: SimulationOptions,
 ) -> StrategyMetrics:
     months: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
     spend = accepted = capacity = 0.0
@@ -666,7 +685,7 @@ def _metrics(
         spend=spend,
         volatility=_volatility(run, options),
         reconverge_days={
-            kind: _reconverge(run, model, [s for s in shocks if s.kind == kind], options)
+            kind: _reconverge(run, oracle, model, [s for s in shocks if s.kind == kind], options)
             for kind in ("join", "leave")
         },
     )
@@ -694,28 +713,47 @@ def expected_leads(
     return organic + paid
 
 
+def weekly_leads(
+    run: StrategyRun,
+    model: MarketModel,
+    segments: Sequence[SegmentMarket],
+    options: SimulationOptions,
+) -> dict[date, float]:
+    """Per steered day from the first full week: the segments' noise-free gross leads over
+    the trailing week at the budgets the strategy set."""
+    daily = {
+        day: sum(expected_leads(run, s, day, model.lag_weights) for s in segments)
+        for day in days_between(options.start, options.last_day)
+    }
+    return {
+        day: sum(daily[day - timedelta(days=k)] for k in range(7))
+        for day in days_between(options.start + timedelta(days=6), options.last_day)
+    }
+
+
 def _reconverge(
-    run: StrategyRun, model: MarketModel, shocks: Sequence[Shock], options: SimulationOptions
+    run: StrategyRun,
+    oracle: StrategyRun,
+    model: MarketModel,
+    shocks: Sequence[Shock],
+    options: SimulationOptions,
 ) -> int | None:
-    """Days from the shock until the shocked segments' weekly expected leads are within
-    the dead band of their weekly target, and stay there for a week (or to the end)."""
+    """Days from the shock until the shocked segments' weekly noise-free leads are within
+    10 % of the oracle's, and stay there for a week (or to the end); None: never.
+
+    The oracle is the reference: the best steering to target the ±20 % limit allows.
+    """
     if not shocks:
         return None
+    if run is oracle:
+        return 0
     shock_day = shocks[0].day
     segments = [model.segment(s.code) for s in shocks]
-    days = list(days_between(options.start, options.last_day))
-    ratio: dict[date, float] = {}
-    for day in days:
-        window = [day - timedelta(days=k) for k in range(7)]
-        if window[-1] < options.start:
-            continue
-        leads = sum(expected_leads(run, s, d, model.lag_weights) for s in segments for d in window)
-        target = sum(run.targets.get((s.segment_id, d), 0.0) for s in segments for d in window)
-        ratio[day] = leads / target if target else math.inf
-    after = [d for d in days if d >= shock_day]
+    ours = weekly_leads(run, model, segments, options)
+    best = weekly_leads(oracle, model, segments, options)
+    after = [d for d in ours if d >= shock_day]
     for i, day in enumerate(after):
-        hold = after[i : i + 7]
-        if all(abs(ratio[d] - 1) <= DEAD_BAND for d in hold):
+        if all(abs(ours[d] / best[d] - 1) <= DEAD_BAND for d in after[i : i + 7]):
             return (day - shock_day).days
     return None
 
@@ -795,13 +833,15 @@ def figure(result: SimulationResult) -> Any:
         (o.join_day, "partner joins (+30 %)"),
         (o.leave_day, "partner leaves (-30 %)"),
     ):
+        if day is None:
+            continue
         fig.add_vline(x=day.isoformat(), line={"color": "#aaa", "dash": "dash", "width": 1})
         fig.add_annotation(
             x=day.isoformat(), y=1.02, yref="paper", text=text, showarrow=False, font={"size": 11}
         )
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
     fig.update_layout(
-        title=f"Leadflow simulation: {result.segments} segments, seed {o.seed}",
+        title=f"Leadflow simulation: {len(result.model.segments)} segments, seed {o.seed}",
         template="plotly_white",
         width=1100,
         height=700,
