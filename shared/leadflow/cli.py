@@ -22,7 +22,7 @@ from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
 from leadflow.embedded import EmbeddedPostgres
 from leadflow.errors import LeadflowError
-from leadflow.local import database_url
+from leadflow.local import LOCAL_DATABASE, database_url, ensure_database
 from leadflow.settings import get_settings
 
 app = typer.Typer(
@@ -76,10 +76,16 @@ def db_seed() -> None:
 
 @db_app.command("start")
 def db_start() -> None:
-    """Start the embedded server (under LEADFLOW_HOME) and leave it running; prints its URL."""
+    """Start the embedded server (LEADFLOW_HOME), migrated; leave it running and print its URL.
+
+    Example: export DATABASE_URL=$(leadflow db start)
+    """
     server = EmbeddedPostgres(get_settings().home / "postgres")
     server.start()
-    console.print(server.url("leadflow"))
+    ensure_database(server.url(), LOCAL_DATABASE)
+    with psycopg.connect(server.url(LOCAL_DATABASE), autocommit=True) as conn:
+        migrations.migrate(conn)
+    sys.stdout.write(server.url(LOCAL_DATABASE) + "\n")
 
 
 @db_app.command("stop")
@@ -201,6 +207,7 @@ ModeOption = Annotated[
 def _live_gateway() -> Any:
     from leadflow import google_ads
 
+    get_settings()  # loads secrets (Secrets Manager ids) into the environment first
     if not google_ads.credentials_configured():
         raise LeadflowError(
             "Google Ads credentials are not configured (GOOGLE_ADS_DEVELOPER_TOKEN, "
