@@ -33,6 +33,7 @@ create table public.demo_marketplace (
 );
 comment on table public.demo_marketplace is
   'The synthetic marketplace `leadflow demo` built in this database (one row), or none. Admin-only.';
+comment on column public.demo_marketplace.id is 'Always true: the table holds at most one row.';
 comment on column public.demo_marketplace.seed is 'Seed of every pseudo-random choice: same seed, same marketplace.';
 comment on column public.demo_marketplace.first_day is 'First Dutch day with leads.';
 comment on column public.demo_marketplace.last_day is 'The demo''s "today": planned and orchestrated, no leads yet.';
@@ -42,6 +43,8 @@ comment on column public.demo_marketplace.provinces is 'Number of provinces gene
 comment on column public.demo_marketplace.mode is 'live (against the simulated Google Ads) or dry_run.';
 comment on column public.demo_marketplace.status is 'building until the daily loop reached last_day, then complete.';
 comment on column public.demo_marketplace.summary is 'What was generated: counts of industries, segments, partners, subscriptions.';
+comment on column public.demo_marketplace.generated_at is 'When the marketplace was generated.';
+comment on column public.demo_marketplace.completed_at is 'When the daily loop reached last_day; null while building.';
 
 alter table public.demo_marketplace enable row level security;
 revoke all on table public.demo_marketplace from anon, authenticated;
