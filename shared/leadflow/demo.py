@@ -555,8 +555,8 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         title=f"Budget decisions for {o.end}: the {len(shown)} segments with the largest gap "
         f"(of {len(result.decisions)})",
         caption="capacity: accepted leads/day the partners can take today; target and actual: "
-        "leads/day over the last week, as the controller compared them; budget: euro/day."
-        + ("" if wide else " Each decision's reason follows the table."),
+        "leads/day over the last week as the controller saw them (gap = target - actual); "
+        "budget: euro/day." + ("" if wide else " Each decision's reason follows the table."),
         expand=wide,
     )
     table.add_column("segment", no_wrap=True)

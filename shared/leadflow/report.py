@@ -613,6 +613,7 @@ _PAGE = """<!doctype html>
   .chart {{ background: white; border: 1px solid #e5e7eb; border-radius: 8px; margin-top: 16px;
            padding: 6px; }}
   h2 {{ font-size: 18px; margin: 24px 0 8px; }}
+  .note {{ color: #6b7280; font-size: 13px; margin: 0 0 8px; }}
   table {{ border-collapse: collapse; width: 100%; background: white; font-size: 13px; }}
   th, td {{ border-bottom: 1px solid #e5e7eb; padding: 6px 8px; text-align: right;
            vertical-align: top; }}
@@ -638,6 +639,9 @@ _PAGE = """<!doctype html>
 </div>
 {charts}
 <h2>Decisions of the latest orchestrated day</h2>
+<p class="note">capacity: accepted leads/day the partners can take that day; target/day
+and actual/day: the last week as the controller saw them (gap = target - actual);
+budget in euro/day.</p>
 <div class="tablewrap">{decisions}</div>
 </main>
 <script type="application/json" id="{data_id}">{data}</script>
