@@ -339,3 +339,18 @@ def test_a_failed_run_is_recorded_with_its_error(
     ).fetchone()
     assert (status, finished) == ("failed", True)
     assert "no public holidays loaded" in error
+
+
+def test_plan_starting_mid_month_assumes_the_unmeasured_days_went_to_plan(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # No stats at all before the 23rd: 15 of November's 21 working days are unmeasured.
+    plan(database, SERVICE, date(2026, 11, 23))
+    seg = _segment(sql, "loodgieter_utrecht")
+    capacity, target = sql.execute(
+        "select capacity, target_leads from lead_segment_plans where segment_id = %s and day = '2026-11-23'",
+        (seg,),
+    ).fetchone()
+    # 50 - 15 x 50/21 left over 6 working days = 50/21 a day: the plain daily capacity, / 0.7.
+    assert capacity == Decimal("2.38")
+    assert target == Decimal("3.40")

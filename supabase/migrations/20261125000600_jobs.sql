@@ -374,12 +374,24 @@ begin
            )) as rate
     from segs s left join history h on h.segment_id = s.id
   ),
+  elapsed_working as (
+    -- Working days of the month before p_day.
+    select count(*)::integer as n
+    from generate_series(date_trunc('month', p_day), p_day - interval '1 day', interval '1 day') as d
+    left join public.public_holidays h on h.day = d::date
+    where extract(isodow from d) < 6 and h.day is null
+  ),
   delivered as (
-    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance rate.
+    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance rate,
+    -- over the measured days; the working days not measured (e.g. before the first run)
+    -- count as delivered on plan, so a mid-month start does not chase a whole month.
     select st.segment_id,
            sum(st.leads_accepted) as accepted,
-           sum(st.leads_pending) as pending
+           sum(st.leads_pending) as pending,
+           count(*) filter (where extract(isodow from st.day) < 6 and h.day is null)::integer
+             as measured_working
     from public.lead_generation_stats st
+    left join public.public_holidays h on h.day = st.day
     where st.day >= date_trunc('month', p_day)::date and st.day < p_day
     group by st.segment_id
   ),
@@ -392,12 +404,15 @@ begin
                least(
                  greatest(c.monthly_capacity
                           - coalesce(dl.accepted, 0)
-                          - coalesce(dl.pending, 0) * coalesce(r.rate, p_prior_acceptance), 0) / rw.n,
+                          - coalesce(dl.pending, 0) * coalesce(r.rate, p_prior_acceptance)
+                          - greatest(ew.n - coalesce(dl.measured_working, 0), 0)
+                            * c.monthly_capacity / nullif(c.working_days, 0), 0) / rw.n,
                  c.capacity * p_max_pace)
              else 0
            end as accepted_target
     from segs s
     cross join remaining_working rw
+    cross join elapsed_working ew
     left join cap c on c.segment_id = s.id
     left join rates r on r.segment_id = s.id
     left join delivered dl on dl.segment_id = s.id
