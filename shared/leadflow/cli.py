@@ -64,14 +64,17 @@ def db_migrate(as_json: JsonOption = False) -> None:
 
 
 @db_app.command("seed")
-def db_seed() -> None:
+def db_seed(as_json: JsonOption = False) -> None:
     """Load supabase/seed.sql: a small deterministic sample marketplace.
 
     Example: leadflow db migrate && leadflow db seed
     """
     with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
         migrations.seed(conn)
-    console.print("seed data loaded")
+    if as_json:
+        _emit_json({"seeded": True})
+    else:
+        console.print("seed data loaded")
 
 
 @db_app.command("start")
@@ -89,10 +92,16 @@ def db_start() -> None:
 
 
 @db_app.command("stop")
-def db_stop() -> None:
-    """Stop the embedded server."""
+def db_stop(as_json: JsonOption = False) -> None:
+    """Stop the embedded server.
+
+    Example: leadflow db stop
+    """
     EmbeddedPostgres(get_settings().home / "postgres").stop()
-    console.print("stopped")
+    if as_json:
+        _emit_json({"running": False})
+    else:
+        console.print("stopped")
 
 
 DayOption = Annotated[
