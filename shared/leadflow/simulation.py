@@ -857,7 +857,14 @@ def figure(result: SimulationResult) -> Any:
             continue
         fig.add_vline(x=day.isoformat(), line={"color": "#aaa", "dash": "dash", "width": 1})
         fig.add_annotation(
-            x=day.isoformat(), y=1.02, yref="paper", text=text, showarrow=False, font={"size": 11}
+            x=day.isoformat(),
+            y=0.55,
+            yref="paper",
+            yanchor="bottom",
+            xanchor="left",
+            text=text,
+            showarrow=False,
+            font={"size": 11, "color": "#666"},
         )
     fig.update_yaxes(tickformat=".0%", row=1, col=1)
     fig.update_layout(
@@ -874,7 +881,9 @@ def figure(result: SimulationResult) -> Any:
 def write_plot(result: SimulationResult, path: Path) -> Path:
     """The figure as one self-contained HTML file (plotly.js inline, opens offline)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure(result).write_html(str(path), include_plotlyjs=True, full_html=True)
+    figure(result).write_html(
+        str(path), include_plotlyjs=True, full_html=True, config={"displayModeBar": False}
+    )
     return path
 
 
@@ -930,9 +939,9 @@ def table(result: SimulationResult) -> Any:
         "after a ±30 % capacity shock until a shocked segment's weekly expected leads are "
         "within 10 % of the oracle's for a week (median, and how many within 7 days).",
     )
-    out.add_column("strategy", no_wrap=True)
+    out.add_column("strategy")
     for name in ("fill", "over-delivery", "spend", "€ / accepted", "volatility", "re-converge"):
-        out.add_column(name, justify="right", no_wrap=True)
+        out.add_column(name, justify="right")
     for s in STRATEGIES:
         m = result.metrics[s]
         out.add_row(*_row(m))
@@ -971,11 +980,11 @@ def _reconverge_text(m: StrategyMetrics) -> str:
         return "(reference)"
     if not m.reconverge:
         return "—"
-    return f"{_days(m.reconverge_median)}, {m.reconverged_within(7)}/{len(m.reconverge)} ≤ 7 d"
+    return f"{_days(m.reconverge_median)} ({m.reconverged_within(7)}/{len(m.reconverge)} ≤ 7 d)"
 
 
 def _days(value: float | None) -> str:
-    return "not in the run" if value is None else f"{value:g} d"
+    return "never" if value is None else f"{value:g} d"
 
 
 def _num(value: float | None) -> float:
