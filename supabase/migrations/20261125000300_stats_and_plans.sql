@@ -135,18 +135,25 @@ returns table (segment_id uuid, lead_gap numeric)
 language sql
 set search_path = ''
 as $$
+  -- Only rows whose actual changes are written: a plan is updated again and
+  -- again (plan, aggregate, orchestrate), mostly with nothing new.
   update public.lead_segment_plans p
-     set actual_leads = (
-           select st.leads_generated from public.lead_generation_stats st
-           where st.segment_id = p.segment_id and st.day = p.day
-         )
-   where p.day = p_day
-     and (p_segment_id is null or p.segment_id = p_segment_id)
-  returning p.segment_id, p.lead_gap
+     set actual_leads = m.actual
+    from (
+      select pl.segment_id, st.leads_generated as actual
+      from public.lead_segment_plans pl
+      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
+      where pl.day = p_day and (p_segment_id is null or pl.segment_id = p_segment_id)
+    ) m
+   where p.day = p_day and p.segment_id = m.segment_id
+     and p.actual_leads is distinct from m.actual;
+  select p.segment_id, p.lead_gap
+  from public.lead_segment_plans p
+  where p.day = p_day and (p_segment_id is null or p.segment_id = p_segment_id)
 $$;
 comment on function public.update_lead_gaps(date, uuid) is
   'Copy the measured actual leads into the plans of a day (all segments, or one), which sets lead_gap. '
-  'Returns each plan row with its new gap.';
+  'Returns each plan row of the day (or the one segment) with its gap; rows whose actual did not change are not rewritten.';
 
 create or replace function public.update_lead_gap(p_segment_id uuid, p_day date) returns numeric
 language sql
