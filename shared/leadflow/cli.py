@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -244,6 +244,15 @@ def _mode(value: str) -> Any:
     )
 
 
+def _run_against_google_ads(job: Any, day: date, mode: str, as_json: bool) -> None:
+    """Run orchestrate or rollback for `day`: mode checked, Google Ads and the database opened."""
+    resolved = _mode(mode)
+    gateway = _live_gateway()
+    with _service_database() as database:
+        counts = job(database, Caller.service(), day, gateway, mode=resolved)
+    _report({"day": day.isoformat(), **counts}, as_json)
+
+
 @orchestrate_app.callback()
 def orchestrate_command(
     ctx: typer.Context,
@@ -264,12 +273,9 @@ def orchestrate_command(
     from leadflow.jobs.entry import default_day
     from leadflow.jobs.orchestrate import orchestrate
 
-    resolved = _mode(mode)
-    target = day.date() if day else default_day("orchestrate")
-    gateway = _live_gateway()
-    with _service_database() as database:
-        counts = orchestrate(database, Caller.service(), target, gateway, mode=resolved)
-    _report({"day": target.isoformat(), **counts}, as_json)
+    _run_against_google_ads(
+        orchestrate, day.date() if day else default_day("orchestrate"), mode, as_json
+    )
 
 
 @orchestrate_app.command("rollback")
@@ -286,11 +292,7 @@ def rollback_command(
     """
     from leadflow.jobs.orchestrate import rollback
 
-    resolved = _mode(mode)
-    gateway = _live_gateway()
-    with _service_database() as database:
-        counts = rollback(database, Caller.service(), day.date(), gateway, mode=resolved)
-    _report({"day": day.date().isoformat(), **counts}, as_json)
+    _run_against_google_ads(rollback, day.date(), mode, as_json)
 
 
 @app.command("demo")

@@ -350,10 +350,12 @@ begin
   cap as (
     select c.* from public.segment_capacity(p_day, p_day) c
   ),
-  remaining_working as (
-    -- Working days from p_day to the end of its month, p_day included.
-    select count(*)::integer as n
-    from generate_series(p_day::timestamp, (date_trunc('month', p_day) + interval '1 month' - interval '1 day'),
+  month_working as (
+    -- Working days of p_day's month before p_day (elapsed) and from p_day on (remaining).
+    select count(*) filter (where d < p_day)::integer as elapsed,
+           count(*) filter (where d >= p_day)::integer as remaining
+    from generate_series(date_trunc('month', p_day),
+                         date_trunc('month', p_day) + interval '1 month' - interval '1 day',
                          interval '1 day') as d
     left join public.public_holidays h on h.day = d::date
     where extract(isodow from d) < 6 and h.day is null
@@ -374,13 +376,6 @@ begin
            )) as rate
     from segs s left join history h on h.segment_id = s.id
   ),
-  elapsed_working as (
-    -- Working days of the month before p_day.
-    select count(*)::integer as n
-    from generate_series(date_trunc('month', p_day), p_day - interval '1 day', interval '1 day') as d
-    left join public.public_holidays h on h.day = d::date
-    where extract(isodow from d) < 6 and h.day is null
-  ),
   delivered as (
     -- Expected accepted leads so far this month: accepted, plus pending at the acceptance rate,
     -- over the measured days; the working days not measured (e.g. before the first run)
@@ -400,19 +395,18 @@ begin
            coalesce(c.capacity, 0) as capacity,
            coalesce(r.rate, p_prior_acceptance) as rate,
            case
-             when coalesce(c.is_working_day, false) and rw.n > 0 then
+             when coalesce(c.is_working_day, false) and mw.remaining > 0 then
                least(
                  greatest(c.monthly_capacity
                           - coalesce(dl.accepted, 0)
                           - coalesce(dl.pending, 0) * coalesce(r.rate, p_prior_acceptance)
-                          - greatest(ew.n - coalesce(dl.measured_working, 0), 0)
-                            * c.monthly_capacity / nullif(c.working_days, 0), 0) / rw.n,
+                          - greatest(mw.elapsed - coalesce(dl.measured_working, 0), 0)
+                            * c.monthly_capacity / nullif(c.working_days, 0), 0) / mw.remaining,
                  c.capacity * p_max_pace)
              else 0
            end as accepted_target
     from segs s
-    cross join remaining_working rw
-    cross join elapsed_working ew
+    cross join month_working mw
     left join cap c on c.segment_id = s.id
     left join rates r on r.segment_id = s.id
     left join delivered dl on dl.segment_id = s.id
