@@ -20,6 +20,12 @@ DAY = date(2026, 11, 23)  # a Monday; the seed has leads 9..22 November
 START_MICROS = 50_000_000  # €50/day; the seed's bounds are €10..€150
 
 
+@pytest.fixture(autouse=True)
+def today_is_day(sql: psycopg.Connection[Any]) -> None:
+    """The database's today is DAY (live changes are only for today)."""
+    sql.execute("insert into private.clock (id, today) values (true, %s)", (DAY,))
+
+
 @pytest.fixture
 def ready(database: Database) -> Database:
     """Stats through the day before DAY and plans for the week up to DAY."""
@@ -121,7 +127,7 @@ def test_no_double_apply_after_a_crash_between_pending_and_completion(
         crashing.add_budget(name, START_MICROS)
     with pytest.raises(KeyboardInterrupt):
         orchestrate(ready, SERVICE, DAY, crashing, mode=Mode.live)
-    pending = _log(sql, day=DAY, status="pending")
+    pending = _log(sql, day=DAY, status="sent")
     applied_once = list(crashing.applied)
     assert pending and len(pending) == len(applied_once)
 
@@ -148,7 +154,7 @@ def test_a_crash_before_sending_is_reconciled_as_failed_and_decided_again(
         crashing.add_budget(name, START_MICROS)
     with pytest.raises(KeyboardInterrupt):
         orchestrate(ready, SERVICE, DAY, crashing, mode=Mode.live)
-    pending_ids = {r["id"] for r in _log(sql, day=DAY, status="pending")}
+    pending_ids = {r["id"] for r in _log(sql, day=DAY, status="sent")}
     healthy = InMemoryGoogleAds(budgets=dict(crashing.budgets))
     orchestrate(ready, SERVICE, DAY, healthy, mode=Mode.live)
     assert {r["status"] for r in _log(sql, day=DAY) if r["id"] in pending_ids} == {"failed"}
@@ -220,11 +226,17 @@ def test_the_database_refuses_a_change_beyond_the_limit_or_bounds(
         "select segment_id, budget_resource_name, customer_id, campaign_id from segment_campaign_budgets limit 1"
     ).fetchone()
 
+    run_id = ready.rpc(
+        "start_job_run",
+        {"p_job": "orchestrate", "p_day": DAY.isoformat(), "p_triggered_by": "test"},
+        caller=SERVICE,
+    )
+
     def log(old: int, new: int) -> Any:
         return ready.rpc(
             "log_budget_decisions",
             {
-                "p_run_id": None,
+                "p_run_id": run_id,
                 "p_day": DAY.isoformat(),
                 "p_kind": "adjust",
                 "p_mode": "live",
@@ -238,6 +250,7 @@ def test_the_database_refuses_a_change_beyond_the_limit_or_bounds(
                         "action": "increase" if new > old else "decrease",
                         "old_amount_micros": old,
                         "new_amount_micros": new,
+                        "lead_gap": "1" if new > old else "-1",
                         "reason": "test",
                     }
                 ],

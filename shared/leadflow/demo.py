@@ -53,6 +53,7 @@ from leadflow.local import LOCAL_DATABASE, ensure_database
 from leadflow.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
 from leadflow.report import ReportResult, default_path, write_report
 from leadflow.settings import Settings
+from leadflow.simclock import Clock, database_clock
 
 TRIGGERED_BY = "demo"
 DEFAULT_SEED = 42
@@ -295,9 +296,13 @@ def run_day(
     *,
     mode: Mode,
     simulate: bool = True,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
     """One day as the scheduler runs it: aggregate yesterday, plan and orchestrate today;
-    then (with `simulate`) the day passes in the market at the budgets now in force."""
+    then (with `simulate`) the day passes in the market at the budgets now in force.
+    `clock` makes `day` the database's today (needed to steer live on a simulated day)."""
+    if clock is not None:
+        clock(day)
     aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
     plan(db, caller, day, triggered_by=TRIGGERED_BY)
     counts = orchestrate(db, caller, day, gateway, mode=mode, triggered_by=TRIGGERED_BY)
@@ -312,8 +317,12 @@ def run_demo(
     *,
     caller: Caller | None = None,
     on_progress: DemoProgress | None = None,
+    clock: Clock | None = None,
 ) -> DemoResult:
-    """Build the marketplace and run the daily loop over every day of the demo."""
+    """Build the marketplace and run the daily loop over every day of the demo.
+
+    `clock` pins the database's day to each simulated day (see `leadflow.simclock`).
+    """
     caller = caller or Caller.service()
     progress = on_progress or (lambda task, description, done, total: None)
     timings: dict[str, float] = {}
@@ -342,6 +351,8 @@ def run_demo(
     warmup = [day for day in days if day < options.steer_from]
     total = len(days) + 1
     if warmup:
+        if clock is not None:
+            clock(warmup[-1])
         progress("loop", f"backfill {warmup[0]} to {warmup[-1]}", 0, total)
         gateway.simulate(warmup[0], warmup[-1])
         aggregate(
@@ -355,14 +366,26 @@ def run_demo(
     progress("loop", "backfilled", 1, total)
     for done, day in enumerate(days, start=2):
         if day < options.steer_from:
+            if clock is not None:
+                clock(day)
             plan(db, caller, day, triggered_by=TRIGGERED_BY)
             orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
             doing = "observing (dry-run)"
         else:
-            run_day(db, caller, day, gateway, mode=options.mode, simulate=day < options.end)
+            run_day(
+                db,
+                caller,
+                day,
+                gateway,
+                mode=options.mode,
+                simulate=day < options.end,
+                clock=clock,
+            )
             doing = f"steering ({options.mode.value})"
         progress("loop", f"{day} {doing}", done, total)
     db.rpc("demo_marketplace_complete", caller=caller)
+    if clock is not None:
+        clock(None)
     timings["loop"] = time.perf_counter() - loop_started
 
     result = results(db, caller, options, reused=False)
@@ -441,6 +464,7 @@ def run(
             bars.update(tasks[task], description=description, completed=done, total=total)
 
         caller = Caller.service()
+        clock = database_clock(target.url)
         db = connect(target.url)
         try:
             stored = stored_demo(db, caller)
@@ -463,10 +487,10 @@ def run(
                     db.close()
                     target.reset()
                     db = connect(target.url)
-                    result = run_demo(db, options, caller=caller, on_progress=progress)
+                    result = run_demo(db, options, caller=caller, on_progress=progress, clock=clock)
             else:
                 options = resolve_options({**requested, "end": requested.get("end") or today}, None)
-                result = run_demo(db, options, caller=caller, on_progress=progress)
+                result = run_demo(db, options, caller=caller, on_progress=progress, clock=clock)
             result.rebuilt = rebuilt
             result.where = target.where
             path = out or default_path(settings.home, None, None, None)

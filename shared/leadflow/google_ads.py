@@ -164,7 +164,9 @@ class BudgetResult:
     """What became of one `BudgetChange`."""
 
     key: int
-    status: Literal["success", "failed"]
+    #: success: applied (or valid, validate-only); failed: Google Ads refused it, so it was
+    #: not applied; unknown: no clear answer (e.g. DEADLINE_EXCEEDED), it may have been applied.
+    status: Literal["success", "failed", "unknown"]
     error: str | None = None
     transient: bool = False  # failed for a reason that may pass; a later run may retry
 
@@ -571,9 +573,14 @@ class GoogleAdsApiGateway:
         except _SomeOperationsFailedTransiently:
             pass  # their results already say failed, transient
         except GoogleAdsRequestError as exc:
+            # A whole request that failed transiently (deadline, unavailable) may still have
+            # been applied: its outcome is unknown. A permanent error means Google refused it.
             for change in pending:
                 results[change.key] = BudgetResult(
-                    change.key, "failed", str(exc), transient=exc.transient
+                    change.key,
+                    "unknown" if exc.transient else "failed",
+                    str(exc),
+                    transient=exc.transient,
                 )
         except QuotaExhausted as exc:
             unsettled = {change.key for change in pending}
@@ -618,7 +625,7 @@ class GoogleAdsApiGateway:
                     resend.append(change)
             elif not validate_only and not _has_result(response, index):
                 message = unattributed or "Google Ads returned no result for this change"
-                results[change.key] = BudgetResult(change.key, "failed", self._clean(message))
+                results[change.key] = BudgetResult(change.key, "unknown", self._clean(message))
             else:
                 results[change.key] = BudgetResult(change.key, "success")
         return resend

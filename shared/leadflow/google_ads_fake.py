@@ -39,6 +39,8 @@ class _Failure:
     error: str
     transient: bool
     times: int | None  # None: every time
+    unknown: bool = False  # answer "unknown" (no clear result) instead of "failed"
+    applied: bool = False  # with unknown: the change was applied all the same
 
 
 @dataclass
@@ -84,6 +86,20 @@ class InMemoryGoogleAds:
     ) -> None:
         """The next `times` calls that change this budget fail as transient."""
         self._failures[resource_name] = _Failure(error, transient=True, times=times)
+
+    def answer_unknown(
+        self,
+        resource_name: str,
+        *,
+        applied: bool,
+        times: int | None = 1,
+        error: str = "DeadlineExceeded: 504 Deadline Exceeded",
+    ) -> None:
+        """The next `times` changes of this budget get no clear answer (the outcome is
+        unknown), though Google Ads did (`applied`) or did not apply them."""
+        self._failures[resource_name] = _Failure(
+            error, transient=True, times=times, unknown=True, applied=applied
+        )
 
     def exhaust_quota(self, after_operations: int = 0) -> None:
         """QuotaExhausted once `after_operations` more operations have been used."""
@@ -137,6 +153,13 @@ class InMemoryGoogleAds:
                 failure.times -= 1
                 if failure.times <= 0:
                     del self._failures[name]
+            if failure.unknown:
+                if failure.applied and not validate_only and name in self.budgets:
+                    self.budgets[name] = replace(
+                        self.budgets[name], amount_micros=change.new_amount_micros
+                    )
+                    self.applied.append(change)
+                return BudgetResult(change.key, "unknown", failure.error, transient=True)
             return BudgetResult(change.key, "failed", failure.error, transient=failure.transient)
         info = self.budgets.get(name)
         if info is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -60,6 +61,32 @@ class Settings(BaseSettings):
     jwt_secret_id: str | None = Field(default=None, alias="LEADFLOW_JWT_SECRET_ID")
     google_ads_secret_id: str | None = Field(default=None, alias="LEADFLOW_GOOGLE_ADS_SECRET_ID")
     scheduler_secret_id: str | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET_ID")
+
+    @field_validator(
+        "database_url",
+        "supabase_anon_key",
+        "supabase_service_role_key",
+        "jwt_secret",
+        "scheduler_secret",
+        "scheduler_oidc_audience",
+        "scheduler_oidc_email",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """An empty or whitespace-only value is not configured (never an empty secret)."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def scheduler_auth_configured(self) -> bool:
+        """Whether any scheduler credential is set: a secret, or an OIDC audience and account."""
+        return self.scheduler_secret is not None or bool(
+            self.scheduler_oidc_audience and self.scheduler_oidc_email
+        )
 
     @classmethod
     def settings_customise_sources(

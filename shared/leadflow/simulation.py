@@ -56,6 +56,7 @@ from leadflow.market import (
     MarketModel,
     SegmentMarket,
 )
+from leadflow.simclock import pin_today
 
 Strategy = Literal["fixed", "rules", "leadflow", "oracle"]
 STRATEGIES: tuple[Strategy, ...] = ("fixed", "rules", "leadflow", "oracle")
@@ -458,15 +459,17 @@ def _build_base(
         gateway.insert_organic(options.first_day, options.last_day)
         warmup = list(days_between(options.first_day, options.start - timedelta(days=1)))
         for done, day in enumerate(warmup, start=1):
-            _jobs(db, caller, day, gateway)
+            _jobs(db, caller, day, gateway, url)
             orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
             gateway.simulate(day, day)
             progress("warmup", f"warm-up {day}", done, len(warmup))
     return model, gateway, shocks, summary
 
 
-def _jobs(db: Database, caller: Caller, day: date, gateway: MarketGateway) -> None:
-    """The scheduler's morning: aggregate yesterday (with Google Ads metrics), plan today."""
+def _jobs(db: Database, caller: Caller, day: date, gateway: MarketGateway, url: str) -> None:
+    """The scheduler's morning: aggregate yesterday (with Google Ads metrics), plan today,
+    on a database whose today is `day`."""
+    pin_today(url, day)
     aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
     plan(db, caller, day, triggered_by=TRIGGERED_BY)
 
@@ -571,7 +574,7 @@ def _run_strategy(
         run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
         days = list(days_between(options.start, options.last_day))
         for done, day in enumerate(days, start=1):
-            _jobs(db, caller, day, gateway)
+            _jobs(db, caller, day, gateway, url)
             if strategy == "leadflow":
                 orchestrate(db, caller, day, gateway, mode=Mode.live, triggered_by=TRIGGERED_BY)
             elif strategy == "rules":
@@ -581,7 +584,9 @@ def _run_strategy(
             run.budgets[day] = gateway.budget_amounts()
             gateway.simulate(day, day)
             progress(strategy, f"{LABELS[strategy]} {day}", done, len(days))
+        pin_today(url, options.last_day + timedelta(days=1))
         aggregate(db, caller, options.last_day, gateway=gateway, triggered_by=TRIGGERED_BY)
+        pin_today(url, None)
     _read_back(url, options, run)
     run.seconds = time.perf_counter() - started
     return run

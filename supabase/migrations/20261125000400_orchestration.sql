@@ -1,6 +1,32 @@
 -- =============================================================================
--- Orchestration: the append-only audit of budget decisions, and job runs.
+-- Orchestration: the database's calendar day, the append-only audit of budget
+-- decisions, and job runs.
 -- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- The database's day: every money rule is cut on the Amsterdam calendar day of
+-- the database's clock. Simulations pin it (one row); only the owner can.
+-- -----------------------------------------------------------------------------
+create table private.clock (
+  id boolean primary key default true check (id),
+  today date not null
+);
+comment on table private.clock is
+  'Empty in production. A simulation run by the database owner pins "today" here; no API role can read or write it.';
+revoke all on table private.clock from public, anon, authenticated, service_role;
+
+create or replace function private.today_nl() returns date
+language sql stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((select c.today from private.clock c),
+                  (now() at time zone 'Europe/Amsterdam')::date)
+$$;
+comment on function private.today_nl() is
+  'Today in the Netherlands by the database''s clock (pinned by private.clock in simulations).';
+revoke execute on function private.today_nl() from public, anon;
+grant execute on function private.today_nl() to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
 -- channel_orchestration_log
@@ -22,23 +48,38 @@ create table public.channel_orchestration_log (
   lead_gap numeric(12, 2),
   reason text not null check (length(btrim(reason)) > 0),
   mode text not null check (mode in ('live', 'dry_run', 'validate_only')),
-  status text not null default 'pending' check (status in ('pending', 'success', 'failed', 'skipped')),
+  status text not null default 'pending'
+    check (status in ('pending', 'sent', 'unknown', 'success', 'failed', 'skipped')),
   error text,
   triggered_by text not null,
   created_at timestamptz not null default now(),
+  sent_on date,
+  claimed_at timestamptz,
   completed_at timestamptz,
-  check ((status = 'pending') = (completed_at is null)),
-  check (status <> 'failed' or error is not null)
+  check ((status in ('pending', 'sent', 'unknown')) = (completed_at is null)),
+  check ((status in ('sent', 'unknown', 'success', 'failed')) = (sent_on is not null)),
+  check ((sent_on is null) = (claimed_at is null)),
+  check (mode <> 'dry_run' or status = 'skipped'),
+  check (status not in ('failed', 'unknown') or error is not null)
 );
 create index channel_orchestration_log_segment_day_idx on public.channel_orchestration_log (segment_id, day);
 create index channel_orchestration_log_day_status_idx on public.channel_orchestration_log (day, status);
-create index channel_orchestration_log_pending_idx on public.channel_orchestration_log (day)
-  where status = 'pending';
--- At most one live change per budget, day and kind that is pending or applied:
--- a rerun of the same day can never apply a change twice.
+create index channel_orchestration_log_open_idx on public.channel_orchestration_log (run_id)
+  where status in ('pending', 'sent', 'unknown');
+-- The changes of a budget sent on a day: the daily limit's reference and sum.
+create index channel_orchestration_log_sent_idx
+  on public.channel_orchestration_log (budget_resource_name, sent_on, id)
+  where sent_on is not null and mode = 'live';
+-- At most one live change per budget, day and kind that may still apply or has
+-- applied: a rerun of the same day can never apply a change twice.
 create unique index channel_orchestration_log_one_live_change_idx
   on public.channel_orchestration_log (budget_resource_name, day, kind)
-  where mode = 'live' and status in ('pending', 'success') and action <> 'hold';
+  where mode = 'live' and status in ('pending', 'sent', 'unknown', 'success') and action <> 'hold';
+-- At most one change per budget in flight or of unknown outcome: it blocks every
+-- other change of that budget until it is reconciled against Google Ads.
+create unique index channel_orchestration_log_one_in_doubt_idx
+  on public.channel_orchestration_log (budget_resource_name)
+  where mode = 'live' and status in ('sent', 'unknown');
 
 comment on table public.channel_orchestration_log is
   'Append-only audit of every budget decision: written pending before Google Ads is called, then completed. Admin-only.';
@@ -53,8 +94,13 @@ comment on column public.channel_orchestration_log.change_pct is '(new - old) / 
 comment on column public.channel_orchestration_log.lead_gap is 'The gap the decision answered.';
 comment on column public.channel_orchestration_log.reason is 'Why: the controller''s explanation in words.';
 comment on column public.channel_orchestration_log.mode is 'live, dry_run (nothing sent) or validate_only (sent, not applied).';
-comment on column public.channel_orchestration_log.status is 'pending, success, failed or skipped.';
-comment on column public.channel_orchestration_log.error is 'What went wrong, for failed (and why, for skipped).';
+comment on column public.channel_orchestration_log.status is
+  'pending (logged, not sent), sent (claimed for sending, outcome not yet known), unknown (sent; '
+  'Google Ads gave no clear answer), success, failed (Google Ads refused it) or skipped (never sent).';
+comment on column public.channel_orchestration_log.error is 'What went wrong, for failed and unknown (and why, for skipped).';
+comment on column public.channel_orchestration_log.sent_on is
+  'Amsterdam calendar day the change was claimed for sending: the day whose limit it counts against.';
+comment on column public.channel_orchestration_log.claimed_at is 'When the change was claimed for sending.';
 comment on column public.channel_orchestration_log.triggered_by is 'Who or what made the decision: scheduler, cli:<user>, api:<user>.';
 
 create or replace function private.orchestration_log_append_only() returns trigger
@@ -66,12 +112,12 @@ begin
     raise exception 'channel_orchestration_log is append-only: rows cannot be deleted'
       using errcode = '42501';
   end if;
-  if old.status <> 'pending' then
-    raise exception 'channel_orchestration_log row % is already %; it cannot change', old.id, old.status
-      using errcode = '42501';
-  end if;
-  if new.status = 'pending' then
-    raise exception 'channel_orchestration_log row % is pending; it can only be completed', old.id
+  -- The life of a row: pending -> sent | skipped; sent -> success | failed | unknown;
+  -- unknown -> success | failed (reconciled against Google Ads). Nothing else.
+  if not ((old.status = 'pending' and new.status in ('sent', 'skipped'))
+          or (old.status = 'sent' and new.status in ('success', 'failed', 'unknown'))
+          or (old.status = 'unknown' and new.status in ('success', 'failed'))) then
+    raise exception 'channel_orchestration_log row % cannot go from % to %', old.id, old.status, new.status
       using errcode = '42501';
   end if;
   if (new.id, new.run_id, new.day, new.segment_id, new.channel, new.kind, new.customer_id,
@@ -83,14 +129,30 @@ begin
       old.campaign_id, old.budget_resource_name, old.action, old.old_amount_micros,
       old.new_amount_micros, old.change_pct, old.lead_gap, old.reason, old.mode,
       old.triggered_by, old.created_at) then
-    raise exception 'channel_orchestration_log: only status, error and completed_at of a pending row may change'
+    raise exception 'channel_orchestration_log: only the status, error and timestamps of an open row may change'
       using errcode = '42501';
+  end if;
+  if old.status <> 'pending' and (new.sent_on, new.claimed_at) is distinct from (old.sent_on, old.claimed_at) then
+    raise exception 'channel_orchestration_log row % was claimed once; its claim cannot change', old.id
+      using errcode = '42501';
+  end if;
+  if new.status = 'sent' then
+    -- Only public.claim_budget_decisions sends; it re-reads the kill switch and the limit.
+    if not coalesce((select o.changes_enabled from public.orchestration_settings o), false) then
+      raise exception 'the kill switch is on: no budget change may be sent' using errcode = '23514';
+    end if;
+    if new.sent_on is distinct from private.today_nl() then
+      raise exception 'a change is sent on the day it is claimed (%)', private.today_nl()
+        using errcode = '23514';
+    end if;
   end if;
   return new;
 end
 $$;
 comment on function private.orchestration_log_append_only() is
-  'Trigger: the audit log only grows; a pending row may be completed once, nothing else changes.';
+  'Trigger: the audit log only grows; a row moves pending -> sent -> success/failed/unknown -> '
+  'success/failed (or pending -> skipped) and nothing else of it changes; nothing is sent while the '
+  'kill switch is on.';
 
 create trigger channel_orchestration_log_append_only
   before update or delete on public.channel_orchestration_log
@@ -102,6 +164,8 @@ create trigger channel_orchestration_log_no_truncate
 alter table public.channel_orchestration_log enable row level security;
 -- Also from service_role, which default privileges give everything: it appends and completes.
 revoke all on table public.channel_orchestration_log from anon, authenticated, service_role;
+revoke all on sequence public.channel_orchestration_log_id_seq from public, anon, authenticated, service_role;
+grant usage on sequence public.channel_orchestration_log_id_seq to service_role;
 grant select on table public.channel_orchestration_log to authenticated;
 grant select, insert, update on table public.channel_orchestration_log to service_role;
 create policy "Admins can read the orchestration log"
@@ -122,7 +186,9 @@ create table public.job_runs (
   started_at timestamptz not null default now(),
   heartbeat_at timestamptz not null default now(),
   finished_at timestamptz,
+  taken_over_by uuid,
   check ((status = 'running') = (finished_at is null)),
+  check (taken_over_by is null or status = 'failed'),
   check (status <> 'failed' or error is not null)
 );
 -- Two runs of the same job for the same day never run at once.
@@ -135,7 +201,10 @@ comment on column public.job_runs.day is 'The Dutch calendar day the run was for
 comment on column public.job_runs.status is 'running, success or failed.';
 comment on column public.job_runs.counts is 'What the run did, e.g. {"segments": 180, "changed": 12}.';
 comment on column public.job_runs.error is 'Why the run failed.';
-comment on column public.job_runs.heartbeat_at is 'Last sign of life; a running row silent for too long is stale.';
+comment on column public.job_runs.heartbeat_at is
+  'Last sign of life. A run holds a lease while it beats; one silent for 30 minutes may be taken over.';
+comment on column public.job_runs.taken_over_by is
+  'The run that took this one''s lease: from then on this run can claim, send and complete nothing.';
 
 alter table public.job_runs enable row level security;
 -- service_role too (see the log above): it starts, beats and finishes runs, never deletes them.

@@ -438,11 +438,49 @@ grant execute on function public.plan_lead_segments(date, integer, numeric, nume
 -- -----------------------------------------------------------------------------
 -- Job runs: one running run per job and day; stale runs recognised
 -- -----------------------------------------------------------------------------
+create or replace function public.job_day_window()
+returns table (earliest date, latest date, today date)
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- From a month before the marketplace's first lead (or today, without leads) to tomorrow.
+  select coalesce((select min(l.created_at at time zone 'Europe/Amsterdam')::date
+                   from public.leads l),
+                  private.today_nl()) - 31,
+         private.today_nl() + 1,
+         private.today_nl()
+$$;
+comment on function public.job_day_window() is
+  'The days a job may run for: from 31 days before the first lead to tomorrow (Amsterdam), and today.';
+
+create or replace function private.check_job_days(p_first date, p_last date) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  w record;
+begin
+  select * into w from public.job_day_window();
+  if p_first is null or p_last is null or p_first > p_last then
+    raise exception 'a job needs a day, or a range whose first day is not after its last'
+      using errcode = '22023';
+  end if;
+  if p_first < w.earliest or p_last > w.latest then
+    raise exception 'day % is outside the days a job may run for: % to %',
+      case when p_first < w.earliest then p_first else p_last end, w.earliest, w.latest
+      using errcode = '22023', hint = 'before the first lead there is nothing to compute; after tomorrow nothing has happened';
+  end if;
+end
+$$;
+comment on function private.check_job_days(date, date) is
+  'Refuses (22023) a job day or range outside public.job_day_window().';
+
 create or replace function public.start_job_run(
   p_job text,
   p_day date,
   p_triggered_by text,
-  p_stale_after interval default interval '30 minutes'
+  p_first date default null
 )
 returns uuid
 language plpgsql
@@ -452,16 +490,20 @@ declare
   run_id uuid;
   running_since timestamptz;
 begin
+  perform private.check_job_days(coalesce(p_first, p_day), p_day);
+  run_id := gen_random_uuid();
+  -- A run silent for 30 minutes has lost its lease: it is taken over, and fenced
+  -- (claim, complete and finish refuse a run that is not running).
   update public.job_runs
      set status = 'failed',
-         error = format('stale: no heartbeat since %s', heartbeat_at),
-         finished_at = now()
+         error = format('stale: no heartbeat since %s; taken over by run %s', heartbeat_at, run_id),
+         finished_at = now(),
+         taken_over_by = run_id
    where job = p_job and day = p_day and status = 'running'
-     and heartbeat_at < now() - p_stale_after;
+     and heartbeat_at < now() - private.job_lease();
   begin
-    insert into public.job_runs (job, day, triggered_by)
-    values (p_job, p_day, p_triggered_by)
-    returning id into run_id;
+    insert into public.job_runs (id, job, day, triggered_by)
+    values (run_id, p_job, p_day, p_triggered_by);
   exception when unique_violation then
     select started_at into running_since from public.job_runs
      where job = p_job and day = p_day and status = 'running';
@@ -471,17 +513,30 @@ begin
   return run_id;
 end
 $$;
-comment on function public.start_job_run(text, date, text, interval) is
-  'Record the start of a job run; refused (23505) while a run of the same job and day is running. '
-  'A running run without a heartbeat for p_stale_after is marked failed as stale first.';
+comment on function public.start_job_run(text, date, text, date) is
+  'Record the start of a job run for a day (or the range p_first..p_day) inside job_day_window(); '
+  'refused (23505) while a run of the same job and day holds its lease. A run without a heartbeat '
+  'for private.job_lease() is taken over first.';
 
-create or replace function public.heartbeat_job_run(p_run_id uuid) returns void
+create or replace function private.job_lease() returns interval
+language sql immutable
+set search_path = ''
+as $$ select interval '30 minutes' $$;
+comment on function private.job_lease() is 'How long a run holds its lease without a heartbeat.';
+
+create or replace function public.heartbeat_job_run(p_run_id uuid) returns boolean
 language sql
 set search_path = ''
 as $$
-  update public.job_runs set heartbeat_at = now() where id = p_run_id and status = 'running'
+  with beat as (
+    update public.job_runs set heartbeat_at = now()
+     where id = p_run_id and status = 'running'
+    returning 1
+  )
+  select exists (select 1 from beat)
 $$;
-comment on function public.heartbeat_job_run(uuid) is 'A running job''s sign of life.';
+comment on function public.heartbeat_job_run(uuid) is
+  'A running job''s sign of life; false when the run no longer holds its lease (taken over or ended).';
 
 create or replace function public.finish_job_run(
   p_run_id uuid, p_status text, p_counts jsonb default '{}'::jsonb, p_error text default null
@@ -500,16 +555,23 @@ begin
          finished_at = now(), heartbeat_at = now()
    where id = p_run_id and status = 'running';
   if not found then
-    raise exception 'job run % is not running', p_run_id using errcode = 'PT409';
+    raise exception 'job run % is not running (taken over or already finished)', p_run_id
+      using errcode = 'PT409';
   end if;
 end
 $$;
 comment on function public.finish_job_run(uuid, text, jsonb, text) is
   'Record how a running job run ended, with its counts or error.';
 
-revoke execute on function public.start_job_run(text, date, text, interval) from public, anon, authenticated;
+revoke execute on function public.job_day_window() from public, anon, authenticated;
+revoke execute on function private.check_job_days(date, date) from public, anon, authenticated;
+revoke execute on function private.job_lease() from public, anon;
+revoke execute on function public.start_job_run(text, date, text, date) from public, anon, authenticated;
 revoke execute on function public.heartbeat_job_run(uuid) from public, anon, authenticated;
 revoke execute on function public.finish_job_run(uuid, text, jsonb, text) from public, anon, authenticated;
-grant execute on function public.start_job_run(text, date, text, interval) to service_role;
+grant execute on function public.job_day_window() to service_role;
+grant execute on function private.check_job_days(date, date) to service_role;
+grant execute on function private.job_lease() to authenticated, service_role;
+grant execute on function public.start_job_run(text, date, text, date) to service_role;
 grant execute on function public.heartbeat_job_run(uuid) to service_role;
 grant execute on function public.finish_job_run(uuid, text, jsonb, text) to service_role;

@@ -54,6 +54,22 @@ create policy "Admins can change orchestration settings"
 -- -----------------------------------------------------------------------------
 -- Money safety in the database: every non-hold decision is checked on insert
 -- -----------------------------------------------------------------------------
+create or replace function private.budget_day_reference(p_budget text, p_day date) returns bigint
+language sql stable
+set search_path = ''
+as $$
+  -- The budget as it stood when the day began: the old amount of its first live
+  -- change sent that day, whatever became of that change.
+  select l.old_amount_micros
+  from public.channel_orchestration_log l
+  where l.budget_resource_name = p_budget and l.sent_on = p_day and l.mode = 'live'
+  order by l.id
+  limit 1
+$$;
+comment on function private.budget_day_reference(text, date) is
+  'A budget''s amount at the start of an Amsterdam day: the old amount of the first live change sent '
+  'that day (null before any). Every change sent that day stays within the daily limit of it.';
+
 create or replace function private.check_budget_decision() returns trigger
 language plpgsql
 set search_path = ''
@@ -63,6 +79,10 @@ declare
   settings record;
   reference bigint;
 begin
+  if new.status not in ('pending', 'skipped') or new.sent_on is not null or new.claimed_at is not null then
+    raise exception 'a decision is logged pending or skipped; only sending and Google Ads'' answer move it on'
+      using errcode = '23514';
+  end if;
   if new.action = 'hold' then
     if new.new_amount_micros is distinct from new.old_amount_micros then
       raise exception 'a hold keeps the budget: new must equal old' using errcode = '23514';
@@ -71,6 +91,16 @@ begin
   end if;
   if new.budget_resource_name is null or new.old_amount_micros is null or new.new_amount_micros is null then
     raise exception 'a budget change needs the budget, its old and its new amount' using errcode = '23514';
+  end if;
+  if (new.action = 'increase') <> (new.new_amount_micros > new.old_amount_micros)
+     or (new.action = 'decrease') <> (new.new_amount_micros < new.old_amount_micros) then
+    raise exception 'an % must % the budget (% -> % micros)', new.action,
+      case new.action when 'increase' then 'raise' else 'lower' end,
+      new.old_amount_micros, new.new_amount_micros using errcode = '23514';
+  end if;
+  if new.kind = 'adjust' and not coalesce(sign(new.lead_gap) = case new.action when 'increase' then 1 else -1 end, false) then
+    raise exception 'an adjustment never goes against the lead gap: % with a gap of %',
+      new.action, coalesce(new.lead_gap::text, 'unknown') using errcode = '23514';
   end if;
   select s.min_daily_budget, s.max_daily_budget into seg
     from public.lead_segments s where s.id = new.segment_id;
@@ -81,26 +111,30 @@ begin
     raise exception 'budget % micros is outside the segment bounds % .. % euro',
       new.new_amount_micros, seg.min_daily_budget, seg.max_daily_budget using errcode = '23514';
   end if;
-  -- The daily limit is measured from the budget at the start of the day: the old
-  -- amount of an adjustment, or for a rollback the amount before that day's change.
-  if new.kind = 'rollback' then
-    select l.old_amount_micros into reference
-      from public.channel_orchestration_log l
-     where l.day = new.day and l.budget_resource_name = new.budget_resource_name
-       and l.kind = 'adjust' and l.mode = 'live' and l.status = 'success' and l.action <> 'hold'
-     order by l.id
-     limit 1;
-    if reference is null then
-      raise exception 'nothing to roll back for % on %', new.budget_resource_name, new.day
-        using errcode = '23514';
-    end if;
-  else
-    reference := new.old_amount_micros;
+  if new.mode = 'live' and new.status = 'pending' and new.day <> private.today_nl() then
+    raise exception 'live changes are only for today (%), not %', private.today_nl(), new.day
+      using errcode = '23514';
   end if;
-  if abs(new.new_amount_micros - reference)
-     > floor(reference * coalesce(settings.max_daily_change, 0.2)) then
+  -- The daily limit is measured from the budget at the start of today; a rollback
+  -- restores exactly that.
+  reference := case when new.mode = 'live'
+                    then private.budget_day_reference(new.budget_resource_name, private.today_nl())
+               end;
+  if new.kind = 'rollback' and new.mode = 'live' and new.new_amount_micros is distinct from reference then
+    raise exception 'a rollback restores the amount of the start of today (% micros), not %',
+      coalesce(reference::text, 'none: nothing changed today'), new.new_amount_micros using errcode = '23514';
+  end if;
+  -- Every decision stays within the limit of the amount it starts from; one that
+  -- may be sent also within the limit of the start of today.
+  if new.status <> 'pending' then
+    reference := null;
+  end if;
+  if (new.kind = 'adjust' and abs(new.new_amount_micros - new.old_amount_micros)
+        > floor(new.old_amount_micros * coalesce(settings.max_daily_change, 0.2)))
+     or abs(new.new_amount_micros - reference) > floor(reference * coalesce(settings.max_daily_change, 0.2)) then
     raise exception 'a change to % micros is more than % %% from the day''s starting budget of % micros',
-      new.new_amount_micros, coalesce(settings.max_daily_change, 0.2) * 100, reference
+      new.new_amount_micros, coalesce(settings.max_daily_change, 0.2) * 100,
+      coalesce(reference, new.old_amount_micros)
       using errcode = '23514';
   end if;
   if new.mode <> 'dry_run' and new.status = 'pending' and not coalesce(settings.changes_enabled, false) then
@@ -110,9 +144,10 @@ begin
 end
 $$;
 comment on function private.check_budget_decision() is
-  'Trigger: refuses a logged budget change outside the segment bounds, more than the daily limit from '
-  'the day''s starting budget, '
-  'or sent while the kill switch is on. A change must be logged before it is applied, so none escapes this.';
+  'Trigger: refuses a logged decision that is not pending or skipped, an action that contradicts its '
+  'amounts or (adjustments) the sign of the lead gap, an amount outside the segment bounds or more '
+  'than the daily limit from the start-of-day budget, a live change for another day than today, '
+  'a rollback to anything but the start-of-day amount, or a change to send while the kill switch is on.';
 
 create trigger channel_orchestration_log_check_decision
   before insert on public.channel_orchestration_log
@@ -213,6 +248,39 @@ comment on function public.orchestration_inputs(date, integer) is
 -- -----------------------------------------------------------------------------
 -- The audit log's write path
 -- -----------------------------------------------------------------------------
+create or replace function private.check_run_holds_lease(p_run_id uuid) returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  run record;
+begin
+  -- Locks the run's row: a takeover (public.start_job_run) waits for this transaction,
+  -- and after a takeover this refuses. The lease is renewed.
+  select r.status, r.heartbeat_at, r.taken_over_by into run
+    from public.job_runs r where r.id = p_run_id for update;
+  if not found or run.status <> 'running' or run.heartbeat_at < now() - private.job_lease() then
+    raise exception 'run % no longer holds its lease (%): it may claim, send and complete nothing',
+      p_run_id,
+      case when not found then 'no such run'
+           when run.taken_over_by is not null then format('taken over by run %s', run.taken_over_by)
+           when run.status <> 'running' then 'finished'
+           else format('no heartbeat for %s', private.job_lease()) end
+      using errcode = 'PT409';
+  end if;
+  update public.job_runs set heartbeat_at = now() where id = p_run_id;
+end
+$$;
+comment on function private.check_run_holds_lease(uuid) is
+  'Refuses (PT409) a run that is not running or whose lease ran out (the fencing of its writes); renews it.';
+
+create or replace function private.send_window() returns interval
+language sql immutable
+set search_path = ''
+as $$ select interval '5 minutes' $$;
+comment on function private.send_window() is
+  'A claimed change is sent within this time of its claim or not at all.';
+
 create or replace function public.log_budget_decisions(
   p_run_id uuid,
   p_day date,
@@ -225,10 +293,17 @@ returns table (id bigint, budget_resource_name text, status text, error text)
 language plpgsql
 set search_path = ''
 as $$
+declare
+  today date := private.today_nl();
 begin
   if jsonb_typeof(p_decisions) is distinct from 'array' then
     raise exception 'log_budget_decisions: p_decisions must be an array' using errcode = '22023';
   end if;
+  if p_mode = 'live' and p_day is distinct from today then
+    raise exception 'live changes are only for today (%), not %; other days can be dry-run only', today, p_day
+      using errcode = '22023';
+  end if;
+  perform private.check_run_holds_lease(p_run_id);
   return query
   with d as (
     select r.*
@@ -237,14 +312,7 @@ begin
       action text, old_amount_micros bigint, new_amount_micros bigint, lead_gap numeric,
       reason text, skip_reason text)
   ),
-  prior as (
-    select distinct on (l.budget_resource_name) l.budget_resource_name, l.id
-    from public.channel_orchestration_log l
-    where l.day = p_day and l.kind = p_kind and l.mode = 'live'
-      and l.status in ('pending', 'success') and l.action <> 'hold'
-    order by l.budget_resource_name, l.id
-  ),
-  settings as (select o.changes_enabled from public.orchestration_settings o)
+  settings as (select o.changes_enabled, o.max_daily_change from public.orchestration_settings o)
   insert into public.channel_orchestration_log as l (
     run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
     old_amount_micros, new_amount_micros, change_pct, lead_gap, reason, mode, status, error,
@@ -256,24 +324,47 @@ begin
          x.status, x.error, p_triggered_by,
          case when x.status = 'pending' then null else now() end
   from d
-  left join prior on prior.budget_resource_name = d.budget_resource_name
   cross join settings
+  cross join lateral (
+    select (select format('log #%s', prior.id)
+              from public.channel_orchestration_log prior
+             where prior.budget_resource_name = d.budget_resource_name and prior.day = p_day
+               and prior.kind = p_kind and prior.mode = 'live' and prior.action <> 'hold'
+               and prior.status in ('pending', 'sent', 'unknown', 'success')
+             order by prior.id limit 1) as already,
+           (select format('log #%s', doubt.id)
+              from public.channel_orchestration_log doubt
+             where doubt.budget_resource_name = d.budget_resource_name and doubt.mode = 'live'
+               and doubt.status in ('sent', 'unknown')
+             limit 1) as in_doubt,
+           private.budget_day_reference(d.budget_resource_name, today) as reference
+  ) prior
   cross join lateral (
     select case
              when d.action = 'hold' then 'skipped'
              when d.skip_reason is not null then 'skipped'
-             when p_mode = 'live' and prior.id is not null then 'skipped'
-             when p_mode <> 'dry_run' and not settings.changes_enabled then 'skipped'
              when p_mode = 'dry_run' then 'skipped'
+             when p_mode = 'live' and prior.already is not null then 'skipped'
+             when p_mode = 'live' and prior.in_doubt is not null then 'skipped'
+             when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
+                  > floor(prior.reference * settings.max_daily_change) then 'skipped'
+             when not settings.changes_enabled then 'skipped'
              else 'pending'
            end as status,
            case
              when d.action = 'hold' then 'hold: ' || d.reason
              when d.skip_reason is not null then d.skip_reason
-             when p_mode = 'live' and prior.id is not null
-               then format('already changed today (log #%s); not applied twice', prior.id)
-             when p_mode <> 'dry_run' and not settings.changes_enabled then 'kill switch is on: not sent'
              when p_mode = 'dry_run' then 'dry run: not sent to Google Ads'
+             when p_mode = 'live' and prior.already is not null
+               then format('already changed today (%s); not applied twice', prior.already)
+             when p_mode = 'live' and prior.in_doubt is not null
+               then format('the outcome of %s is not known yet; nothing more is sent for this budget '
+                           'until it is reconciled with Google Ads', prior.in_doubt)
+             when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
+                  > floor(prior.reference * settings.max_daily_change)
+               then format('more than %s %% from today''s starting budget of %s micros: not sent',
+                           settings.max_daily_change * 100, prior.reference)
+             when not settings.changes_enabled then 'kill switch is on: not sent'
            end as error
   ) x
   returning l.id, l.budget_resource_name, l.status, l.error;
@@ -281,9 +372,90 @@ end
 $$;
 comment on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) is
   'Write the decisions of a run to the audit log before anything is sent. Changes to send come back '
-  'pending; holds, dry runs, kill-switch and already-applied changes come back skipped with why.';
+  'pending; holds, dry runs, kill-switch, in-doubt, beyond-limit and already-applied changes come back '
+  'skipped with why. Live only for today; only by a run that holds its lease.';
 
-create or replace function public.complete_budget_decisions(p_results jsonb) returns integer
+create or replace function private.settings_for_sending()
+returns table (changes_enabled boolean, max_daily_change numeric)
+language sql
+security definer
+set search_path = ''
+as $$
+  -- Read the kill switch now, and keep it from changing until the caller's transaction ends:
+  -- an admin who turns it off waits for claims in progress, and every later claim sees it.
+  select o.changes_enabled, o.max_daily_change from public.orchestration_settings o for share
+$$;
+comment on function private.settings_for_sending() is
+  'The kill switch and daily limit, locked (for share) until the calling transaction ends.';
+revoke execute on function private.settings_for_sending() from public, anon, authenticated;
+grant execute on function private.settings_for_sending() to service_role;
+
+create or replace function public.claim_budget_decisions(p_run_id uuid, p_ids bigint[])
+returns table (id bigint, budget_resource_name text, new_amount_micros bigint, status text, error text)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  today date := private.today_nl();
+  enabled boolean;
+  max_change numeric;
+  r record;
+  reference bigint;
+  doubt bigint;
+  why text;
+begin
+  perform private.check_run_holds_lease(p_run_id);
+  select k.changes_enabled, k.max_daily_change into enabled, max_change
+    from private.settings_for_sending() k;
+  for r in
+    select l.* from public.channel_orchestration_log l
+     where l.id = any (p_ids) and l.run_id = p_run_id and l.status = 'pending'
+     order by l.id
+  loop
+    why := null;
+    if not coalesce(enabled, false) then
+      why := 'kill switch is on at send time: not sent';
+    elsif r.mode = 'live' then
+      -- One claim per budget at a time, across runs and jobs.
+      perform pg_advisory_xact_lock(hashtextextended(r.budget_resource_name, 0));
+      reference := coalesce(private.budget_day_reference(r.budget_resource_name, today),
+                            r.old_amount_micros);
+      doubt := (select l.id from public.channel_orchestration_log l
+                 where l.budget_resource_name = r.budget_resource_name and l.mode = 'live'
+                   and l.status in ('sent', 'unknown')
+                 limit 1);
+      if r.day <> today then
+        why := format('live changes are only sent on their own day (%s); today is %s', r.day, today);
+      elsif doubt is not null then
+        why := format('the outcome of log #%s is not known yet; not sent until it is reconciled', doubt);
+      elsif abs(r.new_amount_micros - reference) > floor(reference * max_change) then
+        why := format('more than %s %% from today''s starting budget of %s micros: not sent',
+                      max_change * 100, reference);
+      end if;
+    end if;
+    update public.channel_orchestration_log l
+       set status = case when why is null then 'sent' else 'skipped' end,
+           error = why,
+           sent_on = case when why is null then today end,
+           claimed_at = case when why is null then now() end,
+           completed_at = case when why is null then null else now() end
+     where l.id = r.id;
+    id := r.id;
+    budget_resource_name := r.budget_resource_name;
+    new_amount_micros := r.new_amount_micros;
+    status := case when why is null then 'sent' else 'skipped' end;
+    error := why;
+    return next;
+  end loop;
+end
+$$;
+comment on function public.claim_budget_decisions(uuid, bigint[]) is
+  'Claim a run''s pending rows for sending, in one transaction that re-reads the kill switch, the '
+  'daily limit of today''s starting budget and the budgets in doubt: claimed rows come back sent '
+  '(send them now, within private.send_window()), the others skipped with why. Refused (PT409) for '
+  'a run without its lease.';
+
+create or replace function public.complete_budget_decisions(p_run_id uuid, p_results jsonb) returns integer
 language plpgsql
 set search_path = ''
 as $$
@@ -295,35 +467,101 @@ begin
   end if;
   if exists (
     select 1 from jsonb_to_recordset(p_results) as r (id bigint, status text, error text)
-    where r.status not in ('success', 'failed', 'skipped') or (r.status = 'failed' and r.error is null)
+    where r.status is null or r.status not in ('success', 'failed', 'unknown')
+       or (r.status in ('failed', 'unknown') and r.error is null)
   ) then
-    raise exception 'complete_budget_decisions: status must be success, failed (with error) or skipped'
+    raise exception 'complete_budget_decisions: status must be success, failed or unknown (with error)'
       using errcode = '22023';
   end if;
+  perform private.check_run_holds_lease(p_run_id);
   update public.channel_orchestration_log l
-     set status = r.status, error = r.error, completed_at = now()
+     set status = r.status, error = r.error,
+         completed_at = case when r.status = 'unknown' then null else now() end
     from jsonb_to_recordset(p_results) as r (id bigint, status text, error text)
-   where l.id = r.id and l.status = 'pending';
+   where l.id = r.id and l.run_id = p_run_id and l.status = 'sent';
   get diagnostics completed = row_count;
   return completed;
 end
 $$;
-comment on function public.complete_budget_decisions(jsonb) is
-  'Complete pending audit rows [{id, status, error}] once; returns how many were completed.';
+comment on function public.complete_budget_decisions(uuid, jsonb) is
+  'Record Google Ads'' answer [{id, status, error}] for rows the run sent: success, failed (refused) '
+  'or unknown (no clear answer; the budget stays blocked until reconciled). Only by the lease holder.';
 
-create or replace function public.pending_budget_decisions(p_day date)
-returns table (id bigint, budget_resource_name text, kind text, mode text, new_amount_micros bigint,
-               created_at timestamptz)
+create or replace function public.open_budget_decisions()
+returns table (id bigint, budget_resource_name text, kind text, mode text, status text,
+               old_amount_micros bigint, new_amount_micros bigint, reconcilable boolean)
 language sql stable
 set search_path = ''
 as $$
-  select l.id, l.budget_resource_name, l.kind, l.mode, l.new_amount_micros, l.created_at
+  -- Rows left open by runs that ended or lost their lease: pending (never sent) or in
+  -- doubt. A sent row of a run that was taken over (and so may still be alive) becomes
+  -- reconcilable only once its send window has passed.
+  select l.id, l.budget_resource_name, l.kind, l.mode, l.status, l.old_amount_micros,
+         l.new_amount_micros,
+         l.status in ('pending', 'unknown')
+           or (r.status <> 'running' and r.taken_over_by is null)
+           or l.claimed_at < now() - private.send_window() - interval '1 minute'
   from public.channel_orchestration_log l
-  where l.day = p_day and l.status = 'pending'
+  join public.job_runs r on r.id = l.run_id
+  where l.status in ('pending', 'sent', 'unknown')
+    and (r.status <> 'running' or r.heartbeat_at < now() - private.job_lease())
   order by l.id
 $$;
-comment on function public.pending_budget_decisions(date) is
-  'Audit rows of a day still pending: left by a run that died between logging and completing.';
+comment on function public.open_budget_decisions() is
+  'Audit rows left pending or in doubt by runs that ended or lost their lease, and whether each can '
+  'be reconciled now.';
+
+create or replace function public.reconcile_budget_decisions(p_run_id uuid, p_observed jsonb) returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  done integer;
+begin
+  -- p_observed: [{budget_resource_name, amount_micros}] as Google Ads holds them now.
+  if jsonb_typeof(p_observed) is distinct from 'array' then
+    raise exception 'reconcile_budget_decisions: p_observed must be an array' using errcode = '22023';
+  end if;
+  perform private.check_run_holds_lease(p_run_id);
+  with open as (
+    select o.* from public.open_budget_decisions() o where o.reconcilable
+  ),
+  seen as (
+    select r.budget_resource_name, r.amount_micros
+    from jsonb_to_recordset(p_observed) as r (budget_resource_name text, amount_micros bigint)
+  ),
+  outcome as (
+    select o.id,
+           case
+             when o.status = 'pending' then 'skipped'
+             when o.mode <> 'live' then 'failed'
+             when s.amount_micros = o.new_amount_micros then 'success'
+             else 'failed'
+           end as status,
+           case
+             when o.status = 'pending' then 'never sent: the run stopped before sending it'
+             when o.mode <> 'live' then 'reconciled: the run stopped before Google Ads answered'
+             when s.amount_micros = o.new_amount_micros then 'reconciled: found applied'
+             when s.amount_micros = o.old_amount_micros
+               then 'reconciled: not applied; Google Ads holds the old amount'
+             when s.amount_micros is null then 'reconciled: the budget was not found in Google Ads'
+             else format('reconciled: not applied; Google Ads holds %s micros', s.amount_micros)
+           end as error
+    from open o
+    left join seen s on s.budget_resource_name = o.budget_resource_name
+    where o.status = 'pending' or o.mode <> 'live' or s.budget_resource_name is not null
+  )
+  update public.channel_orchestration_log l
+     set status = outcome.status, error = outcome.error, completed_at = now()
+    from outcome
+   where l.id = outcome.id;
+  get diagnostics done = row_count;
+  return done;
+end
+$$;
+comment on function public.reconcile_budget_decisions(uuid, jsonb) is
+  'Settle rows that ended runs left open, from the budgets Google Ads holds now: never-sent rows '
+  'become skipped, in-doubt rows success (found applied) or failed (not applied). Only by a lease holder.';
 
 create or replace function public.record_plan_orchestration(p_day date, p_outcomes jsonb) returns integer
 language plpgsql
@@ -352,9 +590,9 @@ set search_path = ''
 as $$
   select distinct on (l.budget_resource_name)
          l.segment_id, l.customer_id, l.campaign_id, l.budget_resource_name,
-         l.old_amount_micros, l.new_amount_micros, l.id
+         private.budget_day_reference(l.budget_resource_name, p_day), l.new_amount_micros, l.id
   from public.channel_orchestration_log l
-  where l.day = p_day and l.kind = 'adjust' and l.mode = 'live' and l.status = 'success'
+  where l.sent_on = p_day and l.kind = 'adjust' and l.mode = 'live' and l.status = 'success'
     and l.action <> 'hold'
     and not exists (
       select 1 from public.channel_orchestration_log r
@@ -364,7 +602,7 @@ as $$
   order by l.budget_resource_name, l.id
 $$;
 comment on function public.rollback_candidates(date) is
-  'Budgets changed live on a day and not yet rolled back, with the amount the log says they had before.';
+  'Budgets changed live on a day and not yet rolled back, with the amount they had when the day began.';
 
 create or replace function public.orchestration_settings_get()
 returns table (changes_enabled boolean, max_daily_change numeric)
@@ -378,16 +616,26 @@ comment on function public.orchestration_settings_get() is 'The kill switch and 
 revoke execute on function public.campaign_customer_ids() from public, anon, authenticated;
 revoke execute on function public.orchestration_inputs(date, integer) from public, anon, authenticated;
 revoke execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) from public, anon, authenticated;
-revoke execute on function public.complete_budget_decisions(jsonb) from public, anon, authenticated;
-revoke execute on function public.pending_budget_decisions(date) from public, anon, authenticated;
+revoke execute on function public.claim_budget_decisions(uuid, bigint[]) from public, anon, authenticated;
+revoke execute on function public.complete_budget_decisions(uuid, jsonb) from public, anon, authenticated;
+revoke execute on function public.open_budget_decisions() from public, anon, authenticated;
+revoke execute on function public.reconcile_budget_decisions(uuid, jsonb) from public, anon, authenticated;
+revoke execute on function private.check_run_holds_lease(uuid) from public, anon, authenticated;
+revoke execute on function private.budget_day_reference(text, date) from public, anon, authenticated;
+revoke execute on function private.send_window() from public, anon;
 revoke execute on function public.record_plan_orchestration(date, jsonb) from public, anon, authenticated;
 revoke execute on function public.rollback_candidates(date) from public, anon, authenticated;
 revoke execute on function public.orchestration_settings_get() from public, anon;
 grant execute on function public.campaign_customer_ids() to service_role;
 grant execute on function public.orchestration_inputs(date, integer) to service_role;
 grant execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) to service_role;
-grant execute on function public.complete_budget_decisions(jsonb) to service_role;
-grant execute on function public.pending_budget_decisions(date) to service_role;
+grant execute on function public.claim_budget_decisions(uuid, bigint[]) to service_role;
+grant execute on function public.complete_budget_decisions(uuid, jsonb) to service_role;
+grant execute on function public.open_budget_decisions() to service_role;
+grant execute on function public.reconcile_budget_decisions(uuid, jsonb) to service_role;
+grant execute on function private.check_run_holds_lease(uuid) to service_role;
+grant execute on function private.budget_day_reference(text, date) to service_role;
+grant execute on function private.send_window() to authenticated, service_role;
 grant execute on function public.record_plan_orchestration(date, jsonb) to service_role;
 grant execute on function public.rollback_candidates(date) to service_role;
 grant execute on function public.orchestration_settings_get() to authenticated, service_role;

@@ -672,7 +672,7 @@ begin
            'validated', count(*) filter (where l.status = 'success' and l.mode = 'validate_only' and l.action <> 'hold'),
            'held', count(*) filter (where l.action = 'hold' and l.status in ('success', 'skipped')),
            'dry_run', count(*) filter (where l.mode = 'dry_run' and l.action <> 'hold' and l.status in ('success', 'skipped')),
-           'pending', count(*) filter (where l.status = 'pending'),
+           'pending', count(*) filter (where l.status in ('pending', 'sent', 'unknown')),
            'failed', count(*) filter (where l.status = 'failed'),
            'skipped', count(*) filter (where l.status = 'skipped' and l.action <> 'hold' and l.mode <> 'dry_run'),
            'total', count(*)

@@ -40,7 +40,7 @@ def aggregate(
     if first > last:
         raise LeadflowError(f"aggregate: from {first} is after to {last}")
     total = (last - first).days + 1
-    with job_run(db, caller, "aggregate", last, triggered_by) as run:
+    with job_run(db, caller, "aggregate", last, triggered_by, first=first) as run:
         run.counts.update({"from": first.isoformat(), "to": last.isoformat(), "days": total})
         if gateway is not None:
             customers = db.rpc("campaign_customer_ids", caller=caller, read_only=True)
@@ -66,7 +66,7 @@ def aggregate(
                 caller=caller,
             )
             done += (chunk_to - chunk_from).days + 1
-            db.rpc("heartbeat_job_run", {"p_run_id": run.id}, caller=caller)
+            run.heartbeat()
             if on_progress:
                 on_progress(done, total)
         run.counts["rows_written"] = written

@@ -25,13 +25,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from leadflow.days import today_nl
 from leadflow.db import Database, RpcError
 from leadflow.errors import LeadflowError
-from leadflow.jobs.runs import JobAlreadyRunning
+from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
 from leadflow.settings import Settings, get_settings
 
 log = logging.getLogger("leadflow")
 
 JobName = Literal["aggregate", "plan", "orchestrate"]
 MAX_BODY_BYTES = 4096
+NOT_CONFIGURED = (
+    "no scheduler credential is configured (LEADFLOW_SCHEDULER_SECRET, or "
+    "LEADFLOW_SCHEDULER_OIDC_AUDIENCE and LEADFLOW_SCHEDULER_OIDC_EMAIL); "
+    "an empty value counts as none: the job cannot be reached over HTTP"
+)
 
 
 class JobRequest(BaseModel):
@@ -141,7 +146,9 @@ def _authorized(request: flask.Request, settings: Settings) -> bool:
     if not header.startswith("Bearer "):
         return False
     token = header.removeprefix("Bearer ").strip()
-    secret = settings.scheduler_secret
+    if not token:
+        return False
+    secret = settings.scheduler_secret  # never blank: Settings turns "" into None
     if secret is not None and hmac.compare_digest(
         token.encode(), secret.get_secret_value().encode()
     ):
@@ -154,8 +161,18 @@ def http_entry(
 ) -> Callable[[flask.Request], flask.Response]:
     """A functions-framework HTTP function running `job` for an authorised scheduler."""
 
+    try:
+        if not get_settings().scheduler_auth_configured:
+            log.error(
+                "job function refuses every request", extra={"job": job, "why": NOT_CONFIGURED}
+            )
+    except Exception:  # settings errors surface per request, with the same clear answer
+        log.exception("job function settings could not be read", extra={"job": job})
+
     def handle(request: flask.Request) -> flask.Response:
         settings = get_settings()
+        if not settings.scheduler_auth_configured:
+            return _error(503, "not_configured", NOT_CONFIGURED)
         if request.method != "POST":
             return _error(405, "method_not_allowed", "use POST")
         if not _authorized(request, settings):
@@ -178,6 +195,8 @@ def http_entry(
             )
         except JobAlreadyRunning as exc:
             return _error(409, "already_running", str(exc))
+        except InvalidDay as exc:
+            return _error(400, "invalid_day", str(exc))
         except RpcError as exc:
             log.error("job failed", extra={"job": job, "code": exc.code})
             status = 400 if exc.status < 500 and exc.code == "22023" else 502

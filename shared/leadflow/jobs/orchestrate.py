@@ -1,19 +1,24 @@
 """orchestrate(day): decide each budget, log it, then apply it — never twice.
 
-Order of events for every budget, so that a crash at any point is safe:
-1. the decision is written to `channel_orchestration_log` (pending, or skipped with why);
+Order of events for every budget, so that a crash or a takeover at any point is safe:
+0. the run holds a lease (`job_runs`); every write below renews it, and once another
+   run has taken it over the database refuses them all (the fencing);
+1. rows that ended runs left open are reconciled against what Google Ads holds;
+2. the decision is written to `channel_orchestration_log` (pending, or skipped with why);
    the database refuses a change outside the segment's bounds, beyond the daily
-   limit, a second live change of the same budget that day, or any change while
-   the kill switch is on;
-2. pending changes go to Google Ads in batches with partial failure on;
-3. each row is completed as success or failed (with the error).
-A run that died between 1 and 3 leaves pending rows; the next run of that day
-reconciles them against Google Ads before deciding anything.
+   limit of today's starting budget, against the gap, or a live change for another day;
+3. per batch, pending rows are claimed (`sent`) in a transaction that re-reads the
+   kill switch, the limit and the budgets in doubt; only claimed rows go to Google Ads,
+   within the send window of their claim;
+4. each is completed as success, failed (refused) or unknown (no clear answer: the
+   budget stays blocked until a later run reconciles it).
+See docs/MONEY_SAFETY.md for what the database guarantees.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -22,12 +27,23 @@ from enum import StrEnum
 from typing import Any
 
 from leadflow.controller import ControllerConfig, Decision, SegmentSignal, decide
-from leadflow.db import Caller, Database
+from leadflow.db import Caller, Database, RpcError
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import BudgetChange, BudgetInfo, GoogleAdsGateway, QuotaExhausted
-from leadflow.jobs.runs import job_run
+from leadflow.google_ads import (
+    BudgetChange,
+    BudgetInfo,
+    BudgetResult,
+    GoogleAdsGateway,
+    QuotaExhausted,
+)
+from leadflow.jobs.runs import JobRun, LeaseLost, check_live_day, job_run
 
 log = logging.getLogger("leadflow")
+
+#: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
+SEND_BATCH = 200
+#: A claimed batch must be on its way within this (the database's send window is 5 minutes).
+SEND_WITHIN_SECONDS = 240.0
 
 
 class Mode(StrEnum):
@@ -136,73 +152,106 @@ def plan_decisions(
     return planned
 
 
-def _reconcile(db: Database, caller: Caller, day: date, gateway: GoogleAdsGateway) -> int:
-    """Complete rows a dead run left pending, from what Google Ads now holds."""
-    pending = db.rpc("pending_budget_decisions", {"p_day": day.isoformat()}, caller=caller)
-    if not pending:
+def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: GoogleAdsGateway) -> int:
+    """Settle rows that ended runs left open, from what Google Ads holds now."""
+    open_rows = db.rpc("open_budget_decisions", caller=caller, read_only=True)
+    reconcilable = [row for row in open_rows if row["reconcilable"]]
+    if not reconcilable:
         return 0
-    current = gateway.current_budgets(sorted({row["budget_resource_name"] for row in pending}))
-    results = []
-    for row in pending:
-        info = current.get(row["budget_resource_name"])
-        if row["mode"] == "live" and info and info.amount_micros == row["new_amount_micros"]:
-            results.append(
-                {"id": row["id"], "status": "success", "error": "reconciled: found applied"}
-            )
-        else:
-            results.append(
-                {
-                    "id": row["id"],
-                    "status": "failed",
-                    "error": "reconciled: the run stopped before this change was confirmed; "
-                    "Google Ads does not hold it",
-                }
-            )
-    return int(db.rpc("complete_budget_decisions", {"p_results": results}, caller=caller))
+    names = sorted({row["budget_resource_name"] for row in reconcilable})
+    current = gateway.current_budgets(names)
+    observed = [
+        {"budget_resource_name": name, "amount_micros": info.amount_micros}
+        for name, info in current.items()
+    ]
+    return int(
+        db.rpc(
+            "reconcile_budget_decisions",
+            {"p_run_id": run.id, "p_observed": observed},
+            caller=caller,
+        )
+    )
 
 
 def _send(
     db: Database,
     caller: Caller,
+    run: JobRun,
     logged: list[dict[str, Any]],
     gateway: GoogleAdsGateway,
-    planned: dict[str, PlannedDecision],
     mode: Mode,
 ) -> tuple[dict[int, str], str | None]:
-    """Apply the pending rows; complete each. Returns status per log id and a stop reason."""
-    pending = [row for row in logged if row["status"] == "pending"]
+    """Claim, apply and complete the pending rows batch by batch.
+
+    Returns the final status per log id of the rows it handled, and a stop reason.
+    """
     statuses: dict[int, str] = {}
-    if not pending:
-        return statuses, None
-    changes = [
-        BudgetChange(
-            key=row["id"],
-            budget_resource_name=row["budget_resource_name"],
-            new_amount_micros=int(
-                planned[row["budget_resource_name"]].decision.new_budget_micros or 0
-            ),
-        )
-        for row in pending
-    ]
-    stop = None
-    try:
-        results = list(gateway.apply_budgets(changes, validate_only=mode is Mode.validate_only))
-        unanswered = "no result from Google Ads"
-    except QuotaExhausted as exc:
-        # What settled before the quota ran out counts; the rest was not applied.
-        stop = unanswered = f"Google Ads daily quota exhausted: {exc}"
-        results = list(exc.completed)
-    for r in results:
-        statuses[r.key] = r.status
-    errors = {r.key: r.error or "failed without a message" for r in results if r.status == "failed"}
-    for c in changes:
-        if c.key not in statuses:
-            statuses[c.key], errors[c.key] = "failed", unanswered
-    completions = [
-        {"id": key, "status": status, "error": errors.get(key)} for key, status in statuses.items()
-    ]
-    db.rpc("complete_budget_decisions", {"p_results": completions}, caller=caller)
-    return statuses, stop
+    pending = [int(row["id"]) for row in logged if row["status"] == "pending"]
+    for start in range(0, len(pending), SEND_BATCH):
+        try:
+            claimed = db.rpc(
+                "claim_budget_decisions",
+                {"p_run_id": run.id, "p_ids": pending[start : start + SEND_BATCH]},
+                caller=caller,
+            )
+        except RpcError as exc:
+            if exc.code == "PT409":
+                raise LeaseLost(exc.message) from None
+            raise
+        claimed_at = time.monotonic()
+        for row in claimed:
+            statuses[row["id"]] = row["status"]
+        to_send = [row for row in claimed if row["status"] == "sent"]
+        if not to_send:
+            continue
+        changes = [
+            BudgetChange(
+                key=row["id"],
+                budget_resource_name=row["budget_resource_name"],
+                new_amount_micros=int(row["new_amount_micros"]),
+            )
+            for row in to_send
+        ]
+        if time.monotonic() - claimed_at > SEND_WITHIN_SECONDS:
+            # Too late to send: the database may already treat the claim as abandoned.
+            results: list[BudgetResult] = []
+            stop = unanswered = (
+                "the claimed changes were not sent in time; a later run settles them"
+            )
+        else:
+            stop = None
+            try:
+                results = list(
+                    gateway.apply_budgets(changes, validate_only=mode is Mode.validate_only)
+                )
+                unanswered = "no result from Google Ads"
+            except QuotaExhausted as exc:
+                # What settled before the quota ran out counts; the rest is of unknown outcome.
+                stop = unanswered = f"Google Ads daily quota exhausted: {exc}"
+                results = list(exc.completed)
+        answers = {r.key: r for r in results}
+        completions = []
+        for change in changes:
+            result = answers.get(change.key)
+            status = result.status if result else "unknown"
+            error = (result.error if result else None) or (
+                None if status == "success" else unanswered
+            )
+            completions.append({"id": change.key, "status": status, "error": error})
+            statuses[change.key] = status
+        try:
+            db.rpc(
+                "complete_budget_decisions",
+                {"p_run_id": run.id, "p_results": completions},
+                caller=caller,
+            )
+        except RpcError as exc:
+            if exc.code == "PT409":
+                raise LeaseLost(exc.message) from None
+            raise
+        if stop:
+            return statuses, stop
+    return statuses, None
 
 
 def orchestrate(
@@ -216,6 +265,8 @@ def orchestrate(
     triggered_by: str = "cli",
 ) -> dict[str, Any]:
     """Decide, log and (per mode) apply every active mapped budget's change for `day`."""
+    if mode is Mode.live:
+        check_live_day(db, caller, day)
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
         settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
         config = config or ControllerConfig(
@@ -225,10 +276,11 @@ def orchestrate(
         )
         run.counts["mode"] = mode.value
         run.counts["kill_switch"] = not settings["changes_enabled"]
-        run.counts["reconciled"] = _reconcile(db, caller, day, gateway)
+        run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
 
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
+        run.heartbeat()
         planned = plan_decisions(inputs, budgets, config)
         logged = db.rpc(
             "log_budget_decisions",
@@ -242,8 +294,7 @@ def orchestrate(
             },
             caller=caller,
         )
-        by_budget = {p.budget_resource_name: p for p in planned}
-        statuses, stop = _send(db, caller, logged, gateway, by_budget, mode)
+        statuses, stop = _send(db, caller, run, logged, gateway, mode)
         outcome = _plan_outcomes(planned, logged, statuses)
         db.rpc(
             "record_plan_orchestration",
@@ -261,6 +312,7 @@ def orchestrate(
                 "applied": final["success"] if mode is Mode.live else 0,
                 "validated": final["success"] if mode is Mode.validate_only else 0,
                 "failed": final["failed"],
+                "unknown": final["unknown"] + final["sent"],
                 "skipped": final["skipped"],
             }
         )
@@ -285,7 +337,7 @@ def _plan_outcomes(
     outcomes = []
     for entry in per_segment.values():
         pairs = entry.pop("statuses")
-        if any(status == "failed" for _, status in pairs):
+        if any(status in ("failed", "unknown", "sent") for _, status in pairs):
             status = "failed"
         elif any(status == "success" for _, status in pairs):
             status = "orchestrated"
@@ -306,8 +358,11 @@ def rollback(
     mode: Mode = Mode.dry_run,
     triggered_by: str = "cli",
 ) -> dict[str, Any]:
-    """Restore the budgets the log says were there before `day`'s live changes (itself logged)."""
+    """Restore the budgets to what they were when `day` began (itself logged; live: today only)."""
+    if mode is Mode.live:
+        check_live_day(db, caller, day)
     with job_run(db, caller, "rollback", day, triggered_by) as run:
+        run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
         candidates = db.rpc("rollback_candidates", {"p_day": day.isoformat()}, caller=caller)
         current = gateway.current_budgets([c["budget_resource_name"] for c in candidates])
         planned = []
@@ -349,9 +404,7 @@ def rollback(
             },
             caller=caller,
         )
-        statuses, stop = _send(
-            db, caller, logged, gateway, {p.budget_resource_name: p for p in planned}, mode
-        )
+        statuses, stop = _send(db, caller, run, logged, gateway, mode)
         final = Counter(statuses.get(row["id"], row["status"]) for row in logged)
         run.counts.update(
             {
@@ -359,6 +412,7 @@ def rollback(
                 "budgets": len(planned),
                 "restored": final["success"],
                 "failed": final["failed"],
+                "unknown": final["unknown"] + final["sent"],
                 "skipped": final["skipped"],
             }
         )
