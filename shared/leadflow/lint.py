@@ -420,6 +420,26 @@ CHECKS: tuple[Check, ...] = (
         order by 1, 2
         """,
     ),
+    Check(
+        "api_role_sequence_privileges",
+        "Sequences an API role may use or set (nextval/setval): a signed-in user could make "
+        "later inserts collide. Only service_role writes our tables.",
+        """
+        select format('%%I.%%I', n.nspname, c.relname),
+               format('%%s may %%s', r.rolname,
+                      concat_ws(' and ',
+                        case when has_sequence_privilege(r.oid, c.oid, 'USAGE') then 'use' end,
+                        case when has_sequence_privilege(r.oid, c.oid, 'UPDATE') then 'set' end))
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_roles r on r.rolname = any (%(api_roles)s)
+        where c.relkind = 'S'
+          and n.nspname = any (%(schemas)s)
+          and (has_sequence_privilege(r.oid, c.oid, 'USAGE')
+               or has_sequence_privilege(r.oid, c.oid, 'UPDATE'))
+        order by 1, 2
+        """,
+    ),
 )
 
 

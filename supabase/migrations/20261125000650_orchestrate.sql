@@ -277,9 +277,11 @@ comment on function private.check_run_holds_lease(uuid) is
 create or replace function private.send_window() returns interval
 language sql immutable
 set search_path = ''
-as $$ select interval '5 minutes' $$;
+as $$ select interval '25 minutes' $$;
 comment on function private.send_window() is
-  'A claimed change is sent within this time of its claim or not at all.';
+  'A claimed change reaches Google Ads within this time of its claim or not at all: the sender starts '
+  'within a minute of the claim, and the gateway gives up after 4 attempts of at most 300 s with '
+  'backoff (under 22 minutes). Shorter than the 30-minute lease, so a run taken over has sent all it will.';
 
 create or replace function public.log_budget_decisions(
   p_run_id uuid,

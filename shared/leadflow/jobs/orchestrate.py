@@ -42,8 +42,9 @@ log = logging.getLogger("leadflow")
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
 SEND_BATCH = 200
-#: A claimed batch must be on its way within this (the database's send window is 5 minutes).
-SEND_WITHIN_SECONDS = 240.0
+#: A claimed batch goes out within this of its claim, or not at all: with the gateway's retries
+#: it then reaches Google Ads inside the database's send window (25 minutes, under the lease).
+SEND_WITHIN_SECONDS = 60.0
 
 
 class Mode(StrEnum):
