@@ -18,6 +18,12 @@ SCHILDER = "00000000-0000-4000-8001-000000000001"
 LOODGIETER = "00000000-0000-4000-8001-000000000002"
 
 
+@pytest.fixture(autouse=True)
+def far_future_today(sql: psycopg.Connection[Any]) -> None:
+    """These tests compute days up to 2031: the database's today is pinned past them."""
+    sql.execute("insert into private.clock (id, today) values (true, '2031-12-31')")
+
+
 def _segment(sql: psycopg.Connection[Any], code: str) -> str:
     row = sql.execute("select id::text from lead_segments where code = %s", (code,)).fetchone()
     assert row is not None

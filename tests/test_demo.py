@@ -23,6 +23,7 @@ from leadflow.errors import LeadflowError
 from leadflow.jobs.orchestrate import Mode
 from leadflow.market import LAG_WEIGHTS, MarketModel, demand_factor
 from leadflow.settings import Settings
+from leadflow.simclock import database_clock
 
 END = date(2026, 11, 25)  # a Wednesday
 SMALL = DemoOptions(seed=7, days=10, end=END, industries=2, provinces=3)
@@ -31,7 +32,7 @@ SMALL = DemoOptions(seed=7, days=10, end=END, industries=2, provinces=3)
 def _demo(url: str, options: DemoOptions = SMALL) -> DemoResult:
     db = Database(DirectTransport(url, max_size=2))
     try:
-        return run_demo(db, options)
+        return run_demo(db, options, clock=database_clock(url))
     finally:
         db.close()
 

@@ -91,7 +91,8 @@ def test_no_configured_secret_means_no_caller_gets_in(
         response = _client("plan").post("/", json={}, headers={"Authorization": "Bearer "})
     finally:
         get_settings.cache_clear()
-    assert response.status_code == 401
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "not_configured"
 
 
 @pytest.mark.parametrize(

@@ -258,6 +258,15 @@ BAD = [
         _policy("not (auth.uid() is not null) or owner = (select auth.uid())", command="update"),
         id="rls_policy_null_auth_disjunct: not (auth.uid() is not null)",
     ),
+    pytest.param(
+        "api_role_sequence_privileges",
+        "public.lint_counter",
+        """
+        create sequence public.lint_counter;
+        grant usage on sequence public.lint_counter to authenticated;
+        """,
+        id="api_role_sequence_privileges",
+    ),
 ]
 
 GOOD = [
@@ -313,6 +322,11 @@ GOOD = [
         "rls_policy_null_auth_disjunct",
         _policy("is_public and ((select auth.uid()) is null or owner = (select auth.uid()))"),
         id="rls_policy_null_auth_disjunct: the null test only under an and",
+    ),
+    pytest.param(
+        "api_role_sequence_privileges",
+        "create sequence public.lint_counter;",
+        id="api_role_sequence_privileges: a new sequence gets no API role privileges",
     ),
 ]
 

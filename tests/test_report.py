@@ -21,6 +21,7 @@ from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
 from leadflow.demo import DemoOptions, run_demo
 from leadflow.errors import LeadflowError
+from leadflow.simclock import database_clock
 
 OPTIONS = DemoOptions(seed=11, days=12, end=date(2026, 11, 25), industries=2, provinces=3)
 FIRST, LAST = OPTIONS.first_day, OPTIONS.end
@@ -33,7 +34,7 @@ def demo_url(pg_cluster: PgCluster) -> Iterator[str]:
     url = pg_cluster.url(name)
     db = Database(DirectTransport(url, max_size=2))
     try:
-        run_demo(db, OPTIONS)
+        run_demo(db, OPTIONS, clock=database_clock(url))
         yield url
     finally:
         db.close()

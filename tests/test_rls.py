@@ -69,6 +69,7 @@ insert into public.lead_generation_stats
 insert into public.lead_segment_plans
   (segment_id, day, capacity, acceptance_rate, target_leads, planned_budget_google_ads)
   values ('{SEG}', '{DAY}', 5.45, 0.7, 7.79, 40);
+insert into private.clock (id, today) values (true, '{DAY}');
 insert into public.channel_orchestration_log
   (run_id, day, segment_id, customer_id, campaign_id, budget_resource_name, action,
    old_amount_micros, new_amount_micros, change_pct, lead_gap, reason, mode, triggered_by)

@@ -166,6 +166,8 @@ alter table public.channel_orchestration_log enable row level security;
 revoke all on table public.channel_orchestration_log from anon, authenticated, service_role;
 revoke all on sequence public.channel_orchestration_log_id_seq from public, anon, authenticated, service_role;
 grant usage on sequence public.channel_orchestration_log_id_seq to service_role;
+-- Supabase's default privileges hand every new sequence to the API roles: not ours.
+alter default privileges in schema public revoke all on sequences from anon, authenticated;
 grant select on table public.channel_orchestration_log to authenticated;
 grant select, insert, update on table public.channel_orchestration_log to service_role;
 create policy "Admins can read the orchestration log"
