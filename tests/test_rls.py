@@ -69,13 +69,14 @@ insert into public.lead_generation_stats
 insert into public.lead_segment_plans
   (segment_id, day, capacity, acceptance_rate, target_leads, planned_budget_google_ads)
   values ('{SEG}', '{DAY}', 5.45, 0.7, 7.79, 40);
-insert into private.clock (id, today) values (true, '{DAY}');
+set session_replication_role = replica;  -- a live row of a past day, as the job left it
 insert into public.channel_orchestration_log
   (run_id, day, segment_id, customer_id, campaign_id, budget_resource_name, action,
    old_amount_micros, new_amount_micros, change_pct, lead_gap, reason, mode, triggered_by)
   values ('{LOG_RUN}', '{DAY}', '{SEG}', '1234567890', '7777',
           'customers/1234567890/campaignBudgets/7777', 'increase', 40000000, 48000000, 20, 3.79,
           'under target', 'live', 'rls test');
+set session_replication_role = origin;
 insert into public.job_runs (id, job, day, triggered_by)
   values ('{JOB_RUN}', 'aggregate', '{DAY}', 'rls test');
 """
@@ -249,12 +250,13 @@ STATEMENTS: dict[str, dict[str, str]] = {
         "select": f"select id from public.channel_orchestration_log where run_id = '{LOG_RUN}'",
         "insert": (
             "insert into public.channel_orchestration_log"
-            " (day, segment_id, action, reason, mode, triggered_by)"
-            f" values ('{DAY}', '{SEG}', 'hold', 'gap inside the dead-band', 'dry_run', 'rls test')"
+            " (day, segment_id, action, reason, mode, triggered_by, status, error, completed_at)"
+            f" values ('{DAY}', '{SEG}', 'hold', 'gap inside the dead-band', 'dry_run', 'rls test',"
+            " 'skipped', 'hold', now())"
         ),
         "update": (
-            "update public.channel_orchestration_log set status = 'success', completed_at = now()"
-            f" where run_id = '{LOG_RUN}'"
+            "update public.channel_orchestration_log set status = 'skipped', error = 'not sent',"
+            f" completed_at = now() where run_id = '{LOG_RUN}'"
         ),
         "delete": f"delete from public.channel_orchestration_log where run_id = '{LOG_RUN}'",
     },
@@ -537,13 +539,20 @@ def _as(conn: psycopg.Connection[Any], actor: Actor) -> None:
 
 
 def _completed_row(conn: psycopg.Connection[Any], status: str) -> int:
+    # As a live run leaves it (claimed, then completed): written past the write path.
+    conn.execute("set local session_replication_role = replica")
     row = conn.execute(
         "insert into public.channel_orchestration_log"
-        " (day, segment_id, action, reason, mode, triggered_by, status, error, completed_at)"
-        f" values ('{DAY}', '{SEG}', 'hold', 'data missing', 'dry_run', 'rls test', %s,"
-        " case when %s = 'success' then null else 'why' end, now()) returning id",
-        (status, status),
+        " (day, segment_id, action, reason, mode, triggered_by, status, error, completed_at,"
+        " sent_on, claimed_at)"
+        f" values ('{DAY}', '{SEG}', 'hold', 'data missing',"
+        " case when %s = 'skipped' then 'dry_run' else 'live' end, 'rls test', %s,"
+        " case when %s = 'success' then null else 'why' end, now(),"
+        f" case when %s = 'skipped' then null else date '{DAY}' end,"
+        " case when %s = 'skipped' then null else now() end) returning id",
+        (status, status, status, status, status),
     ).fetchone()
+    conn.execute("set local session_replication_role = origin")
     assert row is not None
     return int(row[0])
 
@@ -571,7 +580,7 @@ def test_a_pending_decision_is_completed_once(conn: psycopg.Connection[Any]) -> 
     where = f"where run_id = '{LOG_RUN}'"
     done = conn.execute(
         "update public.channel_orchestration_log"
-        f" set status = 'failed', error = 'QUOTA_EXHAUSTED', completed_at = now() {where}"
+        f" set status = 'skipped', error = 'kill switch on', completed_at = now() {where}"
     )
     assert done.rowcount == 1
     with pytest.raises(InsufficientPrivilege):

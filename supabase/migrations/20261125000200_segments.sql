@@ -7,13 +7,27 @@
 -- Authorization helpers (private, security definer, pinned search_path)
 -- -----------------------------------------------------------------------------
 
+-- The database's day: subscriptions, job windows and every money rule are cut on the
+-- Amsterdam calendar day of the database's clock. Simulations pin it (one row); only
+-- the database owner can.
+create table private.clock (
+  id boolean primary key default true check (id),
+  today date not null
+);
+comment on table private.clock is
+  'Empty in production. A simulation run by the database owner pins "today" here; no API role can read or write it.';
+revoke all on table private.clock from public, anon, authenticated, service_role;
+
 create or replace function private.today_nl() returns date
 language sql stable
+security definer
 set search_path = ''
 as $$
-  select (now() at time zone 'Europe/Amsterdam')::date
+  select coalesce((select c.today from private.clock c),
+                  (now() at time zone 'Europe/Amsterdam')::date)
 $$;
-comment on function private.today_nl() is 'Today as a calendar day in Europe/Amsterdam.';
+comment on function private.today_nl() is
+  'Today in the Netherlands by the database''s clock (pinned by private.clock in simulations).';
 
 create or replace function private.is_admin() returns boolean
 language sql stable security definer
