@@ -36,8 +36,8 @@ from pathlib import Path
 
 import jwt
 import psycopg
-from leadflow import migrations
-from leadflow.embedded import EmbeddedPostgres
+from leadflow_tools import migrations
+from leadflow_tools.embedded import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"

@@ -42,14 +42,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from leadflow import migrations
 from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
-from leadflow.embedded import EmbeddedPostgres
-from leadflow.google_ads_fake import InMemoryGoogleAds
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.orchestrate import orchestrate
 from leadflow.jobs.plan import plan, sync_holidays
+from leadflow_tools import migrations
+from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 
 SERVICE = Caller.service()
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

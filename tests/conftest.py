@@ -17,10 +17,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from leadflow import migrations
 from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
-from leadflow.embedded import EmbeddedPostgres
+from leadflow_tools import migrations
+from leadflow_tools.embedded import EmbeddedPostgres
 
 EMPTY_TEMPLATE = "leadflow_tmpl_empty"
 SEEDED_TEMPLATE = "leadflow_tmpl_seeded"

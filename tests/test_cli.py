@@ -22,7 +22,7 @@ def _run(*args: str, db_url: str | None = None, **env: str) -> subprocess.Comple
     if db_url:
         environment["DATABASE_URL"] = db_url
     return subprocess.run(
-        [sys.executable, "-m", "leadflow.cli", *args],
+        [sys.executable, "-m", "leadflow_tools.cli", *args],
         capture_output=True,
         text=True,
         env=environment,

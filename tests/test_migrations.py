@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from leadflow import migrations
+from leadflow_tools import migrations
 
 
 def _history(conn: psycopg.Connection) -> list[tuple[str, str, list[str]]]:
@@ -139,7 +139,7 @@ def test_statement_splitter_respects_quotes_and_comments(text: str, expected: li
 def test_cli_migrate_reports_a_broken_file_in_one_line(empty_db_url: str, tmp_path: Path) -> None:
     # Same runner behind the CLI; the database URL comes from the environment.
     result = subprocess.run(
-        [sys.executable, "-m", "leadflow.cli", "db", "migrate"],
+        [sys.executable, "-m", "leadflow_tools.cli", "db", "migrate"],
         capture_output=True,
         text=True,
         env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"},

@@ -25,13 +25,13 @@ from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import BudgetResult
-from leadflow.google_ads_fake import InMemoryGoogleAds
 from leadflow.jobs import orchestrate as orchestrate_module
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.orchestrate import Mode, orchestrate, rollback
 from leadflow.jobs.plan import plan
 from leadflow.jobs.runs import InvalidDay, LeaseLost
-from leadflow.lint import lint
+from leadflow_tools.google_ads_fake import InMemoryGoogleAds
+from leadflow_tools.lint import lint
 
 SERVICE = Caller.service()
 DAY = date(2026, 11, 23)  # the seed has leads 9..22 November

@@ -10,10 +10,10 @@ import pytest
 from leadflow.db import Caller, Database, RpcError
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import BudgetChange, BudgetResult
-from leadflow.google_ads_fake import InMemoryGoogleAds
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.orchestrate import Mode, orchestrate, resolve_mode, rollback
 from leadflow.jobs.plan import plan
+from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 
 SERVICE = Caller.service()
 DAY = date(2026, 11, 23)  # a Monday; the seed has leads 9..22 November

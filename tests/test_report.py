@@ -16,12 +16,12 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import EMPTY_TEMPLATE, PgCluster
-from leadflow import report
 from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
-from leadflow.demo import DemoOptions, run_demo
 from leadflow.errors import LeadflowError
-from leadflow.simclock import database_clock
+from leadflow_tools import report
+from leadflow_tools.demo import DemoOptions, run_demo
+from leadflow_tools.simclock import database_clock
 
 OPTIONS = DemoOptions(seed=11, days=12, end=date(2026, 11, 25), industries=2, provinces=3)
 FIRST, LAST = OPTIONS.first_day, OPTIONS.end
@@ -251,7 +251,7 @@ def test_cli_report_writes_the_file_and_refuses_bad_input_in_one_line(
 ) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "leadflow.cli", "report", *args],
+            [sys.executable, "-m", "leadflow_tools.cli", "report", *args],
             capture_output=True,
             text=True,
             env={

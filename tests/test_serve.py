@@ -44,7 +44,7 @@ def _environment(db_url: str, home: Path) -> dict[str, str]:
 def _serve(function: str, db_url: str, home: Path) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "leadflow.cli", "serve", function, "--port", str(port)],
+        [sys.executable, "-m", "leadflow_tools.cli", "serve", function, "--port", str(port)],
         cwd=ROOT,
         env=_environment(db_url, home),
         stdout=subprocess.PIPE,
@@ -117,7 +117,7 @@ def test_served_job_refuses_malformed_input_with_a_400(served_plan: str) -> None
 
 def test_serve_refuses_an_unknown_function(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "leadflow.cli", "serve", "nope", "--port", "0"],
+        [sys.executable, "-m", "leadflow_tools.cli", "serve", "nope", "--port", "0"],
         cwd=ROOT,
         env=_environment("postgresql://unused", tmp_path),
         capture_output=True,

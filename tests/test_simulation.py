@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PgCluster
-from leadflow.simulation import (
+from leadflow_tools.simulation import (
     STRATEGIES,
     SimulationOptions,
     SimulationResult,

@@ -12,18 +12,18 @@ from typing import Annotated, Any
 
 import psycopg
 import typer
+from leadflow.db import Caller, Database
+from leadflow.db.direct import DirectTransport
+from leadflow.errors import LeadflowError
+from leadflow.settings import get_settings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from leadflow import migrations
-from leadflow.db import Caller, Database
-from leadflow.db.direct import DirectTransport
-from leadflow.embedded import EmbeddedPostgres
-from leadflow.errors import LeadflowError
-from leadflow.local import LOCAL_DATABASE, database_url, ensure_database
-from leadflow.settings import get_settings
+from leadflow_tools import migrations
+from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.local import LOCAL_DATABASE, database_url, ensure_database
 
 app = typer.Typer(
     help="Leadflow: measure lead supply per segment, plan targets, steer Google Ads budgets.",
@@ -342,9 +342,10 @@ def demo(
               leadflow demo --fresh --seed 7 --days 60
               leadflow demo --industries 3 --provinces 4 --json
     """
-    from leadflow import demo as demo_module
     from leadflow.days import today_nl
     from leadflow.jobs.orchestrate import Mode
+
+    from leadflow_tools import demo as demo_module
 
     requested = {
         "seed": seed,
@@ -396,8 +397,8 @@ def simulate_command(
     Examples: leadflow simulate
               leadflow simulate --days 30 --seed 7 --json
     """
-    from leadflow import simulation
-    from leadflow.embedded import running_server
+    from leadflow_tools import simulation
+    from leadflow_tools.embedded import running_server
 
     options = simulation.SimulationOptions(
         seed=seed, days=days, industries=industries, provinces=provinces
@@ -465,7 +466,7 @@ def report_command(
               leadflow report --from 2026-10-01 --to 2026-11-25 --out report.html
               leadflow report --segment schilder_noord_brabant
     """
-    from leadflow import report as report_module
+    from leadflow_tools import report as report_module
 
     start, stop = (first.date() if first else None), (last.date() if last else None)
     path = out or report_module.default_path(get_settings().home, start, stop, segment)

@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
-
 from leadflow.days import AMSTERDAM
 from leadflow.db import Caller, Database, RpcError
 from leadflow.errors import LeadflowError
+from plotly.offline import get_plotlyjs
 
 DATA_ELEMENT_ID = "leadflow-report-data"
 FIGURE_IDS = ("targets", "budgets", "fill")

@@ -1,6 +1,6 @@
 """`leadflow simulate`: the budget controller against baselines and an oracle, on one market.
 
-One marketplace and one simulated Google Ads market (`leadflow.market`), four ways
+One marketplace and one simulated Google Ads market (`leadflow_tools.market`), four ways
 to set the budgets, side by side:
 
 - ``fixed``: the operator's hand-set budgets, never changed;
@@ -40,8 +40,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
-
-from leadflow import demo, migrations
 from leadflow.days import days_between
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
@@ -49,14 +47,16 @@ from leadflow.google_ads import BudgetChange
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.orchestrate import Mode, orchestrate
 from leadflow.jobs.plan import plan
-from leadflow.market import (
+
+from leadflow_tools import demo, migrations
+from leadflow_tools.market import (
     INDUSTRIES,
     PROVINCES,
     MarketGateway,
     MarketModel,
     SegmentMarket,
 )
-from leadflow.simclock import pin_today
+from leadflow_tools.simclock import pin_today
 
 Strategy = Literal["fixed", "rules", "leadflow", "oracle"]
 STRATEGIES: tuple[Strategy, ...] = ("fixed", "rules", "leadflow", "oracle")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
 from leadflow.errors import LeadflowError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +146,9 @@ def bootstrap(conn: psycopg.Connection[Any]) -> bool:
     """Give a plain Postgres what Supabase provides (roles, auth schema). Skipped on Supabase."""
     if not is_local_bootstrap_needed(conn):
         return False
-    text = resources.files("leadflow").joinpath("sql/bootstrap.sql").read_text(encoding="utf-8")
+    text = (
+        resources.files("leadflow_tools").joinpath("sql/bootstrap.sql").read_text(encoding="utf-8")
+    )
     try:
         with conn.transaction():
             conn.execute(text)

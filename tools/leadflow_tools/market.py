@@ -32,11 +32,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import holidays
-
 from leadflow.days import days_between
 from leadflow.db import Caller, Database
 from leadflow.google_ads import MICROS_PER_CENT, CampaignMetrics, GoogleAdsGateway
-from leadflow.google_ads_fake import InMemoryGoogleAds
+
+from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 
 MICROS = 1_000_000
 

@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import Iterator
 
 import psycopg
-
-from leadflow.embedded import running_server
 from leadflow.settings import Settings
+
+from leadflow_tools.embedded import running_server
 
 LOCAL_DATABASE = "leadflow"
 

