@@ -21,7 +21,14 @@ from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
 from leadflow.jobs.orchestrate import Mode
 from leadflow.settings import Settings
-from leadflow_tools.demo import DemoOptions, DemoResult, demo_database, resolve_options, run_demo
+from leadflow_tools.demo import (
+    DemoOptions,
+    DemoResult,
+    demo_database,
+    install,
+    resolve_options,
+    run_demo,
+)
 from leadflow_tools.market import LAG_WEIGHTS, MarketModel, demand_factor
 from leadflow_tools.simclock import database_clock
 
@@ -30,6 +37,7 @@ SMALL = DemoOptions(seed=7, days=10, end=END, industries=2, provinces=3)
 
 
 def _demo(url: str, options: DemoOptions = SMALL) -> DemoResult:
+    install(url)
     db = Database(DirectTransport(url, max_size=2))
     try:
         return run_demo(db, options, clock=database_clock(url))

@@ -149,3 +149,15 @@ def test_cli_migrate_reports_a_broken_file_in_one_line(empty_db_url: str, tmp_pa
     assert result.stderr.startswith("error: ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_the_migrations_carry_no_demo_code(empty_db_url: str) -> None:
+    """The demo generator (which writes auth.users) lives in the tools, never on a real project."""
+    with psycopg.connect(empty_db_url) as conn:
+        demo_objects = conn.execute(
+            "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+            "where n.nspname in ('public', 'private') and p.proname like 'demo%%' "
+            "union all select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname in ('public', 'private') and c.relname like 'demo%%'"
+        ).fetchall()
+    assert demo_objects == []

@@ -20,7 +20,7 @@ from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
 from leadflow_tools import report
-from leadflow_tools.demo import DemoOptions, run_demo
+from leadflow_tools.demo import DemoOptions, install, run_demo
 from leadflow_tools.simclock import database_clock
 
 OPTIONS = DemoOptions(seed=11, days=12, end=date(2026, 11, 25), industries=2, provinces=3)
@@ -32,6 +32,7 @@ def demo_url(pg_cluster: PgCluster) -> Iterator[str]:
     """A small demo, built once for this module's tests (which only read it)."""
     name = pg_cluster.create(EMPTY_TEMPLATE)
     url = pg_cluster.url(name)
+    install(url)
     db = Database(DirectTransport(url, max_size=2))
     try:
         run_demo(db, OPTIONS, clock=database_clock(url))

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -234,13 +235,26 @@ def stored_demo(db: Database, caller: Caller) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def install(url: str) -> None:
+    """Load the demo's SQL (tools/leadflow_tools/sql/demo.sql) as the database owner.
+
+    Like the local bootstrap, it is no migration: it exists only in a demo database.
+    Idempotent.
+    """
+    text = resources.files("leadflow_tools").joinpath("sql/demo.sql").read_text(encoding="utf-8")
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute(text)
+
+
 def connect(url: str) -> Database:
-    """The data seam for the demo: two connections, commits not waiting for the disk.
+    """The data seam for the demo (its SQL installed): two connections, commits not
+    waiting for the disk.
 
     A demo makes a few thousand small transactions; `synchronous_commit=off` lets
     them return before the WAL reaches the disk (a crash may lose the last
     fraction of a second of a demo, never corrupt it).
     """
+    install(url)
     separator = "&" if "?" in url else "?"
     return Database(
         DirectTransport(f"{url}{separator}options=-c%20synchronous_commit%3Doff", max_size=2)

@@ -391,46 +391,40 @@ def _choose_shocks(model: MarketModel, options: SimulationOptions) -> list[Shock
     return shocks
 
 
-def _add_shock_partners(url: str, shocks: Sequence[Shock], options: SimulationOptions) -> None:
-    """One partner per shock, covering only the shocked segment's province.
+#: A leaving partner's subscription started this long before the simulation.
+LONG_AGO = timedelta(days=90)
 
-    Setup of the simulated world, like the demo's generator: straight to the
-    tables as the superuser, never through the API.
-    """
-    with psycopg.connect(url, autocommit=True) as conn:
-        for i, shock in enumerate(shocks):
-            key = f"simulation:{options.seed}:{shock.kind}:{shock.code}"
-            email = f"shock-{i}-{shock.kind}@partners.simulation.example"
-            row = conn.execute("select md5(%s)::uuid", (key,)).fetchone()
-            assert row is not None
-            partner = row[0]
-            conn.execute(
-                "select private.demo_add_users(jsonb_build_array(jsonb_build_object("
-                "'id', %s::uuid, 'email', %s::text)))",
-                (partner, email),
-            )
-            conn.execute(
-                "insert into public.profiles (id, role, company_name, email) "
-                "values (%s, 'partner', %s, %s)",
-                (partner, f"Large partner ({shock.kind}s {shock.code})", email),
-            )
-            joins = shock.kind == "join"
-            conn.execute(
-                """
-                insert into public.subscriptions
-                  (partner_id, industry_id, region_codes, monthly_lead_quota, status, starts_on,
-                   ends_on)
-                select %s, s.industry_id, array[s.region_code], %s, 'active', %s, %s
-                from public.lead_segments s where s.id = %s
-                """,
-                (
-                    partner,
-                    shock.monthly_quota,
-                    shock.day if joins else options.first_day - timedelta(days=90),
-                    None if joins else shock.day - timedelta(days=1),
-                    shock.segment_id,
-                ),
-            )
+
+def _add_shock_partners(
+    db: Database, caller: Caller, shocks: Sequence[Shock], options: SimulationOptions
+) -> None:
+    """One partner per shock, covering only the shocked segment's province (demo SQL)."""
+    if not shocks:
+        return
+    db.rpc(
+        "demo_add_partners",
+        {
+            "p_partners": [
+                {
+                    "key": f"simulation:{options.seed}:{shock.kind}:{shock.code}",
+                    "email": f"shock-{i}-{shock.kind}@partners.simulation.example",
+                    "company_name": f"Large partner ({shock.kind}s {shock.code})",
+                    "segment_id": shock.segment_id,
+                    "monthly_quota": shock.monthly_quota,
+                    "starts_on": (
+                        shock.day
+                        if shock.kind == "join"
+                        else options.first_day - timedelta(days=90)
+                    ).isoformat(),
+                    "ends_on": None
+                    if shock.kind == "join"
+                    else (shock.day - timedelta(days=1)).isoformat(),
+                }
+                for i, shock in enumerate(shocks)
+            ]
+        },
+        caller=caller,
+    )
 
 
 def _build_base(
@@ -451,7 +445,7 @@ def _build_base(
     with _connect(url) as db:
         summary, first_model = demo.build_marketplace(db, caller, generated)
         shocks = _choose_shocks(first_model, options)
-        _add_shock_partners(url, shocks, options)
+        _add_shock_partners(db, caller, shocks, options)
         # Demand follows the capacity the partners offer over the period, shocks included.
         model = demo.load_model(db, caller, options.seed)
         gateway = MarketGateway(model=model, db=db, caller=caller, last_lead_day=options.last_day)
