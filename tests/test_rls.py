@@ -77,6 +77,10 @@ insert into public.channel_orchestration_log
           'customers/1234567890/campaignBudgets/7777', 'increase', 40000000, 48000000, 20, 3.79,
           'under target', 'live', 'rls test');
 set session_replication_role = origin;
+insert into public.public_holidays (day, name) values ('2026-12-25', 'Eerste Kerstdag')
+  on conflict (day) do nothing;
+insert into public.ad_campaign_daily_metrics (customer_id, campaign_id, day, cost_micros)
+  values ('1234567890', '7777', '{DAY}', 42000000);
 insert into public.job_runs (id, job, day, triggered_by)
   values ('{JOB_RUN}', 'aggregate', '{DAY}', 'rls test');
 """
@@ -151,6 +155,29 @@ def assert_outcome(
 
 # One target row per table (from the seed or SETUP) and a statement per operation.
 STATEMENTS: dict[str, dict[str, str]] = {
+    "public_holidays": {
+        "select": "select day from public.public_holidays where day = '2026-12-25'",
+        "insert": "insert into public.public_holidays (day, name) values ('2026-12-31', 'Oud')",
+        "update": "update public.public_holidays set name = name where day = '2026-12-25'",
+        "delete": "delete from public.public_holidays where day = '2026-12-25'",
+    },
+    "ad_campaign_daily_metrics": {
+        "select": "select day from public.ad_campaign_daily_metrics where campaign_id = '7777'",
+        "insert": (
+            "insert into public.ad_campaign_daily_metrics (customer_id, campaign_id, day)"
+            " values ('1234567890', '7778', '2026-11-20')"
+        ),
+        "update": (
+            "update public.ad_campaign_daily_metrics set clicks = clicks where campaign_id = '7777'"
+        ),
+        "delete": "delete from public.ad_campaign_daily_metrics where campaign_id = '7777'",
+    },
+    "orchestration_settings": {
+        "select": "select id from public.orchestration_settings",
+        "insert": "insert into public.orchestration_settings (id) values (true)",
+        "update": "update public.orchestration_settings set changes_enabled = changes_enabled",
+        "delete": "delete from public.orchestration_settings",
+    },
     "regions": {
         "select": "select code from public.regions where code = 'zeeland'",
         "insert": "insert into public.regions (code, name) values ('atlantis', 'Atlantis')",
@@ -324,6 +351,20 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("job_runs",                  "insert", (D,   D,       D,         D,    A)),
     ("job_runs",                  "update", (D,   D,       D,         D,    A)),
     ("job_runs",                  "delete", (D,   D,       D,         D,    D)),
+    # Holidays are reference data; campaign metrics are money (admins read, the jobs write).
+    ("public_holidays",           "select", (D,   A,       A,         A,    A)),
+    ("public_holidays",           "insert", (D,   D,       D,         D,    A)),
+    ("public_holidays",           "update", (D,   D,       D,         D,    A)),
+    ("public_holidays",           "delete", (D,   D,       D,         D,    A)),
+    ("ad_campaign_daily_metrics", "select", (D,   H,       H,         A,    A)),
+    ("ad_campaign_daily_metrics", "insert", (D,   D,       D,         D,    A)),
+    ("ad_campaign_daily_metrics", "update", (D,   D,       D,         D,    A)),
+    ("ad_campaign_daily_metrics", "delete", (D,   D,       D,         D,    A)),
+    # The kill switch: admins read and flip it; the jobs only read it; one row, never more.
+    ("orchestration_settings",    "select", (D,   H,       H,         A,    A)),
+    ("orchestration_settings",    "insert", (D,   D,       D,         D,    D)),
+    ("orchestration_settings",    "update", (D,   H,       H,         A,    D)),
+    ("orchestration_settings",    "delete", (D,   D,       D,         D,    D)),
 ]
 # fmt: on
 
@@ -332,6 +373,18 @@ def test_spec_covers_every_table_and_operation() -> None:
     assert {(table, op) for table, op, _ in SPEC} == {
         (table, op) for table, ops in STATEMENTS.items() for op in ops
     }
+
+
+def test_the_matrix_covers_every_table_in_public(conn: psycopg.Connection[Any]) -> None:
+    """A new table in the exposed schema without matrix rows fails here."""
+    tables = {
+        row[0]
+        for row in conn.execute(
+            "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'public' and c.relkind in ('r', 'p')"
+        )
+    }
+    assert tables == {table for table, _, _ in SPEC}
 
 
 @pytest.mark.parametrize(
