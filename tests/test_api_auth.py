@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
 from leadflow.api.auth import TokenVerifier
-from leadflow.api.errors import ApiError
+from leadflow.envelope import ApiError
 
 SEGMENTS = "/api/lead-segments"
 

@@ -12,10 +12,10 @@ from api_fixtures import ADMIN, SEGMENT_OWN, bearer, error_of, mint, serving_fun
 from flask import Flask
 from flask.testing import FlaskClient
 from leadflow.api import close, create_app, openapi
-from leadflow.api.errors import from_rpc_error
 from leadflow.api.models import DailyStats, SegmentCreate
 from leadflow.api.routes import ROUTERS
 from leadflow.db import Caller, Database, RpcError
+from leadflow.envelope import from_rpc_error
 from leadflow.settings import Settings
 
 ROUTES = {

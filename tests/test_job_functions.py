@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import flask
 import psycopg
 import pytest
 from functions_framework import create_app
+from leadflow.db import RpcError
 from leadflow.jobs import entry
 from leadflow.settings import get_settings
 
@@ -245,3 +247,35 @@ def test_an_identity_token_signed_by_another_key_is_refused(oidc_env: Any) -> No
     forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": oidc_env.RSA_KID})
     response = _client("plan").post("/", json={}, headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "code"),
+    [
+        (RpcError(403, "42501", "permission denied for table job_runs"), 403, "forbidden"),
+        (
+            RpcError(404, "PGRST202", "function public.plan_lead_segments missing"),
+            500,
+            "internal_error",
+        ),
+        (RpcError(503, "08006", "connection lost"), 503, "unavailable"),
+        (RpcError(409, "23505", "duplicate key"), 409, "conflict"),
+    ],
+)
+def test_a_database_refusal_keeps_its_class_in_the_one_envelope(
+    job_env: None, refusal: RpcError, status: int, code: str
+) -> None:
+    def refused(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise refusal
+
+    app = flask.Flask("job")
+    app.add_url_rule(
+        "/",
+        view_func=lambda: entry.http_entry("plan", runner=refused)(flask.request),
+        methods=["POST", "GET"],
+    )
+    response = app.test_client().post("/", json={}, headers={"Authorization": f"Bearer {SECRET}"})
+    assert response.status_code == status
+    assert set(response.get_json()) == {"error"}
+    assert response.get_json()["error"]["code"] == code
+    assert refusal.message not in response.get_data(as_text=True)  # the database's words stay ours

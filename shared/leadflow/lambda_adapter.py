@@ -16,6 +16,8 @@ from wsgiref.types import WSGIApplication
 
 from apig_wsgi import make_lambda_handler as _apig_handler
 
+from leadflow import envelope
+
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
@@ -48,16 +50,12 @@ def is_http_event(event: Any) -> bool:
 
 
 def _not_http() -> dict[str, Any]:
-    body = {
-        "error": {
-            "code": "bad_event",
-            "message": "this function answers HTTP events (API Gateway, Function URL)",
-            "details": None,
-        }
-    }
+    error = envelope.body(
+        "bad_event", "this function answers HTTP events (API Gateway, Function URL)"
+    )
     return {
         "statusCode": 400,
         "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
+        "body": json.dumps(error),
         "isBase64Encoded": False,
     }

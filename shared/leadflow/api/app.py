@@ -12,13 +12,13 @@ from collections.abc import Callable
 from flask import Flask, Request, Response, g, request
 from werkzeug.wrappers import Response as WsgiResponse
 
-from leadflow import db
-from leadflow.api import errors, openapi
+from leadflow import db, envelope
+from leadflow.api import openapi
 from leadflow.api.auth import TokenVerifier
 from leadflow.api.context import STATE_KEY, ApiState
-from leadflow.api.errors import ApiError
 from leadflow.api.routes import ROUTERS
 from leadflow.db import Database
+from leadflow.envelope import ApiError
 from leadflow.errors import LeadflowError
 from leadflow.settings import Settings, get_settings
 
@@ -55,7 +55,7 @@ def create_app(
     for router in ROUTERS:
         router.register(app)
     state.openapi = openapi.build(op for router in ROUTERS for op in router.operations)
-    errors.register(app)
+    envelope.register(app)
     app.before_request(_begin)
     app.after_request(_finish)
     return app

@@ -18,9 +18,9 @@ from typing import Any
 import jwt
 from jwt import PyJWKClient
 
-from leadflow.api.errors import ApiError
 from leadflow.db import Caller
 from leadflow.db.caller import API_ROLES
+from leadflow.envelope import ApiError
 from leadflow.settings import Settings
 
 SYMMETRIC = "HS256"

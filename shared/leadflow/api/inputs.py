@@ -2,7 +2,7 @@
 
 A value that does not fit becomes a 422 (400 for a body that is not JSON,
 415 for a body that is not JSON at all, 413 for one that is too big) through
-`leadflow.api.errors`; nothing unvalidated reaches a route.
+`leadflow.envelope`; nothing unvalidated reaches a route.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from leadflow.api.errors import ApiError, invalid_input
+from leadflow.envelope import ApiError, invalid_input
 
 M = TypeVar("M", bound=BaseModel)
 

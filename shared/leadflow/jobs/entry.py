@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from leadflow.days import today_nl
 from leadflow.db import Database, RpcError
+from leadflow.envelope import ApiError, error_response, rpc_error_response
 from leadflow.errors import LeadflowError
 from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
 from leadflow.settings import Settings, get_settings
@@ -107,9 +108,7 @@ def run_job(
 
 
 def _error(status: int, code: str, message: str) -> flask.Response:
-    response = flask.jsonify({"error": {"code": code, "message": message, "details": None}})
-    response.status_code = status
-    return response
+    return error_response(ApiError(status, code, message))
 
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
@@ -199,10 +198,7 @@ def http_entry(
             return _error(400, "invalid_day", str(exc))
         except RpcError as exc:
             log.error("job failed", extra={"job": job, "code": exc.code})
-            status = 400 if exc.status < 500 and exc.code == "22023" else 502
-            return _error(
-                status, "database_error", exc.message if status == 400 else "database error"
-            )
+            return rpc_error_response(exc)
         except LeadflowError as exc:
             return _error(422, "job_refused", str(exc))
         except Exception:

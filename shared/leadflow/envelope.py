@@ -1,8 +1,10 @@
-"""The one place where exceptions become JSON error responses.
+"""The one error envelope: how every HTTP answer of ours says what went wrong.
 
-Routes just raise. Every error leaves as `{"error": {"code", "message",
-"details"}}` with a fitting status; nothing the database or Python says about
-its internals (SQL text, constraint names, stack traces) reaches the caller.
+The API, the job functions and the Lambda adapter all answer errors as
+`{"error": {"code", "message", "details"}}` with a fitting status, built here.
+Routes just raise. A database refusal keeps its class (a 4xx stays a 4xx);
+nothing the database or Python says about its internals (SQL text, constraint
+names, stack traces) reaches the caller.
 """
 
 from __future__ import annotations
@@ -112,10 +114,18 @@ def from_rpc_error(exc: RpcError) -> ApiError:
     )
 
 
+def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The envelope itself."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 def error_response(error: ApiError) -> Response:
     """The JSON response for an error."""
-    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
-    response = Response(json.dumps(body), status=error.status, mimetype="application/json")
+    response = Response(
+        json.dumps(body(error.code, error.message, error.details)),
+        status=error.status,
+        mimetype="application/json",
+    )
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
@@ -125,7 +135,8 @@ def _handle_api_error(exc: ApiError) -> Response:
     return error_response(exc)
 
 
-def _handle_rpc_error(exc: RpcError) -> Response:
+def rpc_error_response(exc: RpcError) -> Response:
+    """The answer to a database refusal (logged when it is ours, a 5xx)."""
     error = from_rpc_error(exc)
     if error.status >= 500:
         # The database's own words stay in our logs; the token never does.
@@ -164,6 +175,6 @@ def _log_failure(event: str, exc_info: BaseException | None = None, **fields: An
 def register(app: Flask) -> None:
     """Install the handlers: every exception a route raises ends here."""
     app.register_error_handler(ApiError, _handle_api_error)
-    app.register_error_handler(RpcError, _handle_rpc_error)
+    app.register_error_handler(RpcError, rpc_error_response)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)
