@@ -255,6 +255,33 @@ def _send(
     return statuses, None
 
 
+def _log_and_send(
+    db: Database,
+    caller: Caller,
+    run: JobRun,
+    kind: str,
+    planned: list[PlannedDecision],
+    gateway: GoogleAdsGateway,
+    mode: Mode,
+    triggered_by: str,
+) -> tuple[list[dict[str, Any]], dict[int, str], str | None]:
+    """Write the decisions to the audit log, then claim, send and complete what may go."""
+    logged = db.rpc(
+        "log_budget_decisions",
+        {
+            "p_run_id": run.id,
+            "p_day": run.day.isoformat(),
+            "p_kind": kind,
+            "p_mode": mode.value,
+            "p_triggered_by": triggered_by,
+            "p_decisions": [p.as_log_row() for p in planned],
+        },
+        caller=caller,
+    )
+    statuses, stop = _send(db, caller, run, logged, gateway, mode)
+    return logged, statuses, stop
+
+
 def orchestrate(
     db: Database,
     caller: Caller,
@@ -283,19 +310,9 @@ def orchestrate(
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
         planned = plan_decisions(inputs, budgets, config)
-        logged = db.rpc(
-            "log_budget_decisions",
-            {
-                "p_run_id": run.id,
-                "p_day": day.isoformat(),
-                "p_kind": "adjust",
-                "p_mode": mode.value,
-                "p_triggered_by": triggered_by,
-                "p_decisions": [p.as_log_row() for p in planned],
-            },
-            caller=caller,
+        logged, statuses, stop = _log_and_send(
+            db, caller, run, "adjust", planned, gateway, mode, triggered_by
         )
-        statuses, stop = _send(db, caller, run, logged, gateway, mode)
         outcome = _plan_outcomes(planned, logged, statuses)
         db.rpc(
             "record_plan_orchestration",
@@ -393,19 +410,9 @@ def rollback(
                     decision=decision,
                 )
             )
-        logged = db.rpc(
-            "log_budget_decisions",
-            {
-                "p_run_id": run.id,
-                "p_day": day.isoformat(),
-                "p_kind": "rollback",
-                "p_mode": mode.value,
-                "p_triggered_by": triggered_by,
-                "p_decisions": [p.as_log_row() for p in planned],
-            },
-            caller=caller,
+        logged, statuses, stop = _log_and_send(
+            db, caller, run, "rollback", planned, gateway, mode, triggered_by
         )
-        statuses, stop = _send(db, caller, run, logged, gateway, mode)
         final = Counter(statuses.get(row["id"], row["status"]) for row in logged)
         run.counts.update(
             {
