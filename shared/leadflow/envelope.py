@@ -10,7 +10,6 @@ names, stack traces) reaches the caller.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from flask import Flask, Response, g
@@ -19,8 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from leadflow.db import RpcError
 from leadflow.errors import LeadflowError
-
-logger = logging.getLogger("leadflow.api")
+from leadflow.log import logger
 
 _CODES = {
     400: "bad_request",
@@ -140,7 +138,7 @@ def rpc_error_response(exc: RpcError) -> Response:
     error = from_rpc_error(exc)
     if error.status >= 500:
         # The database's own words stay in our logs; the token never does.
-        _log_failure("rpc_failed", sqlstate=exc.code, status=exc.status, message=exc.message)
+        _log_failure("rpc_failed", sqlstate=exc.code, status=exc.status, db_message=exc.message)
     return error_response(error)
 
 
@@ -168,8 +166,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 def _log_failure(event: str, exc_info: BaseException | None = None, **fields: Any) -> None:
-    record = {"event": event, "request_id": g.get("request_id"), **fields}
-    logger.error(json.dumps(record, default=str), exc_info=exc_info)
+    logger.error(event, extra={"request_id": g.get("request_id"), **fields}, exc_info=exc_info)
 
 
 def register(app: Flask) -> None:

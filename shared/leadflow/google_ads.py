@@ -14,7 +14,6 @@ fails as a whole fails only its own changes.
 from __future__ import annotations
 
 import importlib
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,11 +31,11 @@ from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponent
 from tenacity.wait import wait_base
 
 from leadflow.errors import LeadflowError
+from leadflow.log import logger
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
 
-log = logging.getLogger("leadflow")
 
 #: The API version this module is written and tested against.
 API_VERSION = "v26"
@@ -385,7 +384,7 @@ class RetryPolicy:
 
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    log.warning(
+    logger.warning(
         "Google Ads call failed transiently; retrying",
         extra={"attempt": state.attempt_number, "error_type": type(exc).__name__},
     )

@@ -28,8 +28,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
 from leadflow.errors import LeadflowError
-
-log = logging.getLogger("leadflow")
+from leadflow.log import logger
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def _fetch(
     if not isinstance(text, str) or not text.strip():
         raise LeadflowError(f"{where} has no text value (a binary secret is not supported)")
     values = _parse(source, text, where)
-    log.info(
+    logger.info(
         json.dumps(
             {"event": "secrets_loaded", "source": source.id_variable, "names": sorted(values)}
         )

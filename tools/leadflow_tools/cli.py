@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -15,6 +16,7 @@ import typer
 from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
+from leadflow.log import logger
 from leadflow.settings import get_settings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -561,6 +563,9 @@ def serve_command(
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 1."""
     try:
+        # The core's JSON logs are for deployed functions; a CLI says what happened itself.
+        if not get_settings().debug:
+            logger.setLevel("CRITICAL")
         app(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -20,12 +19,12 @@ from leadflow.api.routes import ROUTERS
 from leadflow.db import Database
 from leadflow.envelope import ApiError
 from leadflow.errors import LeadflowError
+from leadflow.log import logger
 from leadflow.settings import Settings, get_settings
 
 #: Largest request body accepted (413 beyond).
 MAX_BODY_BYTES = 64 * 1024
 
-logger = logging.getLogger("leadflow.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -35,7 +34,7 @@ def database_from_settings(settings: Settings) -> Database:
         return db.from_settings(settings)
     except LeadflowError as exc:
         # The operator needs the missing variable's name; the caller does not.
-        logger.error(json.dumps({"event": "database_not_configured", "error": str(exc)}))
+        logger.error("database_not_configured", extra={"error": str(exc)})
         raise ApiError(503, "unavailable", "the database is not configured") from None
 
 
@@ -75,6 +74,7 @@ def close(app: Flask) -> None:
 def _begin() -> None:
     given = request.headers.get("X-Request-Id", "")
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    logger.set_correlation_id(g.request_id)
     g.started = time.perf_counter()
 
 
@@ -82,19 +82,17 @@ def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if logger.isEnabledFor(logging.INFO):
+    if logger.log_level <= logging.INFO:
         # Method, route and outcome only: never headers (the token), never bodies.
         started = g.get("started", time.perf_counter())
         logger.info(
-            json.dumps(
-                {
-                    "event": "request",
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-            )
+            "request",
+            extra={
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
         )
     return response

@@ -10,7 +10,6 @@ no anonymous path to a job.
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -27,9 +26,8 @@ from leadflow.db import Database, RpcError
 from leadflow.envelope import ApiError, error_response, rpc_error_response
 from leadflow.errors import LeadflowError
 from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
+from leadflow.log import logger
 from leadflow.settings import Settings, get_settings
-
-log = logging.getLogger("leadflow")
 
 JobName = Literal["aggregate", "plan", "orchestrate"]
 MAX_BODY_BYTES = 4096
@@ -162,11 +160,11 @@ def http_entry(
 
     try:
         if not get_settings().scheduler_auth_configured:
-            log.error(
+            logger.error(
                 "job function refuses every request", extra={"job": job, "why": NOT_CONFIGURED}
             )
     except Exception:  # settings errors surface per request, with the same clear answer
-        log.exception("job function settings could not be read", extra={"job": job})
+        logger.exception("job function settings could not be read", extra={"job": job})
 
     def handle(request: flask.Request) -> flask.Response:
         settings = get_settings()
@@ -197,12 +195,12 @@ def http_entry(
         except InvalidDay as exc:
             return _error(400, "invalid_day", str(exc))
         except RpcError as exc:
-            log.error("job failed", extra={"job": job, "code": exc.code})
+            logger.error("job failed", extra={"job": job, "code": exc.code})
             return rpc_error_response(exc)
         except LeadflowError as exc:
             return _error(422, "job_refused", str(exc))
         except Exception:
-            log.exception("job crashed", extra={"job": job})
+            logger.exception("job crashed", extra={"job": job})
             return _error(500, "internal", "the job failed; see the logs of this run")
         return flask.jsonify(summary)
 

@@ -17,7 +17,6 @@ See docs/MONEY_SAFETY.md for what the database guarantees.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -37,8 +36,6 @@ from leadflow.google_ads import (
     QuotaExhausted,
 )
 from leadflow.jobs.runs import JobRun, LeaseLost, check_live_day, job_run
-
-log = logging.getLogger("leadflow")
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
 SEND_BATCH = 200

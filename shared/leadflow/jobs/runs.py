@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,8 +10,8 @@ from typing import Any
 
 from leadflow.db import Caller, Database, RpcError
 from leadflow.errors import LeadflowError
-
-log = logging.getLogger("leadflow")
+from leadflow.log import keys as log_keys
+from leadflow.log import logger
 
 
 class JobAlreadyRunning(LeadflowError):
@@ -83,30 +82,31 @@ def job_run(
             raise InvalidDay(exc.message) from None
         raise
     run = JobRun(id=run_id, job=job, day=day, db=db, caller=caller)
-    log.info("job started", extra={"job": job, "day": day.isoformat(), "run_id": run_id})
-    try:
-        yield run
-    except BaseException as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    with log_keys(job=job, day=day.isoformat(), run_id=run_id):
+        logger.info("job started")
         try:
-            db.rpc(
-                "finish_job_run",
-                {
-                    "p_run_id": run_id,
-                    "p_status": "failed",
-                    "p_counts": run.counts,
-                    "p_error": message,
-                },
-                caller=caller,
-            )
-        except RpcError as finish_error:
-            if finish_error.code != "PT409":  # taken over: the new holder owns the record
-                raise
-        log.info("job failed", extra={"job": job, "run_id": run_id, "error": message})
-        raise
-    db.rpc(
-        "finish_job_run",
-        {"p_run_id": run_id, "p_status": "success", "p_counts": run.counts},
-        caller=caller,
-    )
-    log.info("job finished", extra={"job": job, "run_id": run_id, "counts": run.counts})
+            yield run
+        except BaseException as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            try:
+                db.rpc(
+                    "finish_job_run",
+                    {
+                        "p_run_id": run_id,
+                        "p_status": "failed",
+                        "p_counts": run.counts,
+                        "p_error": message,
+                    },
+                    caller=caller,
+                )
+            except RpcError as finish_error:
+                if finish_error.code != "PT409":  # taken over: the new holder owns the record
+                    raise
+            logger.info("job failed", extra={"error": message})
+            raise
+        db.rpc(
+            "finish_job_run",
+            {"p_run_id": run_id, "p_status": "success", "p_counts": run.counts},
+            caller=caller,
+        )
+        logger.info("job finished", extra={"counts": run.counts})
