@@ -186,6 +186,7 @@ def http_entry(
             where = ".".join(str(p) for p in first["loc"]) or "body"
             return _error(400, "invalid_request", f"{where}: {first['msg']}")
         run_id = str(uuid.uuid4())
+        logger.set_correlation_id(run_id)
         try:
             summary = runner(
                 job, job_request, settings=settings, triggered_by=f"scheduler:{run_id}"
@@ -215,6 +216,7 @@ def scheduled_entry(job: JobName) -> Callable[[dict[str, Any] | None, Any], dict
     """
 
     def handle(event: dict[str, Any] | None, context: Any = None) -> dict[str, Any]:
+        logger.set_correlation_id(getattr(context, "aws_request_id", None) or str(uuid.uuid4()))
         payload = {k: v for k, v in (event or {}).items() if k in JobRequest.model_fields}
         request = JobRequest.model_validate(payload)
         return run_job(job, request, settings=get_settings(), triggered_by="schedule")
