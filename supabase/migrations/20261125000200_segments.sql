@@ -3,6 +3,11 @@
 -- finds its segment. Also the authorization helpers every policy uses.
 -- =============================================================================
 
+-- Short locks on a live marketplace (docs/DEPLOY.md): give up rather than queue
+-- behind a long transaction (and block every writer queued behind us).
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- Authorization helpers (private, security definer, pinned search_path)
 -- -----------------------------------------------------------------------------
@@ -188,36 +193,9 @@ create policy "Admins manage campaign mappings"
   with check ((select private.is_admin()));
 
 -- -----------------------------------------------------------------------------
--- leads: where each lead comes from and which segment it belongs to
+-- leads: how a lead finds its segment and source (the columns and the trigger
+-- are added to the existing table by 20261125000210_leads_segment_columns.sql)
 -- -----------------------------------------------------------------------------
-alter table public.leads
-  add column if not exists segment_id uuid references public.lead_segments (id) on delete set null,
-  add column if not exists source_channel text,
-  add column if not exists source_campaign_id text,
-  add column if not exists source_keyword text;
-
-do $$
-begin
-  if not exists (
-    select 1 from pg_constraint where conname = 'leads_source_channel_check'
-      and conrelid = 'public.leads'::regclass
-  ) then
-    alter table public.leads add constraint leads_source_channel_check
-      check (source_channel in ('google_ads', 'seo', 'microsite', 'other'));
-  end if;
-end
-$$;
-
-create index if not exists leads_segment_id_created_at_idx on public.leads (segment_id, created_at);
-create index if not exists leads_created_at_idx on public.leads (created_at);
-create index if not exists leads_unassigned_idx on public.leads (industry_id, region_code)
-  where segment_id is null;
-
-comment on column public.leads.segment_id is 'Set by trigger from (industry_id, region_code); null while no such segment exists.';
-comment on column public.leads.source_channel is 'google_ads, seo, microsite or other; derived from gclid / UTM fields unless given.';
-comment on column public.leads.source_campaign_id is 'Campaign the lead came from (utm_campaign unless given).';
-comment on column public.leads.source_keyword is 'Search keyword the lead came from (utm_term unless given).';
-
 create or replace function private.lead_source_channel(
   p_gclid text, p_utm_source text, p_utm_medium text
 ) returns text
@@ -281,11 +259,6 @@ $$;
 comment on function private.assign_lead_segment() is
   'Trigger: sets leads.segment_id from (industry, region) and the source fields from gclid / UTM.';
 
-drop trigger if exists leads_assign_segment on public.leads;
-create trigger leads_assign_segment
-  before insert or update of industry_id, region_code, gclid, utm_source, utm_medium, utm_campaign, utm_term
-  on public.leads
-  for each row execute function private.assign_lead_segment();
 
 create or replace function public.assign_lead_segments(p_from date, p_to date) returns integer
 language plpgsql
@@ -318,3 +291,54 @@ grant execute on function public.assign_lead_segments(date, date) to service_rol
 revoke execute on all functions in schema private from public, anon;
 grant execute on function private.today_nl(), private.is_admin(), private.readable_segment_ids()
   to authenticated, service_role;
+
+-- Leads that existed before 20261125000210 have no source fields, and no segment
+-- while none existed. They are filled here in small batches after the schema
+-- change, each batch its own short transaction (`leadflow db migrate` runs them
+-- after the migrations; docs/DEPLOY.md), never inside the migration that holds
+-- the lock on leads.
+create or replace function public.backfill_lead_sources(p_after uuid, p_limit integer)
+returns table (scanned integer, updated integer, last_id uuid)
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 50000 then
+    raise exception 'backfill_lead_sources needs 1 <= limit <= 50000, got %', p_limit
+      using errcode = '22023';
+  end if;
+  return query
+  with batch as (
+    select l.id
+    from public.leads l
+    where p_after is null or l.id > p_after
+    order by l.id
+    limit p_limit
+  ),
+  changed as (
+    update public.leads l
+       set source_channel = coalesce(
+             l.source_channel, private.lead_source_channel(l.gclid, l.utm_source, l.utm_medium)),
+           source_campaign_id = coalesce(l.source_campaign_id, l.utm_campaign),
+           source_keyword = coalesce(l.source_keyword, l.utm_term),
+           segment_id = coalesce(l.segment_id, (
+             select s.id from public.lead_segments s
+             where s.industry_id = l.industry_id and s.region_code = l.region_code))
+      from batch b
+     where l.id = b.id
+       and (l.source_channel is null
+            or (l.segment_id is null and exists (
+                  select 1 from public.lead_segments s
+                  where s.industry_id = l.industry_id and s.region_code = l.region_code)))
+    returning 1
+  )
+  select (select count(*)::integer from batch),
+         (select count(*)::integer from changed),
+         (select b.id from batch b order by b.id desc limit 1);
+end
+$$;
+comment on function public.backfill_lead_sources(uuid, integer) is
+  'Backfill one batch: the next p_limit leads by id after p_after get their source fields and '
+  'segment where missing. Returns rows scanned, rows changed and the last id (null when done).';
+revoke execute on function public.backfill_lead_sources(uuid, integer) from public, anon, authenticated;
+grant execute on function public.backfill_lead_sources(uuid, integer) to service_role;
