@@ -303,7 +303,10 @@ def _apply_outside_transaction(conn: psycopg.Connection[Any], migration: Migrati
                 if _drop_invalid_index(conn, index["schema"] or "public", index["name"]):
                     message += f" (the invalid index {index['name']} it left was dropped)"
             except psycopg.Error as cleanup:
-                message += f" (could not drop the invalid index it left: {_one_line(cleanup)})"
+                message += (
+                    f" (the invalid index {index['name']} it left could not be dropped now"
+                    f" ({_one_line(cleanup)}); it is unused, and the next run drops it first)"
+                )
         raise MigrationError(f"{migration.path.name}: {message}") from None
     finally:
         conn.execute("reset lock_timeout; reset statement_timeout")

@@ -3,6 +3,10 @@
 -- Formulas are documented in docs/FORMULAS.md.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- public_holidays: filled from the maintained `holidays` library by the plan job
 -- -----------------------------------------------------------------------------

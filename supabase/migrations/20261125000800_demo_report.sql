@@ -12,6 +12,10 @@
 -- All functions here are security invoker and for the service role only.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- demo_marketplace: which demo (if any) this database holds
 -- -----------------------------------------------------------------------------
