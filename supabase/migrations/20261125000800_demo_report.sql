@@ -259,7 +259,7 @@ begin
            'multi_province_subscriptions',
              (select count(*) from public.subscriptions where cardinality(region_codes) > 1))
     into v_summary;
-  update public.demo_marketplace set summary = v_summary;
+  update public.demo_marketplace set summary = v_summary where id;  -- safeupdate: a WHERE
   return v_summary;
 end
 $$;
