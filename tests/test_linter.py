@@ -260,6 +260,36 @@ BAD = [
     ),
 ]
 
+# pg_graphql (splinter 0026 / 0027). Note: the bootstrap's default privileges grant
+# every new table to anon and authenticated, as Supabase's do.
+_ADMIN_ONLY = OWNED + (
+    'create policy "lint admins" on public.lint_owned for select to authenticated'
+    " using ((select private.is_admin()));"
+)
+BAD += [
+    pytest.param(
+        "pg_graphql_anon_table_exposed",
+        "public.lint_owned",
+        OWNED
+        + "revoke all on public.lint_owned from anon; grant select (id) on public.lint_owned to anon;",
+        id="pg_graphql_anon_table_exposed: one column granted to anon",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        "public.lint_owned",
+        _ADMIN_ONLY + "grant select on public.lint_owned to authenticated;",
+        id="pg_graphql_admin_table_exposed: admin-only rows, selectable by authenticated",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        "public.lint_owned",
+        OWNED
+        + "revoke all on public.lint_owned from anon, authenticated;"
+        + " grant select (id) on public.lint_owned to authenticated;",
+        id="pg_graphql_admin_table_exposed: no policy at all, one column granted",
+    ),
+]
+
 GOOD = [
     pytest.param(
         "unindexed_foreign_keys",
@@ -313,6 +343,26 @@ GOOD = [
         "rls_policy_null_auth_disjunct",
         _policy("is_public and ((select auth.uid()) is null or owner = (select auth.uid()))"),
         id="rls_policy_null_auth_disjunct: the null test only under an and",
+    ),
+]
+
+GOOD += [
+    pytest.param(
+        "pg_graphql_anon_table_exposed",
+        OWNED + "revoke all on public.lint_owned from anon;",
+        id="pg_graphql_anon_table_exposed: nothing granted to anon",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        _ADMIN_ONLY + "revoke all on public.lint_owned from anon, authenticated;",
+        id="pg_graphql_admin_table_exposed: admin-only table not granted to authenticated",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        _ADMIN_ONLY
+        + 'create policy "lint owners" on public.lint_owned for select to authenticated'
+        + " using (owner = (select auth.uid()));",
+        id="pg_graphql_admin_table_exposed: partners read their own rows",
     ),
 ]
 

@@ -33,6 +33,18 @@ $$;
 comment on function private.is_admin() is
   'True for an admin profile or the service role: may see money and change segments.';
 
+create or replace function private.has_profile() returns boolean
+language sql stable security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.profiles p
+    where p.id = (select auth.uid()) and p.role in ('partner', 'admin')
+  )
+$$;
+comment on function private.has_profile() is
+  'True for a user with a partner or admin profile; a bare sign-up (token, no profile) is not.';
+
 -- -----------------------------------------------------------------------------
 -- regions: the 12 Dutch provinces
 -- -----------------------------------------------------------------------------
@@ -147,9 +159,11 @@ grant update (name, is_active, min_daily_budget, max_daily_budget, target_cpl)
   on table public.lead_segments to authenticated;
 grant all on table public.lead_segments to service_role;
 
-create policy "Signed-in users can read active segments, admins all"
+-- A valid token is not enough: with sign-up open anyone has one. Only users
+-- with a marketplace profile (partners, admins) see segments.
+create policy "Partners read active segments, admins all"
   on public.lead_segments for select to authenticated
-  using (is_active or (select private.is_admin()));
+  using ((is_active and (select private.has_profile())) or (select private.is_admin()));
 create policy "Admins can create segments"
   on public.lead_segments for insert to authenticated
   with check ((select private.is_admin()));
@@ -185,12 +199,33 @@ comment on column public.segment_campaign_budgets.is_active is 'Inactive mapping
 
 alter table public.segment_campaign_budgets enable row level security;
 revoke all on table public.segment_campaign_budgets from anon, authenticated;
-grant select, insert, update, delete on table public.segment_campaign_budgets to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant all on table public.segment_campaign_budgets to service_role;
 create policy "Admins manage campaign mappings"
   on public.segment_campaign_budgets for all to authenticated
   using ((select private.is_admin()))
   with check ((select private.is_admin()));
+
+create or replace function private.segment_campaigns_for_admin(p_segment_id uuid)
+returns jsonb
+language sql stable security definer
+set search_path = ''
+as $$
+  select case when (select private.is_admin()) then coalesce((
+           select jsonb_agg(jsonb_build_object(
+                    'id', b.id,
+                    'customer_id', b.customer_id,
+                    'campaign_id', b.campaign_id,
+                    'budget_resource_name', b.budget_resource_name,
+                    'is_active', b.is_active
+                  ) order by b.budget_resource_name)
+           from public.segment_campaign_budgets b
+           where b.segment_id = p_segment_id
+         ), '[]'::jsonb) end
+$$;
+comment on function private.segment_campaigns_for_admin(uuid) is
+  'Admin-only: the segment''s Google Ads campaign mappings as a JSON array; null for anyone else.';
 
 -- -----------------------------------------------------------------------------
 -- leads: how a lead finds its segment and source (the columns and the trigger
@@ -289,7 +324,9 @@ revoke execute on function public.assign_lead_segments(date, date) from public, 
 grant execute on function public.assign_lead_segments(date, date) to service_role;
 
 revoke execute on all functions in schema private from public, anon;
-grant execute on function private.today_nl(), private.is_admin(), private.readable_segment_ids()
+grant execute on function private.today_nl(), private.is_admin(), private.has_profile(),
+  private.readable_segment_ids(),
+  private.segment_campaigns_for_admin(uuid)
   to authenticated, service_role;
 
 -- Leads that existed before 20261125000210 have no source fields, and no segment

@@ -102,7 +102,8 @@ create trigger channel_orchestration_log_no_truncate
 alter table public.channel_orchestration_log enable row level security;
 -- Also from service_role, which default privileges give everything: it appends and completes.
 revoke all on table public.channel_orchestration_log from anon, authenticated, service_role;
-grant select on table public.channel_orchestration_log to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select, insert, update on table public.channel_orchestration_log to service_role;
 create policy "Admins can read the orchestration log"
   on public.channel_orchestration_log for select to authenticated
@@ -140,7 +141,8 @@ comment on column public.job_runs.heartbeat_at is 'Last sign of life; a running 
 alter table public.job_runs enable row level security;
 -- service_role too (see the log above): it starts, beats and finishes runs, never deletes them.
 revoke all on table public.job_runs from anon, authenticated, service_role;
-grant select on table public.job_runs to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select, insert, update on table public.job_runs to service_role;
 create policy "Admins can read job runs"
   on public.job_runs for select to authenticated

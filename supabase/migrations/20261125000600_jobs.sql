@@ -151,7 +151,8 @@ comment on column public.ad_campaign_daily_metrics.search_budget_lost_impression
 
 alter table public.ad_campaign_daily_metrics enable row level security;
 revoke all on table public.ad_campaign_daily_metrics from anon, authenticated;
-grant select on table public.ad_campaign_daily_metrics to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant all on table public.ad_campaign_daily_metrics to service_role;
 create policy "Admins can read campaign metrics"
   on public.ad_campaign_daily_metrics for select to authenticated

@@ -52,7 +52,8 @@ comment on column public.demo_marketplace.completed_at is 'When the daily loop r
 
 alter table public.demo_marketplace enable row level security;
 revoke all on table public.demo_marketplace from anon, authenticated;
-grant select on table public.demo_marketplace to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select, insert, update, delete on table public.demo_marketplace to service_role;
 create policy "Admins can read the demo record"
   on public.demo_marketplace for select to authenticated
