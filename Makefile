@@ -2,6 +2,7 @@
 # Both create (or reuse) .venv and install the pinned dependencies first.
 
 PYTHON ?= python3
+NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -15,10 +16,12 @@ test: lint typecheck unit
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Leadflow needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@command -v $(NPM) >/dev/null || { echo "make install needs npm (Node 18+) for the pinned Supabase CLI"; exit 1; }
+	$(NPM) ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $(STAMP)
 
 lint: $(STAMP) squawk
@@ -47,4 +50,4 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .leadflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .leadflow .pytest_cache .mypy_cache .ruff_cache

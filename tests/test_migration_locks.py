@@ -145,11 +145,16 @@ def test_held_conflicting_lock_makes_migrate_fail_fast_with_nothing_half_applied
 
 
 def test_failed_concurrent_index_build_is_dropped_and_not_recorded(
-    marketplace_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    marketplace_url: str, tmp_path: Path
 ) -> None:
+    directory = tmp_path / "migrations"
+    shutil.copytree(migrations.MIGRATIONS_DIR, directory)
+    build = directory / LEAD_FILES[2]
+    # The file's 10 s lock timeout, shortened for the test.
+    build.write_text(build.read_text().replace("lock_timeout = '10s'", "lock_timeout = '300ms'"))
     up_to_validate = tmp_path / "up_to_validate"
     up_to_validate.mkdir()
-    for path in migrations.MIGRATIONS_DIR.glob("*.sql"):
+    for path in directory.glob("*.sql"):
         if path.name < LEAD_FILES[2]:
             shutil.copy(path, up_to_validate / path.name)
     with psycopg.connect(marketplace_url, autocommit=True) as conn:
@@ -161,14 +166,13 @@ def test_failed_concurrent_index_build_is_dropped_and_not_recorded(
         "insert into public.leads (industry_id, region_code)"
         " select id, 'utrecht' from public.industries limit 1"
     )
-    monkeypatch.setattr(migrations, "CONCURRENT_LOCK_TIMEOUT", "300ms")
     try:
         with psycopg.connect(marketplace_url, autocommit=True) as conn:
             with pytest.raises(migrations.MigrationError) as error:
-                migrations.migrate(conn)
+                migrations.migrate(conn, directory)
             assert str(error.value).startswith(
-                "20261125000230_leads_segment_id_created_at_idx.sql: canceling statement due"
-                " to lock timeout"
+                "20261125000230_leads_segment_id_created_at_idx.sql: statement 3: canceling"
+                " statement due to lock timeout"
             )
             # Dropping it concurrently waits for the same open insert: it stays, invalid
             # (never used by a query), until the next run drops it first.
@@ -182,29 +186,37 @@ def test_failed_concurrent_index_build_is_dropped_and_not_recorded(
                 " where i.indexrelid = 'public.leads_segment_id_created_at_idx'::regclass"
             ).fetchone() == (False,)
             assert not set(LEAD_FILES[2:]) & _history(conn)
+            # The file's session settings do not outlive it.
+            assert conn.execute("show lock_timeout").fetchone() == ("0",)
     finally:
         writer_tx.rollback()
         writer_tx.close()
     with psycopg.connect(marketplace_url, autocommit=True) as conn:
-        assert [m.path.name for m in migrations.migrate(conn)][:3] == LEAD_FILES[2:]
+        assert [m.path.name for m in migrations.migrate(conn, directory)][:3] == LEAD_FILES[2:]
         assert conn.execute(
             "select i.indisvalid from pg_index i"
             " where i.indexrelid = 'public.leads_segment_id_created_at_idx'::regclass"
         ).fetchone() == (True,)
 
 
-def test_non_transactional_statement_must_be_alone_in_its_file(
+def test_a_non_transactional_statement_is_not_mixed_with_other_changes(
     empty_db_url: str, tmp_path: Path
 ) -> None:
     for path in migrations.MIGRATIONS_DIR.glob("*.sql"):
         shutil.copy(path, tmp_path / path.name)
-    (tmp_path / "29990101000000_two.sql").write_text(
+    (tmp_path / "29990101000000_mixed.sql").write_text(
         "create table public.lonely (id int primary key);\n"
         "create index concurrently lonely_idx on public.lonely (id);\n"
     )
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
-        with pytest.raises(migrations.MigrationError, match="must be the file's only statement"):
+        with pytest.raises(migrations.MigrationError) as error:
             migrations.migrate(conn, tmp_path)
+        assert str(error.value) == (
+            "29990101000000_mixed.sql: a file with a non-transactional statement (CONCURRENTLY,"
+            " VACUUM, ...) may hold only such statements and session set/reset: the Supabase"
+            " CLI runs it in parts, so anything else could be left half-applied; move"
+            " 'create table public.lonely (id int primary key)' to a file of its own"
+        )
         assert conn.execute("select to_regclass('public.lonely')").fetchone() == (None,)
 
 

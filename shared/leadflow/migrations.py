@@ -4,12 +4,15 @@ Each file runs with its history row in one transaction, recorded in
 `supabase_migrations.schema_migrations(version, statements, name)`, so that
 `supabase db push` on a real project agrees with what ran here.
 
-Non-transactional files (`create index concurrently` and the like) are run the
-way the Supabase CLI runs them: the CLI sends a file's statements and its
-history insert as one pipeline (pgx `ExecBatch`, one implicit transaction), in
-which Postgres accepts such a statement only as the first one. So such a file
-must hold exactly that one statement; it runs outside a transaction, then its
-history row is written. If it fails, the invalid index it leaves is dropped.
+Statements Postgres refuses in a transaction (`create index concurrently` and
+the like) run the way the Supabase CLI (2.117) runs them: it sends a file's
+statements and its history insert as one pipeline (pgx `ExecBatch`, one
+implicit transaction), except that each such statement is sent on its own, as
+a simple query, between the batches before and after it. Such a file is
+therefore not atomic, so we allow in it only those statements and session
+`set` / `reset` (e.g. a lock timeout for the build): a failure never leaves
+half a schema change. The history row is written after the last statement; an
+invalid index a failed concurrent build leaves is dropped, so a rerun builds it.
 
 After the migrations, `migrate` fills leads that existed before the segment
 columns in small batches (`public.backfill_lead_sources`), each batch its own
@@ -38,15 +41,14 @@ SEED_FILE = PROJECT_ROOT / "supabase" / "seed.sql"
 _FILE_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.+)\.sql$")
 _BOOTSTRAP_MARKER = "leadflow local bootstrap"
 
-# Statements Postgres refuses inside a transaction block (or a pipeline after
-# its first statement).
+# Statements the Supabase CLI sends outside its pipeline (its isPipelineIncompatible).
 _NON_TRANSACTIONAL = re.compile(
-    r"^\s*(?:(?:create|drop)\s+(?:unique\s+)?index\s+concurrently"
-    r"|reindex\s+.*\bconcurrently"
-    r"|alter\s+table\s+.*\bdetach\s+partition\s+.*\bconcurrently"
-    r"|vacuum\b)",
+    r"^\s*(?:(?:create\s+(?:unique\s+)?|drop\s+)index\s+concurrently\b"
+    r"|reindex\b.*\bconcurrently\b"
+    r"|vacuum\b|alter\s+system\b|cluster\b)",
     re.IGNORECASE | re.DOTALL,
 )
+_SESSION_SETTING = re.compile(r"^\s*(?:set|reset)\s+(?!local\b)", re.IGNORECASE)
 _INDEX_NAME = re.compile(
     r"^\s*create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?"
     r"(?P<name>[a-z_][a-z0-9_$]*)\s+on\s+(?:only\s+)?(?:(?P<schema>[a-z_][a-z0-9_$]*)\.)?",
@@ -57,9 +59,6 @@ _INDEX_NAME = re.compile(
 #: lock waits: a migration queued for a lock blocks every writer queued behind it.
 FILE_LOCK_TIMEOUT = "1s"
 FILE_STATEMENT_TIMEOUT = "1min"
-#: A concurrent index build does not block writers but waits for every older
-#: transaction; it may take as long as it needs, but not wait forever.
-CONCURRENT_LOCK_TIMEOUT = "10s"
 #: Leads per backfill batch: one batch is one short transaction (bench/RESULTS.md,
 #: "Migrations on a live leads table": well under Supabase's 8 s statement timeout).
 BACKFILL_BATCH = 5000
@@ -243,12 +242,21 @@ def migrate(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> 
         )
     pending = [m for m in migrations if m.version not in done]
     for migration in pending:  # refuse a bad file before anything runs
-        if not migration.is_transactional and len(migration.statements) != 1:
-            raise MigrationError(
-                f"{migration.path.name}: a non-transactional statement (CONCURRENTLY, VACUUM)"
-                " must be the file's only statement; the Supabase CLI sends a file as one"
-                " pipeline, where it may only come first"
-            )
+        if not migration.is_transactional:
+            mixed = [
+                s
+                for s in migration.statements
+                if not _NON_TRANSACTIONAL.match(_strip_comments(s))
+                and not _SESSION_SETTING.match(_strip_comments(s))
+            ]
+            if mixed:
+                raise MigrationError(
+                    f"{migration.path.name}: a file with a non-transactional statement"
+                    " (CONCURRENTLY, VACUUM, ...) may hold only such statements and session"
+                    " set/reset: the Supabase CLI runs it in parts, so anything else could be"
+                    f" left half-applied; move {' '.join(mixed[0].split())[:60]!r} to a file"
+                    " of its own"
+                )
     applied = []
     for migration in pending:
         if migration.is_transactional:
@@ -284,32 +292,39 @@ def _apply_in_transaction(conn: psycopg.Connection[Any], migration: Migration) -
 
 
 def _apply_outside_transaction(conn: psycopg.Connection[Any], migration: Migration) -> None:
-    statement = migration.statements[0]
-    index = _INDEX_NAME.match(_strip_comments(statement))
+    """Each statement on its own, outside a transaction, then the history row (as the CLI)."""
     try:
-        conn.execute(
-            "select set_config('lock_timeout', %s, false),"
-            " set_config('statement_timeout', '0', false)",
-            (CONCURRENT_LOCK_TIMEOUT,),
-        )
-        if index:  # a build that died earlier leaves an invalid index `if not exists` would keep
-            _drop_invalid_index(conn, index["schema"] or "public", index["name"])
-        conn.execute(statement)
-        _record(conn, migration)
-    except psycopg.Error as exc:
-        message = _explain(exc)
-        if index:
+        for number, statement in enumerate(migration.statements):
+            index = _INDEX_NAME.match(_strip_comments(statement))
             try:
-                if _drop_invalid_index(conn, index["schema"] or "public", index["name"]):
-                    message += f" (the invalid index {index['name']} it left was dropped)"
-            except psycopg.Error as cleanup:
-                message += (
-                    f" (the invalid index {index['name']} it left could not be dropped now"
-                    f" ({_one_line(cleanup)}); it is unused, and the next run drops it first)"
-                )
-        raise MigrationError(f"{migration.path.name}: {message}") from None
+                if index:  # a build that died earlier leaves an invalid index `if not exists` keeps
+                    _drop_invalid_index(conn, index["schema"] or "public", index["name"])
+                conn.execute(statement)
+            except psycopg.Error as exc:
+                message = f"statement {number + 1}: {_explain(exc)}"
+                if index:
+                    message += _cleanup_after_failed_build(conn, index)
+                raise MigrationError(f"{migration.path.name}: {message}") from None
+        try:
+            _record(conn, migration)
+        except psycopg.Error as exc:
+            raise MigrationError(f"{migration.path.name}: {_one_line(exc)}") from None
     finally:
-        conn.execute("reset lock_timeout; reset statement_timeout")
+        conn.execute("reset all")
+
+
+def _cleanup_after_failed_build(conn: psycopg.Connection[Any], index: re.Match[str]) -> str:
+    """Drop the invalid index a failed concurrent build left; what happened, for the message."""
+    try:
+        conn.execute("reset statement_timeout")
+        if _drop_invalid_index(conn, index["schema"] or "public", index["name"]):
+            return f" (the invalid index {index['name']} it left was dropped)"
+        return ""
+    except psycopg.Error as cleanup:
+        return (
+            f" (the invalid index {index['name']} it left could not be dropped now"
+            f" ({_one_line(cleanup)}); it is unused, and the next run drops it first)"
+        )
 
 
 def _drop_invalid_index(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
