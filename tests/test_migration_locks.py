@@ -9,7 +9,11 @@ the suite fast while asserting the same behaviour.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -241,3 +245,28 @@ def test_backfill_goes_in_batches_of_short_transactions(
     assert changed == LEADS
     assert len(batches) == LEADS // 10_000 + 1
     assert all(scanned <= 10_000 for scanned, _ in batches)
+
+
+def test_leadflow_db_backfill_fills_leads_after_a_cli_push(
+    marketplace_url: str, tmp_path: Path
+) -> None:
+    # As after `supabase db push`: the schema is there, the old leads are not filled.
+    with (
+        psycopg.connect(marketplace_url, autocommit=True) as conn,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr(migrations, "backfill_leads", lambda conn: 0)
+        migrations.migrate(conn)
+    result = subprocess.run(
+        [sys.executable, "-m", "leadflow.cli", "db", "backfill", "--batch", "20000", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": marketplace_url},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"leads_changed": LEADS}
+    with psycopg.connect(marketplace_url) as conn:
+        assert conn.execute(
+            "select count(*) from public.leads where source_channel is null"
+        ).fetchone() == (0,)
