@@ -9,12 +9,13 @@ request, whatever policies and grants the marketplace has.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import psycopg
 import pytest
-from api_fixtures import bearer, mint
-from conftest import ADMIN_ID, PARTNER_UTRECHT_ID, as_user
+from api_fixtures import SEGMENT_OWN, bearer, insert_sample_days, mint
+from conftest import ADMIN_ID, PARTNER_BRABANT_ID, PARTNER_UTRECHT_ID, as_user
 from flask.testing import FlaskClient
 from psycopg.errors import InsufficientPrivilege
 
@@ -55,6 +56,36 @@ def _segments_seen(conn: psycopg.Connection[Any], user: str | None) -> int:
 def test_a_token_without_a_profile_sees_no_segment(signed_up: psycopg.Connection[Any]) -> None:
     assert _segments_seen(signed_up, SIGNED_UP) == 0
     assert _segments_seen(signed_up, None) == 0  # authenticated, no sub at all
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        ("lead_segments", "id"),
+        ("regions", "code"),
+        ("public_holidays", "day"),
+        ("lead_generation_stats", "segment_id"),
+        ("lead_segment_plans", "segment_id"),
+    ],
+)
+def test_a_token_without_a_profile_sees_nothing_of_leadflow(
+    signed_up: psycopg.Connection[Any], table: str, column: str
+) -> None:
+    signed_up.execute(
+        "insert into public.public_holidays (day, name) values ('2026-12-25', 'Kerst')"
+    )
+    insert_sample_days(signed_up, SEGMENT_OWN, date(2026, 11, 1), date(2026, 11, 3))
+    statement = f"select count({column}) from public.{table}"
+    assert _count(signed_up, PARTNER_BRABANT_ID, statement) > 0  # a partner does
+    assert _count(signed_up, SIGNED_UP, statement) == 0
+
+
+def _count(conn: psycopg.Connection[Any], user: str, statement: str) -> int:
+    with conn.transaction(force_rollback=True):
+        as_user(conn, user)
+        row = conn.execute(statement).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_partners_see_active_segments_and_admins_all(sql: psycopg.Connection[Any]) -> None:

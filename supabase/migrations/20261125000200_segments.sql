@@ -75,8 +75,8 @@ alter table public.regions enable row level security;
 revoke all on table public.regions from anon, authenticated;
 grant select on table public.regions to authenticated;
 grant all on table public.regions to service_role;
-create policy "Signed-in users can read regions"
-  on public.regions for select to authenticated using (true);
+create policy "Partners and admins can read regions"
+  on public.regions for select to authenticated using ((select private.has_profile()));
 
 -- -----------------------------------------------------------------------------
 -- lead_segments

@@ -23,8 +23,8 @@ alter table public.public_holidays enable row level security;
 revoke all on table public.public_holidays from anon, authenticated;
 grant select on table public.public_holidays to authenticated;
 grant all on table public.public_holidays to service_role;
-create policy "Signed-in users can read public holidays"
-  on public.public_holidays for select to authenticated using (true);
+create policy "Partners and admins can read public holidays"
+  on public.public_holidays for select to authenticated using ((select private.has_profile()));
 
 create or replace function public.sync_public_holidays(p_year integer, p_holidays jsonb)
 returns integer
