@@ -141,3 +141,28 @@ def test_cli_runs_a_concurrent_build_apart_so_our_runner_refuses_a_mixed_file(
         with pytest.raises(migrations.MigrationError, match="could be left half-applied"):
             migrations.migrate(conn, tmp_path / "supabase" / "migrations")
         assert conn.execute("select to_regclass('public.half')").fetchone() == (None,)
+
+
+def test_a_files_set_local_timeouts_hold_for_that_file_only_under_the_cli(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    # Our files start with `set local lock_timeout`: the CLI's pipeline is one
+    # transaction, so the setting holds for the whole file and ends with it.
+    (tmp_path / "supabase").mkdir()
+    shutil.copytree(ROOT / "supabase" / "migrations", tmp_path / "supabase" / "migrations")
+    shutil.copy(ROOT / "supabase" / "config.toml", tmp_path / "supabase" / "config.toml")
+    (tmp_path / "supabase" / "migrations" / "29990101000000_probe.sql").write_text(
+        "set local lock_timeout = '1234ms';\n"
+        "create table public.probe as select current_setting('lock_timeout') as inside;\n"
+    )
+    (tmp_path / "supabase" / "migrations" / "29990101000001_probe_after.sql").write_text(
+        "alter table public.probe add column after_it text"
+        " default current_setting('lock_timeout');\n"
+    )
+    push = supabase("db", "push", "--yes", "--db-url", cli_url(empty_db_url), cwd=tmp_path)
+    assert push.returncode == 0, push.stderr
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("select inside, after_it from public.probe").fetchone() == (
+            "1234ms",
+            "0",
+        )
