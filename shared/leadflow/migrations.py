@@ -224,10 +224,11 @@ def applied_versions(conn: psycopg.Connection[Any]) -> set[str]:
 
 
 def migrate(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply the migrations not yet recorded; returns those applied.
+    """Apply the migrations not yet recorded, then backfill old leads; returns those applied.
 
-    A file and its history row commit together or not at all; the first
-    failure stops the run with a one-line `MigrationError`.
+    A file and its history row commit together or not at all (a file of
+    non-transactional statements runs statement by statement, as the Supabase
+    CLI runs it); the first failure stops the run with a one-line `MigrationError`.
     """
     if not conn.autocommit:
         raise ValueError("migrate() needs an autocommit connection; it manages transactions")
