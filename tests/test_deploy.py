@@ -433,6 +433,19 @@ def test_supabase_config_exposes_public_and_seeds_from_an_existing_file() -> Non
         assert (SUPABASE / path).resolve().is_file(), path
 
 
+def test_supabase_config_is_production_safe() -> None:
+    config = tomllib.loads((SUPABASE / "config.toml").read_text())
+
+    # Sign-up off: a self-signed-up user would hold a valid token (it sees nothing,
+    # tests/test_grants.py, but it should not exist).
+    assert config["auth"]["enable_signup"] is False
+    assert config["auth"]["email"]["enable_signup"] is False
+    assert config["auth"]["enable_anonymous_sign_ins"] is False
+    # Current sections only: [inbucket] is deprecated for [local_smtp] (CLI 2.117).
+    assert "inbucket" not in config
+    assert config["local_smtp"]["enabled"] is True
+
+
 def test_supabase_major_version_is_the_embedded_servers(pg_cluster: Any) -> None:
     import psycopg
 

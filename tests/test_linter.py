@@ -269,6 +269,36 @@ BAD = [
     ),
 ]
 
+# pg_graphql (splinter 0026 / 0027). Note: the bootstrap's default privileges grant
+# every new table to anon and authenticated, as Supabase's do.
+_ADMIN_ONLY = OWNED + (
+    'create policy "lint admins" on public.lint_owned for select to authenticated'
+    " using ((select private.is_admin()));"
+)
+BAD += [
+    pytest.param(
+        "pg_graphql_anon_table_exposed",
+        "public.lint_owned",
+        OWNED
+        + "revoke all on public.lint_owned from anon; grant select (id) on public.lint_owned to anon;",
+        id="pg_graphql_anon_table_exposed: one column granted to anon",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        "public.lint_owned",
+        _ADMIN_ONLY + "grant select on public.lint_owned to authenticated;",
+        id="pg_graphql_admin_table_exposed: admin-only rows, selectable by authenticated",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        "public.lint_owned",
+        OWNED
+        + "revoke all on public.lint_owned from anon, authenticated;"
+        + " grant select (id) on public.lint_owned to authenticated;",
+        id="pg_graphql_admin_table_exposed: no policy at all, one column granted",
+    ),
+]
+
 GOOD = [
     pytest.param(
         "unindexed_foreign_keys",
@@ -327,6 +357,26 @@ GOOD = [
         "api_role_sequence_privileges",
         "create sequence public.lint_counter;",
         id="api_role_sequence_privileges: a new sequence gets no API role privileges",
+    ),
+]
+
+GOOD += [
+    pytest.param(
+        "pg_graphql_anon_table_exposed",
+        OWNED + "revoke all on public.lint_owned from anon;",
+        id="pg_graphql_anon_table_exposed: nothing granted to anon",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        _ADMIN_ONLY + "revoke all on public.lint_owned from anon, authenticated;",
+        id="pg_graphql_admin_table_exposed: admin-only table not granted to authenticated",
+    ),
+    pytest.param(
+        "pg_graphql_admin_table_exposed",
+        _ADMIN_ONLY
+        + 'create policy "lint owners" on public.lint_owned for select to authenticated'
+        + " using (owner = (select auth.uid()));",
+        id="pg_graphql_admin_table_exposed: partners read their own rows",
     ),
 ]
 

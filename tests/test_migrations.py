@@ -87,11 +87,12 @@ def test_bootstrap_is_idempotent(empty_db_url: str) -> None:
             " where rolname in ('anon', 'authenticated', 'service_role', 'authenticator')"
             " order by rolname"
         ).fetchall()
+    # As on Supabase since 2023: the API roles inherit, the login role does not.
     assert roles == [
-        ("anon", False, False, False),
-        ("authenticated", False, False, False),
+        ("anon", False, False, True),
+        ("authenticated", False, False, True),
         ("authenticator", False, True, False),
-        ("service_role", True, False, False),
+        ("service_role", True, False, True),
     ]
 
 

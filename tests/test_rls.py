@@ -329,10 +329,12 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("lead_segments",             "update", (D,   H,       H,         A,    A)),
     ("lead_segments",             "delete", (D,   D,       D,         D,    A)),
     # Campaign mappings: admins manage them (the API replaces a segment's list).
-    ("segment_campaign_budgets",  "select", (D,   H,       H,         A,    A)),
-    ("segment_campaign_budgets",  "insert", (D,   D,       D,         A,    A)),
-    ("segment_campaign_budgets",  "update", (D,   H,       H,         A,    A)),
-    ("segment_campaign_budgets",  "delete", (D,   H,       H,         A,    A)),
+    # Admin-only tables: not granted to authenticated at all, so that pg_graphql lists
+    # them to no signed-in user; admins go through security definer functions.
+    ("segment_campaign_budgets",  "select", (D,   D,       D,         D,    A)),
+    ("segment_campaign_budgets",  "insert", (D,   D,       D,         D,    A)),
+    ("segment_campaign_budgets",  "update", (D,   D,       D,         D,    A)),
+    ("segment_campaign_budgets",  "delete", (D,   D,       D,         D,    A)),
     # Stats and plans: subscribers and admins read; only the jobs write.
     ("lead_generation_stats",     "select", (D,   H,       A,         A,    A)),
     ("lead_generation_stats",     "insert", (D,   D,       D,         D,    A)),
@@ -343,27 +345,29 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("lead_segment_plans",        "update", (D,   D,       D,         D,    A)),
     ("lead_segment_plans",        "delete", (D,   D,       D,         D,    A)),
     # The audit log and job runs: admins read; the jobs append and complete; nobody deletes.
-    ("channel_orchestration_log", "select", (D,   H,       H,         A,    A)),
+    ("channel_orchestration_log", "select", (D,   D,       D,         D,    A)),
     ("channel_orchestration_log", "insert", (D,   D,       D,         D,    A)),
     ("channel_orchestration_log", "update", (D,   D,       D,         D,    A)),
     ("channel_orchestration_log", "delete", (D,   D,       D,         D,    D)),
-    ("job_runs",                  "select", (D,   H,       H,         A,    A)),
+    ("job_runs",                  "select", (D,   D,       D,         D,    A)),
     ("job_runs",                  "insert", (D,   D,       D,         D,    A)),
     ("job_runs",                  "update", (D,   D,       D,         D,    A)),
     ("job_runs",                  "delete", (D,   D,       D,         D,    D)),
-    # Holidays are reference data; campaign metrics are money (admins read, the jobs write).
+    # Holidays are reference data; campaign metrics are money (the jobs write; admins read
+    # them through functions, not the table: pg_graphql).
     ("public_holidays",           "select", (D,   A,       A,         A,    A)),
     ("public_holidays",           "insert", (D,   D,       D,         D,    A)),
     ("public_holidays",           "update", (D,   D,       D,         D,    A)),
     ("public_holidays",           "delete", (D,   D,       D,         D,    A)),
-    ("ad_campaign_daily_metrics", "select", (D,   H,       H,         A,    A)),
+    ("ad_campaign_daily_metrics", "select", (D,   D,       D,         D,    A)),
     ("ad_campaign_daily_metrics", "insert", (D,   D,       D,         D,    A)),
     ("ad_campaign_daily_metrics", "update", (D,   D,       D,         D,    A)),
     ("ad_campaign_daily_metrics", "delete", (D,   D,       D,         D,    A)),
-    # The kill switch: admins read and flip it; the jobs only read it; one row, never more.
-    ("orchestration_settings",    "select", (D,   H,       H,         A,    A)),
+    # The kill switch: the jobs only read it; it is flipped in the SQL editor (docs/DEPLOY.md),
+    # and read by admins through private.*_for_admin functions. One row, never more.
+    ("orchestration_settings",    "select", (D,   D,       D,         D,    A)),
     ("orchestration_settings",    "insert", (D,   D,       D,         D,    D)),
-    ("orchestration_settings",    "update", (D,   H,       H,         A,    D)),
+    ("orchestration_settings",    "update", (D,   D,       D,         D,    D)),
     ("orchestration_settings",    "delete", (D,   D,       D,         D,    D)),
 ]
 # fmt: on

@@ -2,7 +2,7 @@
 
 The jobs code against `GoogleAdsGateway`, which speaks in plain dataclasses.
 `GoogleAdsApiGateway` is the real adapter over the google-ads library;
-`leadflow.google_ads_fake.InMemoryGoogleAds` is the fake for tests and simulations.
+`leadflow_tools.google_ads_fake.InMemoryGoogleAds` (a tool) is the fake for tests and simulations.
 
 Failure policy of the real adapter: transient errors are retried with bounded
 exponential backoff; a used-up daily operation quota raises `QuotaExhausted` at

@@ -8,6 +8,10 @@
 -- docs/BASELINE.md.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 create schema if not exists private;
 comment on schema private is
   'Leadflow helpers that PostgREST does not expose: security definer functions and triggers.';

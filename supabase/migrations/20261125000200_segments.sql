@@ -3,6 +3,11 @@
 -- finds its segment. Also the authorization helpers every policy uses.
 -- =============================================================================
 
+-- Short locks on a live marketplace (docs/DEPLOY.md): give up rather than queue
+-- behind a long transaction (and block every writer queued behind us).
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- Authorization helpers (private, security definer, pinned search_path)
 -- -----------------------------------------------------------------------------
@@ -42,6 +47,18 @@ $$;
 comment on function private.is_admin() is
   'True for an admin profile or the service role: may see money and change segments.';
 
+create or replace function private.has_profile() returns boolean
+language sql stable security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.profiles p
+    where p.id = (select auth.uid()) and p.role in ('partner', 'admin')
+  )
+$$;
+comment on function private.has_profile() is
+  'True for a user with a partner or admin profile; a bare sign-up (token, no profile) is not.';
+
 -- -----------------------------------------------------------------------------
 -- regions: the 12 Dutch provinces
 -- -----------------------------------------------------------------------------
@@ -72,8 +89,8 @@ alter table public.regions enable row level security;
 revoke all on table public.regions from anon, authenticated;
 grant select on table public.regions to authenticated;
 grant all on table public.regions to service_role;
-create policy "Signed-in users can read regions"
-  on public.regions for select to authenticated using (true);
+create policy "Partners and admins can read regions"
+  on public.regions for select to authenticated using ((select private.has_profile()));
 
 -- -----------------------------------------------------------------------------
 -- lead_segments
@@ -156,9 +173,11 @@ grant update (name, is_active, min_daily_budget, max_daily_budget, target_cpl)
   on table public.lead_segments to authenticated;
 grant all on table public.lead_segments to service_role;
 
-create policy "Signed-in users can read active segments, admins all"
+-- A valid token is not enough: with sign-up open anyone has one. Only users
+-- with a marketplace profile (partners, admins) see segments.
+create policy "Partners read active segments, admins all"
   on public.lead_segments for select to authenticated
-  using (is_active or (select private.is_admin()));
+  using ((is_active and (select private.has_profile())) or (select private.is_admin()));
 create policy "Admins can create segments"
   on public.lead_segments for insert to authenticated
   with check ((select private.is_admin()));
@@ -194,44 +213,38 @@ comment on column public.segment_campaign_budgets.is_active is 'Inactive mapping
 
 alter table public.segment_campaign_budgets enable row level security;
 revoke all on table public.segment_campaign_budgets from anon, authenticated;
-grant select, insert, update, delete on table public.segment_campaign_budgets to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant all on table public.segment_campaign_budgets to service_role;
 create policy "Admins manage campaign mappings"
   on public.segment_campaign_budgets for all to authenticated
   using ((select private.is_admin()))
   with check ((select private.is_admin()));
 
--- -----------------------------------------------------------------------------
--- leads: where each lead comes from and which segment it belongs to
--- -----------------------------------------------------------------------------
-alter table public.leads
-  add column if not exists segment_id uuid references public.lead_segments (id) on delete set null,
-  add column if not exists source_channel text,
-  add column if not exists source_campaign_id text,
-  add column if not exists source_keyword text;
-
-do $$
-begin
-  if not exists (
-    select 1 from pg_constraint where conname = 'leads_source_channel_check'
-      and conrelid = 'public.leads'::regclass
-  ) then
-    alter table public.leads add constraint leads_source_channel_check
-      check (source_channel in ('google_ads', 'seo', 'microsite', 'other'));
-  end if;
-end
+create or replace function private.segment_campaigns_for_admin(p_segment_id uuid)
+returns jsonb
+language sql stable security definer
+set search_path = ''
+as $$
+  select case when (select private.is_admin()) then coalesce((
+           select jsonb_agg(jsonb_build_object(
+                    'id', b.id,
+                    'customer_id', b.customer_id,
+                    'campaign_id', b.campaign_id,
+                    'budget_resource_name', b.budget_resource_name,
+                    'is_active', b.is_active
+                  ) order by b.budget_resource_name)
+           from public.segment_campaign_budgets b
+           where b.segment_id = p_segment_id
+         ), '[]'::jsonb) end
 $$;
+comment on function private.segment_campaigns_for_admin(uuid) is
+  'Admin-only: the segment''s Google Ads campaign mappings as a JSON array; null for anyone else.';
 
-create index if not exists leads_segment_id_created_at_idx on public.leads (segment_id, created_at);
-create index if not exists leads_created_at_idx on public.leads (created_at);
-create index if not exists leads_unassigned_idx on public.leads (industry_id, region_code)
-  where segment_id is null;
-
-comment on column public.leads.segment_id is 'Set by trigger from (industry_id, region_code); null while no such segment exists.';
-comment on column public.leads.source_channel is 'google_ads, seo, microsite or other; derived from gclid / UTM fields unless given.';
-comment on column public.leads.source_campaign_id is 'Campaign the lead came from (utm_campaign unless given).';
-comment on column public.leads.source_keyword is 'Search keyword the lead came from (utm_term unless given).';
-
+-- -----------------------------------------------------------------------------
+-- leads: how a lead finds its segment and source (the columns and the trigger
+-- are added to the existing table by 20261125000210_leads_segment_columns.sql)
+-- -----------------------------------------------------------------------------
 create or replace function private.lead_source_channel(
   p_gclid text, p_utm_source text, p_utm_medium text
 ) returns text
@@ -295,11 +308,6 @@ $$;
 comment on function private.assign_lead_segment() is
   'Trigger: sets leads.segment_id from (industry, region) and the source fields from gclid / UTM.';
 
-drop trigger if exists leads_assign_segment on public.leads;
-create trigger leads_assign_segment
-  before insert or update of industry_id, region_code, gclid, utm_source, utm_medium, utm_campaign, utm_term
-  on public.leads
-  for each row execute function private.assign_lead_segment();
 
 create or replace function public.assign_lead_segments(p_from date, p_to date) returns integer
 language plpgsql
@@ -330,5 +338,58 @@ revoke execute on function public.assign_lead_segments(date, date) from public, 
 grant execute on function public.assign_lead_segments(date, date) to service_role;
 
 revoke execute on all functions in schema private from public, anon;
-grant execute on function private.today_nl(), private.is_admin(), private.readable_segment_ids()
+grant execute on function private.today_nl(), private.is_admin(), private.has_profile(),
+  private.readable_segment_ids(),
+  private.segment_campaigns_for_admin(uuid)
   to authenticated, service_role;
+
+-- Leads that existed before 20261125000210 have no source fields, and no segment
+-- while none existed. They are filled here in small batches after the schema
+-- change, each batch its own short transaction (`leadflow db migrate` runs them
+-- after the migrations; docs/DEPLOY.md), never inside the migration that holds
+-- the lock on leads.
+create or replace function public.backfill_lead_sources(p_after uuid, p_limit integer)
+returns table (scanned integer, updated integer, last_id uuid)
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 50000 then
+    raise exception 'backfill_lead_sources needs 1 <= limit <= 50000, got %', p_limit
+      using errcode = '22023';
+  end if;
+  return query
+  with batch as (
+    select l.id
+    from public.leads l
+    where p_after is null or l.id > p_after
+    order by l.id
+    limit p_limit
+  ),
+  changed as (
+    update public.leads l
+       set source_channel = coalesce(
+             l.source_channel, private.lead_source_channel(l.gclid, l.utm_source, l.utm_medium)),
+           source_campaign_id = coalesce(l.source_campaign_id, l.utm_campaign),
+           source_keyword = coalesce(l.source_keyword, l.utm_term),
+           segment_id = coalesce(l.segment_id, (
+             select s.id from public.lead_segments s
+             where s.industry_id = l.industry_id and s.region_code = l.region_code))
+      from batch b
+     where l.id = b.id
+       and (l.source_channel is null
+            or (l.segment_id is null and exists (
+                  select 1 from public.lead_segments s
+                  where s.industry_id = l.industry_id and s.region_code = l.region_code)))
+    returning 1
+  )
+  select (select count(*)::integer from batch),
+         (select count(*)::integer from changed),
+         (select b.id from batch b order by b.id desc limit 1);
+end
+$$;
+comment on function public.backfill_lead_sources(uuid, integer) is
+  'Backfill one batch: the next p_limit leads by id after p_after get their source fields and '
+  'segment where missing. Returns rows scanned, rows changed and the last id (null when done).';
+revoke execute on function public.backfill_lead_sources(uuid, integer) from public, anon, authenticated;
+grant execute on function public.backfill_lead_sources(uuid, integer) to service_role;

@@ -2,6 +2,10 @@
 -- Daily stats and plans per segment, and the gap between them.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- lead_generation_stats: what happened, per segment per Dutch day
 -- -----------------------------------------------------------------------------

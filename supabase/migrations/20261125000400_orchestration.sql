@@ -143,7 +143,8 @@ revoke all on sequence public.channel_orchestration_log_id_seq from public, anon
 grant usage on sequence public.channel_orchestration_log_id_seq to service_role;
 -- Supabase's default privileges hand every new sequence to the API roles: not ours.
 alter default privileges in schema public revoke all on sequences from anon, authenticated;
-grant select on table public.channel_orchestration_log to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select, insert, update on table public.channel_orchestration_log to service_role;
 create policy "Admins can read the orchestration log"
   on public.channel_orchestration_log for select to authenticated
@@ -186,7 +187,8 @@ comment on column public.job_runs.taken_over_by is
 alter table public.job_runs enable row level security;
 -- service_role too (see the log above): it starts, beats and finishes runs, never deletes them.
 revoke all on table public.job_runs from anon, authenticated, service_role;
-grant select on table public.job_runs to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select, insert, update on table public.job_runs to service_role;
 create policy "Admins can read job runs"
   on public.job_runs for select to authenticated

@@ -3,6 +3,10 @@
 -- so RLS and column grants decide what each caller sees.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 create or replace function public.segment_overview(p_day date default null)
 returns table (
   segment_id uuid,

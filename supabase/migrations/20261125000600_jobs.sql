@@ -3,6 +3,10 @@
 -- Formulas are documented in docs/FORMULAS.md.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- public_holidays: filled from the maintained `holidays` library by the plan job
 -- -----------------------------------------------------------------------------
@@ -19,8 +23,8 @@ alter table public.public_holidays enable row level security;
 revoke all on table public.public_holidays from anon, authenticated;
 grant select on table public.public_holidays to authenticated;
 grant all on table public.public_holidays to service_role;
-create policy "Signed-in users can read public holidays"
-  on public.public_holidays for select to authenticated using (true);
+create policy "Partners and admins can read public holidays"
+  on public.public_holidays for select to authenticated using ((select private.has_profile()));
 
 create or replace function public.sync_public_holidays(p_year integer, p_holidays jsonb)
 returns integer
@@ -147,7 +151,8 @@ comment on column public.ad_campaign_daily_metrics.search_budget_lost_impression
 
 alter table public.ad_campaign_daily_metrics enable row level security;
 revoke all on table public.ad_campaign_daily_metrics from anon, authenticated;
-grant select on table public.ad_campaign_daily_metrics to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant all on table public.ad_campaign_daily_metrics to service_role;
 create policy "Admins can read campaign metrics"
   on public.ad_campaign_daily_metrics for select to authenticated
@@ -444,15 +449,15 @@ language sql stable
 security definer
 set search_path = ''
 as $$
-  -- From a month before the marketplace's first lead (or today, without leads) to tomorrow.
+  -- From a year before the marketplace's first lead (or today, without leads) to tomorrow.
   select coalesce((select min(l.created_at at time zone 'Europe/Amsterdam')::date
                    from public.leads l),
-                  private.today_nl()) - 31,
+                  private.today_nl()) - 366,
          private.today_nl() + 1,
          private.today_nl()
 $$;
 comment on function public.job_day_window() is
-  'The days a job may run for: from 31 days before the first lead to tomorrow (Amsterdam), and today.';
+  'The days a job may run for: from a year (366 days) before the first lead to tomorrow (Amsterdam), and today.';
 
 create or replace function private.check_job_days(p_first date, p_last date) returns void
 language plpgsql stable

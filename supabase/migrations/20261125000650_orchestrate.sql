@@ -40,8 +40,8 @@ create trigger orchestration_settings_stamp
 alter table public.orchestration_settings enable row level security;
 -- Also from service_role, which default privileges give everything: the jobs only read it.
 revoke all on table public.orchestration_settings from anon, authenticated, service_role;
-grant select on table public.orchestration_settings to authenticated;
-grant update (changes_enabled, max_daily_change) on table public.orchestration_settings to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select on table public.orchestration_settings to service_role;
 create policy "Admins can read orchestration settings"
   on public.orchestration_settings for select to authenticated

@@ -223,17 +223,7 @@ as $$
          || coalesce((select m.money from private.segment_money(s.id) m), '{}'::jsonb)
          || case
               when p_with_campaigns and (select private.is_admin()) then jsonb_build_object(
-                'campaigns', coalesce((
-                  select jsonb_agg(jsonb_build_object(
-                           'id', b.id,
-                           'customer_id', b.customer_id,
-                           'campaign_id', b.campaign_id,
-                           'budget_resource_name', b.budget_resource_name,
-                           'is_active', b.is_active
-                         ) order by b.budget_resource_name)
-                  from public.segment_campaign_budgets b
-                  where b.segment_id = s.id
-                ), '[]'::jsonb))
+                'campaigns', private.segment_campaigns_for_admin(s.id))
               else '{}'::jsonb
             end
   from public.lead_segments s
@@ -246,16 +236,20 @@ grant execute on function private.segment_json(uuid, boolean) to authenticated, 
 
 -- Make the segment's campaign mappings exactly p_campaigns ([{customer_id,
 -- campaign_id, budget_resource_name, is_active}]): update those that exist,
--- add the new ones, delete the rest. Security invoker: RLS lets only admins.
+-- add the new ones, delete the rest. Security definer (the table is not granted
+-- to authenticated, so that pg_graphql does not list it): admins only, checked here.
 create or replace function private.set_segment_campaigns(p_segment_id uuid, p_campaigns jsonb)
 returns void
-language plpgsql volatile
+language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
   wanted integer;
   written integer;
 begin
+  if not (select private.is_admin()) then
+    raise exception 'only admins can change campaign mappings' using errcode = 'PT403';
+  end if;
   if jsonb_typeof(p_campaigns) is distinct from 'array' then
     raise exception 'campaigns must be an array' using errcode = 'PT422';
   end if;
@@ -300,7 +294,7 @@ begin
 end
 $$;
 comment on function private.set_segment_campaigns(uuid, jsonb) is
-  'Replace a segment''s Google Ads campaign mappings with the given list (admins only, by RLS).';
+  'Replace a segment''s Google Ads campaign mappings with the given list (admins only).';
 revoke execute on function private.set_segment_campaigns(uuid, jsonb) from public, anon;
 grant execute on function private.set_segment_campaigns(uuid, jsonb) to authenticated, service_role;
 
@@ -628,9 +622,12 @@ grant execute on function public.api_update_segment(uuid, jsonb) to authenticate
 -- -----------------------------------------------------------------------------
 -- GET /api/orchestration/status
 -- -----------------------------------------------------------------------------
-create or replace function public.api_orchestration_status(p_day date default null)
+-- Security definer in `private` (job_runs and the log are not granted to
+-- authenticated, so that pg_graphql does not list them); the exposed function
+-- below only calls it. Checks the caller is an admin first.
+create or replace function private.orchestration_status_for_admin(p_day date)
 returns jsonb
-language plpgsql stable
+language plpgsql stable security definer
 set search_path = ''
 as $$
 declare
@@ -733,6 +730,18 @@ begin
     'failing_campaigns', failing
   );
 end
+$$;
+comment on function private.orchestration_status_for_admin(date) is
+  'Admin-only body of public.api_orchestration_status.';
+revoke execute on function private.orchestration_status_for_admin(date) from public, anon;
+grant execute on function private.orchestration_status_for_admin(date) to authenticated, service_role;
+
+create or replace function public.api_orchestration_status(p_day date default null)
+returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select private.orchestration_status_for_admin(p_day)
 $$;
 comment on function public.api_orchestration_status(date) is
   'Admin: last run of each job, the day''s budget decisions by outcome, segments that cannot reach target '

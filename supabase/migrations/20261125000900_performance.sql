@@ -3,6 +3,10 @@
 -- "Jobs"). Nothing here changes what any function computes or returns.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- lead_segment_plans: room on each page for the next version of its rows
 -- -----------------------------------------------------------------------------

@@ -15,6 +15,10 @@
 -- (bench/RESULTS.md, "Controller simulation").
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 create or replace function public.orchestration_inputs(p_day date, p_window_days integer default 7)
 returns table (
   segment_id uuid,

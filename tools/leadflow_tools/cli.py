@@ -78,6 +78,26 @@ def db_seed(as_json: JsonOption = False) -> None:
         console.print("seed data loaded")
 
 
+@db_app.command("backfill")
+def db_backfill(
+    batch: Annotated[
+        int, typer.Option(min=1, max=50000, help="Leads per transaction.")
+    ] = migrations.BACKFILL_BATCH,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill segment and source fields of leads that predate the migrations, in short batches.
+
+    `leadflow db migrate` does this itself; run it after `supabase db push`.
+    Example: leadflow db backfill --batch 5000
+    """
+    with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
+        changed = migrations.backfill_leads(conn, batch=batch)
+    if as_json:
+        _emit_json({"leads_changed": changed})
+    else:
+        console.print(f"{changed} leads filled")
+
+
 @db_app.command("start")
 def db_start() -> None:
     """Start the embedded server (LEADFLOW_HOME), migrated; leave it running and print its URL.

@@ -464,3 +464,71 @@ def lint(
         # (on an error, rolling the block back restores it).
         conn.execute("select set_config('search_path', %s, true)", (row[0] if row else "",))
     return findings
+
+
+# -----------------------------------------------------------------------------
+# pg_graphql (splinter 0026 / 0027). Appended to CHECKS here, at the end of the
+# module, so that checks added to the tuple above merge without conflicts.
+# -----------------------------------------------------------------------------
+# pg_graphql (on by default on a hosted project) builds each role's GraphQL
+# schema from what that role may select: a table `authenticated` can select is
+# listed, with its columns and relations, to every signed-in user, RLS or not.
+
+_SELECTABLE_BY = """
+  exists (select 1 from pg_attribute a
+          where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            and has_column_privilege('{role}', c.oid, a.attnum, 'SELECT'))
+"""
+# The qual of a policy that lets admins only, as pg_get_expr prints it.
+_ADMIN_ONLY_QUAL = "( SELECT private.is_admin() AS is_admin)"
+
+GRAPHQL_CHECKS: tuple[Check, ...] = (
+    Check(
+        "pg_graphql_anon_table_exposed",
+        "Tables and views anon can select: pg_graphql lists them, with their columns, "
+        "to every visitor (splinter 0026).",
+        f"""
+        select format('%%I.%%I', n.nspname, c.relname),
+               'anon can select it: its name and columns are in every visitor''s GraphQL schema'
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'v', 'm', 'f')
+          and n.nspname = any (%(schemas)s)
+          and {_NOT_FROM_EXTENSION.format(oid="c.oid")}
+          and exists (select 1 from pg_roles where rolname = 'anon')
+          and {_SELECTABLE_BY.format(role="anon")}
+        order by 1
+        """,
+    ),
+    Check(
+        "pg_graphql_admin_table_exposed",
+        "Admin-only tables (every policy letting authenticated read asks for an admin) that "
+        "authenticated can select: pg_graphql lists them to every signed-in user (splinter "
+        "0027, narrowed to tables no partner may read; admins read them through functions).",
+        f"""
+        select format('%%I.%%I', n.nspname, c.relname),
+               'only admins may read its rows, but authenticated can select it: its name and '
+               'columns are in every signed-in user''s GraphQL schema; revoke select and read '
+               'it through a security definer function that checks private.is_admin()'
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind = 'r'
+          and c.relrowsecurity
+          and n.nspname = any (%(schemas)s)
+          and {_NOT_FROM_EXTENSION.format(oid="c.oid")}
+          and exists (select 1 from pg_roles where rolname = 'authenticated')
+          and {_SELECTABLE_BY.format(role="authenticated")}
+          and not exists (
+            select 1 from pg_policy p
+            where p.polrelid = c.oid
+              and p.polcmd in ('r', '*')
+              and p.polpermissive
+              and (p.polroles = '{{0}}'::oid[]
+                   or (select oid from pg_roles where rolname = 'authenticated') = any (p.polroles))
+              and coalesce(pg_get_expr(p.polqual, p.polrelid), '') <> '{_ADMIN_ONLY_QUAL}'
+          )
+        order by 1
+        """,
+    ),
+)
+CHECKS = (*CHECKS, *GRAPHQL_CHECKS)

@@ -28,6 +28,25 @@ $$;
 
 grant anon, authenticated, service_role to authenticator;
 
+-- Role settings as on Supabase (supabase/postgres: roles.sql and
+-- 20230529180330_alter_api_roles_for_inherit.sql), so that a job or an API call
+-- that would die on a real project dies here too. authenticator is the role
+-- PostgREST logs in as: its settings hold for every request (service_role
+-- included); PostgREST 12+ also applies the impersonated role's settings per
+-- request (anon 3 s, authenticated 8 s). Role settings are per cluster: every
+-- database of the server gets them.
+alter role anon inherit;
+alter role authenticated inherit;
+alter role service_role inherit;
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
+alter role authenticator set lock_timeout = '8s';
+-- Supabase also sets `session_preload_libraries = 'safeupdate'` for
+-- authenticator: an UPDATE or DELETE without WHERE fails. The extension is not
+-- in the embedded server (nor in Debian's packages), so it is emulated by a
+-- check of our functions' bodies (leadflow.safeupdate, run by the tests).
+
 create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;

@@ -10,6 +10,10 @@
 -- run on an empty database, or on the demo's own. Loading is idempotent.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- demo_marketplace: which demo (if any) this database holds
 -- -----------------------------------------------------------------------------
@@ -46,7 +50,8 @@ comment on column public.demo_marketplace.completed_at is 'When the daily loop r
 
 alter table public.demo_marketplace enable row level security;
 revoke all on table public.demo_marketplace from anon, authenticated;
-grant select on table public.demo_marketplace to authenticated;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select, insert, update, delete on table public.demo_marketplace to service_role;
 drop policy if exists "Admins can read the demo record" on public.demo_marketplace;
 create policy "Admins can read the demo record"
@@ -254,7 +259,7 @@ begin
            'multi_province_subscriptions',
              (select count(*) from public.subscriptions where cardinality(region_codes) > 1))
     into v_summary;
-  update public.demo_marketplace set summary = v_summary;
+  update public.demo_marketplace set summary = v_summary where id;  -- safeupdate: a WHERE
   return v_summary;
 end
 $$;
