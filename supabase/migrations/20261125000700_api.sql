@@ -24,13 +24,17 @@
 
 create or replace function private.segment_money(p_segment_ids uuid[])
 returns table (segment_id uuid, min_daily_budget numeric, max_daily_budget numeric, target_cpl numeric)
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select s.id, s.min_daily_budget, s.max_daily_budget, s.target_cpl
-  from public.lead_segments s
-  where (select private.is_admin())
-    and s.id = any (p_segment_ids)
+begin
+  -- plpgsql, not sql: its plan is kept for the session instead of made on every call.
+  return query
+    select s.id, s.min_daily_budget, s.max_daily_budget, s.target_cpl
+    from public.lead_segments s
+    where (select private.is_admin())
+      and s.id = any (p_segment_ids);
+end
 $$;
 comment on function private.segment_money(uuid[]) is
   'Budget bounds and target CPL of the given segments; no rows unless the caller is an admin.';
@@ -203,9 +207,12 @@ grant execute on function private.backfill_segment_leads(uuid) to authenticated,
 -- exactly the `Segment` response model's (tests/test_api_models.py checks).
 create or replace function private.segments_json(p_segment_ids uuid[], p_with_campaigns boolean)
 returns table (segment_id uuid, code text, segment json)
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
+begin
+  -- plpgsql, not sql: the plan is kept for the session instead of made on every call.
+  return query
   with money as (
     select m.* from private.segment_money(p_segment_ids) m
   ), campaigns as (
@@ -223,6 +230,8 @@ as $$
       and b.segment_id = any (p_segment_ids)
     group by b.segment_id
   )
+  -- A money row means an admin, who may read every segment's stats and plans
+  -- (private.readable_segment_ids() is all segments for them): not built then.
   select s.id, s.code,
          case
            when m.segment_id is null then json_build_object(
@@ -233,14 +242,14 @@ as $$
            when not p_with_campaigns then json_build_object(
              'id', s.id, 'code', s.code, 'name', s.name, 'industry_id', s.industry_id,
              'region_code', s.region_code, 'is_active', s.is_active,
-             'can_view_stats', s.id in (select r.id from private.readable_segment_ids() r (id)),
+             'can_view_stats', true,
              'created_at', s.created_at, 'updated_at', s.updated_at,
              'min_daily_budget', m.min_daily_budget, 'max_daily_budget', m.max_daily_budget,
              'target_cpl', m.target_cpl)
            else json_build_object(
              'id', s.id, 'code', s.code, 'name', s.name, 'industry_id', s.industry_id,
              'region_code', s.region_code, 'is_active', s.is_active,
-             'can_view_stats', s.id in (select r.id from private.readable_segment_ids() r (id)),
+             'can_view_stats', true,
              'created_at', s.created_at, 'updated_at', s.updated_at,
              'min_daily_budget', m.min_daily_budget, 'max_daily_budget', m.max_daily_budget,
              'target_cpl', m.target_cpl,
@@ -249,7 +258,8 @@ as $$
   from public.lead_segments s
   left join money m on m.segment_id = s.id
   left join campaigns c on c.segment_id = s.id
-  where s.id = any (p_segment_ids)
+  where s.id = any (p_segment_ids);
+end
 $$;
 comment on function private.segments_json(uuid[], boolean) is
   'The given segments as JSON as the caller may see them (RLS), in one query; money and, on request, '

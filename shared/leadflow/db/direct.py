@@ -1,6 +1,6 @@
 """The direct transport: psycopg to Postgres, doing per call what PostgREST does per request.
 
-Per call, in one pipeline (one network round trip): one transaction (read
+Per call, in one statement string (one network round trip): one transaction (read
 only for `read_only`, as PostgREST runs a GET); `role` set to the caller's
 JWT role and `request.jwt.claims` to its claims with that role filled in
 (all settings transaction-local, set before the call is planned); arguments
@@ -91,9 +91,9 @@ class DirectTransport:
     """Calls SQL functions over a psycopg connection pool."""
 
     def __init__(self, conninfo: str, *, max_size: int = 10) -> None:
-        # Autocommit sessions: each call writes its own `begin` … `commit` into
-        # one pipeline, so that the transaction, the settings and the call
-        # cost one round trip instead of four.
+        # Autocommit sessions: each call sends its own `begin` … `commit` in
+        # one statement string, so that the transaction, the settings and the
+        # call cost one round trip instead of four.
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -104,7 +104,7 @@ class DirectTransport:
             name="leadflow-direct",
         )
         self._signatures: dict[str, Signature] = {}
-        self._queries: dict[tuple[str, tuple[str, ...], bool], sql.Composed] = {}
+        self._statements: dict[tuple[str, tuple[str, ...], bool, bool], bytes] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -178,23 +178,26 @@ class DirectTransport:
         if not set(args) <= known or not signature.required <= set(args):
             raise function_not_found(name, args)
         passed = tuple(arg for arg, _ in signature.inputs if arg in args)
-        query = self._query(name, signature, passed, as_text)
-        params: tuple[Any, ...] = (_dumps(args),) if passed else ()
+        statement = self._statement(conn, name, signature, passed, as_text, read_only)
         # PostgREST puts the role it runs as into the claims (anon when there is
         # no JWT), so `auth.role()` and `auth.jwt() ->> 'role'` always answer.
         claims = _dumps({**caller.claims, "role": role})
-        method = "GET" if read_only else "POST"
-        # One round trip: begin, the settings (role first, so the call is
-        # planned and checked as the caller), the call, commit, then one Sync.
+        values: tuple[Any, ...] = (role, claims, "GET" if read_only else "POST", f"/rpc/{name}")
+        if passed:
+            values += (_dumps(args),)
+        # One round trip: `begin; settings; call; commit` as one simple-query
+        # string (values quoted by psycopg). The server runs the statements in
+        # order and plans each only when it comes to it, so the call is planned
+        # and its privileges checked as the caller's role. Results: begin, the
+        # settings, the call (the third), commit.
+        cursor = psycopg.ClientCursor(conn)
         try:
-            with conn.pipeline():
-                conn.execute(_BEGIN_READ_ONLY if read_only else _BEGIN)
-                conn.execute(_SETTINGS_SQL, (role, claims, method, f"/rpc/{name}"))
-                cursor = conn.execute(query, params)
-                conn.execute(_COMMIT)
+            cursor.execute(statement, values, prepare=False)
         except psycopg.Error:
             _roll_back(conn)
             raise
+        cursor.nextset()
+        cursor.nextset()
         rows = [row[0] for row in cursor.fetchall()]
         if signature.returns_void:
             return None
@@ -202,22 +205,36 @@ class DirectTransport:
             return rows
         return rows[0] if rows else None
 
-    def _query(
-        self, name: str, signature: Signature, passed: tuple[str, ...], as_text: bool
-    ) -> sql.Composed:
-        """The SQL of a call with these arguments, built once per function and argument set."""
-        key = (name, passed, as_text)
-        query = self._queries.get(key)
-        if query is None:
-            query = _call_sql(name, signature, passed, as_text)
+    def _statement(
+        self,
+        conn: psycopg.Connection[Any],
+        name: str,
+        signature: Signature,
+        passed: tuple[str, ...],
+        as_text: bool,
+        read_only: bool,
+    ) -> bytes:
+        """The statement string of a call with these arguments, built once and kept."""
+        key = (name, passed, as_text, read_only)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = (
+                sql.SQL("; ")
+                .join(
+                    [
+                        sql.SQL("begin read only" if read_only else "begin"),  # GET: read only
+                        sql.SQL(_SETTINGS_SQL),
+                        _call_sql(name, signature, passed, as_text),
+                        sql.SQL("commit"),
+                    ]
+                )
+                .as_bytes(conn)
+            )
             with self._lock:
-                self._queries[key] = query
-        return query
+                self._statements[key] = statement
+        return statement
 
 
-_BEGIN = b"begin"
-_BEGIN_READ_ONLY = b"begin read only"  # PostgREST runs a GET read only
-_COMMIT = b"commit"
 _SETTINGS_SQL = (
     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
     " set_config('request.method', %s, true), set_config('request.path', %s, true),"
