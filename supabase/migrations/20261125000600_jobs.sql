@@ -360,35 +360,36 @@ begin
     left join public.public_holidays h on h.day = d::date
     where extract(isodow from d) < 6 and h.day is null
   ),
-  history as (
+  month_stats as (
+    -- One pass over the stats for both the acceptance window and the month so far.
     select st.segment_id,
-           sum(st.leads_accepted) as accepted,
-           sum(st.leads_rejected) as rejected
+           sum(st.leads_accepted) filter (where st.day >= p_day - p_window_days) as window_accepted,
+           sum(st.leads_rejected) filter (where st.day >= p_day - p_window_days) as window_rejected,
+           -- Expected accepted leads so far this month: accepted, plus pending at the acceptance
+           -- rate, over the measured days; the working days not measured (e.g. before the first
+           -- run) count as delivered on plan, so a mid-month start does not chase a whole month.
+           sum(st.leads_accepted) filter (where st.day >= date_trunc('month', p_day)::date)
+             as month_accepted,
+           sum(st.leads_pending) filter (where st.day >= date_trunc('month', p_day)::date)
+             as month_pending,
+           count(*) filter (where st.day >= date_trunc('month', p_day)::date
+                              and extract(isodow from st.day) < 6 and h.day is null)::integer
+             as measured_working
     from public.lead_generation_stats st
-    where st.day >= p_day - p_window_days and st.day < p_day
+    left join public.public_holidays h on h.day = st.day
+    where st.day >= least(p_day - p_window_days, date_trunc('month', p_day)::date)
+      and st.day < p_day
     group by st.segment_id
   ),
   rates as (
     select s.id as segment_id,
            least(1, greatest(0.05,
-             (coalesce(h.accepted, 0) + p_prior_acceptance * p_prior_weight)
-             / nullif(coalesce(h.accepted, 0) + coalesce(h.rejected, 0) + p_prior_weight, 0)
-           )) as rate
-    from segs s left join history h on h.segment_id = s.id
-  ),
-  delivered as (
-    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance rate,
-    -- over the measured days; the working days not measured (e.g. before the first run)
-    -- count as delivered on plan, so a mid-month start does not chase a whole month.
-    select st.segment_id,
-           sum(st.leads_accepted) as accepted,
-           sum(st.leads_pending) as pending,
-           count(*) filter (where extract(isodow from st.day) < 6 and h.day is null)::integer
-             as measured_working
-    from public.lead_generation_stats st
-    left join public.public_holidays h on h.day = st.day
-    where st.day >= date_trunc('month', p_day)::date and st.day < p_day
-    group by st.segment_id
+             (coalesce(ms.window_accepted, 0) + p_prior_acceptance * p_prior_weight)
+             / nullif(coalesce(ms.window_accepted, 0) + coalesce(ms.window_rejected, 0)
+                      + p_prior_weight, 0)
+           )) as rate,
+           ms.month_accepted, ms.month_pending, ms.measured_working
+    from segs s left join month_stats ms on ms.segment_id = s.id
   ),
   targets as (
     select s.id as segment_id,
@@ -398,9 +399,9 @@ begin
              when coalesce(c.is_working_day, false) and mw.remaining > 0 then
                least(
                  greatest(c.monthly_capacity
-                          - coalesce(dl.accepted, 0)
-                          - coalesce(dl.pending, 0) * coalesce(r.rate, p_prior_acceptance)
-                          - greatest(mw.elapsed - coalesce(dl.measured_working, 0), 0)
+                          - coalesce(r.month_accepted, 0)
+                          - coalesce(r.month_pending, 0) * coalesce(r.rate, p_prior_acceptance)
+                          - greatest(mw.elapsed - coalesce(r.measured_working, 0), 0)
                             * c.monthly_capacity / nullif(c.working_days, 0), 0) / mw.remaining,
                  c.capacity * p_max_pace)
              else 0
@@ -408,22 +409,39 @@ begin
     from segs s
     cross join month_working mw
     left join cap c on c.segment_id = s.id
-    left join rates r on r.segment_id = s.id
-    left join delivered dl on dl.segment_id = s.id
+    join rates r on r.segment_id = s.id
   )
-  insert into public.lead_segment_plans as p (segment_id, day, capacity, acceptance_rate, target_leads)
+  -- actual_leads (and so lead_gap) is written with the plan, as update_lead_gaps would
+  -- write it: the day's measured leads, null while not measured.
+  insert into public.lead_segment_plans as p
+    (segment_id, day, capacity, acceptance_rate, target_leads, actual_leads)
   select t.segment_id, p_day, round(t.capacity, 2), round(t.rate, 4),
-         round(t.accepted_target / t.rate, 2)
+         round(t.accepted_target / t.rate, 2), st.leads_generated
   from targets t
+  left join public.lead_generation_stats st on st.segment_id = t.segment_id and st.day = p_day
   on conflict (segment_id, day) do update set
     capacity = excluded.capacity,
     acceptance_rate = excluded.acceptance_rate,
-    target_leads = excluded.target_leads
-  where (p.capacity, p.acceptance_rate, p.target_leads)
-        is distinct from (excluded.capacity, excluded.acceptance_rate, excluded.target_leads);
+    target_leads = excluded.target_leads,
+    actual_leads = excluded.actual_leads
+  where (p.capacity, p.acceptance_rate, p.target_leads, p.actual_leads)
+        is distinct from
+        (excluded.capacity, excluded.acceptance_rate, excluded.target_leads, excluded.actual_leads);
   get diagnostics written = row_count;
 
-  perform public.update_lead_gaps(p_day);
+  -- Plans of the day the insert did not cover (segments no longer active) get their
+  -- actual as update_lead_gaps would give it.
+  update public.lead_segment_plans p
+     set actual_leads = m.actual
+    from (
+      select pl.segment_id, st.leads_generated as actual
+      from public.lead_segments s
+      join public.lead_segment_plans pl on pl.segment_id = s.id and pl.day = p_day
+      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
+      where not s.is_active
+    ) m
+   where p.day = p_day and p.segment_id = m.segment_id
+     and p.actual_leads is distinct from m.actual;
   return written;
 end
 $$;
