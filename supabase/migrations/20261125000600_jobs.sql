@@ -241,31 +241,44 @@ begin
     select c.segment_id, c.day, c.active_partners, c.capacity
     from public.segment_capacity(p_from, p_to) c
   ),
-  keys as (
+  grid as (
+    -- Every active segment has a row for every day, also without leads or ads.
     select s.id as segment_id, d::date as day
     from public.lead_segments s
     cross join generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
     where s.is_active
-    union
-    select segment_id, day from lead_counts
-    union
-    select segment_id, day from ads
+  ),
+  keyed as (
+    -- The rows to write: grid, lead counts and ads joined on (segment, day) at once
+    -- (each is unique per key), instead of a union of their keys joined back to each.
+    select coalesce(g.segment_id, lc.segment_id) as segment_id,
+           coalesce(g.day, lc.day) as day,
+           lc.generated, lc.accepted, lc.rejected, lc.pending, lc.google_ads, lc.seo,
+           lc.microsite, lc.other, lc.revenue
+    from grid g
+    full join lead_counts lc on lc.segment_id = g.segment_id and lc.day = g.day
+  ),
+  keys as (
+    select coalesce(k.segment_id, a.segment_id) as segment_id,
+           coalesce(k.day, a.day) as day,
+           k.generated, k.accepted, k.rejected, k.pending, k.google_ads, k.seo, k.microsite,
+           k.other, k.revenue, a.spend, a.clicks, a.impressions, a.conversions
+    from keyed k
+    full join ads a on a.segment_id = k.segment_id and a.day = k.day
   )
   insert into public.lead_generation_stats as st (
     segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
     leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend, ad_clicks,
     ad_impressions, ad_conversions, cpl, active_partners, total_capacity, computed_at)
   select k.segment_id, k.day,
-         coalesce(lc.generated, 0), coalesce(lc.accepted, 0), coalesce(lc.rejected, 0),
-         coalesce(lc.pending, 0), coalesce(lc.google_ads, 0), coalesce(lc.seo, 0),
-         coalesce(lc.microsite, 0), coalesce(lc.other, 0), coalesce(lc.revenue, 0),
-         coalesce(a.spend, 0), coalesce(a.clicks, 0), coalesce(a.impressions, 0),
-         coalesce(a.conversions, 0),
-         round(a.spend / nullif(lc.google_ads, 0), 2),
+         coalesce(k.generated, 0), coalesce(k.accepted, 0), coalesce(k.rejected, 0),
+         coalesce(k.pending, 0), coalesce(k.google_ads, 0), coalesce(k.seo, 0),
+         coalesce(k.microsite, 0), coalesce(k.other, 0), coalesce(k.revenue, 0),
+         coalesce(k.spend, 0), coalesce(k.clicks, 0), coalesce(k.impressions, 0),
+         coalesce(k.conversions, 0),
+         round(k.spend / nullif(k.google_ads, 0), 2),
          coalesce(c.active_partners, 0), coalesce(c.capacity, 0), now()
   from keys k
-  left join lead_counts lc on lc.segment_id = k.segment_id and lc.day = k.day
-  left join ads a on a.segment_id = k.segment_id and a.day = k.day
   left join capacity c on c.segment_id = k.segment_id and c.day = k.day
   on conflict (segment_id, day) do update set
     leads_generated = excluded.leads_generated,
