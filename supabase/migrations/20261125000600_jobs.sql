@@ -340,6 +340,8 @@ as $$
 declare
   written integer;
   missing_years integer[];
+  v_month_start date := date_trunc('month', p_day::timestamp)::date;
+  v_window_start date := p_day - p_window_days;
 begin
   if p_day is null then
     raise exception 'plan_lead_segments needs a day' using errcode = '22023';
@@ -373,25 +375,28 @@ begin
     left join public.public_holidays h on h.day = d::date
     where extract(isodow from d) < 6 and h.day is null
   ),
+  month_days as (
+    -- Working days of p_day's month before p_day: stats of these days count as measured.
+    select d::date as day
+    from generate_series(v_month_start::timestamp, (p_day - 1)::timestamp, interval '1 day') as d
+    left join public.public_holidays h on h.day = d::date
+    where extract(isodow from d) < 6 and h.day is null
+  ),
   month_stats as (
-    -- One pass over the stats for both the acceptance window and the month so far.
+    -- One pass over the stats for both the acceptance window and the month so far, with
+    -- constant bounds (nothing computed per row but the comparisons).
+    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance
+    -- rate, over the measured days; the working days not measured (e.g. before the first
+    -- run) count as delivered on plan, so a mid-month start does not chase a whole month.
     select st.segment_id,
-           sum(st.leads_accepted) filter (where st.day >= p_day - p_window_days) as window_accepted,
-           sum(st.leads_rejected) filter (where st.day >= p_day - p_window_days) as window_rejected,
-           -- Expected accepted leads so far this month: accepted, plus pending at the acceptance
-           -- rate, over the measured days; the working days not measured (e.g. before the first
-           -- run) count as delivered on plan, so a mid-month start does not chase a whole month.
-           sum(st.leads_accepted) filter (where st.day >= date_trunc('month', p_day)::date)
-             as month_accepted,
-           sum(st.leads_pending) filter (where st.day >= date_trunc('month', p_day)::date)
-             as month_pending,
-           count(*) filter (where st.day >= date_trunc('month', p_day)::date
-                              and extract(isodow from st.day) < 6 and h.day is null)::integer
-             as measured_working
+           sum(st.leads_accepted) filter (where st.day >= v_window_start) as window_accepted,
+           sum(st.leads_rejected) filter (where st.day >= v_window_start) as window_rejected,
+           sum(st.leads_accepted) filter (where st.day >= v_month_start) as month_accepted,
+           sum(st.leads_pending) filter (where st.day >= v_month_start) as month_pending,
+           count(md.day)::integer as measured_working
     from public.lead_generation_stats st
-    left join public.public_holidays h on h.day = st.day
-    where st.day >= least(p_day - p_window_days, date_trunc('month', p_day)::date)
-      and st.day < p_day
+    left join month_days md on md.day = st.day
+    where st.day >= least(v_window_start, v_month_start) and st.day < p_day
     group by st.segment_id
   ),
   rates as (
