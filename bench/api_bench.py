@@ -677,7 +677,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
             )
     lines += [
         "",
-        f"### Closed loop: {args.clients} clients that never pause ({args.requests} requests each)",
+        f"### Closed loop: {args.clients} clients that never pause ({args.requests} requests "
+        "in all per row)",
         "",
         "| route | variant | p50 ms | p99 ms | req/s | errors | load |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -713,8 +714,52 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"Highest rate with p99 <= 50 ms and no errors, {variant}: "
             f"**{result['highest'][variant]:.0f} req/s** (steps of {args.step} req/s)."
         )
-    lines.append("")
+    lines += ["", *targets(result, args)]
     return "\n".join(lines)
+
+
+#: The stats saturation throughput the issue measured on main (bench/RESULTS.md, 2026-11-25).
+ISSUE_STATS_REQ_S = 162
+
+
+def targets(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The targets of issue #15, each met or missed, from this run's numbers."""
+    before, after = result["names"]
+    single = result["single"]
+
+    def ratio(route: str, variant: str = after) -> float:
+        return float(single[route][variant]["p50"] / single["health"][variant]["p50"])
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**missed**"
+
+    at_200 = next(o for o in result["open"] if o.variant == after and o.rate == 200)
+    closed = {(c.route, c.variant): c.throughput for c in result["closed"]}
+    stats_before, stats_after = closed[("stats 90 d", before)], closed[("stats 90 d", after)]
+    worst_3x = max(
+        ratio(r)
+        for r in ("stats 90 d", "stats 90 d (partner)", "plans 90 d", "plans 90 d (partner)")
+    )
+    return [
+        "### Targets (issue #15)",
+        "",
+        f"- list of 100 segments within 2x `health`, one client (p50): "
+        f"{verdict(ratio('list 100') <= 2)} for admins ({ratio('list 100'):.1f}x), "
+        f"{verdict(ratio('list 100 (partner)') <= 2)} for partners "
+        f"({ratio('list 100 (partner)'):.1f}x); before {ratio('list 100', before):.0f}x.",
+        f"- stats and plans (90 days, admin and partner) within 3x `health`: "
+        f"{verdict(worst_3x <= 3)} (at most {worst_3x:.1f}x).",
+        f"- open loop, dashboard mix at 200 req/s: p99 <= 50 ms: "
+        f"{verdict(at_200.ok)} (p99 {percentile(at_200.latencies_ms, 99):.1f} ms, "
+        f"{at_200.errors} errors); highest passing rate {result['highest'][after]:.0f} req/s "
+        f"(before: {result['highest'][before]:.0f}).",
+        f"- stats saturation throughput at least 2x today's: against the {ISSUE_STATS_REQ_S} "
+        f"req/s measured on main for the issue {verdict(stats_after >= 2 * ISSUE_STATS_REQ_S)} "
+        f"({stats_after:.0f} req/s = {stats_after / ISSUE_STATS_REQ_S:.1f}x); against the "
+        f"baseline in this same run {verdict(stats_after >= 2 * stats_before)} "
+        f"({stats_after:.0f} vs {stats_before:.0f} req/s = {stats_after / stats_before:.2f}x).",
+        "",
+    ]
 
 
 def write_section(section: str) -> None:
