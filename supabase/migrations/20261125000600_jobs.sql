@@ -311,9 +311,18 @@ begin
          excluded.active_partners, excluded.total_capacity);
   get diagnostics written = row_count;
 
-  -- Plans of these days now have a measured actual.
-  perform public.update_lead_gaps(d::date)
-  from generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d;
+  -- Plans of these days now have a measured actual: what update_lead_gaps(day) does for
+  -- each day, in one statement for the whole range (not one planned call per day).
+  update public.lead_segment_plans p
+     set actual_leads = m.actual
+    from (
+      select pl.segment_id, pl.day, st.leads_generated as actual
+      from public.lead_segment_plans pl
+      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
+      where pl.day between p_from and p_to
+    ) m
+   where p.segment_id = m.segment_id and p.day = m.day
+     and p.actual_leads is distinct from m.actual;
   return written;
 end
 $$;
