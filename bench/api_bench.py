@@ -1,16 +1,28 @@
-"""API latency: GET .../stats for 90 days vs a bare RPC, under concurrent clients, on loopback.
+"""API benchmark: every route, before and after a change, side by side in one run, on loopback.
 
-Starts its own embedded Postgres (migrated, seeded, plus 90 days of stats and
-plans for every segment), serves functions/api/main.py with gunicorn on
-127.0.0.1, and drives it with a bounded load generator: N client threads,
-each with its own keep-alive HTTP connection, sending a fixed number of
-requests and then stopping. Both scenarios run in the same process against
-the same server, with the same admin token:
+One embedded Postgres holds two identical databases: one migrated with the
+baseline's SQL (a git ref, by default where this branch left `main`), one with
+the working tree's. Two gunicorn servers (same settings) serve
+`functions/api/main.py` on 127.0.0.1: the baseline's code on its database, the
+working tree's on the other. The data: the seed plus 240 segments (249 in all),
+90 days of stats and plans for each, job runs and budget decisions for the
+status page; an admin token and a subscribed partner's token.
 
-  stats   GET /api/lead-segments/{id}/stats?from=..&to=..  (90 days)
-  health  GET /api/health  (a trivial RPC: `select 1`-class through the same stack)
+What it measures, always both variants in the same run (interleaved where it
+can be, so that load from other work hits both alike):
 
-    .venv/bin/python bench/api_bench.py [--clients 50] [--requests 5000] [--write]
+1. service time, one client at a time, per route and role (the Python client's
+   time from request to last byte), and its ratio to `health`;
+2. where a call's time goes, in process (Flask test client, no HTTP): token
+   check, pool, SQL (round trips, server time, decoding), validate+encode;
+3. closed loop: 50 clients that never pause, stats and health (saturation);
+4. open loop: a dashboard mix arriving at a constant rate (each request sent
+   at its scheduled time on a free keep-alive connection, whether or not
+   earlier ones have answered; latency counted from the scheduled time, so a
+   server that falls behind is charged for the queue), at 100 and 200 req/s,
+   then rising by 100 req/s until p99 exceeds 50 ms.
+
+    .venv/bin/python bench/api_bench.py [--baseline REF] [--write]
 
 `--write` replaces the "API latency" section of bench/RESULTS.md.
 """
@@ -18,56 +30,105 @@ the same server, with the same admin token:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
+import itertools
+import json
 import os
 import platform
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import jwt
 import psycopg
-from leadflow_tools import migrations
-from leadflow_tools.embedded import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECRET = "bench-jwt-secret-" + "0123456789abcdef" * 3
 ADMIN = "00000000-0000-4000-8000-000000000001"
-SEGMENT = "00000000-0000-4000-8002-000000000011"
+PARTNER = "00000000-0000-4000-8000-000000000011"  # seed: schilder noord_brabant
+SEGMENT = "00000000-0000-4000-8002-000000000011"  # the partner's segment
 LAST_DAY = date(2026, 11, 24)
 FIRST_DAY = LAST_DAY - timedelta(days=89)
 HEADING = "## API latency"
+BENCH_INDUSTRIES = 20  # x 12 provinces = 240 segments on top of the seed's 9
+P99_BUDGET_MS = 50.0
+RANGE = f"from={FIRST_DAY}&to={LAST_DAY}"
+
+#: (name, path, token) of the one-client routes; `health` is the reference.
+ROUTES: list[tuple[str, str, str]] = [
+    ("health", "/api/health", "admin"),
+    ("list 1", "/api/lead-segments?limit=1", "admin"),
+    ("list 50", "/api/lead-segments?limit=50", "admin"),
+    ("list 100", "/api/lead-segments", "admin"),
+    ("list 100 (partner)", "/api/lead-segments", "partner"),
+    ("detail", f"/api/lead-segments/{SEGMENT}", "admin"),
+    ("stats 90 d", f"/api/lead-segments/{SEGMENT}/stats?{RANGE}", "admin"),
+    ("stats 90 d (partner)", f"/api/lead-segments/{SEGMENT}/stats?{RANGE}", "partner"),
+    ("plans 90 d", f"/api/lead-segments/{SEGMENT}/plans?{RANGE}", "admin"),
+    ("plans 90 d (partner)", f"/api/lead-segments/{SEGMENT}/plans?{RANGE}", "partner"),
+    ("status", f"/api/orchestration/status?day={LAST_DAY}", "admin"),
+]
+
+#: A dashboard's requests, by weight: operators (admin) and partners' portal pages.
+MIX: list[tuple[str, str, int]] = [
+    ("/api/lead-segments", "admin", 2),
+    ("/api/lead-segments", "partner", 2),
+    (f"/api/lead-segments/{SEGMENT}", "admin", 2),
+    (f"/api/lead-segments/{SEGMENT}", "partner", 2),
+    (f"/api/lead-segments/{SEGMENT}/stats?{RANGE}", "admin", 3),
+    (f"/api/lead-segments/{SEGMENT}/stats?{RANGE}", "partner", 3),
+    (f"/api/lead-segments/{SEGMENT}/plans?{RANGE}", "admin", 2),
+    (f"/api/lead-segments/{SEGMENT}/plans?{RANGE}", "partner", 2),
+    (f"/api/orchestration/status?day={LAST_DAY}", "admin", 2),
+]
 
 
-@dataclass
-class Result:
-    """One scenario's measurements."""
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+    return ordered[index]
 
-    name: str
-    clients: int
-    latencies_ms: list[float]
-    errors: int
-    wall_seconds: float
-    load_before: str = "?"
 
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
-        return ordered[index]
+def load_average() -> str:
+    """The 1-minute load average: the machine is shared, so say how busy it was."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
 
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies_ms) / self.wall_seconds
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}, "
+        f"{platform.system()}"
+    )
 
 
 def free_port() -> int:
@@ -76,15 +137,77 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def prepare_database(server: EmbeddedPostgres) -> str:
-    """A migrated, seeded database with 90 days of stats and plans for every segment."""
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute("drop database if exists bench")
-        conn.execute("create database bench")
-    url = server.url("bench")
+# -----------------------------------------------------------------------------
+# The two variants: code trees, databases, servers
+# -----------------------------------------------------------------------------
+
+
+@dataclass
+class Variant:
+    """One code tree (its Python package and its SQL) with its own database and server."""
+
+    name: str
+    tree: Path
+    url: str = ""
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment that makes `import leadflow` load this tree's package."""
+        return {**os.environ, "PYTHONPATH": str(self.tree / "shared")}
+
+
+def extract(ref: str, into: Path) -> Path:
+    """The files of git `ref`, unpacked into `into` (no worktree, nothing registered in git)."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def prepare_database(admin_url: str, url: str, tree: Path) -> None:
+    """Migrate with `tree`'s migrations and seed; then the bench data, the same for every tree."""
+    from leadflow_tools import migrations  # the working tree's runner; the SQL is `tree`'s
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}"')
+        conn.execute(f'create database "{name}"')
     with psycopg.connect(url, autocommit=True) as conn:
-        migrations.migrate(conn)
-        migrations.seed(conn)
+        migrations.migrate(conn, tree / "supabase" / "migrations")
+        migrations.seed(conn, tree / "supabase" / "seed.sql")
+        conn.execute(
+            """
+            insert into public.industries (id, slug, name)
+            select ('00000000-0000-4000-8101-' || lpad(n::text, 12, '0'))::uuid,
+                   'bench' || n, 'Bench trade ' || n
+            from generate_series(1, %(n)s) as n
+            """,
+            {"n": BENCH_INDUSTRIES},
+        )
+        conn.execute(
+            """
+            insert into public.lead_segments
+              (code, name, industry_id, region_code, min_daily_budget, max_daily_budget, target_cpl)
+            select i.slug || '_' || r.code, i.name || ' ' || r.name, i.id, r.code, 10, 150, 25
+            from public.industries i cross join public.regions r
+            where i.slug like 'bench%%'
+            """
+        )
+        conn.execute(
+            """
+            insert into public.segment_campaign_budgets
+              (segment_id, customer_id, campaign_id, budget_resource_name)
+            select s.id, '2234567890', (5000 + row_number() over (order by s.code))::text,
+                   'customers/2234567890/campaignBudgets/'
+                     || (50000 + row_number() over (order by s.code))
+            from public.lead_segments s
+            where s.code like 'bench%%'
+            """
+        )
         conn.execute(
             """
             insert into public.lead_generation_stats (
@@ -108,17 +231,39 @@ def prepare_database(server: EmbeddedPostgres) -> str:
             """,
             {"first": FIRST_DAY, "last": LAST_DAY},
         )
+        conn.execute(
+            """
+            insert into public.job_runs (job, day, status, triggered_by, counts, started_at,
+                                         heartbeat_at, finished_at)
+            select job, %(day)s, 'success', 'scheduler', '{"segments": 249}',
+                   %(day)s::date + t, %(day)s::date + t + interval '2 s',
+                   %(day)s::date + t + interval '2 s'
+            from (values ('aggregate', time '01:00'), ('plan', time '02:00'),
+                         ('orchestrate', time '03:00')) as j (job, t)
+            """,
+            {"day": LAST_DAY},
+        )
+        conn.execute(
+            """
+            insert into public.channel_orchestration_log (
+              day, segment_id, customer_id, campaign_id, budget_resource_name, action,
+              old_amount_micros, new_amount_micros, reason, mode, status, triggered_by,
+              completed_at)
+            select %(day)s, b.segment_id, b.customer_id, b.campaign_id, b.budget_resource_name,
+                   'hold', 100000000, 100000000, 'inside dead band', 'dry_run', 'skipped',
+                   'bench', now()
+            from public.segment_campaign_budgets b
+            """,
+            {"day": LAST_DAY},
+        )
         conn.execute("analyze")
-    return url
 
 
-def start_gunicorn(
-    database_url: str, port: int, workers: int, threads: int
-) -> subprocess.Popen[bytes]:
-    """gunicorn serving the API function exactly as functions-framework builds it."""
+def start_gunicorn(variant: Variant, workers: int, threads: int) -> None:
+    """gunicorn serving the variant's API function exactly as functions-framework builds it."""
     env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
+        **variant.env,
+        "DATABASE_URL": variant.url,
         "SUPABASE_JWT_SECRET": SECRET,
         "LEADFLOW_TRANSPORT": "direct",
     }
@@ -126,61 +271,231 @@ def start_gunicorn(
     app = 'functions_framework:create_app(target="api", source="functions/api/main.py")'
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
-        "--bind", f"127.0.0.1:{port}",
+        "--bind", f"127.0.0.1:{variant.port}",
         "--workers", str(workers),
         "--threads", str(threads),
         "--worker-class", "gthread",
         "--keep-alive", "30",
+        "--backlog", "2048",
         "--log-level", "warning",
         app,
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    variant.process = subprocess.Popen(command, cwd=variant.tree, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn = http.client.HTTPConnection("127.0.0.1", variant.port, timeout=2)
             conn.request("GET", "/api/openapi.json")
             if conn.getresponse().status == 200:
                 conn.close()
-                return process
+                return
         except OSError:
             time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("gunicorn did not come up within 30 s")
+    raise SystemExit(f"{variant.name}: gunicorn did not come up within 30 s")
 
 
-def run_scenario(
-    name: str, port: int, path: str, token: str, clients: int, requests: int
-) -> Result:
-    """`clients` threads send `requests` requests in all (an equal share each), then stop."""
+def tokens() -> dict[str, str]:
+    def mint(sub: str) -> str:
+        claims = {"sub": sub, "role": "authenticated", "aud": "authenticated",
+                  "exp": int(time.time()) + 7200}  # fmt: skip
+        return jwt.encode(claims, SECRET, algorithm="HS256")
+
+    return {"admin": mint(ADMIN), "partner": mint(PARTNER)}
+
+
+# -----------------------------------------------------------------------------
+# 1. One client at a time
+# -----------------------------------------------------------------------------
+
+
+class Client:
+    """One keep-alive HTTP connection."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def get(self, path: str, token: str) -> tuple[float, int, int]:
+        """(milliseconds, status, body bytes)"""
+        began = time.perf_counter()
+        try:
+            self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = self.conn.getresponse()
+            body = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            return (time.perf_counter() - began) * 1000, 0, 0
+        return (time.perf_counter() - began) * 1000, status, len(body)
+
+
+def single_client(
+    variants: list[Variant], auth: dict[str, str], requests: int, block: int
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per route, the variants alternate in blocks of `block` requests, `requests` each."""
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    clients = {v.name: Client(v.port) for v in variants}
+    for name, path, who in ROUTES:
+        samples: dict[str, list[float]] = {v.name: [] for v in variants}
+        meta: dict[str, dict[str, Any]] = {}
+        for v in variants:  # warm up: plans cached, connections made
+            for _ in range(20):
+                clients[v.name].get(path, auth[who])
+        for _ in range(0, requests, block):
+            for v in variants:
+                for _ in range(block):
+                    ms, status, size = clients[v.name].get(path, auth[who])
+                    if status != 200:
+                        raise SystemExit(f"{v.name} {name}: HTTP {status}")
+                    samples[v.name].append(ms)
+                    meta[v.name] = {"bytes": size}
+        results[name] = {
+            v.name: {
+                "p50": percentile(samples[v.name], 50),
+                "p90": percentile(samples[v.name], 90),
+                "mean": statistics.fmean(samples[v.name]),
+                **meta[v.name],
+            }
+            for v in variants
+        }
+    return results
+
+
+# -----------------------------------------------------------------------------
+# 2. Where a call's time goes (in process)
+# -----------------------------------------------------------------------------
+
+BREAKDOWN_ROUTES = ["health", "list 100", "stats 90 d", "status"]
+
+
+def breakdown_worker(url: str, requests: int) -> None:
+    """Runs in a child process whose PYTHONPATH selects the variant; prints JSON to stdout.
+
+    Wraps by name what both variants have: the token check, the pool's getconn
+    and putconn, the transport's call (and call_json), the route's view.
+    """
+    os.environ.update(
+        {"DATABASE_URL": url, "SUPABASE_JWT_SECRET": SECRET, "LEADFLOW_TRANSPORT": "direct"}
+    )
+    os.environ.pop("SUPABASE_JWKS_URL", None)
+    from leadflow.api import create_app
+    from leadflow.api.auth import TokenVerifier
+    from leadflow.api.router import Operation
+    from leadflow.db.direct import DirectTransport
+    from psycopg_pool import ConnectionPool
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: Any, attr: str, key: str) -> None:
+        original = getattr(owner, attr)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - began
+
+        setattr(owner, attr, wrapper)
+
+    timed(TokenVerifier, "caller", "auth")
+    timed(ConnectionPool, "getconn", "pool")
+    timed(ConnectionPool, "putconn", "pool")
+    timed(DirectTransport, "call", "transport")
+    if hasattr(DirectTransport, "call_json"):
+        timed(DirectTransport, "call_json", "transport")
+    timed(Operation, "view", "view")
+
+    app = create_app()
+    client = app.test_client()
+    auth = tokens()
+    out: dict[str, dict[str, float]] = {}
+    for name, path, who in ROUTES:
+        if name not in BREAKDOWN_ROUTES:
+            continue
+        headers = {"Authorization": f"Bearer {auth[who]}"}
+        for _ in range(30):
+            client.get(path, headers=headers)
+        per_call: dict[str, list[float]] = {}
+        for _ in range(requests):
+            spent.clear()
+            began = time.perf_counter()
+            response = client.get(path, headers=headers)
+            total = time.perf_counter() - began
+            assert response.status_code == 200, response.get_data(as_text=True)
+            parts = {
+                "auth": spent.get("auth", 0.0),
+                "pool": spent.get("pool", 0.0),
+                "sql": spent.get("transport", 0.0) - spent.get("pool", 0.0),
+                "encode": spent.get("view", 0.0)
+                - spent.get("auth", 0.0)
+                - spent.get("transport", 0.0),
+                "flask": total - spent.get("view", 0.0),
+                "total": total,
+            }
+            for key, value in parts.items():
+                per_call.setdefault(key, []).append(value * 1000)
+        # Medians per part: robust against the other work on a shared machine.
+        out[name] = {key: statistics.median(values) for key, values in per_call.items()}
+    print(json.dumps(out))
+
+
+def breakdown(variants: list[Variant], requests: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Each variant's breakdown, from a child process running that variant's package."""
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for v in variants:
+        done = subprocess.run(
+            [sys.executable, __file__, "--breakdown-worker", v.url, "--requests", str(requests)],
+            env=v.env,
+            cwd=v.tree,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        result[v.name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -----------------------------------------------------------------------------
+# 3. Closed loop: N clients that never pause
+# -----------------------------------------------------------------------------
+
+
+@dataclass
+class Closed:
+    variant: str
+    route: str
+    clients: int
+    latencies_ms: list[float]
+    errors: int
+    wall: float
+    load: str
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies_ms) / self.wall
+
+
+def closed_loop(
+    variant: Variant, route: str, path: str, token: str, clients: int, requests: int
+) -> Closed:
     per_client = requests // clients
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
-    headers = {"Authorization": f"Bearer {token}", "Connection": "keep-alive"}
     start = threading.Barrier(clients + 1)
     load = load_average()
 
-    def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = latencies[index]
+    def run(index: int) -> None:
+        client = Client(variant.port)
         start.wait()
         for _ in range(per_client):
-            began = time.perf_counter()
-            try:
-                conn.request("GET", path, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                ok = response.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            mine.append((time.perf_counter() - began) * 1000)
-            if not ok:
+            ms, status, _ = client.get(path, token)
+            latencies[index].append(ms)
+            if status != 200:
                 errors[index] += 1
-        conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     start.wait()
@@ -188,81 +503,269 @@ def run_scenario(
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
-    return Result(name, clients, [x for xs in latencies for x in xs], sum(errors), wall, load)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    python = platform.python_version()
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {python}, {platform.system()}"
-
-
-def load_average() -> str:
-    """The 1-minute load average: the machine is shared, so say how busy it was."""
-    try:
-        return Path("/proc/loadavg").read_text().split()[0]
-    except OSError:
-        return "?"
-
-
-def report(results: list[Result], args: argparse.Namespace, postgres: str) -> str:
-    stats = next(r for r in results if r.name == "stats" and r.clients == args.clients)
-    bare = next(r for r in results if r.name == "health" and r.clients == args.clients)
-    rows = [
-        "| scenario | clients | requests | errors | p50 ms | p99 ms | max ms | req/s | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in results:
-        rows.append(
-            f"| {r.name} | {r.clients} | {len(r.latencies_ms)} | {r.errors} | "
-            f"{r.percentile(50):.1f} | {r.percentile(99):.1f} | {max(r.latencies_ms):.1f} | "
-            f"{r.throughput:.0f} | {r.load_before} |"
-        )
-    ratio = stats.percentile(99) / bare.percentile(99)
-    p99_ok = "met" if stats.percentile(99) <= 50 else "NOT met"
-    ratio_ok = "met" if ratio <= 3 else "NOT met"
-    return "\n".join(
-        [
-            HEADING,
-            "",
-            f"`bench/api_bench.py` (run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): "
-            f"gunicorn ({args.workers} gthread workers x {args.threads} threads) serving "
-            "`functions/api/main.py` through functions-framework on 127.0.0.1, direct transport "
-            f"to the embedded {postgres} (same machine), admin HS256 token on every request. "
-            f"{args.clients} concurrent keep-alive clients (threads + http.client in one "
-            f"process on the same machine), {args.requests} requests per scenario after "
-            f"{args.warmup} warm-up requests; then the same one client at a time "
-            f"({args.sequential} requests each) for the service time without queueing. "
-            "`load` is the 1-minute load average when the scenario started: the machine is "
-            "shared with other work.",
-            "",
-            f"- stats: `GET /api/lead-segments/{{id}}/stats?from={FIRST_DAY}&to={LAST_DAY}` "
-            "(90 rows with money columns)",
-            "- health: `GET /api/health`, a `select 1`-class RPC (`public.api_health()`) through "
-            "the same stack (JWT check, pool, transaction, role switch)",
-            f"- machine: {machine()}",
-            "",
-            *rows,
-            "",
-            f"Targets: stats p99 <= 50 ms: **{p99_ok}** ({stats.percentile(99):.1f} ms); "
-            f"stats p99 <= 3x bare RPC p99: **{ratio_ok}** ({ratio:.2f}x).",
-            "",
-            "Reading: the clients never pause, so with 50 of them latency is about 50 / "
-            "throughput, and throughput is bound by CPU: the load generator, gunicorn, Postgres "
-            "and whatever else runs share the CPUs above. The one-client rows are the service "
-            "time without queueing. Of the stats service time, about 2-3 ms is the direct "
-            "transport returning jsonb (`to_jsonb` of the function's 38 KB json answer, parsed "
-            "again by psycopg); PostgREST in production passes the json through.",
-            "",
-        ]
+    return Closed(
+        variant.name, route, clients, [x for xs in latencies for x in xs], sum(errors), wall, load
     )
+
+
+# -----------------------------------------------------------------------------
+# 4. Open loop: requests arrive at a constant rate
+# -----------------------------------------------------------------------------
+
+
+@dataclass
+class Open:
+    variant: str
+    rate: float
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    sent: int = 0
+    connections: int = 0
+    load: str = "?"
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0 and percentile(self.latencies_ms, 99) <= P99_BUDGET_MS
+
+
+class _Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+
+async def _request(conn: _Conn, raw: bytes) -> int:
+    conn.writer.write(raw)
+    head = await conn.reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await conn.reader.readexactly(length)
+    return status
+
+
+async def _open_loop(
+    port: int, rate: float, seconds: float, requests: list[bytes], max_connections: int
+) -> tuple[list[float], int, int]:
+    idle: list[_Conn] = []
+    opened = 0
+    latencies: list[float] = []
+    errors = 0
+    loop = asyncio.get_running_loop()
+
+    async def one(scheduled: float, raw: bytes) -> None:
+        nonlocal opened, errors
+        conn: _Conn | None = None
+        try:
+            if idle:
+                conn = idle.pop()
+            elif opened < max_connections:
+                opened += 1
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                conn = _Conn(reader, writer)
+            else:  # every connection busy: wait for one (the queue counts in latency)
+                while not idle:
+                    await asyncio.sleep(0.001)
+                conn = idle.pop()
+            status = await asyncio.wait_for(_request(conn, raw), timeout=10)
+            latencies.append((loop.time() - scheduled) * 1000)
+            if status != 200:
+                errors += 1
+            idle.append(conn)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+            if conn is not None:
+                conn.writer.close()
+                opened -= 1
+
+    tasks = []
+    start = loop.time() + 0.05
+    count = round(rate * seconds)
+    for i in range(count):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled, requests[i % len(requests)])))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.writer.close()
+    return latencies, errors, opened
+
+
+def mix_requests(auth: dict[str, str]) -> list[bytes]:
+    """The dashboard mix as raw HTTP requests, interleaved (same order every run)."""
+    expanded = [
+        (path, who) for path, who, weight in MIX for _ in range(weight)
+    ]  # 20 requests per round
+    order = list(itertools.chain.from_iterable(zip(expanded[::2], expanded[1::2], strict=False)))
+    order += expanded[len(order) :]
+    return [
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {auth[who]}\r\n"
+            "Connection: keep-alive\r\n\r\n"
+        ).encode()
+        for path, who in order
+    ]
+
+
+def open_loop(
+    variant: Variant, rate: float, seconds: float, requests: list[bytes], max_connections: int
+) -> Open:
+    load = load_average()
+    latencies, errors, opened = asyncio.run(
+        _open_loop(variant.port, rate, seconds, requests, max_connections)
+    )
+    return Open(variant.name, rate, seconds, latencies, errors, round(rate * seconds), opened, load)
+
+
+# -----------------------------------------------------------------------------
+# Report
+# -----------------------------------------------------------------------------
+
+
+def report(result: dict[str, Any], args: argparse.Namespace) -> str:
+    before, after = result["names"]
+    lines = [
+        HEADING,
+        "",
+        f"`.venv/bin/python bench/api_bench.py --write` (run {result['when']}). Baseline "
+        f"(`before`): `{result['baseline']}`, the code and SQL where this branch left main; "
+        "`after`: this tree. Both in the same run: two databases on one embedded "
+        f"{result['postgres']} (identical data: 249 segments, 90 days of stats and plans each, "
+        "job runs, 249 logged decisions), two gunicorn servers "
+        f"({args.workers} gthread workers x {args.threads} threads each, one idle while the "
+        "other is measured), direct transport, HS256 tokens, 127.0.0.1. Load generator: "
+        f"Python in one process on the same machine. Machine: {machine()}; shared with other "
+        f"engineers' work (load average at the start {result['load_start']}, at the end "
+        f"{result['load_end']}).",
+        "",
+        f"### Service time, one client ({args.sequential} requests per route and variant, "
+        f"alternating in blocks of {args.block})",
+        "",
+        "| route | before p50 ms | after p50 ms | before / health | after / health | "
+        "after p90 ms | body bytes (after) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    single = result["single"]
+    health = single["health"]
+    for name, _, _ in ROUTES:
+        row = single[name]
+        lines.append(
+            f"| {name} | {row[before]['p50']:.2f} | {row[after]['p50']:.2f} | "
+            f"{row[before]['p50'] / health[before]['p50']:.1f}x | "
+            f"{row[after]['p50'] / health[after]['p50']:.1f}x | {row[after]['p90']:.2f} | "
+            f"{row[after]['bytes']:,} |"
+        )
+    lines += [
+        "",
+        f"### Per call, in process ({args.breakdown} calls each; Flask test client, no HTTP; "
+        "median ms per call, each part on its own)",
+        "",
+        "auth = token check; pool = getconn + putconn; SQL = the transport's call minus the "
+        "pool (round trips, server time, decoding); encode = the route's view minus those "
+        "(input validation, response validation and encoding); flask = the rest of the "
+        "request in Flask/werkzeug.",
+        "",
+        "| route | variant | auth | pool | SQL | encode | flask | total |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in BREAKDOWN_ROUTES:
+        for variant in (before, after):
+            b = result["breakdown"][variant][name]
+            lines.append(
+                f"| {name} | {variant} | {b['auth']:.3f} | {b['pool']:.3f} | {b['sql']:.3f} | "
+                f"{b['encode']:.3f} | {b['flask']:.3f} | {b['total']:.3f} |"
+            )
+    lines += [
+        "",
+        f"### Closed loop: {args.clients} clients that never pause ({args.requests} requests "
+        "in all per row)",
+        "",
+        "| route | variant | p50 ms | p99 ms | req/s | errors | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in result["closed"]:
+        lines.append(
+            f"| {c.route} | {c.variant} | {percentile(c.latencies_ms, 50):.1f} | "
+            f"{percentile(c.latencies_ms, 99):.1f} | {c.throughput:.0f} | {c.errors} | {c.load} |"
+        )
+    lines += [
+        "",
+        "### Open loop: a dashboard mix at a constant arrival rate",
+        "",
+        "Mix per 20 requests: list 2 + 2, detail 2 + 2, stats 90 d 3 + 3, plans 90 d 2 + 2 "
+        "(admin + partner), status 2 (admin). Each rate runs "
+        f"{args.seconds:g} s (after a {args.warmup_seconds:g} s warm-up at that rate); "
+        "latency from the scheduled send time to the last byte; at most "
+        f"{args.max_connections} connections.",
+        "",
+        "| variant | offered req/s | requests | p50 ms | p99 ms | max ms | errors | "
+        "connections | p99 <= 50 ms | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for o in result["open"]:
+        lines.append(
+            f"| {o.variant} | {o.rate:.0f} | {o.sent} | {percentile(o.latencies_ms, 50):.1f} | "
+            f"{percentile(o.latencies_ms, 99):.1f} | {max(o.latencies_ms, default=0):.1f} | "
+            f"{o.errors} | {o.connections} | {'yes' if o.ok else 'no'} | {o.load} |"
+        )
+    lines.append("")
+    for variant in (before, after):
+        lines.append(
+            f"Highest rate with p99 <= 50 ms and no errors, {variant}: "
+            f"**{result['highest'][variant]:.0f} req/s** (steps of {args.step} req/s)."
+        )
+    lines += ["", *targets(result, args)]
+    return "\n".join(lines)
+
+
+#: The stats saturation throughput the issue measured on main (bench/RESULTS.md, 2026-11-25).
+ISSUE_STATS_REQ_S = 162
+
+
+def targets(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The targets of issue #15, each met or missed, from this run's numbers."""
+    before, after = result["names"]
+    single = result["single"]
+
+    def ratio(route: str, variant: str = after) -> float:
+        return float(single[route][variant]["p50"] / single["health"][variant]["p50"])
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**missed**"
+
+    at_200 = next(o for o in result["open"] if o.variant == after and o.rate == 200)
+    closed = {(c.route, c.variant): c.throughput for c in result["closed"]}
+    stats_before, stats_after = closed[("stats 90 d", before)], closed[("stats 90 d", after)]
+    worst_3x = max(
+        ratio(r)
+        for r in ("stats 90 d", "stats 90 d (partner)", "plans 90 d", "plans 90 d (partner)")
+    )
+    return [
+        "### Targets (issue #15)",
+        "",
+        f"- list of 100 segments within 2x `health`, one client (p50): "
+        f"{verdict(ratio('list 100') <= 2)} for admins ({ratio('list 100'):.1f}x), "
+        f"{verdict(ratio('list 100 (partner)') <= 2)} for partners "
+        f"({ratio('list 100 (partner)'):.1f}x); before {ratio('list 100', before):.0f}x.",
+        f"- stats and plans (90 days, admin and partner) within 3x `health`: "
+        f"{verdict(worst_3x <= 3)} (at most {worst_3x:.1f}x).",
+        f"- open loop, dashboard mix at 200 req/s: p99 <= 50 ms: "
+        f"{verdict(at_200.ok)} (p99 {percentile(at_200.latencies_ms, 99):.1f} ms, "
+        f"{at_200.errors} errors); highest passing rate {result['highest'][after]:.0f} req/s "
+        f"(before: {result['highest'][before]:.0f}).",
+        f"- stats saturation throughput at least 2x today's: against the {ISSUE_STATS_REQ_S} "
+        f"req/s measured on main for the issue {verdict(stats_after >= 2 * ISSUE_STATS_REQ_S)} "
+        f"({stats_after:.0f} req/s = {stats_after / ISSUE_STATS_REQ_S:.1f}x); against the "
+        f"baseline in this same run {verdict(stats_after >= 2 * stats_before)} "
+        f"({stats_after:.0f} vs {stats_before:.0f} req/s = {stats_after / stats_before:.2f}x).",
+        "",
+    ]
 
 
 def write_section(section: str) -> None:
@@ -276,54 +779,141 @@ def write_section(section: str) -> None:
     RESULTS.write_text(text.rstrip("\n") + "\n")
 
 
+@contextmanager
+def servers(args: argparse.Namespace) -> Iterator[tuple[list[Variant], str]]:
+    from leadflow_tools.embedded import EmbeddedPostgres
+
+    work = Path(tempfile.mkdtemp(prefix="leadflow-api-bench-"))
+    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-api-bench-pg-"))
+    server = EmbeddedPostgres(data_dir)
+    variants = [
+        Variant("before", extract(args.baseline, work / "before")),
+        Variant("after", ROOT),
+    ]
+    server.start()
+    try:
+        with psycopg.connect(server.url()) as conn:
+            row = conn.execute("show server_version").fetchone()
+        postgres = f"PostgreSQL {row[0] if row else '?'}"
+        for v in variants:
+            v.url = server.url(f"bench_{v.name}")
+            prepare_database(server.url(), v.url, v.tree)
+            v.port = free_port()
+            start_gunicorn(v, args.workers, args.threads)
+        yield variants, postgres
+    finally:
+        for v in variants:
+            if v.process is not None:
+                v.process.send_signal(signal.SIGTERM)
+                v.process.wait(timeout=30)
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def step(label: str) -> Callable[[], None]:
+    began = time.perf_counter()
+    print(f"[{time.strftime('%H:%M:%S')}] {label} ...", file=sys.stderr, flush=True)
+
+    def done() -> None:
+        print(f"    {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+
+    return done
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="git ref of `before` (default: merge-base with main)")
+    parser.add_argument("--sequential", type=int, default=200, help="one-client requests per route")
+    parser.add_argument("--block", type=int, default=25)
+    parser.add_argument("--breakdown", type=int, default=300, help="in-process calls per route")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--warmup", type=int, default=500)
-    parser.add_argument("--sequential", type=int, default=300, help="requests with one client")
+    parser.add_argument("--requests", type=int, default=2000, help="closed-loop requests")
+    parser.add_argument("--rates", default="100,200", help="open-loop rates always run")
+    parser.add_argument("--step", type=int, default=100, help="then rising by this much")
+    parser.add_argument("--max-rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per open-loop rate")
+    parser.add_argument("--warmup-seconds", type=float, default=2.0)
+    parser.add_argument("--max-connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument("--breakdown-worker", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-pg-"))
-    server = EmbeddedPostgres(data_dir)
-    server.start()
-    gunicorn: subprocess.Popen[bytes] | None = None
-    try:
-        url = prepare_database(server)
-        with psycopg.connect(url) as conn:
-            row = conn.execute("show server_version").fetchone()
-            postgres = f"PostgreSQL {row[0] if row else '?'}"
-        port = free_port()
-        gunicorn = start_gunicorn(url, port, args.workers, args.threads)
-        token = jwt.encode(
-            {"sub": ADMIN, "role": "authenticated", "aud": "authenticated",
-             "exp": int(time.time()) + 3600},
-            SECRET,
-            algorithm="HS256",
-        )  # fmt: skip
-        stats_path = f"/api/lead-segments/{SEGMENT}/stats?from={FIRST_DAY}&to={LAST_DAY}"
-        scenarios = [("health", "/api/health"), ("stats", stats_path)]
-        for name, path in scenarios:
-            warm = run_scenario(name, port, path, token, args.clients, args.warmup)
-            if warm.errors:
-                raise SystemExit(f"{name}: {warm.errors} errors during warm-up")
-        results = [
-            run_scenario(name, port, path, token, args.clients, args.requests)
-            for name, path in scenarios
-        ] + [run_scenario(name, port, path, token, 1, args.sequential) for name, path in scenarios]
-        section = report(results, args, postgres)
-        print(section)
-        if args.write:
-            write_section(section)
-    finally:
-        if gunicorn is not None:
-            gunicorn.send_signal(signal.SIGTERM)
-            gunicorn.wait(timeout=30)
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    if args.breakdown_worker:
+        breakdown_worker(args.breakdown_worker, args.requests)
+        return
+    if not args.baseline:
+        args.baseline = subprocess.run(
+            ["git", "merge-base", "HEAD", "main"], cwd=ROOT, check=True, capture_output=True,
+            text=True,
+        ).stdout.strip()[:12]  # fmt: skip
+
+    result: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "baseline": args.baseline,
+        "load_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+    done = step("databases and servers")
+    with servers(args) as (variants, postgres):
+        done()
+        result["postgres"] = postgres
+        result["names"] = [v.name for v in variants]
+        auth = tokens()
+
+        done = step("one client per route")
+        result["single"] = single_client(variants, auth, args.sequential, args.block)
+        done()
+
+        done = step("in-process breakdown")
+        result["breakdown"] = breakdown(variants, args.breakdown)
+        done()
+
+        done = step("closed loop")
+        closed: list[Closed] = []
+        for route, path in (("health", "/api/health"), ("stats 90 d", ROUTES[6][1])):
+            for v in variants:
+                closed_loop(v, route, path, auth["admin"], args.clients, args.clients * 4)
+                closed.append(
+                    closed_loop(v, route, path, auth["admin"], args.clients, args.requests)
+                )
+        result["closed"] = closed
+        done()
+
+        done = step("open loop")
+        mix = mix_requests(auth)
+        opened: list[Open] = []
+        highest: dict[str, float] = {}
+        fixed = [float(r) for r in args.rates.split(",")]
+        for v in variants:
+            highest[v.name] = 0.0
+            rate = fixed[0]
+            while rate <= args.max_rate:
+                open_loop(v, rate, args.warmup_seconds, mix, args.max_connections)
+                measured = open_loop(v, rate, args.seconds, mix, args.max_connections)
+                opened.append(measured)
+                print(
+                    f"    {v.name} {rate:.0f}/s p50 {percentile(measured.latencies_ms, 50):.1f} "
+                    f"p99 {percentile(measured.latencies_ms, 99):.1f} errors {measured.errors}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if measured.ok:
+                    highest[v.name] = rate
+                elif rate >= fixed[-1]:
+                    break
+                rate = next((r for r in fixed if r > rate), rate + args.step)
+        result["open"] = opened
+        result["highest"] = highest
+        done()
+    result["load_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    result["load_start"] = " / ".join(result["load_start"])
+    result["load_end"] = " / ".join(result["load_end"])
+    section = report(result, args)
+    print(section)
+    if args.write:
+        write_section(section)
 
 
 if __name__ == "__main__":

@@ -1127,27 +1127,24 @@ def reading(result: dict[str, Any]) -> list[str]:
         f"Those two parts, which no rewrite can drop, already add up to {floor_x:.1f}x the bare "
         "query; the ad metrics, the capacity and the joins that put one row together from "
         "the four sources make the rest. So 1.5x is out of reach without computing or writing "
-        "less. What is left to win is in the joins: a full-join rewrite of the `keys` CTE "
-        "(no union, no CTE read twice) measured about 20 % less CPU on 2 M leads, with the same "
-        "rows; not done here, as it redefines `aggregate_lead_stats` for less than the gap to "
-        "the target.",
+        "less. The joins are already as cheap as we found them: the rows to write are one full "
+        "join of the segment-day grid, the lead counts and the ads (no union of keys joined "
+        "back to each source), and the gaps of the range are refreshed in one update; "
+        "`bench/jobs_ab.py` measures that against the previous SQL side by side.",
         f"- **Python vs SQL.** Python spends {python_us:.1f} us per lead (row decoding in "
         f"psycopg, `astimezone`, the dict), the bare group by {bare_us:.1f} us: even the bare "
         f"query is only {bf['python_extrapolated'] / _walls(bf['bare']):.0f}x faster than "
         "Python on this CPU (and this build has no JIT); the backfill, which also writes, "
         "less.",
         f"- **Plan at {sc['segments']:,} segments.** `plan_lead_segments` took "
-        f"{plan_cpu:.2f} s of CPU for a new day; {gaps_share:.0%} of it is its last step, "
-        "`update_lead_gaps`, which rewrites every plan row of the day (a trigger, a new row "
-        "version) even while the actual is not yet known; the rest is the 28-day history and "
-        "the month so far read from the stats, the capacity, and the insert. "
-        "`20261125000900_performance.sql` gives `lead_segment_plans` half-full pages "
-        "(fillfactor 50), so these updates are HOT (no index entries): at 10,000 segments "
-        "0.74 -> 0.58 s of CPU per plan (alternating A/B, 6 days each). In the full run before "
-        "it (same machine, load about 3) the plan job took 1.18 s median, 1.30 s max, and "
-        "`plan_lead_segments` 1.20 s of CPU. Skipping the no-op updates would save more but "
-        "changes what `update_lead_gaps` returns and when `updated_at` moves, so it is left "
-        "as it is.",
+        f"{plan_cpu:.2f} s of CPU for a new day: the stats of the acceptance window and of the "
+        "month so far read in one pass (bounds computed once, not per row), the capacity, and "
+        "the insert, which writes the day's measured actual with the plan (no second pass "
+        "over the day's rows; `update_lead_gaps` alone, as the aggregate job runs it, took "
+        f"{gaps_share:.0%} of that on the same days). `20261125000900_performance.sql` gives "
+        "`lead_segment_plans` half-full pages (fillfactor 50), so later updates of a plan "
+        "(aggregate, orchestrate) are HOT. `bench/jobs_ab.py` compares plan before and after "
+        "side by side.",
         "",
     ]
 

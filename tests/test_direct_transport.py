@@ -5,10 +5,12 @@ Each test creates the small SQL functions it needs in its own fresh database.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -534,6 +536,87 @@ def test_results_are_shaped_as_postgrest_shapes_them(
     sql.execute(SHAPES)
 
     assert database.rpc(name, args, caller=ANON) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("t_scalar", {}, 42),
+        ("t_text", {}, "hi"),
+        ("t_json", {}, {"x": [1, 2]}),
+        ("t_setof", {}, [1, 2, 3]),
+        ("t_none", {}, []),
+        ("t_table", {}, [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]),
+        ("t_out", {"p": 4}, {"doubled": 8}),
+        ("t_composite", {}, {"a": 1, "b": "one"}),
+        ("t_composites", {}, [{"a": 1, "b": "one"}, {"a": 2, "b": "two"}]),
+    ],
+)
+def test_json_text_is_what_the_parsed_call_returns(
+    sql: psycopg.Connection[Any],
+    database: Database,
+    name: str,
+    args: dict[str, Any],
+    expected: Any,
+) -> None:
+    sql.execute(SHAPES)
+
+    text = database.rpc_json(name, args, caller=ANON)
+
+    assert text is not None and json.loads(text) == expected
+
+
+def test_json_text_is_passed_through_as_the_function_wrote_it(
+    sql: psycopg.Connection[Any], database: Database
+) -> None:
+    sql.execute(
+        """
+        create function public.t_written() returns json language sql as $$
+          select json_build_object('b', 1.50, 'a', json_build_array(2, 1))
+        $$;
+        """
+    )
+
+    assert database.passes_json
+    assert database.rpc_json("t_written", caller=ANON) == '{"b" : 1.50, "a" : [2, 1]}'
+
+
+def test_one_call_is_one_round_trip(db_url: str, tmp_path: Path) -> None:
+    """begin, the settings, the call and commit go to the server as one statement string."""
+    transport = DirectTransport(db_url, max_size=1)
+    trace = tmp_path / "libpq.trace"
+    try:
+        with psycopg.connect(db_url, autocommit=True) as sql:
+            sql.execute(WHOAMI)
+        transport.call("whoami", {}, PARTNER, read_only=True)  # signature looked up
+        with transport._pool.connection() as conn, trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            try:
+                transport._call(
+                    conn, "whoami", {}, PARTNER, role="authenticated", read_only=True, as_text=True
+                )
+            finally:
+                conn.pgconn.untrace()
+    finally:
+        transport.close()
+
+    sent = [line.split("\t") for line in trace.read_text().splitlines() if "\tF\t" in line]
+    assert [fields[3] for fields in sent] == ["Query"], sent
+    statement = sent[0][4]
+    assert statement.startswith(" \"begin read only; select set_config('role', 'authenticated'")
+    assert statement.endswith('; commit"')
+
+
+def test_session_is_usable_and_idle_after_a_failed_call(
+    sql: psycopg.Connection[Any], single: Database
+) -> None:
+    sql.execute(WRITES)
+    with pytest.raises(RpcError):
+        single.rpc("t_write_then_fail", {"p_id": 1}, caller=SERVICE)
+
+    single.rpc("t_write", {"p_id": 2}, caller=SERVICE)
+
+    assert _writes(sql) == [(2, None)]
 
 
 # --- built from settings ------------------------------------------------------------------

@@ -342,6 +342,35 @@ def test_void_function_answer_204_is_none(
     assert transport.call("f", {}, USER, read_only=False) is None
 
 
+def test_json_text_is_the_body_as_postgrest_sent_it(
+    server: FakePostgrest, transport: PostgrestTransport
+) -> None:
+    body = '{"b" : 1.50, "a" : [2, 1]}'
+    server.answer(Answer(status=200, body=body))
+
+    assert transport.call_json("f", {"p": 1}, USER, read_only=True) == body
+    assert server.requests[-1].method == "GET"
+    assert server.requests[-1].headers["authorization"] == f"Bearer {USER_TOKEN}"
+
+
+def test_json_text_of_a_void_function_is_none(
+    server: FakePostgrest, transport: PostgrestTransport
+) -> None:
+    server.answer(Answer(status=204, body=None))
+
+    assert transport.call_json("f", {}, USER, read_only=False) is None
+
+
+def test_json_text_call_maps_errors_as_call_does(
+    server: FakePostgrest, transport: PostgrestTransport
+) -> None:
+    server.answer(Answer(status=403, body={"code": "42501", "message": "permission denied"}))
+
+    with pytest.raises(RpcError) as error:
+        transport.call_json("f", {}, USER, read_only=True)
+    assert (error.value.status, error.value.code) == (403, "42501")
+
+
 def test_success_with_a_body_that_is_not_json_is_a_502(
     server: FakePostgrest, transport: PostgrestTransport
 ) -> None:

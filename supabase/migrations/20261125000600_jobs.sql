@@ -246,31 +246,44 @@ begin
     select c.segment_id, c.day, c.active_partners, c.capacity
     from public.segment_capacity(p_from, p_to) c
   ),
-  keys as (
+  grid as (
+    -- Every active segment has a row for every day, also without leads or ads.
     select s.id as segment_id, d::date as day
     from public.lead_segments s
     cross join generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
     where s.is_active
-    union
-    select segment_id, day from lead_counts
-    union
-    select segment_id, day from ads
+  ),
+  keyed as (
+    -- The rows to write: grid, lead counts and ads joined on (segment, day) at once
+    -- (each is unique per key), instead of a union of their keys joined back to each.
+    select coalesce(g.segment_id, lc.segment_id) as segment_id,
+           coalesce(g.day, lc.day) as day,
+           lc.generated, lc.accepted, lc.rejected, lc.pending, lc.google_ads, lc.seo,
+           lc.microsite, lc.other, lc.revenue
+    from grid g
+    full join lead_counts lc on lc.segment_id = g.segment_id and lc.day = g.day
+  ),
+  keys as (
+    select coalesce(k.segment_id, a.segment_id) as segment_id,
+           coalesce(k.day, a.day) as day,
+           k.generated, k.accepted, k.rejected, k.pending, k.google_ads, k.seo, k.microsite,
+           k.other, k.revenue, a.spend, a.clicks, a.impressions, a.conversions
+    from keyed k
+    full join ads a on a.segment_id = k.segment_id and a.day = k.day
   )
   insert into public.lead_generation_stats as st (
     segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
     leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend, ad_clicks,
     ad_impressions, ad_conversions, cpl, active_partners, total_capacity, computed_at)
   select k.segment_id, k.day,
-         coalesce(lc.generated, 0), coalesce(lc.accepted, 0), coalesce(lc.rejected, 0),
-         coalesce(lc.pending, 0), coalesce(lc.google_ads, 0), coalesce(lc.seo, 0),
-         coalesce(lc.microsite, 0), coalesce(lc.other, 0), coalesce(lc.revenue, 0),
-         coalesce(a.spend, 0), coalesce(a.clicks, 0), coalesce(a.impressions, 0),
-         coalesce(a.conversions, 0),
-         round(a.spend / nullif(lc.google_ads, 0), 2),
+         coalesce(k.generated, 0), coalesce(k.accepted, 0), coalesce(k.rejected, 0),
+         coalesce(k.pending, 0), coalesce(k.google_ads, 0), coalesce(k.seo, 0),
+         coalesce(k.microsite, 0), coalesce(k.other, 0), coalesce(k.revenue, 0),
+         coalesce(k.spend, 0), coalesce(k.clicks, 0), coalesce(k.impressions, 0),
+         coalesce(k.conversions, 0),
+         round(k.spend / nullif(k.google_ads, 0), 2),
          coalesce(c.active_partners, 0), coalesce(c.capacity, 0), now()
   from keys k
-  left join lead_counts lc on lc.segment_id = k.segment_id and lc.day = k.day
-  left join ads a on a.segment_id = k.segment_id and a.day = k.day
   left join capacity c on c.segment_id = k.segment_id and c.day = k.day
   on conflict (segment_id, day) do update set
     leads_generated = excluded.leads_generated,
@@ -303,9 +316,18 @@ begin
          excluded.active_partners, excluded.total_capacity);
   get diagnostics written = row_count;
 
-  -- Plans of these days now have a measured actual.
-  perform public.update_lead_gaps(d::date)
-  from generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d;
+  -- Plans of these days now have a measured actual: what update_lead_gaps(day) does for
+  -- each day, in one statement for the whole range (not one planned call per day).
+  update public.lead_segment_plans p
+     set actual_leads = m.actual
+    from (
+      select pl.segment_id, pl.day, st.leads_generated as actual
+      from public.lead_segment_plans pl
+      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
+      where pl.day between p_from and p_to
+    ) m
+   where p.segment_id = m.segment_id and p.day = m.day
+     and p.actual_leads is distinct from m.actual;
   return written;
 end
 $$;
@@ -332,6 +354,8 @@ as $$
 declare
   written integer;
   missing_years integer[];
+  v_month_start date := date_trunc('month', p_day::timestamp)::date;
+  v_window_start date := p_day - p_window_days;
 begin
   if p_day is null then
     raise exception 'plan_lead_segments needs a day' using errcode = '22023';
@@ -365,35 +389,39 @@ begin
     left join public.public_holidays h on h.day = d::date
     where extract(isodow from d) < 6 and h.day is null
   ),
-  history as (
+  month_days as (
+    -- Working days of p_day's month before p_day: stats of these days count as measured.
+    select d::date as day
+    from generate_series(v_month_start::timestamp, (p_day - 1)::timestamp, interval '1 day') as d
+    left join public.public_holidays h on h.day = d::date
+    where extract(isodow from d) < 6 and h.day is null
+  ),
+  month_stats as (
+    -- One pass over the stats for both the acceptance window and the month so far, with
+    -- constant bounds (nothing computed per row but the comparisons).
+    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance
+    -- rate, over the measured days; the working days not measured (e.g. before the first
+    -- run) count as delivered on plan, so a mid-month start does not chase a whole month.
     select st.segment_id,
-           sum(st.leads_accepted) as accepted,
-           sum(st.leads_rejected) as rejected
+           sum(st.leads_accepted) filter (where st.day >= v_window_start) as window_accepted,
+           sum(st.leads_rejected) filter (where st.day >= v_window_start) as window_rejected,
+           sum(st.leads_accepted) filter (where st.day >= v_month_start) as month_accepted,
+           sum(st.leads_pending) filter (where st.day >= v_month_start) as month_pending,
+           count(md.day)::integer as measured_working
     from public.lead_generation_stats st
-    where st.day >= p_day - p_window_days and st.day < p_day
+    left join month_days md on md.day = st.day
+    where st.day >= least(v_window_start, v_month_start) and st.day < p_day
     group by st.segment_id
   ),
   rates as (
     select s.id as segment_id,
            least(1, greatest(0.05,
-             (coalesce(h.accepted, 0) + p_prior_acceptance * p_prior_weight)
-             / nullif(coalesce(h.accepted, 0) + coalesce(h.rejected, 0) + p_prior_weight, 0)
-           )) as rate
-    from segs s left join history h on h.segment_id = s.id
-  ),
-  delivered as (
-    -- Expected accepted leads so far this month: accepted, plus pending at the acceptance rate,
-    -- over the measured days; the working days not measured (e.g. before the first run)
-    -- count as delivered on plan, so a mid-month start does not chase a whole month.
-    select st.segment_id,
-           sum(st.leads_accepted) as accepted,
-           sum(st.leads_pending) as pending,
-           count(*) filter (where extract(isodow from st.day) < 6 and h.day is null)::integer
-             as measured_working
-    from public.lead_generation_stats st
-    left join public.public_holidays h on h.day = st.day
-    where st.day >= date_trunc('month', p_day)::date and st.day < p_day
-    group by st.segment_id
+             (coalesce(ms.window_accepted, 0) + p_prior_acceptance * p_prior_weight)
+             / nullif(coalesce(ms.window_accepted, 0) + coalesce(ms.window_rejected, 0)
+                      + p_prior_weight, 0)
+           )) as rate,
+           ms.month_accepted, ms.month_pending, ms.measured_working
+    from segs s left join month_stats ms on ms.segment_id = s.id
   ),
   targets as (
     select s.id as segment_id,
@@ -403,9 +431,9 @@ begin
              when coalesce(c.is_working_day, false) and mw.remaining > 0 then
                least(
                  greatest(c.monthly_capacity
-                          - coalesce(dl.accepted, 0)
-                          - coalesce(dl.pending, 0) * coalesce(r.rate, p_prior_acceptance)
-                          - greatest(mw.elapsed - coalesce(dl.measured_working, 0), 0)
+                          - coalesce(r.month_accepted, 0)
+                          - coalesce(r.month_pending, 0) * coalesce(r.rate, p_prior_acceptance)
+                          - greatest(mw.elapsed - coalesce(r.measured_working, 0), 0)
                             * c.monthly_capacity / nullif(c.working_days, 0), 0) / mw.remaining,
                  c.capacity * p_max_pace)
              else 0
@@ -413,22 +441,39 @@ begin
     from segs s
     cross join month_working mw
     left join cap c on c.segment_id = s.id
-    left join rates r on r.segment_id = s.id
-    left join delivered dl on dl.segment_id = s.id
+    join rates r on r.segment_id = s.id
   )
-  insert into public.lead_segment_plans as p (segment_id, day, capacity, acceptance_rate, target_leads)
+  -- actual_leads (and so lead_gap) is written with the plan, as update_lead_gaps would
+  -- write it: the day's measured leads, null while not measured.
+  insert into public.lead_segment_plans as p
+    (segment_id, day, capacity, acceptance_rate, target_leads, actual_leads)
   select t.segment_id, p_day, round(t.capacity, 2), round(t.rate, 4),
-         round(t.accepted_target / t.rate, 2)
+         round(t.accepted_target / t.rate, 2), st.leads_generated
   from targets t
+  left join public.lead_generation_stats st on st.segment_id = t.segment_id and st.day = p_day
   on conflict (segment_id, day) do update set
     capacity = excluded.capacity,
     acceptance_rate = excluded.acceptance_rate,
-    target_leads = excluded.target_leads
-  where (p.capacity, p.acceptance_rate, p.target_leads)
-        is distinct from (excluded.capacity, excluded.acceptance_rate, excluded.target_leads);
+    target_leads = excluded.target_leads,
+    actual_leads = excluded.actual_leads
+  where (p.capacity, p.acceptance_rate, p.target_leads, p.actual_leads)
+        is distinct from
+        (excluded.capacity, excluded.acceptance_rate, excluded.target_leads, excluded.actual_leads);
   get diagnostics written = row_count;
 
-  perform public.update_lead_gaps(p_day);
+  -- Plans of the day the insert did not cover (segments no longer active) get their
+  -- actual as update_lead_gaps would give it.
+  update public.lead_segment_plans p
+     set actual_leads = m.actual
+    from (
+      select pl.segment_id, st.leads_generated as actual
+      from public.lead_segments s
+      join public.lead_segment_plans pl on pl.segment_id = s.id and pl.day = p_day
+      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
+      where not s.is_active
+    ) m
+   where p.day = p_day and p.segment_id = m.segment_id
+     and p.actual_leads is distinct from m.actual;
   return written;
 end
 $$;

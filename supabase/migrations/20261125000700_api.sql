@@ -22,25 +22,24 @@
 -- Privileged helpers: admin-only columns, each checking the caller itself
 -- -----------------------------------------------------------------------------
 
-create or replace function private.segment_money(p_segment_id uuid default null)
-returns table (segment_id uuid, money jsonb)
-language sql stable security definer
+create or replace function private.segment_money(p_segment_ids uuid[])
+returns table (segment_id uuid, min_daily_budget numeric, max_daily_budget numeric, target_cpl numeric)
+language plpgsql stable security definer
 set search_path = ''
 as $$
-  select s.id,
-         jsonb_build_object(
-           'min_daily_budget', s.min_daily_budget,
-           'max_daily_budget', s.max_daily_budget,
-           'target_cpl', s.target_cpl
-         )
-  from public.lead_segments s
-  where (select private.is_admin())
-    and (p_segment_id is null or s.id = p_segment_id)
+begin
+  -- plpgsql, not sql: its plan is kept for the session instead of made on every call.
+  return query
+    select s.id, s.min_daily_budget, s.max_daily_budget, s.target_cpl
+    from public.lead_segments s
+    where (select private.is_admin())
+      and s.id = any (p_segment_ids);
+end
 $$;
-comment on function private.segment_money(uuid) is
-  'Budget bounds and target CPL of one segment (or all) as JSON; no rows unless the caller is an admin.';
-revoke execute on function private.segment_money(uuid) from public, anon;
-grant execute on function private.segment_money(uuid) to authenticated, service_role;
+comment on function private.segment_money(uuid[]) is
+  'Budget bounds and target CPL of the given segments; no rows unless the caller is an admin.';
+revoke execute on function private.segment_money(uuid[]) from public, anon;
+grant execute on function private.segment_money(uuid[]) to authenticated, service_role;
 
 -- The whole daily stats / plans of a segment for an admin, money included, in
 -- one query. Partners never get here: they read the same tables through RLS
@@ -200,34 +199,66 @@ grant execute on function private.backfill_segment_leads(uuid) to authenticated,
 -- Invoker helpers (not exposed): shared by the API functions
 -- -----------------------------------------------------------------------------
 
--- One segment as the caller may see it. Security invoker: RLS decides whether
--- the row is visible; money keys appear only for an admin.
+-- Segments as the caller may see them, one JSON object each, set-based: one
+-- query for the whole page (no function call per row). Security invoker: RLS
+-- decides which rows are visible; money keys (and, on request, the campaign
+-- mappings) appear only for an admin, from the security definer helper. The
+-- API passes this JSON through as its response body, so the keys here are
+-- exactly the `Segment` response model's (tests/test_api_models.py checks).
+create or replace function private.segments_json(p_segment_ids uuid[], p_with_campaigns boolean)
+returns table (segment_id uuid, code text, segment json)
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  -- plpgsql, not sql: the plan is kept for the session instead of made on every call.
+  return query
+  with money as (
+    select m.* from private.segment_money(p_segment_ids) m
+  )
+  -- A money row means an admin, who may read every segment's stats and plans
+  -- (private.readable_segment_ids() is all segments for them): not built then.
+  -- row_to_json of a row with the response's columns: cheaper than json_build_object.
+  select s.id, s.code,
+         case
+           when m.segment_id is null then (
+             select row_to_json(x) from (
+               select s.id, s.code, s.name, s.industry_id, s.region_code, s.is_active,
+                      s.id in (select r.id from private.readable_segment_ids() r (id)) as can_view_stats,
+                      s.created_at, s.updated_at) x)
+           when not p_with_campaigns then (
+             select row_to_json(x) from (
+               select s.id, s.code, s.name, s.industry_id, s.region_code, s.is_active,
+                      true as can_view_stats, s.created_at, s.updated_at, m.min_daily_budget,
+                      m.max_daily_budget, m.target_cpl) x)
+           else (
+             select row_to_json(x) from (
+               select s.id, s.code, s.name, s.industry_id, s.region_code, s.is_active,
+                      true as can_view_stats, s.created_at, s.updated_at, m.min_daily_budget,
+                      m.max_daily_budget, m.target_cpl,
+                      -- Campaign mappings are admin-only and not granted to authenticated
+                      -- (pg_graphql): read through the checked definer function.
+                      coalesce(private.segment_campaigns_for_admin(s.id)::json, '[]'::json)
+                        as campaigns) x)
+         end
+  from public.lead_segments s
+  left join money m on m.segment_id = s.id
+  where s.id = any (p_segment_ids);
+end
+$$;
+comment on function private.segments_json(uuid[], boolean) is
+  'The given segments as JSON as the caller may see them (RLS), in one query; money and, on request, '
+  'campaign mappings for admins only.';
+revoke execute on function private.segments_json(uuid[], boolean) from public, anon;
+grant execute on function private.segments_json(uuid[], boolean) to authenticated, service_role;
+
+-- One segment as the caller may see it (for the write functions' answers).
 create or replace function private.segment_json(p_segment_id uuid, p_with_campaigns boolean)
 returns jsonb
 language sql stable
 set search_path = ''
 as $$
-  select jsonb_build_object(
-           'id', s.id,
-           'code', s.code,
-           'name', s.name,
-           'industry_id', s.industry_id,
-           'region_code', s.region_code,
-           'is_active', s.is_active,
-           'can_view_stats', exists (
-             select 1 from private.readable_segment_ids() r (id) where r.id = s.id
-           ),
-           'created_at', s.created_at,
-           'updated_at', s.updated_at
-         )
-         || coalesce((select m.money from private.segment_money(s.id) m), '{}'::jsonb)
-         || case
-              when p_with_campaigns and (select private.is_admin()) then jsonb_build_object(
-                'campaigns', private.segment_campaigns_for_admin(s.id))
-              else '{}'::jsonb
-            end
-  from public.lead_segments s
-  where s.id = p_segment_id
+  select j.segment::jsonb from private.segments_json(array[p_segment_id], p_with_campaigns) j
 $$;
 comment on function private.segment_json(uuid, boolean) is
   'A segment as JSON as the caller may see it (RLS); money and, on request, campaign mappings for admins only.';
@@ -316,30 +347,25 @@ grant execute on function public.api_health() to anon, authenticated, service_ro
 -- GET /api/lead-segments
 -- -----------------------------------------------------------------------------
 create or replace function public.api_list_segments(p_limit integer default 100, p_offset integer default 0)
-returns jsonb
+returns json
 language plpgsql stable
 set search_path = ''
 as $$
-declare
-  result jsonb;
 begin
   if p_limit is null or p_limit not between 1 and 1000 or p_offset is null or p_offset < 0 then
     raise exception 'limit must be 1..1000 and offset at least 0' using errcode = '22023';
   end if;
-  select jsonb_build_object(
-           'items', coalesce(jsonb_agg(page.segment order by page.code), '[]'::jsonb),
-           'total', (select count(*) from public.lead_segments),
-           'limit', p_limit,
-           'offset', p_offset
-         )
-    into result
-  from (
-    select s.code, private.segment_json(s.id, false) as segment
-    from public.lead_segments s
-    order by s.code
-    limit p_limit offset p_offset
-  ) page;
-  return result;
+  return json_build_object(
+    'items', coalesce((
+      select json_agg(j.segment order by j.code)
+      from private.segments_json(array(
+             select s.id from public.lead_segments s order by s.code limit p_limit offset p_offset
+           ), false) j
+    ), '[]'::json),
+    'total', (select count(*) from public.lead_segments),
+    'limit', p_limit,
+    'offset', p_offset
+  );
 end
 $$;
 comment on function public.api_list_segments(integer, integer) is
@@ -351,14 +377,14 @@ grant execute on function public.api_list_segments(integer, integer) to authenti
 -- GET /api/lead-segments/{id}
 -- -----------------------------------------------------------------------------
 create or replace function public.api_get_segment(p_segment_id uuid)
-returns jsonb
+returns json
 language plpgsql stable
 set search_path = ''
 as $$
 declare
-  result jsonb;
+  result json;
 begin
-  result := private.segment_json(p_segment_id, true);
+  select j.segment into result from private.segments_json(array[p_segment_id], true) j;
   if result is null then
     raise exception 'lead segment not found' using errcode = 'PT404';
   end if;

@@ -8,12 +8,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, g, request
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from leadflow.api.auth import TokenVerifier
 from leadflow.db import Caller, Database
+from leadflow.envelope import ApiError
 
 STATE_KEY = "leadflow.api"
+
+
+class RawJson(str):
+    """A response body the database wrote as JSON, sent as it is (never parsed here)."""
+
+    __slots__ = ()
 
 
 @dataclass
@@ -66,3 +74,25 @@ def rpc(name: str, args: dict[str, Any] | None = None, *, read_only: bool) -> An
         .database()
         .rpc(name, to_jsonable_python(args or {}), caller=who, read_only=read_only)
     )
+
+
+def rpc_passthrough(
+    name: str, args: dict[str, Any] | None, *, model: type[BaseModel]
+) -> RawJson | BaseModel:
+    """A read-only call whose JSON answer is the response body, passed through as text.
+
+    Only for functions whose answer has exactly the shape of `model` (the SQL
+    builds it key by key; `tests/test_api_models.py` validates every route's
+    answer, role by role, against its model). A transport that cannot pass
+    text through gets the answer parsed and validated instead.
+    """
+    who = caller()
+    database = state().database()
+    jsonable = to_jsonable_python(args or {})
+    if not database.passes_json:
+        return model.model_validate(database.rpc(name, jsonable, caller=who, read_only=True))
+    text = database.rpc_json(name, jsonable, caller=who, read_only=True)
+    if text is None or not text.startswith("{"):
+        # Every passed-through answer is an object; anything else is our bug.
+        raise ApiError(500, "internal_error", "something went wrong on our side")
+    return RawJson(text)

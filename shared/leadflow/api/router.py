@@ -8,12 +8,12 @@ same declarations, so the document cannot drift from what is served.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from flask import Flask, Response
 from pydantic import BaseModel
 
@@ -67,11 +67,15 @@ class Operation:
         if self.body is not None:
             kwargs["body"] = inputs.body(self.body)
         result = self.endpoint(**kwargs)
-        if isinstance(result, BaseModel):
+        if isinstance(result, context.RawJson):
+            # The database's own JSON text, in the shape of `response` (see
+            # `context.rpc_passthrough`): nothing to parse or encode.
+            payload: str | bytes = str(result)
+        elif isinstance(result, BaseModel):
             # Unset fields are those the database left out (money for partners).
             payload = result.model_dump_json(exclude_unset=True, by_alias=True)
         else:
-            payload = json.dumps(result)
+            payload = orjson.dumps(result)
         response = Response(payload, status=self.status, mimetype="application/json")
         if self.location is not None:
             response.headers["Location"] = self.location(result)

@@ -20,6 +20,7 @@ from leadflow.settings import Settings
 __all__ = [
     "Caller",
     "Database",
+    "JsonTransport",
     "RpcError",
     "Transport",
     "from_settings",
@@ -40,6 +41,16 @@ class Transport(Protocol):
         ...
 
 
+class JsonTransport(Transport, Protocol):
+    """A transport that can also hand back the function's JSON answer unparsed."""
+
+    def call_json(
+        self, name: str, args: dict[str, Any], caller: Caller, *, read_only: bool
+    ) -> str | None:
+        """As `call`, but the JSON text itself (None for a void function)."""
+        ...
+
+
 class Database:
     """Calls SQL functions through a transport, as a given caller."""
 
@@ -56,6 +67,29 @@ class Database:
     ) -> Any:
         """Call the SQL function `public.<name>` with named `args`; raises `RpcError`."""
         return self.transport.call(name, dict(args or {}), caller, read_only=read_only)
+
+    def rpc_json(
+        self,
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        caller: Caller,
+        read_only: bool = False,
+    ) -> str | None:
+        """As `rpc`, but the function's JSON answer as text, without parsing it (None: void).
+
+        Only when `passes_json`; otherwise the transport has no way to.
+        """
+        call_json = getattr(self.transport, "call_json", None)
+        if call_json is None:
+            raise TypeError(f"{type(self.transport).__name__} cannot pass JSON text through")
+        text: str | None = call_json(name, dict(args or {}), caller, read_only=read_only)
+        return text
+
+    @property
+    def passes_json(self) -> bool:
+        """Whether the transport can hand back a function's JSON answer as text (`rpc_json`)."""
+        return callable(getattr(self.transport, "call_json", None))
 
     def close(self) -> None:
         """Release the transport's connections."""

@@ -71,6 +71,20 @@ class PostgrestTransport:
 
     def call(self, name: str, args: dict[str, Any], caller: Caller, *, read_only: bool) -> Any:
         """Run `public.<name>(**args)` as `caller`: one request, one transaction in PostgREST."""
+        return _result(self._send(name, args, caller, read_only=read_only))
+
+    def call_json(
+        self, name: str, args: dict[str, Any], caller: Caller, *, read_only: bool
+    ) -> str | None:
+        """As `call`, but PostgREST's JSON body as it came (None for a void function)."""
+        response = self._send(name, args, caller, read_only=read_only)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.text
+
+    def _send(
+        self, name: str, args: dict[str, Any], caller: Caller, *, read_only: bool
+    ) -> httpx.Response:
         if not is_function_name(name):
             raise function_not_found(name, args)
         if not caller.token and caller.role != "anon":
@@ -99,7 +113,7 @@ class PostgrestTransport:
                 503, "08000", f"could not reach the database API ({type(exc).__name__})"
             ) from None
         if response.is_success:
-            return _result(response)
+            return response
         raise _error(response, secrets)
 
 

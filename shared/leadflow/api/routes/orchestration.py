@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadflow.api.context import rpc
+from pydantic import BaseModel
+
+from leadflow.api.context import RawJson, rpc_passthrough
 from leadflow.api.models import OrchestrationStatus, StatusQuery
 from leadflow.api.router import Router
 
@@ -12,8 +14,7 @@ router = Router("orchestration")
 
 
 @router.get("/api/orchestration/status", query=StatusQuery, response=OrchestrationStatus)
-def orchestration_status(query: StatusQuery) -> OrchestrationStatus:
+def orchestration_status(query: StatusQuery) -> RawJson | BaseModel:
     """Last run per job, the day's decisions by outcome, unreachable targets, failing campaigns."""
     args: dict[str, Any] = {} if query.day is None else {"p_day": query.day}
-    data = rpc("api_orchestration_status", args, read_only=True)
-    return OrchestrationStatus.model_validate(data)
+    return rpc_passthrough("api_orchestration_status", args, model=OrchestrationStatus)

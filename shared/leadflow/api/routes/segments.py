@@ -6,7 +6,9 @@ What a caller sees is decided by the database (RLS, column grants, the
 
 from __future__ import annotations
 
-from leadflow.api.context import rpc
+from pydantic import BaseModel
+
+from leadflow.api.context import RawJson, rpc, rpc_passthrough
 from leadflow.api.models import (
     CreatedSegment,
     DateRange,
@@ -27,45 +29,41 @@ _WRITE_ERRORS = (*COMMON_ERRORS, 409, 413, 415)
 
 
 @router.get("/api/lead-segments", query=Page, response=SegmentPage)
-def list_segments(query: Page) -> SegmentPage:
+def list_segments(query: Page) -> RawJson | BaseModel:
     """List the segments the caller may see (partners: active ones; admins: all, with budgets)."""
-    data = rpc(
-        "api_list_segments", {"p_limit": query.limit, "p_offset": query.offset}, read_only=True
+    return rpc_passthrough(
+        "api_list_segments", {"p_limit": query.limit, "p_offset": query.offset}, model=SegmentPage
     )
-    return SegmentPage.model_validate(data)
 
 
 @router.get("/api/lead-segments/<segment_id>", path=SegmentPath, response=Segment)
-def get_segment(path: SegmentPath) -> Segment:
+def get_segment(path: SegmentPath) -> RawJson | BaseModel:
     """One segment; admins also get its budgets and campaign mappings."""
-    data = rpc("api_get_segment", {"p_segment_id": path.segment_id}, read_only=True)
-    return Segment.model_validate(data)
+    return rpc_passthrough("api_get_segment", {"p_segment_id": path.segment_id}, model=Segment)
 
 
 @router.get(
     "/api/lead-segments/<segment_id>/stats", path=SegmentPath, query=DateRange, response=StatsPage
 )
-def segment_stats(path: SegmentPath, query: DateRange) -> StatsPage:
+def segment_stats(path: SegmentPath, query: DateRange) -> RawJson | BaseModel:
     """Daily stats of a segment the caller is subscribed to (admins: any, with money)."""
-    data = rpc(
+    return rpc_passthrough(
         "api_segment_stats",
         {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
-        read_only=True,
+        model=StatsPage,
     )
-    return StatsPage.model_validate(data)
 
 
 @router.get(
     "/api/lead-segments/<segment_id>/plans", path=SegmentPath, query=DateRange, response=PlansPage
 )
-def segment_plans(path: SegmentPath, query: DateRange) -> PlansPage:
+def segment_plans(path: SegmentPath, query: DateRange) -> RawJson | BaseModel:
     """Daily plans of a segment the caller is subscribed to (admins: any, with budgets)."""
-    data = rpc(
+    return rpc_passthrough(
         "api_segment_plans",
         {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
-        read_only=True,
+        model=PlansPage,
     )
-    return PlansPage.model_validate(data)
 
 
 @router.post(
