@@ -4,6 +4,10 @@
 -- `report_data`. Security invoker, for the service role only.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- Report: decisions of a day, totals of a range, everything for the HTML report
 -- -----------------------------------------------------------------------------

@@ -10,10 +10,6 @@
 -- run on an empty database, or on the demo's own. Loading is idempotent.
 -- =============================================================================
 
--- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
-set local lock_timeout = '1s';
-set local statement_timeout = '30s';
-
 -- -----------------------------------------------------------------------------
 -- demo_marketplace: which demo (if any) this database holds
 -- -----------------------------------------------------------------------------
