@@ -85,7 +85,7 @@ class DemoOptions:
         if not 1 <= self.provinces <= len(PROVINCES):
             raise LeadflowError(f"--provinces must be between 1 and {len(PROVINCES)}")
         if self.mode is Mode.validate_only:
-            raise LeadflowError("the demo runs live (simulated) or dry-run")
+            raise LeadflowError("the demo runs live (simulated) or dry_run")
 
     @property
     def first_day(self) -> date:
@@ -213,7 +213,7 @@ def demo_database(settings: Settings, *, fresh: bool) -> Iterator[DemoDatabase]:
         _migrate(target.url)
         yield target
         return
-    with running_server(settings.home / "postgres") as server:
+    with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
         ensure_database(server.url(), LOCAL_DATABASE)
         target = DemoDatabase(server.url(LOCAL_DATABASE), server.url())
         if fresh:
@@ -370,7 +370,7 @@ def run_demo(
                 clock(day)
             plan(db, caller, day, triggered_by=TRIGGERED_BY)
             orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
-            doing = "observing (dry-run)"
+            doing = "observing (dry_run)"
         else:
             run_day(
                 db,
@@ -561,15 +561,15 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         console.print(
             "Mode: [bold]live[/bold] against a [italic]simulated[/italic] Google Ads account — "
             "budgets really change in the simulation and the leads respond; no real money moves. "
-            "(Outside the demo, orchestration is dry-run by default.)"
+            "(Outside the demo, orchestration is dry_run by default.)"
         )
     else:
         console.print(
-            "Mode: [bold]dry-run[/bold] — decisions are logged, budgets stay as the operator "
+            "Mode: [bold]dry_run[/bold] — decisions are logged, budgets stay as the operator "
             "set them."
         )
     console.print(
-        f"Days {o.first_day} to {o.steer_from - timedelta(days=1)}: Leadflow observed (dry-run) "
+        f"Days {o.first_day} to {o.steer_from - timedelta(days=1)}: Leadflow observed (dry_run) "
         f"the operator's hand-set budgets; from {o.steer_from} it steered ({o.mode.value})."
     )
 

@@ -92,6 +92,8 @@ class DirectTransport:
             max_size=max_size,
             open=True,
             kwargs={"autocommit": False},
+            # A connection broken by a server restart is replaced, not handed out.
+            check=ConnectionPool.check_connection,
             name="leadflow-direct",
         )
         self._signatures: dict[str, Signature] = {}
