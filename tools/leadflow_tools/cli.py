@@ -254,7 +254,7 @@ def _report(summary: dict[str, Any], as_json: bool, text: str | None = None) -> 
         _emit_json(summary)
         return
     if text is not None:
-        console.print(text, soft_wrap=False)
+        console.print(text, soft_wrap=True)
         return
     table = Table(show_header=False, box=None)
     for key, value in summary.items():

@@ -47,6 +47,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from leadflow_tools import migrations
 from leadflow_tools.embedded import running_server
@@ -583,20 +584,25 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         "budget: euro/day." + ("" if wide else " Each decision's reason follows the table."),
         expand=wide,
     )
-    table.add_column("segment", no_wrap=True)
-    for name in ("capacity", "target", "actual", "gap"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("budget", justify="right", no_wrap=True)
-    if wide:
-        table.add_column("reason", ratio=1)
-    for d in shown:
-        numbers = [
+    rows = [
+        [
             _fmt(d["capacity"]),
             _fmt(d["target_leads"]),
             _fmt(d["expected_leads"]),
             _fmt(d["lead_gap"], sign=True),
             _budget(d),
         ]
+        for d in shown
+    ]
+    # Numbers never shrink (no "…" inside a number at 80 columns or piped): the segment
+    # code wraps instead.
+    table.add_column("segment", overflow="fold", min_width=10)
+    for i, name in enumerate(("capacity", "target", "actual", "gap", "budget")):
+        width = max([len(name), *(Text.from_markup(row[i]).cell_len for row in rows)])
+        table.add_column(name, justify="right", no_wrap=True, min_width=width)
+    if wide:
+        table.add_column("reason", ratio=1)
+    for d, numbers in zip(shown, rows, strict=True):
         table.add_row(d["code"], *numbers, *([escape(d["reason"])] if wide else []))
     console.print(table)
     if not wide:
@@ -610,9 +616,16 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
 
     b, a = result.before, result.after
     compare = Table(title="Before and with Leadflow", show_edge=False)
-    compare.add_column("")
-    compare.add_column(f"hand-set budgets\n{b['from']} to {b['to']}", justify="right")
-    compare.add_column(f"Leadflow ({o.mode.value})\n{a['from']} to {a['to']}", justify="right")
+    compare.add_column("", overflow="fold")
+    compare.add_column(
+        f"hand-set budgets\n{b['from']} to {b['to']}", justify="right", no_wrap=True, min_width=14
+    )
+    compare.add_column(
+        f"Leadflow ({o.mode.value})\n{a['from']} to {a['to']}",
+        justify="right",
+        no_wrap=True,
+        min_width=14,
+    )
     compare.add_row("fill rate (accepted / capacity)", _pct(b), _pct(a))
     compare.add_row(
         "segments filled 90-110 %",
