@@ -832,8 +832,16 @@ def token_command(
             row = conn.execute(
                 "select id::text from auth.users where lower(email) = lower(%s)", (email,)
             ).fetchone()
+            admins = [
+                r[0]
+                for r in conn.execute(
+                    "select u.email from auth.users u join public.profiles p on p.id = u.id"
+                    " where p.role = 'admin' order by u.email limit 3"
+                )
+            ]
     if row is None:
-        raise LeadflowError(f"no user with e-mail {email!r} in auth.users of {_where(url)}")
+        hint = f"; admins here: {', '.join(admins)}" if admins else ""
+        raise LeadflowError(f"no user with e-mail {email!r} in auth.users of {_where(url)}{hint}")
     now = int(time.time())
     claims = {
         "sub": row[0],
