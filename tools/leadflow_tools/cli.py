@@ -692,7 +692,7 @@ def simulate_command(
             transient=True,
             disable=as_json,
         ) as bars,
-        running_server(settings.home / "postgres") as server,
+        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
     ):
         tasks: dict[str, Any] = {}
 
