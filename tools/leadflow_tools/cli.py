@@ -314,7 +314,10 @@ def aggregate_command(
     text = f"aggregate {span}: {counts['rows_written']} segment-day rows of stats written"
     if "campaign_days" in counts:
         text += f", {counts['campaign_days']} campaign-days of Google Ads metrics"
-    _report(counts, as_json, text + ".")
+    text += "."
+    if not counts["rows_written"]:
+        text += "\nNeeds attention: nothing written (no active segments?)."
+    _report(counts, as_json, text)
 
 
 def _plan_text(day: date, counts: dict[str, Any], overview: list[dict[str, Any]]) -> str:
@@ -539,7 +542,8 @@ def orchestrate_command(
 
     target = day.date() if day else default_day("orchestrate")
     if segment is not None:
-        _parse_mode(mode)
+        if _parse_mode(mode).value != "dry_run":
+            raise LeadflowError("--segment previews only: it writes and sends nothing (dry_run)")
         _preview(segment, target, as_json)
         return
     _run_against_google_ads(orchestrate, "orchestrate", target, mode, as_json)
