@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -426,3 +428,30 @@ def test_demo_table_never_cuts_a_number_at_80_columns(width: int) -> None:
     for number in ("1234.5", "1041.2", "+42.8"):
         assert number in out
     assert "…" not in out
+
+
+def test_db_start_keeps_its_port_across_a_restart_and_does_not_migrate(tmp_path: Path) -> None:
+    home = Path(tempfile.mkdtemp(prefix="leadflow-home-"))
+    home.chmod(0o755)  # the server's user (nobody, when we are root) reaches its data through it
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    # The preferred port is taken by another program: the server gets another and keeps it.
+    env = {"LEADFLOW_HOME": str(home), "LEADFLOW_DB_PORT": str(busy.getsockname()[1])}
+    try:
+        first = _run("db", "start", "--json", db_url=None, home=tmp_path, **env)
+        assert first.returncode == 0, first.stderr
+        started = json.loads(first.stdout)
+        assert started["port"] != busy.getsockname()[1]
+        assert _run("db", "stop", db_url=None, home=tmp_path, **env).returncode == 0
+        again = _run("db", "start", "--json", db_url=None, home=tmp_path, **env)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["url"] == started["url"]
+
+        plan = _run("plan", db_url=None, home=tmp_path, **env)
+        assert plan.returncode == 1
+        assert "the embedded server" in plan.stderr and "leadflow db migrate" in plan.stderr
+    finally:
+        busy.close()
+        _run("db", "stop", db_url=None, home=tmp_path, **env)
+        shutil.rmtree(home, ignore_errors=True)
