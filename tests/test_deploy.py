@@ -39,9 +39,20 @@ FUNCTIONS = ("api", *JOBS)
 #: The secrets each function may read (template parameter names), and no others.
 SECRETS_NEEDED = {
     "api": {"SupabaseSecretArn", "JwtSecretArn"},
-    "aggregate": {"SupabaseSecretArn", "ServiceRoleSecretArn", "GoogleAdsSecretArn"},
-    "plan": {"SupabaseSecretArn", "ServiceRoleSecretArn"},
-    "orchestrate": {"SupabaseSecretArn", "ServiceRoleSecretArn", "GoogleAdsSecretArn"},
+    # The jobs also read the alert targets (apprise URLs) they send to after each run.
+    "aggregate": {
+        "SupabaseSecretArn",
+        "ServiceRoleSecretArn",
+        "GoogleAdsSecretArn",
+        "AlertsSecretArn",
+    },
+    "plan": {"SupabaseSecretArn", "ServiceRoleSecretArn", "AlertsSecretArn"},
+    "orchestrate": {
+        "SupabaseSecretArn",
+        "ServiceRoleSecretArn",
+        "GoogleAdsSecretArn",
+        "AlertsSecretArn",
+    },
 }
 
 _names = itertools.count()

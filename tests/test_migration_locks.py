@@ -116,10 +116,10 @@ def test_held_conflicting_lock_makes_migrate_fail_fast_with_nothing_half_applied
         writer.stop()
 
     assert result.returncode == 1
-    message = result.stderr.strip()
-    assert len(message.splitlines()) == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    message = json.loads(result.stderr)["error"]  # migrate ran with --json: the error is JSON
     assert message.startswith(
-        "error: 20261125000210_leads_segment_columns.sql: canceling statement due to lock"
+        "20261125000210_leads_segment_columns.sql: canceling statement due to lock"
         " timeout: another transaction holds a conflicting lock; nothing of this file was"
         " applied."
     ), message

@@ -147,3 +147,18 @@ def test_baselines_clamp_their_budgets_like_the_controller(
     old: int, wanted: int, expected: int
 ) -> None:
     assert clamp_budget(old, wanted, 5_000_000, 150_000_000) == expected
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_the_table_never_cuts_a_number_at_80_columns(small: SimulationResult, width: int) -> None:
+    import io
+
+    from leadflow_tools.simulation import table
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=None).print(table(small))
+    out = buffer.getvalue()
+    assert "…" not in out
+    for strategy in STRATEGIES:
+        assert f"€{small.metrics[strategy].spend:,.0f}" in out

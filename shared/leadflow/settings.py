@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
     home: Path = Field(default=Path(".leadflow"), alias="LEADFLOW_HOME")
+    # The embedded server's port the first time it starts (kept afterwards); like Supabase's 54322.
+    local_db_port: int = Field(default=54322, ge=1, le=65535, alias="LEADFLOW_DB_PORT")
     transport: Transport = Field(default=Transport.direct, alias="LEADFLOW_TRANSPORT")
 
     supabase_url: str | None = Field(default=None, alias="SUPABASE_URL")
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     orchestrator_live: bool = Field(default=False, alias="LEADFLOW_ORCHESTRATOR_LIVE")
     orchestrator_mode: str = Field(default="dry_run", alias="LEADFLOW_ORCHESTRATOR_MODE")
     debug: bool = Field(default=False, alias="LEADFLOW_DEBUG")
+    # Where alerts go: apprise URLs (slack://…, msteams://…, mailto://…, json://…), one per
+    # target, separated by spaces or commas. A secret: URLs carry tokens.
+    alert_urls: SecretStr | None = Field(default=None, alias="LEADFLOW_ALERT_URLS")
 
     # Deployed: ids (ARN or name) of AWS Secrets Manager secrets holding the values
     # above, read by `leadflow.secrets` (which also documents what each may hold).
@@ -61,6 +66,7 @@ class Settings(BaseSettings):
     jwt_secret_id: str | None = Field(default=None, alias="LEADFLOW_JWT_SECRET_ID")
     google_ads_secret_id: str | None = Field(default=None, alias="LEADFLOW_GOOGLE_ADS_SECRET_ID")
     scheduler_secret_id: str | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET_ID")
+    alerts_secret_id: str | None = Field(default=None, alias="LEADFLOW_ALERTS_SECRET_ID")
 
     @field_validator(
         "database_url",
@@ -70,6 +76,7 @@ class Settings(BaseSettings):
         "scheduler_secret",
         "scheduler_oidc_audience",
         "scheduler_oidc_email",
+        "alert_urls",
         mode="before",
     )
     @classmethod

@@ -48,6 +48,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from leadflow_tools import migrations
 from leadflow_tools.embedded import running_server
@@ -86,7 +87,7 @@ class DemoOptions:
         if not 1 <= self.provinces <= len(PROVINCES):
             raise LeadflowError(f"--provinces must be between 1 and {len(PROVINCES)}")
         if self.mode is Mode.validate_only:
-            raise LeadflowError("the demo runs live (simulated) or dry-run")
+            raise LeadflowError("the demo runs live (simulated) or dry_run")
 
     @property
     def first_day(self) -> date:
@@ -214,7 +215,7 @@ def demo_database(settings: Settings, *, fresh: bool) -> Iterator[DemoDatabase]:
         _migrate(target.url)
         yield target
         return
-    with running_server(settings.home / "postgres") as server:
+    with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
         ensure_database(server.url(), LOCAL_DATABASE)
         target = DemoDatabase(server.url(LOCAL_DATABASE), server.url())
         if fresh:
@@ -384,7 +385,7 @@ def run_demo(
                 clock(day)
             plan(db, caller, day, triggered_by=TRIGGERED_BY)
             orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
-            doing = "observing (dry-run)"
+            doing = "observing (dry_run)"
         else:
             run_day(
                 db,
@@ -575,15 +576,15 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         console.print(
             "Mode: [bold]live[/bold] against a [italic]simulated[/italic] Google Ads account — "
             "budgets really change in the simulation and the leads respond; no real money moves. "
-            "(Outside the demo, orchestration is dry-run by default.)"
+            "(Outside the demo, orchestration is dry_run by default.)"
         )
     else:
         console.print(
-            "Mode: [bold]dry-run[/bold] — decisions are logged, budgets stay as the operator "
+            "Mode: [bold]dry_run[/bold] — decisions are logged, budgets stay as the operator "
             "set them."
         )
     console.print(
-        f"Days {o.first_day} to {o.steer_from - timedelta(days=1)}: Leadflow observed (dry-run) "
+        f"Days {o.first_day} to {o.steer_from - timedelta(days=1)}: Leadflow observed (dry_run) "
         f"the operator's hand-set budgets; from {o.steer_from} it steered ({o.mode.value})."
     )
 
@@ -597,20 +598,25 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         "budget: euro/day." + ("" if wide else " Each decision's reason follows the table."),
         expand=wide,
     )
-    table.add_column("segment", no_wrap=True)
-    for name in ("capacity", "target", "actual", "gap"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("budget", justify="right", no_wrap=True)
-    if wide:
-        table.add_column("reason", ratio=1)
-    for d in shown:
-        numbers = [
+    rows = [
+        [
             _fmt(d["capacity"]),
             _fmt(d["target_leads"]),
             _fmt(d["expected_leads"]),
             _fmt(d["lead_gap"], sign=True),
             _budget(d),
         ]
+        for d in shown
+    ]
+    # Numbers never shrink (no "…" inside a number at 80 columns or piped): the segment
+    # code wraps instead.
+    table.add_column("segment", overflow="fold", min_width=10)
+    for i, name in enumerate(("capacity", "target", "actual", "gap", "budget")):
+        width = max([len(name), *(Text.from_markup(row[i]).cell_len for row in rows)])
+        table.add_column(name, justify="right", no_wrap=True, min_width=width)
+    if wide:
+        table.add_column("reason", ratio=1)
+    for d, numbers in zip(shown, rows, strict=True):
         table.add_row(d["code"], *numbers, *([escape(d["reason"])] if wide else []))
     console.print(table)
     if not wide:
@@ -624,9 +630,16 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
 
     b, a = result.before, result.after
     compare = Table(title="Before and with Leadflow", show_edge=False)
-    compare.add_column("")
-    compare.add_column(f"hand-set budgets\n{b['from']} to {b['to']}", justify="right")
-    compare.add_column(f"Leadflow ({o.mode.value})\n{a['from']} to {a['to']}", justify="right")
+    compare.add_column("", overflow="fold")
+    compare.add_column(
+        f"hand-set budgets\n{b['from']} to {b['to']}", justify="right", no_wrap=True, min_width=14
+    )
+    compare.add_column(
+        f"Leadflow ({o.mode.value})\n{a['from']} to {a['to']}",
+        justify="right",
+        no_wrap=True,
+        min_width=14,
+    )
     compare.add_row("fill rate (accepted / capacity)", _pct(b), _pct(a))
     compare.add_row(
         "segments filled 90-110 %",

@@ -36,11 +36,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    """Whether nothing listens on `port` (closed connections waiting out TIME_WAIT do not
+    count: Postgres binds with SO_REUSEADDR too)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @dataclass
 class EmbeddedPostgres:
     """One Postgres cluster in `data_dir`, listening on loopback only."""
 
     data_dir: Path
+    #: The port to use the first time (if free); afterwards the server keeps the port it got,
+    #: written to `<data_dir>/port`, so that URLs and pools survive a restart.
+    preferred_port: int | None = None
 
     def __post_init__(self) -> None:
         # The server tools run from "/", so every path they get is absolute.
@@ -129,7 +144,7 @@ class EmbeddedPostgres:
         port = self.port()
         if port is not None:
             return port
-        port = _free_port()
+        port = self._choose_port()
         options = [
             f"-p {port}",
             "-c listen_addresses=127.0.0.1",
@@ -160,6 +175,28 @@ class EmbeddedPostgres:
             time.sleep(0.05)
         raise EmbeddedPostgresError("server did not report its port within 30 s")
 
+    @property
+    def _port_file(self) -> Path:
+        return self.data_dir / "port"
+
+    def _choose_port(self) -> int:
+        """The kept port; else the preferred one if free, else any free one (then kept)."""
+        try:
+            kept = int(self._port_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            kept = None
+        if kept is not None:
+            if not _port_free(kept):
+                raise EmbeddedPostgresError(
+                    f"port {kept} of the embedded server (kept in {self._port_file}) is in use "
+                    "by another program; stop it, or delete that file to pick another port"
+                )
+            return kept
+        wanted = self.preferred_port
+        port = wanted if wanted and _port_free(wanted) else _free_port()
+        self._port_file.write_text(f"{port}\n")
+        return port
+
     def stop(self) -> None:
         """Stop the server if it runs."""
         if self.running():
@@ -179,9 +216,11 @@ class EmbeddedPostgres:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, *, fast: bool = False) -> Iterator[EmbeddedPostgres]:
+def running_server(
+    data_dir: Path, *, fast: bool = False, port: int | None = None
+) -> Iterator[EmbeddedPostgres]:
     """Use the server in `data_dir`, starting it first and stopping it after if we started it."""
-    server = EmbeddedPostgres(data_dir)
+    server = EmbeddedPostgres(data_dir, preferred_port=port)
     was_running = server.running()
     server.start(fast=fast)
     try:

@@ -31,6 +31,24 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.database_url is not None:
         yield settings.database_url.get_secret_value()
         return
-    with running_server(settings.home / "postgres") as server:
+    with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
         ensure_database(server.url(), LOCAL_DATABASE)
         yield server.url(LOCAL_DATABASE)
+
+
+def describe(url: str) -> str:
+    """Where a libpq URL points, without its password: for error messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "an unparsable DATABASE_URL"
+    user = f"{info['user']}@" if info.get("user") else ""
+    host, port = info.get("host", "localhost"), info.get("port", "5432")
+    return f"postgresql://{user}{host}:{port}/{info.get('dbname', '')}"
+
+
+def is_local(url: str) -> bool:
+    """Whether `url` is a server on this machine (loopback or a Unix socket)."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = str(info.get("host") or "localhost")
+    return all(h in ("localhost", "127.0.0.1", "::1") or h.startswith("/") for h in host.split(","))

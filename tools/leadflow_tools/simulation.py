@@ -931,6 +931,7 @@ def table(result: SimulationResult) -> Any:
     from rich.table import Table
 
     out = Table(
+        show_edge=False,
         title=f"Four strategies on one market: {result.options.describe()}",
         caption="fill: accepted leads within capacity / capacity (per segment and month); "
         "over-delivery: accepted beyond capacity / capacity; cost per accepted lead: spend / "
@@ -938,12 +939,16 @@ def table(result: SimulationResult) -> Any:
         "after a ±30 % capacity shock until a shocked segment's weekly expected leads are "
         "within 10 % of the oracle's for a week (median, and how many within 7 days).",
     )
-    out.add_column("strategy")
-    for name in ("fill", "over-delivery", "spend", "€ / accepted", "volatility", "re-converge"):
-        out.add_column(name, justify="right")
-    for s in STRATEGIES:
-        m = result.metrics[s]
-        out.add_row(*_row(m))
+    rows = [_row(result.metrics[s]) for s in STRATEGIES]
+    # Numbers keep their width at 80 columns and when piped (never "…" inside a number);
+    # the strategy's name, the headers and the re-convergence text wrap instead.
+    out.add_column("strategy", overflow="fold", min_width=8)
+    names = ("fill", "over-\ndelivery", "spend", "€ /\naccepted", "volatility")
+    for i, name in enumerate(names, start=1):
+        out.add_column(name, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
+    out.add_column("re-\nconverge", justify="right", overflow="fold", min_width=8)
+    for row in rows:
+        out.add_row(*row)
     return out
 
 

@@ -101,6 +101,8 @@ class DirectTransport:
             open=True,
             kwargs={"autocommit": True},
             configure=_configure,
+            # A connection broken by a server restart is replaced, not handed out.
+            check=ConnectionPool.check_connection,
             name="leadflow-direct",
         )
         self._signatures: dict[str, Signature] = {}

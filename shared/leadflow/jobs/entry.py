@@ -21,6 +21,7 @@ import flask
 import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from leadflow.alerts import notify_after_run
 from leadflow.days import today_nl
 from leadflow.db import Database, RpcError
 from leadflow.envelope import ApiError, error_response, rpc_error_response
@@ -75,6 +76,7 @@ def run_job(
     db = database or from_settings(settings)
     caller = service_caller(settings)
     configured = google_ads.credentials_configured(dict(os.environ))
+    alert = True
     try:
         if job == "aggregate":
             gateway = google_ads.GoogleAdsApiGateway.from_env() if configured else None
@@ -99,7 +101,12 @@ def run_job(
                 mode=mode,
                 triggered_by=triggered_by,
             )
+    except InvalidDay:
+        alert = False  # refused at the edge: nothing ran, nothing to tell
+        raise
     finally:
+        if alert:
+            notify_after_run(db, caller, day, settings=settings)  # never raises
         if database is None:
             db.close()
     return {"job": job, "day": day.isoformat(), "status": "success", "counts": counts}

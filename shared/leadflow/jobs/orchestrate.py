@@ -35,6 +35,7 @@ from leadflow.google_ads import (
     GoogleAdsGateway,
     QuotaExhausted,
 )
+from leadflow.jobs.budget_view import remembering
 from leadflow.jobs.runs import JobRun, LeaseLost, check_live_day, job_run
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
@@ -292,6 +293,7 @@ def orchestrate(
     """Decide, log and (per mode) apply every active mapped budget's change for `day`."""
     if mode is Mode.live:
         check_live_day(db, caller, day)
+    gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
         settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
         config = config or ControllerConfig(
@@ -376,6 +378,7 @@ def rollback(
     """Restore the budgets to what they were when `day` began (itself logged; live: today only)."""
     if mode is Mode.live:
         check_live_day(db, caller, day)
+    gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "rollback", day, triggered_by) as run:
         run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
         candidates = db.rpc("rollback_candidates", {"p_day": day.isoformat()}, caller=caller)

@@ -27,7 +27,7 @@ def check_live_day(db: Database, caller: Caller, day: date) -> None:
     today = date.fromisoformat(str(db.rpc("job_day_window", caller=caller)[0]["today"]))
     if day != today:
         raise InvalidDay(
-            f"live changes are only for today ({today}), not {day}; other days can be dry-run only"
+            f"live changes are only for today ({today}), not {day}; other days can be dry_run only"
         )
 
 
