@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from leadflow.db import Caller, Database, RpcError, from_settings, http_status
+from leadflow.db import Caller, Database, RpcError, direct, from_settings, http_status
 from leadflow.db.direct import DirectTransport
 from leadflow.settings import Settings
 
@@ -699,3 +699,26 @@ def test_http_status_maps_sqlstates_as_postgrest(
 
 def test_http_status_message_is_optional() -> None:
     assert http_status("21000", role="anon") == 500
+
+
+def test_a_connection_that_just_answered_is_handed_out_without_a_check(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[object] = []
+    real_check = direct.ConnectionPool.check_connection
+    monkeypatch.setattr(
+        direct.ConnectionPool,
+        "check_connection",
+        staticmethod(lambda conn: checks.append(conn) or real_check(conn)),
+    )
+    transport = direct.DirectTransport(db_url, max_size=1)
+    try:
+        db = Database(transport)
+        db.rpc("api_health", caller=Caller.service())
+        db.rpc("api_health", caller=Caller.service())
+        assert len(checks) == 1  # the first hand-out only: the second came right after an answer
+        monkeypatch.setattr(direct, "TRUSTED_FOR_SECONDS", 0.0)
+        db.rpc("api_health", caller=Caller.service())
+        assert len(checks) == 2  # idle past the trust window: checked
+    finally:
+        transport.close()

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from conftest import EMPTY_TEMPLATE, PgCluster
-from leadflow.db import Caller, Database
+from leadflow.db import Caller, Database, direct
 from leadflow.db.direct import DirectTransport
 from leadflow_tools.demo import DemoOptions, DemoResult, show
 from leadflow_tools.embedded import EmbeddedPostgres
@@ -346,7 +346,12 @@ def test_serve_api_makes_a_local_jwt_secret_and_token_signs_with_it(
 # --------------------------------------------------------------------------- embedded server
 
 
-def test_embedded_server_keeps_its_port_and_the_pool_recovers() -> None:
+def test_embedded_server_keeps_its_port_and_the_pool_recovers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A restart takes seconds in life, longer than the pool trusts a connection that just
+    # answered (no check then); here it is instant, so the trust window is closed.
+    monkeypatch.setattr(direct, "TRUSTED_FOR_SECONDS", 0.0)
     # Like conftest: a directory the server's user (nobody, when we are root) can reach.
     server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="leadflow-port-")))
     port = server.start(fast=True)
