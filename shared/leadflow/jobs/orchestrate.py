@@ -253,6 +253,15 @@ def _send(
     return statuses, None
 
 
+def _settled(final: Counter[str]) -> dict[str, int]:
+    """How the logged rows ended: refused, of unknown outcome (blocking), never sent."""
+    return {
+        "failed": final["failed"],
+        "unknown": final["unknown"] + final["sent"],
+        "skipped": final["skipped"],
+    }
+
+
 def _log_and_send(
     db: Database,
     caller: Caller,
@@ -328,9 +337,7 @@ def orchestrate(
                 "hold": actions["hold"],
                 "applied": final["success"] if mode is Mode.live else 0,
                 "validated": final["success"] if mode is Mode.validate_only else 0,
-                "failed": final["failed"],
-                "unknown": final["unknown"] + final["sent"],
-                "skipped": final["skipped"],
+                **_settled(final),
             }
         )
         if stop:
@@ -419,9 +426,7 @@ def rollback(
                 "mode": mode.value,
                 "budgets": len(planned),
                 "restored": final["success"],
-                "failed": final["failed"],
-                "unknown": final["unknown"] + final["sent"],
-                "skipped": final["skipped"],
+                **_settled(final),
             }
         )
         if stop:
