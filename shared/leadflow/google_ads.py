@@ -25,13 +25,12 @@ import grpc
 from google.ads.googleads.errors import GoogleAdsException
 from google.api_core import exceptions as core_exceptions
 from google.protobuf import field_mask_pb2
-from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
 from leadflow.errors import LeadflowError
 from leadflow.log import logger
+from leadflow.settings import GoogleAdsSettings, normalize_customer_id
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
@@ -47,7 +46,6 @@ MICROS_PER_CENT = 10_000
 NAMES_PER_QUERY = 500
 
 _BUDGET_NAME = re.compile(r"customers/(\d+)/campaignBudgets/(\d+)")
-_CUSTOMER_ID = re.compile(r"\d+")
 
 # Google Ads error codes, as (ErrorCode oneof field, enum name).
 _TRANSIENT_CODES = frozenset(
@@ -216,14 +214,6 @@ def budget_customer_id(resource_name: str) -> str:
     return match.group(1)
 
 
-def normalize_customer_id(customer_id: str) -> str:
-    """`123-456-7890` or `1234567890` → `1234567890`; ValueError otherwise."""
-    digits = str(customer_id).replace("-", "").strip()
-    if not _CUSTOMER_ID.fullmatch(digits):
-        raise ValueError(f"not a Google Ads customer id: {customer_id!r}")
-    return digits
-
-
 def validate_changes(changes: Sequence[BudgetChange]) -> None:
     """Refuse (ValueError) what Google would refuse or what makes results ambiguous.
 
@@ -254,68 +244,15 @@ def validate_changes(changes: Sequence[BudgetChange]) -> None:
 # ---------------------------------------------------------------------------
 
 
-class GoogleAdsSettings(BaseSettings):
-    """Google Ads credentials from `GOOGLE_ADS_*` variables; secrets print masked."""
-
-    model_config = SettingsConfigDict(env_prefix="GOOGLE_ADS_", extra="ignore")
-
-    developer_token: SecretStr | None = None
-    client_id: SecretStr | None = None
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr | None = None
-    json_key_file_path: str | None = None
-    impersonated_email: str | None = None
-    login_customer_id: str | None = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("login_customer_id")
-    @classmethod
-    def _digits(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_customer_id(value)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> GoogleAdsSettings:
-        """From `env` only when given (e.g. in tests), else from the process environment."""
-        if env is None:
-            return cls()
-        upper = {k.upper(): v for k, v in env.items()}
-        # Every field passed explicitly, so that nothing leaks in from os.environ.
-        values: dict[str, Any] = {
-            name: upper.get(f"GOOGLE_ADS_{name.upper()}") for name in cls.model_fields
-        }
-        return cls(**values)
-
-    def missing(self) -> list[str]:
-        """The variables still needed for a working client (names only)."""
-        needed = [] if self.developer_token else ["GOOGLE_ADS_DEVELOPER_TOKEN"]
-        if self.json_key_file_path:
-            return needed
-        oauth = {
-            "GOOGLE_ADS_CLIENT_ID": self.client_id,
-            "GOOGLE_ADS_CLIENT_SECRET": self.client_secret,
-            "GOOGLE_ADS_REFRESH_TOKEN": self.refresh_token,
-        }
-        return needed + [name for name, value in oauth.items() if value is None]
-
-    def secrets(self) -> list[str]:
-        """The secret values, for scrubbing them from error messages."""
-        values = (self.developer_token, self.client_id, self.client_secret, self.refresh_token)
-        return [v.get_secret_value() for v in values if v is not None]
-
-    def library_config(self) -> dict[str, Any]:
-        """The dict `GoogleAdsClient.load_from_dict` takes (holds secrets: never log it)."""
-        config: dict[str, Any] = {"use_proto_plus": True}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            if value is not None:
-                config[name] = value
-        return config
+def gateway_from_settings(
+    settings: GoogleAdsSettings, **options: Any
+) -> GoogleAdsApiGateway | None:
+    """The real adapter when `settings` hold a complete set of credentials, else None."""
+    return (
+        None
+        if settings.missing()
+        else GoogleAdsApiGateway(client_from_settings(settings), **options)
+    )
 
 
 def credentials_configured(env: Mapping[str, str] | None = None) -> bool:

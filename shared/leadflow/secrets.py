@@ -10,7 +10,7 @@ the bare value. Where no id is set, the variable itself is read, as before.
 Values are fetched once per process, so a warm Lambda sandbox does not call
 Secrets Manager again, and are held as `SecretStr` (`**********` in any repr,
 log line or traceback). They are also exported to the process environment,
-because the Google Ads settings read `GOOGLE_ADS_*` from there.
+where `Settings.google_ads` (built after this source ran) reads `GOOGLE_ADS_*`.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -9,6 +11,88 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_CUSTOMER_ID = re.compile(r"\d+")
+
+
+def normalize_customer_id(customer_id: str) -> str:
+    """`123-456-7890` or `1234567890` → `1234567890`; ValueError otherwise."""
+    digits = str(customer_id).replace("-", "").strip()
+    if not _CUSTOMER_ID.fullmatch(digits):
+        raise ValueError(f"not a Google Ads customer id: {customer_id!r}")
+    return digits
+
+
+class Mode(StrEnum):
+    """How far the orchestrator's decisions go."""
+
+    dry_run = "dry_run"  # logged only
+    validate_only = "validate_only"  # sent to Google Ads for validation, not applied
+    live = "live"  # applied
+
+
+class GoogleAdsSettings(BaseSettings):
+    """Google Ads credentials from `GOOGLE_ADS_*` variables; secrets print masked."""
+
+    model_config = SettingsConfigDict(env_prefix="GOOGLE_ADS_", extra="ignore")
+
+    developer_token: SecretStr | None = None
+    client_id: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    json_key_file_path: str | None = None
+    impersonated_email: str | None = None
+    login_customer_id: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("login_customer_id")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_customer_id(value)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GoogleAdsSettings:
+        """From `env` only when given (e.g. in tests), else from the process environment."""
+        if env is None:
+            return cls()
+        upper = {k.upper(): v for k, v in env.items()}
+        # Every field passed explicitly, so that nothing leaks in from os.environ.
+        values: dict[str, Any] = {
+            name: upper.get(f"GOOGLE_ADS_{name.upper()}") for name in cls.model_fields
+        }
+        return cls(**values)
+
+    def missing(self) -> list[str]:
+        """The variables still needed for a working client (names only)."""
+        needed = [] if self.developer_token else ["GOOGLE_ADS_DEVELOPER_TOKEN"]
+        if self.json_key_file_path:
+            return needed
+        oauth = {
+            "GOOGLE_ADS_CLIENT_ID": self.client_id,
+            "GOOGLE_ADS_CLIENT_SECRET": self.client_secret,
+            "GOOGLE_ADS_REFRESH_TOKEN": self.refresh_token,
+        }
+        return needed + [name for name, value in oauth.items() if value is None]
+
+    def secrets(self) -> list[str]:
+        """The secret values, for scrubbing them from error messages."""
+        values = (self.developer_token, self.client_id, self.client_secret, self.refresh_token)
+        return [v.get_secret_value() for v in values if v is not None]
+
+    def library_config(self) -> dict[str, Any]:
+        """The dict `GoogleAdsClient.load_from_dict` takes (holds secrets: never log it)."""
+        config: dict[str, Any] = {"use_proto_plus": True}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is not None:
+                config[name] = value
+        return config
 
 
 class Transport(StrEnum):
@@ -51,7 +135,10 @@ class Settings(BaseSettings):
 
     # The orchestrator moves money only with credentials *and* this explicit switch.
     orchestrator_live: bool = Field(default=False, alias="LEADFLOW_ORCHESTRATOR_LIVE")
-    orchestrator_mode: str = Field(default="dry_run", alias="LEADFLOW_ORCHESTRATOR_MODE")
+    orchestrator_mode: Mode = Field(default=Mode.dry_run, alias="LEADFLOW_ORCHESTRATOR_MODE")
+    # Built after the sources above ran, so a Google Ads secret from Secrets Manager
+    # (exported to the environment by leadflow.secrets) is already in place.
+    google_ads: GoogleAdsSettings = Field(default_factory=GoogleAdsSettings)
     debug: bool = Field(default=False, alias="LEADFLOW_DEBUG")
     # Where alerts go: apprise URLs (slack://…, msteams://…, mailto://…, json://…), one per
     # target, separated by spaces or commas. A secret: URLs carry tokens.

@@ -406,28 +406,19 @@ def _parse_mode(value: str) -> Any:
 
 
 def _mode(value: str) -> Any:
-    from leadflow import google_ads
-    from leadflow.jobs.orchestrate import resolve_mode
+    from leadflow.jobs.orchestrate import configured_mode
 
-    requested = _parse_mode(value)
-    get_settings()  # loads secrets (Secrets Manager ids) into the environment first
-    return resolve_mode(
-        requested,
-        credentials_configured=google_ads.credentials_configured(),
-        live_enabled=get_settings().orchestrator_live,
-    )
+    return configured_mode(get_settings(), _parse_mode(value))
 
 
 def _gateway(database: Database) -> Any:
     """Google Ads when credentials are configured; otherwise the budgets the database last saw
-    (a dry run only: resolve_mode refuses the other modes without credentials)."""
-    from leadflow import google_ads
+    (a dry run only: configured_mode refuses the other modes without credentials)."""
+    from leadflow.google_ads import gateway_from_settings
     from leadflow.jobs.budget_view import StoredBudgets
 
-    get_settings()
-    if google_ads.credentials_configured():
-        return google_ads.GoogleAdsApiGateway.from_env()
-    return StoredBudgets(database, Caller.service())
+    gateway = gateway_from_settings(get_settings().google_ads)
+    return gateway if gateway is not None else StoredBudgets(database, Caller.service())
 
 
 def _source(gateway: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ no anonymous path to a job.
 from __future__ import annotations
 
 import hmac
-import os
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -28,7 +27,7 @@ from leadflow.envelope import ApiError, error_response, rpc_error_response
 from leadflow.errors import LeadflowError
 from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
 from leadflow.log import logger
-from leadflow.settings import Settings, get_settings
+from leadflow.settings import Mode, Settings, get_settings
 
 JobName = Literal["aggregate", "plan", "orchestrate"]
 MAX_BODY_BYTES = 4096
@@ -64,10 +63,10 @@ def run_job(
     database: Database | None = None,
 ) -> dict[str, Any]:
     """Run one job for the request's day with the configured database and Google Ads."""
-    from leadflow import google_ads
     from leadflow.db import from_settings, service_caller
+    from leadflow.google_ads import gateway_from_settings
     from leadflow.jobs.aggregate import aggregate
-    from leadflow.jobs.orchestrate import Mode, orchestrate, resolve_mode
+    from leadflow.jobs.orchestrate import configured_mode, orchestrate
     from leadflow.jobs.plan import plan
 
     if request.mode is not None and job != "orchestrate":
@@ -75,32 +74,21 @@ def run_job(
     day = request.day or default_day(job)
     db = database or from_settings(settings)
     caller = service_caller(settings)
-    configured = google_ads.credentials_configured(dict(os.environ))
     alert = True
     try:
         if job == "aggregate":
-            gateway = google_ads.GoogleAdsApiGateway.from_env() if configured else None
+            gateway = gateway_from_settings(settings.google_ads)
             counts = aggregate(db, caller, day, gateway=gateway, triggered_by=triggered_by)
         elif job == "plan":
             counts = plan(db, caller, day, triggered_by=triggered_by)
         else:
-            mode = resolve_mode(
-                Mode(request.mode or settings.orchestrator_mode),
-                credentials_configured=configured,
-                live_enabled=settings.orchestrator_live,
-            )
-            if not configured:
+            mode = configured_mode(settings, Mode(request.mode) if request.mode else None)
+            gateway = gateway_from_settings(settings.google_ads)
+            if gateway is None:
                 raise LeadflowError(
                     "orchestrate needs Google Ads credentials to read the current budgets"
                 )
-            counts = orchestrate(
-                db,
-                caller,
-                day,
-                google_ads.GoogleAdsApiGateway.from_env(),
-                mode=mode,
-                triggered_by=triggered_by,
-            )
+            counts = orchestrate(db, caller, day, gateway, mode=mode, triggered_by=triggered_by)
     except InvalidDay:
         alert = False  # refused at the edge: nothing ran, nothing to tell
         raise

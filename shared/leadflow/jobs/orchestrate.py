@@ -22,7 +22,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from leadflow.controller import ControllerConfig, Decision, SegmentSignal, decide
@@ -37,20 +36,13 @@ from leadflow.google_ads import (
 )
 from leadflow.jobs.budget_view import remembering
 from leadflow.jobs.runs import JobRun, LeaseLost, check_live_day, job_run
+from leadflow.settings import Mode, Settings
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
 SEND_BATCH = 200
 #: A claimed batch goes out within this of its claim, or not at all: with the gateway's retries
 #: it then reaches Google Ads inside the database's send window (25 minutes, under the lease).
 SEND_WITHIN_SECONDS = 60.0
-
-
-class Mode(StrEnum):
-    """How far a decision goes."""
-
-    dry_run = "dry_run"  # logged only
-    validate_only = "validate_only"  # sent to Google Ads for validation, not applied
-    live = "live"  # applied
 
 
 def resolve_mode(requested: Mode, *, credentials_configured: bool, live_enabled: bool) -> Mode:
@@ -66,6 +58,16 @@ def resolve_mode(requested: Mode, *, credentials_configured: bool, live_enabled:
             "mode live needs LEADFLOW_ORCHESTRATOR_LIVE=true; refusing to move money"
         )
     return requested
+
+
+def configured_mode(settings: Settings, requested: Mode | None = None) -> Mode:
+    """The mode a run may use: the requested one or the configured default, checked against
+    the Google Ads credentials and the live switch of the one `Settings`."""
+    return resolve_mode(
+        requested or settings.orchestrator_mode,
+        credentials_configured=not settings.google_ads.missing(),
+        live_enabled=settings.orchestrator_live,
+    )
 
 
 @dataclass(frozen=True)
