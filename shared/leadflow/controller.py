@@ -308,6 +308,10 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             )
 
     band = max(c.dead_band * target, c.min_gap_leads)
+    if told_worth:
+        # Leads that lose money: the band is relative to what is bought now, without the
+        # absolute floor (a small segment paying too much is cut too).
+        band = c.dead_band * expected
     side = "Under" if gap > 0 else "Over"
     told = f"{side} target by {_leads(abs(gap))} leads/day"
     if told_worth:
@@ -327,7 +331,7 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 gap,
             )
         return _increase(s, c, old, gap, told, paid, spend, target_cpl)
-    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated)
+    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated, economics)
 
 
 def _increase(
@@ -416,6 +420,7 @@ def _decrease(
     spend: int | None,
     target_cpl: int | None,
     saturated: bool,
+    economics: _Economics | None = None,
 ) -> Decision:
     low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
 
@@ -453,6 +458,15 @@ def _decrease(
         base = spend
         how += f", from actual spend {_eur(spend)} as the budget is not limiting"
     desired = base + wanted
+    if (
+        economics is not None
+        and economics.budget_limit is not None
+        and economics.worth_leads is not None
+        and economics.worth_leads < expected_of(s)
+    ):
+        # Cutting to the leads worth buying: the curve says which budget that is.
+        desired = old * economics.budget_limit
+        how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
         return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
     if desired <= floor_:
@@ -528,6 +542,11 @@ class _Economics:
             f"{_share(self.acceptance)}) against its value {_eur(self.value)} less the "
             f"{_share(self.min_margin)} minimum margin ({_eur(self.worth)})"
         )
+
+
+def expected_of(s: SegmentSignal) -> Decimal:
+    """The signal's expected leads as a finite Decimal (0 when not valid)."""
+    return _as_decimal(s.expected_leads) or Decimal(0)
 
 
 def _elasticity(s: SegmentSignal, c: ControllerConfig) -> Decimal:

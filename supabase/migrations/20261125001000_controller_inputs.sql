@@ -159,22 +159,24 @@ as $$
     where cb.is_active and m.day >= p_day - p.w and m.day < p_day
     group by cb.segment_id, m.day
   ),
-  fit as (
-    -- Least squares of ln(conversions + 0.5) on ln(spend): the slope is the elasticity.
-    select d.segment_id, count(*) as n,
-           regr_slope(ln(d.conversions + 0.5), ln(d.spend)) as slope,
-           regr_sxx(ln(d.conversions + 0.5), ln(d.spend)) as sxx,
-           regr_syy(ln(d.conversions + 0.5), ln(d.spend)) as syy,
-           regr_sxy(ln(d.conversions + 0.5), ln(d.spend)) as sxy
-    from daily d
-    where d.spend > 0 and coalesce(d.lost, 0) >= 0.02
-    group by d.segment_id
+  halves as (
+    -- The segment's budget-limited days split at the median spend; the elasticity is the
+    -- ratio of log means between the halves (a grouping estimator: no log of small counts,
+    -- which biases a least-squares slope on 1-3 leads a day toward 0).
+    select h.segment_id, h.half, count(*) as n, avg(h.spend) as spend,
+           avg(h.conversions) as conversions, sum(h.conversions) as total
+    from (select d.*, ntile(2) over (partition by d.segment_id order by d.spend) as half
+          from daily d where d.spend > 0 and coalesce(d.lost, 0) >= 0.02) h
+    group by h.segment_id, h.half
   ),
   own as (
-    select f.segment_id, f.n, f.slope,
-           case when f.n >= 5 and f.sxx > 1e-6
-                then greatest((f.syy - f.slope * f.sxy) / (f.n - 2), 1e-4) / f.sxx end as var
-    from fit f
+    -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand (0.03 / days).
+    select lo.segment_id, lo.n + hi.n as n,
+           ln(hi.conversions / lo.conversions) / ln(hi.spend / lo.spend) as slope,
+           (1 / hi.total + 0.03 / hi.n + 1 / lo.total + 0.03 / lo.n) / ln(hi.spend / lo.spend) ^ 2 as var
+    from halves lo
+    join halves hi on hi.segment_id = lo.segment_id and hi.half = 2
+    where lo.half = 1 and lo.total > 0 and hi.total > 0 and hi.spend > lo.spend * 1.01
   ),
   with_own as (
     select s.*, o.n, o.slope, o.var
