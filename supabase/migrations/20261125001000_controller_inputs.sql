@@ -246,8 +246,8 @@ as $$
        own_elasticity_sd, pooled_elasticity, scale, days_used, computed_at)
     select po.segment_id, p_day, round(vo.value::numeric, 2), vo.source,
            round(least(greatest(po.e, 0.15), 0.95)::numeric, 4), round(po.sd::numeric, 4),
-           round(least(greatest(po.slope, -999), 999)::numeric, 4),
-           round(least(sqrt(po.var), 999999)::numeric, 4),
+           case when po.slope is not null then round(least(greatest(po.slope, -999), 999)::numeric, 4) end,
+           case when po.var is not null then round(least(sqrt(po.var), 999999)::numeric, 4) end,
            round(least(greatest(po.pooled, 0.15), 0.95)::numeric, 4),
            round(least(sc.scale, 99999999)::numeric, 6), coalesce(po.n, 0)::integer, now()
     from posterior po
