@@ -353,14 +353,29 @@ as $$
     where p.day > p_day - p_window_days and p.day <= p_day
     group by p.segment_id
   ),
-  actuals as (
-    -- Trailing week of measured days before today: paid leads and spend for the CPL.
-    select st.segment_id,
-           avg(st.leads_google_ads) as paid,
-           avg(st.ad_spend) as spend
+  week_spend as (
+    -- Trailing week of measured days before today: the spend the CPL is measured at.
+    select st.segment_id, avg(st.ad_spend) as spend
     from public.lead_generation_stats st
     where st.day >= p_day - p_window_days and st.day < p_day
     group by st.segment_id
+  ),
+  actuals as (
+    -- Paid leads per day at the week's spend: two weeks of days, each day's paid leads
+    -- scaled to that spend along the segment's curve (half the noise of one week, and a
+    -- budget change counts at once). A day without spend counts as it was.
+    select st.segment_id,
+           avg(st.leads_google_ads * case
+                 when st.ad_spend > 0 and ws.spend > 0
+                 then power(ws.spend / st.ad_spend, coalesce(r.elasticity, se.prior_elasticity))
+                 else 1 end) as paid,
+           ws.spend
+    from public.lead_generation_stats st
+    cross join settings se
+    join week_spend ws on ws.segment_id = st.segment_id
+    left join response r on r.segment_id = st.segment_id
+    where st.day >= p_day - 2 * p_window_days and st.day < p_day
+    group by st.segment_id, ws.spend
   ),
   yesterday as (
     select st.segment_id, st.ad_spend as spend
