@@ -105,7 +105,9 @@ class ControllerConfig:
     """With no cost known, move by this fraction of the daily limit; 0 < x <= 1."""
     saturation_lost_share: Decimal = Decimal("0.02")
     """Lost impression share (budget) below this: the budget is not what limits volume
-    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1."""
+    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1.
+    The orchestrate job takes it from `orchestration_settings.saturation_lost_share` (its
+    home, which the SQL estimator reads too); this default is for the pure function."""
 
     def __post_init__(self) -> None:
         _require_decimal("max_daily_change", self.max_daily_change, 0, HARD_MAX_DAILY_CHANGE)

@@ -24,7 +24,9 @@ alter table public.orchestration_settings
   add column elasticity_spread numeric(4, 3) not null default 0.150 check (elasticity_spread > 0),
   add column response_window_days integer not null default 56
     check (response_window_days between 7 and 365),
-  add column value_window_days integer not null default 56 check (value_window_days between 7 and 365);
+  add column value_window_days integer not null default 56 check (value_window_days between 7 and 365),
+  add column saturation_lost_share numeric(4, 3) not null default 0.020
+    check (saturation_lost_share >= 0 and saturation_lost_share < 1);
 
 comment on column public.orchestration_settings.account_daily_cap is
   'Optional account-wide daily cap (euro): the day''s budgets never sum to more. Null: no cap.';
@@ -39,9 +41,12 @@ comment on column public.orchestration_settings.response_window_days is
   'Days of Google Ads history an elasticity is estimated from.';
 comment on column public.orchestration_settings.value_window_days is
   'Days of accepted leads the value of an accepted lead is averaged over.';
+comment on column public.orchestration_settings.saturation_lost_share is
+  'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
+  'holds under target, the estimator skips the day).';
 
 grant update (account_daily_cap, min_margin, prior_elasticity, elasticity_spread,
-              response_window_days, value_window_days)
+              response_window_days, value_window_days, saturation_lost_share)
   on table public.orchestration_settings to authenticated;
 
 -- Audit: every change of the settings, who made it and what it was before and after.
@@ -138,7 +143,7 @@ set search_path = ''
 as $$
   with params as (
     select o.prior_elasticity as e0, o.elasticity_spread as tau,
-           o.response_window_days as w, o.value_window_days as vw
+           o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat
     from public.orchestration_settings o
   ),
   segments as (
@@ -166,7 +171,8 @@ as $$
     select h.segment_id, h.half, count(*) as n, avg(h.spend) as spend,
            avg(h.conversions) as conversions, sum(h.conversions) as total
     from (select d.*, ntile(2) over (partition by d.segment_id order by d.spend) as half
-          from daily d where d.spend > 0 and coalesce(d.lost, 0) >= 0.02) h
+          from daily d cross join params p
+          where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) h
     group by h.segment_id, h.half
   ),
   own as (
@@ -319,13 +325,15 @@ returns table (
   min_margin numeric,
   lead_elasticity numeric,
   lead_elasticity_sd numeric,
-  account_daily_cap_micros bigint
+  account_daily_cap_micros bigint,
+  saturation_lost_share numeric
 )
 language sql stable
 set search_path = ''
 as $$
   with settings as (
-    select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread
+    select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread,
+           o.saturation_lost_share
     from public.orchestration_settings o
   ),
   response as (
@@ -420,7 +428,8 @@ as $$
          coalesce(ie.min_margin, se.min_margin),
          coalesce(r.elasticity, se.prior_elasticity),
          coalesce(r.elasticity_sd, se.elasticity_spread),
-         round(se.account_daily_cap * 1000000)::bigint
+         round(se.account_daily_cap * 1000000)::bigint,
+         se.saturation_lost_share
   from budgets b
   cross join settings se
   left join response r on r.segment_id = b.segment_id

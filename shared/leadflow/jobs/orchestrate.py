@@ -290,6 +290,7 @@ def orchestrate(
         check_live_day(db, caller, day)
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
         settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
+        explicit = config is not None
         config = config or ControllerConfig(
             max_daily_change=min(
                 Decimal(str(settings["max_daily_change"])), ControllerConfig().max_daily_change
@@ -303,6 +304,10 @@ def orchestrate(
             "estimate_segment_responses", {"p_day": day.isoformat()}, caller=caller
         )
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
+        if not explicit and inputs and inputs[0].get("saturation_lost_share") is not None:
+            # The database's settings are the home of the parameters SQL uses too.
+            share = Decimal(str(inputs[0]["saturation_lost_share"]))
+            config = dataclasses.replace(config, saturation_lost_share=share)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
         planned = plan_decisions(inputs, budgets, config)
