@@ -18,8 +18,9 @@ def _pct(value: float) -> str:
 def main() -> None:
     runs = []
     for path in sorted(HERE.glob("*.json")):
-        data = json.loads(path.read_text())
-        runs.append(data)
+        text = path.read_text()
+        if text.strip():  # a run still writing its file is left out
+            runs.append(json.loads(text))
     runs.sort(key=lambda d: (SCENARIOS.index(d["scenario"]), d["options"]["seed"]))
     out = [
         "| scenario | seed | strategy | margin | spend | fill | over-delivery | € / accepted "
@@ -45,7 +46,13 @@ def main() -> None:
     for d in runs:
         cells = []
         for t in d["targets"]:
-            detail = t["detail"].split(":")[0] if "violations" in t["name"] else t["detail"]
+            detail = t["detail"]
+            if "violations" in t["name"]:
+                worst = max(s["safety_violations"] for s in d["strategies"])
+                uses = [s["max_cap_use"] for s in d["strategies"] if s["max_cap_use"] is not None]
+                detail = f"most violations {worst}; " + (
+                    f"highest cap use {max(uses):.3f}" if uses else "no cap"
+                )
             if "gap" in t["name"]:
                 detail = detail.split(":")[0]
             cells.append(f"{'met' if t['met'] else '**missed**'} ({detail})")
