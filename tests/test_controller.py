@@ -601,6 +601,18 @@ def test_with_economics_every_hard_rule_still_holds(
     assert (new > old) == (d.action == "increase") == (d.gap > 0)
 
 
+@PROPERTY
+@given(economic_signals(), configs)
+def test_a_change_has_a_gap_the_audit_log_can_hold(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    # The log keeps the gap to two decimals and refuses a change whose gap is 0 there.
+    assume(config.min_gap_leads > 0)
+    d = checked_decide(s, config)
+    if d.action != "hold":
+        assert d.gap is not None and round(d.gap, 2) != 0, d
+
+
 def _marginal_per_accepted(s: SegmentSignal, config: ControllerConfig) -> Decimal | None:
     """The marginal cost per accepted lead, computed here independently of the controller."""
     e = s.lead_elasticity if s.lead_elasticity is not None else config.lead_elasticity
@@ -725,3 +737,21 @@ def test_example_the_cap_gives_the_room_to_the_segment_whose_next_euro_earns_mos
     assert first > second  # twice the value per euro at the margin: it gets more of the room
     assert "account cap €130.00/day" in fitted[1].reason
     assert fit_account_cap([cheap, dear], decisions, None) == decisions
+
+
+def test_example_a_gap_too_small_for_the_audit_log_is_a_hold() -> None:
+    # 0.04 paid leads a day at €0.40: marginal €20 per accepted lead against €22.40, so
+    # 0.0448 leads/day are worth buying, a gap of 0.0048 that the log (two decimals) would
+    # keep as 0.00 and refuse for a raise. Found by `leadflow simulate` (drift, seed 7).
+    s = signal(
+        target_leads=D(5),
+        expected_leads=D("0.04"),
+        paid_leads=D("0.04"),
+        spend_micros=400_000,
+        lead_value_micros=22_400_000,
+        acceptance_rate=D(1),
+        min_margin=D(0),
+        lead_elasticity=D("0.5"),
+    )
+    d = decide(s)
+    assert d.action == "hold" and d.gap == D("0.0048")

@@ -76,6 +76,9 @@ HARD_MAX_DAILY_CHANGE = Decimal("0.20")
 
 MICROS_PER_UNIT = 1_000_000
 
+MIN_LOGGED_GAP = Decimal("0.01")
+"""The audit log keeps a gap to two decimals; a change needs a gap that survives that."""
+
 # Wide exponents and no traps: arithmetic on huge or tiny inputs gives Infinity or 0,
 # never an exception. Inputs are checked to be finite before any arithmetic.
 _CONTEXT = Context(
@@ -310,10 +313,11 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             )
 
     band = max(c.dead_band * target, c.min_gap_leads)
-    if told_worth:
+    if told_worth and gap < 0:
         # Leads that lose money: the band is relative to what is bought now, without the
-        # absolute floor (a small segment paying too much is cut too).
-        band = c.dead_band * expected
+        # absolute floor of min_gap_leads (a small segment paying too much is cut too), but
+        # at least MIN_LOGGED_GAP, so that the logged gap (two decimals) keeps its sign.
+        band = max(c.dead_band * expected, MIN_LOGGED_GAP)
     side = "Under" if gap > 0 else "Over"
     told = f"{side} target by {_leads(abs(gap))} leads/day"
     if told_worth:
