@@ -10,10 +10,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from leadflow.controller import (
+    DEFAULT_CONFIG,
     ControllerConfig,
     Decision,
     SegmentSignal,
     decide,
+    fit_account_cap,
 )
 
 D = Decimal
@@ -552,3 +554,204 @@ def test_example_a_change_smaller_than_a_cent_is_a_hold() -> None:
     )
     assert (d.action, d.new_budget_micros) == ("hold", 100 * EUR)
     assert "rounds to no change" in d.reason
+
+
+# --------------------------------------------------------------------------- economics
+
+values = st.one_of(st.integers(min_value=0, max_value=500).map(lambda n: n * EUR), micros)
+shares = st.integers(min_value=1, max_value=100).map(_hundredths)
+margins = st.integers(min_value=0, max_value=95).map(_hundredths)
+elasticities = st.one_of(st.none(), st.integers(min_value=5, max_value=100).map(_hundredths))
+wild_shares = st.one_of(st.none(), shares, st.sampled_from(nonsense + extremes), st.integers())
+
+
+@st.composite
+def economic_signals(draw: st.DrawFn, wild: bool = False) -> SegmentSignal:
+    """A plausible or wild signal with a lead value, acceptance, minimum margin, elasticity."""
+    base = draw(wild_signals() if wild else plausible_signals())
+    return dataclasses.replace(
+        base,
+        lead_value_micros=draw(st.one_of(values, wild_micros) if wild else values),
+        acceptance_rate=draw(wild_shares if wild else st.one_of(st.none(), shares)),
+        min_margin=draw(wild_shares if wild else st.one_of(st.none(), margins)),
+        lead_elasticity=draw(wild_shares if wild else elasticities),
+    )
+
+
+any_economic_signals = st.one_of(economic_signals(), economic_signals(wild=True))
+
+
+@PROPERTY
+@given(any_economic_signals, configs)
+def test_with_economics_every_hard_rule_still_holds(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    d = checked_decide(s, config)  # the last check never had to step in
+    assert decide(s, config) == d
+    assert d.old_budget_micros == s.current_budget_micros
+    if d.action == "hold":
+        assert d.new_budget_micros == d.old_budget_micros
+        return
+    old, new = d.old_budget_micros, d.new_budget_micros
+    assert old is not None and new is not None and d.gap is not None
+    p, q = config.max_daily_change.as_integer_ratio()
+    assert abs(new - old) * q <= old * p
+    assert s.min_budget_micros <= new <= s.max_budget_micros
+    assert new % config.billable_unit_micros == 0
+    assert (new > old) == (d.action == "increase") == (d.gap > 0)
+
+
+@PROPERTY
+@given(economic_signals(), configs)
+def test_a_change_has_a_gap_the_audit_log_can_hold(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    # The log keeps the gap to two decimals and refuses a change whose gap is 0 there.
+    assume(config.min_gap_leads > 0)
+    d = checked_decide(s, config)
+    if d.action != "hold":
+        assert d.gap is not None and round(d.gap, 2) != 0, d
+
+
+def _marginal_per_accepted(s: SegmentSignal, config: ControllerConfig) -> Decimal | None:
+    """The marginal cost per accepted lead, computed here independently of the controller."""
+    e = s.lead_elasticity if s.lead_elasticity is not None else config.lead_elasticity
+    acceptance = s.acceptance_rate if s.acceptance_rate is not None else D(1)
+    paid, spend = s.paid_leads, s.spend_micros
+    if paid is not None and paid > 0 and spend is not None and spend > 0:
+        return D(spend) / paid / e / acceptance
+    if s.target_cpl_micros:
+        return D(s.target_cpl_micros) / e / acceptance
+    return None
+
+
+@PROPERTY
+@given(economic_signals(), configs)
+def test_never_raises_when_the_next_accepted_lead_costs_more_than_it_is_worth(
+    s: SegmentSignal, config: ControllerConfig
+) -> None:
+    d = checked_decide(s, config)
+    marginal = _marginal_per_accepted(s, config)
+    assume(marginal is not None and s.lead_value_micros is not None)
+    assert marginal is not None and s.lead_value_micros is not None
+    worth = s.lead_value_micros * (1 - (s.min_margin or D(0)))
+    if marginal >= worth:
+        assert d.action != "increase", d.reason
+
+
+def test_example_a_raise_names_the_marginal_cost_and_the_value() -> None:
+    # CPL €10.70, elasticity 0.5: marginal CPL €21.40; acceptance 80 %: €26.75 per accepted
+    # lead, under €40 less 10 % = €36: worth raising; 10.53 of the 12 targeted leads/day
+    # are worth buying (where the next accepted lead costs €36).
+    s = signal(lead_value_micros=40 * EUR, acceptance_rate=D("0.8"), min_margin=D("0.1"))
+    d = decide(s)
+    assert d.action == "increase" and d.new_budget_micros == 72 * EUR
+    assert "€26.75" in d.reason and "€40.00" in d.reason and "€36.00" in d.reason
+    assert "10.53 leads/day are worth buying" in d.reason
+    # Worth barely more than it costs: the leads worth buying are about what comes now.
+    close = decide(dataclasses.replace(s, lead_value_micros=30 * EUR))
+    assert close.action == "hold" and "dead band" in close.reason
+
+
+def test_example_a_segment_paying_more_than_its_leads_earn_is_lowered() -> None:
+    # €26.75 per accepted lead against €20 less 10 % = €18: the leads past the budget where
+    # the next one costs €18 lose money, so the budget goes down although under target.
+    s = signal(lead_value_micros=20 * EUR, acceptance_rate=D("0.8"), min_margin=D("0.1"))
+    d = decide(s)
+    assert d.action == "decrease" and d.gap is not None and d.gap < 0
+    assert d.new_budget_micros == 48 * EUR  # -20 %, the daily limit
+    assert "€26.75" in d.reason and "€20.00" in d.reason and "worth buying" in d.reason
+
+
+def test_example_without_a_recent_cost_holds_when_the_target_cpl_is_too_dear() -> None:
+    s = signal(
+        paid_leads=None,
+        spend_micros=None,
+        target_cpl_micros=20 * EUR,
+        lead_value_micros=30 * EUR,
+        min_margin=D("0.1"),
+    )
+    d = decide(s)  # marginal €40 per accepted lead against €27: no raise
+    assert d.action == "hold" and "€40.00" in d.reason and "€30.00" in d.reason
+
+
+# --------------------------------------------------------------------------- the account cap
+
+
+@st.composite
+def accounts(draw: st.DrawFn) -> tuple[list[SegmentSignal], list[Decision], int]:
+    signals = draw(st.lists(st.one_of(economic_signals(), plausible_signals()), max_size=8))
+    decisions = [decide(s) for s in signals]
+    total = sum(d.new_budget_micros or 0 for d in decisions)
+    cap = draw(st.integers(min_value=0, max_value=max(total, 1) * 2))
+    return signals, decisions, cap
+
+
+@PROPERTY
+@given(accounts())
+def test_the_account_cap_only_trims_raises_and_keeps_every_rule(
+    account: tuple[list[SegmentSignal], list[Decision], int],
+) -> None:
+    signals, decisions, cap = account
+    fitted = fit_account_cap(signals, decisions, cap)
+    assert fit_account_cap(signals, decisions, cap) == fitted
+    assert len(fitted) == len(decisions)
+    for s, before, after in zip(signals, decisions, fitted, strict=True):
+        assert after.old_budget_micros == before.old_budget_micros
+        assert after.gap == before.gap
+        if before.action != "increase":
+            assert after == before
+            continue
+        old, wanted, new = (
+            before.old_budget_micros,
+            before.new_budget_micros,
+            after.new_budget_micros,
+        )
+        assert old is not None and wanted is not None and new is not None
+        assert old <= new <= wanted  # so within the daily limit and on the gap's side
+        assert (after.action == "hold") == (new == old)
+        if after.action == "increase":
+            assert s.min_budget_micros <= new <= s.max_budget_micros
+            assert new % DEFAULT_CONFIG.billable_unit_micros == 0
+    unchangeable = sum(
+        (d.old_budget_micros if d.action == "increase" else d.new_budget_micros) or 0
+        for d in decisions
+    )
+    total = sum(d.new_budget_micros or 0 for d in fitted)
+    if unchangeable <= cap:
+        assert total <= cap
+    else:  # the cap is below what holds and cuts leave: no raise at all
+        assert all(d.action != "increase" for d in fitted)
+
+
+def test_example_the_cap_gives_the_room_to_the_segment_whose_next_euro_earns_most() -> None:
+    # The next euro buys €2.67 of accepted-lead value in one, €1.33 in the other (half the
+    # leads are accepted): both want +20 %, the cap leaves room for less.
+    cheap = signal(lead_value_micros=80 * EUR, acceptance_rate=D("0.8"))
+    dear = signal(lead_value_micros=80 * EUR, acceptance_rate=D("0.4"))
+    decisions = [decide(cheap), decide(dear)]
+    assert [d.new_budget_micros for d in decisions] == [72 * EUR, 72 * EUR]
+    fitted = fit_account_cap([cheap, dear], decisions, 130 * EUR)
+    first, second = (d.new_budget_micros or 0 for d in fitted)
+    assert first + second <= 130 * EUR
+    assert first > second  # twice the value per euro at the margin: it gets more of the room
+    assert "account cap €130.00/day" in fitted[1].reason
+    assert fit_account_cap([cheap, dear], decisions, None) == decisions
+
+
+def test_example_a_gap_too_small_for_the_audit_log_is_a_hold() -> None:
+    # 0.04 paid leads a day at €0.40: marginal €20 per accepted lead against €22.40, so
+    # 0.0448 leads/day are worth buying, a gap of 0.0048 that the log (two decimals) would
+    # keep as 0.00 and refuse for a raise. Found by `leadflow simulate` (drift, seed 7).
+    s = signal(
+        target_leads=D(5),
+        expected_leads=D("0.04"),
+        paid_leads=D("0.04"),
+        spend_micros=400_000,
+        lead_value_micros=22_400_000,
+        acceptance_rate=D(1),
+        min_margin=D(0),
+        lead_elasticity=D("0.5"),
+    )
+    d = decide(s)
+    assert d.action == "hold" and d.gap == D("0.0048")

@@ -288,12 +288,20 @@ def test_cli_demo_builds_then_reuses_and_refuses_to_replace_it_on_database_url(
     assert built["options"]["mode"] == "live"
     assert built["report"]["path"] == str(out) and out.stat().st_size > 1_000_000
     assert len(built["decisions"]) == 2
+    # The economics: each segment's value, margin and estimated curve, and the cap (none).
+    economics = built["economics"]
+    assert {r["code"] for r in economics["segments"]} == {d["code"] for d in built["decisions"]}
+    for r in economics["segments"]:
+        assert 0 < r["elasticity"] <= 1 and r["elasticity_sd"] > 0
+        assert float(r["margin"]) == pytest.approx(float(r["revenue"]) - float(r["spend"]))
+    assert economics["account_daily_cap"] is None
 
     again = _cli("demo", "--top", "2", "--out", str(out), db_url=empty_db, tmp_path=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "Reusing the demo in the database at DATABASE_URL" in again.stdout
     assert all(d["code"] in again.stdout for d in built["decisions"])
     assert str(out) in again.stdout.replace("\n", "")  # a long path may wrap at 80 columns
+    assert "margin per day" in again.stdout and "Account daily cap: none" in again.stdout
 
     other = _cli("demo", "--seed", "3", db_url=empty_db, tmp_path=tmp_path)
     assert other.returncode == 1

@@ -272,3 +272,22 @@ def test_cli_report_writes_the_file_and_refuses_bad_input_in_one_line(
     refused = cli("--segment", "nope")
     assert refused.returncode == 1
     assert refused.stderr == "error: unknown segment nope\n"
+
+
+def test_the_economics_section_shows_value_margin_curve_and_cap(page: str, demo_url: str) -> None:
+    data = _embedded(page, report.DATA_ELEMENT_ID)
+    economics = data["economics"]
+    (margin,) = _rows(
+        demo_url,
+        "select sum(st.revenue) - sum(st.ad_spend) from lead_generation_stats st "
+        "join lead_segments s on s.id = st.segment_id and s.is_active "
+        "where st.day between %s and %s",
+        FIRST,
+        LAST,
+    )[0]
+    assert sum(Decimal(str(r["margin"])) for r in economics["segments"]) == margin
+    estimated = [r for r in economics["segments"] if r["elasticity"] is not None]
+    assert estimated and all(0 < r["elasticity"] <= 1 for r in estimated)
+    assert "Economics: value, margin and each segment" in page
+    assert f"€{float(margin):,.2f}" in page  # the margin tile
+    assert economics["account_daily_cap"] is None and "Account daily cap: none" in page

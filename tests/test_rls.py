@@ -81,6 +81,12 @@ insert into public.public_holidays (day, name) values ('2026-12-25', 'Eerste Ker
   on conflict (day) do nothing;
 insert into public.ad_campaign_daily_metrics (customer_id, campaign_id, day, cost_micros)
   values ('1234567890', '7777', '{DAY}', 42000000);
+insert into public.orchestration_settings_history (old_settings, new_settings)
+  values ('{{}}', '{{"account_daily_cap": 900}}');
+insert into public.industry_economics (industry_id, min_margin) values ('{SCHILDER}', 0.25);
+insert into public.segment_response_estimates
+  (segment_id, day, lead_value_source, elasticity, elasticity_sd, pooled_elasticity)
+  values ('{SEG}', '{DAY}', 'none', 0.5, 0.1, 0.5);
 insert into public.job_runs (id, job, day, triggered_by)
   values ('{JOB_RUN}', 'aggregate', '{DAY}', 'rls test');
 """
@@ -155,6 +161,39 @@ def assert_outcome(
 
 # One target row per table (from the seed or SETUP) and a statement per operation.
 STATEMENTS: dict[str, dict[str, str]] = {
+    "orchestration_settings_history": {
+        "select": "select id from public.orchestration_settings_history",
+        "insert": (
+            "insert into public.orchestration_settings_history (old_settings, new_settings)"
+            " values ('{}', '{}')"
+        ),
+        "update": "update public.orchestration_settings_history set old_settings = old_settings",
+        "delete": "delete from public.orchestration_settings_history",
+    },
+    "industry_economics": {
+        "select": f"select industry_id from public.industry_economics where industry_id = '{SCHILDER}'",
+        "insert": (
+            "insert into public.industry_economics (industry_id, min_margin)"
+            f" values ('{INDUSTRY}', 0.1)"
+        ),
+        "update": (
+            "update public.industry_economics set min_margin = min_margin"
+            f" where industry_id = '{SCHILDER}'"
+        ),
+        "delete": f"delete from public.industry_economics where industry_id = '{SCHILDER}'",
+    },
+    "segment_response_estimates": {
+        "select": f"select day from public.segment_response_estimates where segment_id = '{SEG}'",
+        "insert": (
+            "insert into public.segment_response_estimates (segment_id, day, lead_value_source,"
+            " elasticity, elasticity_sd, pooled_elasticity)"
+            f" values ('{SEG}', '2026-11-21', 'none', 0.5, 0.1, 0.5)"
+        ),
+        "update": (
+            f"update public.segment_response_estimates set scale = scale where segment_id = '{SEG}'"
+        ),
+        "delete": f"delete from public.segment_response_estimates where segment_id = '{SEG}'",
+    },
     "public_holidays": {
         "select": "select day from public.public_holidays where day = '2026-12-25'",
         "insert": "insert into public.public_holidays (day, name) values ('2026-12-31', 'Oud')",
@@ -369,6 +408,20 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("orchestration_settings",    "insert", (D,   D,       D,         D,    D)),
     ("orchestration_settings",    "update", (D,   D,       D,         D,    D)),
     ("orchestration_settings",    "delete", (D,   D,       D,         D,    D)),
+    # The controller's economics: the settings' audit (written by a trigger only), industry
+    # margins (set in the SQL editor) and the estimates (written by a definer function).
+    ("orchestration_settings_history", "select", (D, D,     D,         D,    A)),
+    ("orchestration_settings_history", "insert", (D, D,     D,         D,    D)),
+    ("orchestration_settings_history", "update", (D, D,     D,         D,    D)),
+    ("orchestration_settings_history", "delete", (D, D,     D,         D,    D)),
+    ("industry_economics",        "select", (D,   D,       D,         D,    A)),
+    ("industry_economics",        "insert", (D,   D,       D,         D,    D)),
+    ("industry_economics",        "update", (D,   D,       D,         D,    D)),
+    ("industry_economics",        "delete", (D,   D,       D,         D,    D)),
+    ("segment_response_estimates", "select", (D,  D,       D,         D,    A)),
+    ("segment_response_estimates", "insert", (D,  D,       D,         D,    D)),
+    ("segment_response_estimates", "update", (D,  D,       D,         D,    D)),
+    ("segment_response_estimates", "delete", (D,  D,       D,         D,    D)),
 ]
 # fmt: on
 

@@ -7,6 +7,7 @@ asserted here.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,8 +16,11 @@ import pytest
 from conftest import PgCluster
 from leadflow_tools.simulation import (
     STRATEGIES,
+    UNPROFITABLE_SHARE,
     SimulationOptions,
     SimulationResult,
+    _safety,
+    apply_scenario,
     clamp_budget,
     markdown,
     run_simulation,
@@ -162,3 +166,72 @@ def test_the_table_never_cuts_a_number_at_80_columns(small: SimulationResult, wi
     assert "…" not in out
     for strategy in STRATEGIES:
         assert f"€{small.metrics[strategy].spend:,.0f}" in out
+
+
+MIXED = dataclasses.replace(SMALL, scenario="mixed", seed=6)
+
+
+@pytest.fixture(scope="module")
+def mixed(pg_cluster: PgCluster) -> SimulationResult:
+    return run_simulation(pg_cluster.url, MIXED)
+
+
+def test_the_scenarios_change_the_market_as_described(small: SimulationResult) -> None:
+    model, cap = apply_scenario(small.model, dataclasses.replace(SMALL, scenario="mixed"))
+    before = {s.code: s for s in small.model.segments}
+    dearer = [s for s in model.segments if s.saturation_spend > before[s.code].saturation_spend]
+    assert len(dearer) == max(1, round(UNPROFITABLE_SHARE * len(model.segments)))
+    drifting = sorted(s.cost_drift for s in model.segments if s.cost_drift)
+    assert drifting and drifting[0] < 0 < drifting[-1]
+    s = next(s for s in model.segments if s.cost_drift > 0)
+    assert s.drift_start is not None
+    assert s.cost_factor(s.drift_start) == 1.0
+    assert s.cost_factor(s.drift_start + timedelta(days=60)) == pytest.approx(1.25)
+    assert cap is not None
+    assert sum(s.starting_budget_micros for s in model.segments) <= cap * 1_000_000
+    assert apply_scenario(small.model, SMALL)[1] is None  # base: no cap
+
+
+def test_mixed_scenario_keeps_the_cap_and_every_rule_for_every_strategy(
+    mixed: SimulationResult,
+) -> None:
+    data = mixed.as_json()
+    assert data["scenario"] == "mixed" and data["account_daily_cap"] > 0
+    fields = {
+        "strategy",
+        "margin",
+        "spend",
+        "fill_rate",
+        "over_delivery",
+        "cost_per_accepted",
+        "reconverged_within_7_days",
+        "shocked_segments",
+        "max_cap_use",
+        "safety_violations",
+    }
+    assert [s["strategy"] for s in data["strategies"]] == list(STRATEGIES)
+    for row in data["strategies"]:
+        assert fields <= row.keys()
+        assert row["safety_violations"] == 0, row
+        assert 0 < row["max_cap_use"] <= 1, row
+    cap = mixed.cap
+    assert cap is not None
+    for strategy in STRATEGIES:
+        for day, budgets in mixed.runs[strategy].budgets.items():
+            assert sum(budgets.values()) <= cap * 1_000_000, (strategy, day)
+    reasons = [d["reason"] for d in mixed.runs["leadflow"].decisions if d["action"] != "hold"]
+    assert any("accepted lead costs" in r or "worth" in r for r in reasons)
+
+
+def test_safety_violations_count_days_that_break_a_rule(small: SimulationResult) -> None:
+    run = small.runs["rules"]
+    first = SMALL.start
+    name = next(iter(run.budgets[first]))
+    broken = dataclasses.replace(run, budgets={d: dict(b) for d, b in run.budgets.items()})
+    broken.budgets[first][name] = broken.budgets[first - timedelta(days=1)][name] * 2
+    metrics = small.metrics["rules"]
+    assert metrics.safety_violations == 0
+    # Doubled on the first day, back to the old amount on the second: two days break ±20 %.
+    assert _safety(broken, small.model, SMALL, None)[0] == 2
+    total = sum(broken.budgets[first].values()) / 1_000_000
+    assert _safety(broken, small.model, SMALL, total - 1)[0] >= 1

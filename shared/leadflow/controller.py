@@ -21,6 +21,21 @@ The steering (amounts in micros per day, leads per day)::
 With no cost known at all, the wanted change is fallback_step * max_daily_change
 * current budget in the gap's direction.
 
+The economics (when the signal carries the value of an accepted lead)::
+
+    elasticity e        = the segment's estimated elasticity, else config.lead_elasticity
+    marginal cost per accepted lead M = marginal CPL / acceptance rate
+    worth               = value x (1 - minimum margin)
+    never raise when M >= worth (hold, the reason names M and the value);
+    with recent paid leads, the leads worth buying are
+        worth_leads = expected - paid + paid x (worth / M) ^ (e / (1 - e))
+    (the budget where the next accepted lead costs exactly `worth`), and the
+    controller steers to min(target, worth_leads): gap = that - expected. So a
+    segment whose leads cost more than they earn at the margin is lowered (its gap
+    is negative), one that is worth more is raised only up to that point.
+
+An account daily cap is applied across budgets by :func:`fit_account_cap`.
+
 Why divide by the elasticity: paid leads grow like spend ** e (0 < e <= 1,
 diminishing returns), so d(spend)/d(leads) = spend / (e * leads) = average CPL / e.
 With e = 0.5 the next lead costs twice the average one.
@@ -42,6 +57,7 @@ and turns any violation into a hold, so a bug here can cost a day, never money.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import (
     MAX_EMAX,
@@ -59,6 +75,9 @@ HARD_MAX_DAILY_CHANGE = Decimal("0.20")
 """No configuration may move a budget by more than this fraction in one day."""
 
 MICROS_PER_UNIT = 1_000_000
+
+MIN_LOGGED_GAP = Decimal("0.01")
+"""The audit log keeps a gap to two decimals; a change needs a gap that survives that."""
 
 # Wide exponents and no traps: arithmetic on huge or tiny inputs gives Infinity or 0,
 # never an exception. Inputs are checked to be finite before any arithmetic.
@@ -89,7 +108,9 @@ class ControllerConfig:
     """With no cost known, move by this fraction of the daily limit; 0 < x <= 1."""
     saturation_lost_share: Decimal = Decimal("0.02")
     """Lost impression share (budget) below this: the budget is not what limits volume
-    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1."""
+    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1.
+    The orchestrate job takes it from `orchestration_settings.saturation_lost_share` (its
+    home, which the SQL estimator reads too); this default is for the pure function."""
 
     def __post_init__(self) -> None:
         _require_decimal("max_daily_change", self.max_daily_change, 0, HARD_MAX_DAILY_CHANGE)
@@ -153,6 +174,14 @@ class SegmentSignal:
     """Days since the newest stats row; None means no data at all."""
     lost_impression_share_budget: float | None = None
     """search_budget_lost_impression_share (0..1); near 0: more budget buys little."""
+    lead_value_micros: int | None = None
+    """What an accepted lead earns (the partners' price); None: no economics rule."""
+    acceptance_rate: Decimal | None = None
+    """Share of leads the partners accept (0..1]; None: counted as 1 (cost per gross lead)."""
+    min_margin: Decimal | None = None
+    """Minimum margin on an accepted lead, 0 <= x < 1; None: 0."""
+    lead_elasticity: Decimal | None = None
+    """The segment's estimated elasticity (0 < e <= 1); None: config.lead_elasticity."""
 
 
 @dataclass(frozen=True)
@@ -262,9 +291,37 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             gap,
         )
 
+    economics = _economics(s, c, paid, spend, target_cpl)
+    if isinstance(economics, str):
+        return hold(economics, gap)
+    told_worth = ""
+    if economics is not None:
+        worth_leads = economics.worth_leads
+        if worth_leads is not None and worth_leads < target:
+            # Leads past the budget where the next accepted one costs its worth lose money.
+            target = max(worth_leads, Decimal(0))
+            gap = target - expected
+            told_worth = (
+                f"only {_leads(target)} leads/day are worth buying (the next accepted lead "
+                f"costs {economics.describe()}); "
+            )
+        elif gap > 0 and economics.marginal >= economics.worth:
+            return hold(
+                f"Holding: under target by {_leads(gap)} leads/day, but the next accepted lead "
+                f"would cost {economics.describe()}.",
+                gap,
+            )
+
     band = max(c.dead_band * target, c.min_gap_leads)
+    if told_worth and gap < 0:
+        # Leads that lose money: the band is relative to what is bought now, without the
+        # absolute floor of min_gap_leads (a small segment paying too much is cut too), but
+        # at least MIN_LOGGED_GAP, so that the logged gap (two decimals) keeps its sign.
+        band = max(c.dead_band * expected, MIN_LOGGED_GAP)
     side = "Under" if gap > 0 else "Over"
     told = f"{side} target by {_leads(abs(gap))} leads/day"
+    if told_worth:
+        told = f"{told_worth[0].upper()}{told_worth[1:]}{_lower(told)}"
     if abs(gap) <= band:
         return hold(
             f"Holding: {_leads(target)} leads/day targeted, {_leads(expected)} expected, "
@@ -275,12 +332,12 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
     if gap > 0:
         if saturated and lost is not None:
             return hold(
-                f"Holding: {told.lower()}, but only {_share(lost)} of impressions are lost "
+                f"Holding: {_lower(told)}, but only {_share(lost)} of impressions are lost "
                 "to budget, so more money would buy few leads.",
                 gap,
             )
         return _increase(s, c, old, gap, told, paid, spend, target_cpl)
-    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated)
+    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated, economics)
 
 
 def _increase(
@@ -300,15 +357,15 @@ def _increase(
 
     if old > high:
         return hold(
-            f"Holding: {told.lower()}, but the budget {_eur(old)} is above the segment maximum "
+            f"Holding: {_lower(told)}, but the budget {_eur(old)} is above the segment maximum "
             f"{_eur(high)} and may not be lowered against the gap; an operator should fix it.",
             gap,
         )
     if old == high:
-        return hold(f"Holding: {told.lower()}, but already at the maximum {_eur(high)}.", gap)
+        return hold(f"Holding: {_lower(told)}, but already at the maximum {_eur(high)}.", gap)
     if old == 0:
         return hold(
-            f"Holding: {told.lower()}, but the budget is {_eur(0)} and a daily change is capped "
+            f"Holding: {_lower(told)}, but the budget is {_eur(0)} and a daily change is capped "
             f"at {_pct(c.max_daily_change)} of it; an operator should set a starting budget.",
             gap,
         )
@@ -318,20 +375,26 @@ def _increase(
     if floor_ > ceiling:
         if old < low:
             return hold(
-                f"Holding: {told.lower()}, but the budget {_eur(old)} is below the segment "
+                f"Holding: {_lower(told)}, but the budget {_eur(old)} is below the segment "
                 f"minimum {_eur(low)} and +{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
                 "reach it; an operator should raise the budget to the minimum.",
                 gap,
             )
         return hold(
-            f"Holding: {told.lower()}, but no billable amount lies within "
+            f"Holding: {_lower(told)}, but no billable amount lies within "
             f"+{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
             gap,
         )
-    wanted, how = _wanted_change(c, old, gap, paid, spend, target_cpl)
+    wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
     desired = old + wanted
     if desired.is_nan():
-        return hold(f"Holding: {told.lower()}, but the wanted change could not be computed.", gap)
+        return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
+    economics = _economics(s, c, paid, spend, target_cpl)
+    if isinstance(economics, _Economics) and economics.budget_limit is not None:
+        limit = old * economics.budget_limit
+        if limit < desired:
+            desired = limit
+            how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
     if desired >= ceiling:
         new = ceiling
         if old + step <= high:
@@ -344,7 +407,7 @@ def _increase(
         if new < floor_:
             if old >= low:
                 return hold(
-                    f"Holding: {told.lower()}; {how} → +{_eur(wanted)} wanted, "
+                    f"Holding: {_lower(told)}; {how} → +{_eur(wanted)} wanted, "
                     "which rounds to no change.",
                     gap,
                 )
@@ -363,6 +426,7 @@ def _decrease(
     spend: int | None,
     target_cpl: int | None,
     saturated: bool,
+    economics: _Economics | None = None,
 ) -> Decision:
     low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
 
@@ -371,37 +435,46 @@ def _decrease(
 
     if old < low:
         return hold(
-            f"Holding: {told.lower()}, but the budget {_eur(old)} is below the segment minimum "
+            f"Holding: {_lower(told)}, but the budget {_eur(old)} is below the segment minimum "
             f"{_eur(low)} and may not be raised against the gap; an operator should fix it.",
             gap,
         )
     if old == low:
-        return hold(f"Holding: {told.lower()}, but already at the minimum {_eur(low)}.", gap)
+        return hold(f"Holding: {_lower(told)}, but already at the minimum {_eur(low)}.", gap)
     step = _max_step(old, c.max_daily_change)
     floor_ = _ceil_unit(max(low, old - step), unit)
     ceiling = _floor_unit(min(high, old - 1), unit)
     if floor_ > ceiling:
         if old > high:
             return hold(
-                f"Holding: {told.lower()}, but the budget {_eur(old)} is above the segment "
+                f"Holding: {_lower(told)}, but the budget {_eur(old)} is above the segment "
                 f"maximum {_eur(high)} and -{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
                 "reach it; an operator should lower the budget to the maximum.",
                 gap,
             )
         return hold(
-            f"Holding: {told.lower()}, but no billable amount lies within "
+            f"Holding: {_lower(told)}, but no billable amount lies within "
             f"-{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
             gap,
         )
-    wanted, how = _wanted_change(c, old, gap, paid, spend, target_cpl)
+    wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
     base = old
     if saturated and spend is not None and spend < old:
         # The budget is not binding: the unspent part buys nothing, so cut from actual spend.
         base = spend
         how += f", from actual spend {_eur(spend)} as the budget is not limiting"
     desired = base + wanted
+    if (
+        economics is not None
+        and economics.budget_limit is not None
+        and economics.worth_leads is not None
+        and economics.worth_leads < expected_of(s)
+    ):
+        # Cutting to the leads worth buying: the curve says which budget that is.
+        desired = old * economics.budget_limit
+        how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
-        return hold(f"Holding: {told.lower()}, but the wanted change could not be computed.", gap)
+        return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
     if desired <= floor_:
         new = floor_
         if old - step >= low:
@@ -414,7 +487,7 @@ def _decrease(
         if new > ceiling:
             if old <= high:
                 return hold(
-                    f"Holding: {told.lower()}; {how} → {_eur(desired - old)} wanted, "
+                    f"Holding: {_lower(told)}; {how} → {_eur(desired - old)} wanted, "
                     "which rounds to no change.",
                     gap,
                 )
@@ -425,6 +498,7 @@ def _decrease(
 
 def _wanted_change(
     c: ControllerConfig,
+    elasticity: Decimal,
     old: int,
     gap: Decimal,
     paid: Decimal | None,
@@ -432,7 +506,7 @@ def _wanted_change(
     target_cpl: int | None,
 ) -> tuple[Decimal, str]:
     """The signed change in micros that would close the gap, and how it was estimated."""
-    e = c.lead_elasticity
+    e = elasticity
     if paid is not None and paid > 0 and spend is not None and spend > 0:
         average = spend / paid
         marginal = average / e
@@ -449,6 +523,248 @@ def _wanted_change(
     sign = 1 if gap > 0 else -1
     how = f"no cost per lead known, so a fixed {_pct(fraction)} step"
     return sign * fraction * old, how
+
+
+@dataclass(frozen=True)
+class _Economics:
+    """What the next accepted lead costs and is worth (micros), and what follows."""
+
+    marginal: Decimal
+    """Marginal cost per accepted lead at the current spend."""
+    marginal_cpl: Decimal
+    acceptance: Decimal
+    value: Decimal
+    min_margin: Decimal
+    worth: Decimal
+    """value x (1 - min_margin): the most the next accepted lead may cost."""
+    worth_leads: Decimal | None
+    """Leads/day at the budget where the next accepted lead costs `worth` (None: unknown)."""
+    budget_limit: Decimal | None
+    """That budget as a multiple of the current one (None: unknown or unlimited)."""
+
+    def describe(self) -> str:
+        return (
+            f"{_eur(self.marginal)} (marginal CPL {_eur(self.marginal_cpl)} ÷ acceptance "
+            f"{_share(self.acceptance)}) against its value {_eur(self.value)} less the "
+            f"{_share(self.min_margin)} minimum margin ({_eur(self.worth)})"
+        )
+
+
+def expected_of(s: SegmentSignal) -> Decimal:
+    """The signal's expected leads as a finite Decimal (0 when not valid)."""
+    return _as_decimal(s.expected_leads) or Decimal(0)
+
+
+def _elasticity(s: SegmentSignal, c: ControllerConfig) -> Decimal:
+    e = _as_decimal(s.lead_elasticity)
+    return e if e is not None and 0 < e <= 1 else c.lead_elasticity
+
+
+def _economics(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    paid: Decimal | None,
+    spend: int | None,
+    target_cpl: int | None,
+) -> _Economics | str | None:
+    """The economics of the next lead; None without a value or a cost; a reason when an
+    economic input is present but not valid."""
+    if s.lead_value_micros is None:
+        return None
+    value = s.lead_value_micros
+    if not _is_int(value) or value < 0:
+        return f"Holding: the value of an accepted lead ({_text(value)}) is not valid."
+    acceptance = Decimal(1) if s.acceptance_rate is None else _as_decimal(s.acceptance_rate)
+    if acceptance is None or not 0 < acceptance <= 1:
+        return f"Holding: the acceptance rate ({_text(s.acceptance_rate)}) is not valid."
+    margin = Decimal(0) if s.min_margin is None else _as_decimal(s.min_margin)
+    if margin is None or not 0 <= margin < 1:
+        return f"Holding: the minimum margin ({_text(s.min_margin)}) is not valid."
+    if s.lead_elasticity is not None:
+        e = _as_decimal(s.lead_elasticity)
+        if e is None or not 0 < e <= 1:
+            return f"Holding: the elasticity ({_text(s.lead_elasticity)}) is not valid."
+    e = _elasticity(s, c)
+    observed = paid is not None and paid > 0 and spend is not None and spend > 0
+    if observed and paid is not None and spend is not None:
+        marginal_cpl = spend / paid / e
+    elif target_cpl is not None and target_cpl > 0:
+        marginal_cpl = target_cpl / e
+    else:
+        return None
+    marginal = marginal_cpl / acceptance
+    worth = value * (1 - margin)
+    worth_leads = budget_limit = None
+    if observed and paid is not None and e < 1 and marginal > 0:
+        ratio = worth / marginal
+        budget_limit = ratio ** (1 / (1 - e)) if ratio > 0 else Decimal(0)
+        expected = _as_decimal(s.expected_leads) or Decimal(0)
+        worth_leads = expected - paid + paid * budget_limit**e
+        if not (budget_limit.is_finite() and worth_leads.is_finite()):
+            worth_leads = budget_limit = None
+    return _Economics(
+        marginal, marginal_cpl, acceptance, Decimal(value), margin, worth, worth_leads, budget_limit
+    )
+
+
+# --------------------------------------------------------------------------- the account cap
+
+
+def fit_account_cap(
+    signals: list[SegmentSignal],
+    decisions: list[Decision],
+    cap_micros: int | None,
+    config: ControllerConfig = DEFAULT_CONFIG,
+) -> list[Decision]:
+    """The decisions with their raises trimmed so the day's budgets sum to at most the cap.
+
+    Holds and decreases stay; the room left under the cap goes to the raises where the
+    next euro earns the most accepted-lead value (one price lambda for all: each raise
+    stops where value x acceptance x d(paid leads)/d(budget) falls to 1 + lambda, and
+    never beyond what `decide` wanted). A raise without a known value comes last. Every
+    trimmed amount lies between the old budget and the wanted one (so within the daily
+    limit, on the gap's side) and within the bounds, else it becomes a hold. Pure.
+    """
+    if cap_micros is None or not _is_int(cap_micros):
+        return list(decisions)
+    with localcontext(_CONTEXT):
+        return _fit_account_cap(signals, decisions, cap_micros, config)
+
+
+def _fit_account_cap(
+    signals: list[SegmentSignal],
+    decisions: list[Decision],
+    cap: int,
+    c: ControllerConfig,
+) -> list[Decision]:
+    amounts = [d.new_budget_micros or 0 for d in decisions]
+    if sum(amounts) <= cap:
+        return list(decisions)
+    raises = [
+        i
+        for i, d in enumerate(decisions)
+        if d.action == "increase"
+        and _is_int(d.old_budget_micros)
+        and _is_int(d.new_budget_micros)
+        and d.old_budget_micros is not None
+        and d.new_budget_micros is not None
+        and d.new_budget_micros > d.old_budget_micros > 0
+    ]
+    fixed = sum(a for i, a in enumerate(amounts) if i not in raises)
+    room = cap - fixed - sum(decisions[i].old_budget_micros or 0 for i in raises)
+    rates = {i: _value_per_euro(signals[i], c, decisions[i].old_budget_micros or 0) for i in raises}
+
+    def trimmed(price: float) -> dict[int, int]:
+        out = {}
+        for i in raises:
+            old = decisions[i].old_budget_micros or 0
+            new = decisions[i].new_budget_micros or 0
+            rate, e = rates[i]
+            if rate is None:
+                wanted = new if price <= 0 else old
+            elif rate <= 1 + price:
+                wanted = old
+            elif e >= 1:
+                wanted = new
+            else:
+                factor = (rate / (1 + price)) ** (1 / (1 - e))
+                wanted = int(min(old * factor, new))
+            amount = _floor_unit(max(min(wanted, new), old), c.billable_unit_micros)
+            if amount < max(old, signals[i].min_budget_micros):
+                amount = old
+            out[i] = amount
+        return out
+
+    chosen = {i: decisions[i].old_budget_micros or 0 for i in raises}
+    price = math.inf
+    if room > 0:
+        low, high = -1.0, 1.0
+        while sum(trimmed(high).values()) - sum(chosen.values()) > room and high < 1e9:
+            low, high = high, high * 4
+        for _ in range(50):
+            middle = (low + high) / 2
+            if sum(trimmed(middle).values()) - sum(chosen.values()) > room:
+                low = middle
+            else:
+                high = middle
+        candidate = trimmed(high)
+        if sum(candidate.values()) - sum(chosen.values()) <= room:
+            chosen, price = candidate, high
+    out = list(decisions)
+    for i in raises:
+        d, amount = decisions[i], chosen[i]
+        if amount == d.new_budget_micros:
+            continue
+        note = (
+            f"the account cap {_eur(cap)}/day binds: the money goes where the next euro "
+            f"earns most (here it must earn at least €{_num(1 + price)} of accepted-lead value)"
+            if math.isfinite(price)
+            else f"the account cap {_eur(cap)}/day leaves no room for raises"
+        )
+        if amount == d.old_budget_micros:
+            out[i] = Decision(
+                "hold",
+                d.old_budget_micros,
+                d.old_budget_micros,
+                d.gap,
+                f"Holding: {_lower(d.reason.rstrip('.'))}; but {note}.",
+            )
+        else:
+            out[i] = Decision(
+                "increase",
+                d.old_budget_micros,
+                amount,
+                d.gap,
+                f"{d.reason.rstrip('.')}; {note}: trimmed to {_eur(amount)}.",
+            )
+    if sum(x.new_budget_micros or 0 for x in out) > cap and any(
+        x.action == "increase" for x in out
+    ):  # pragma: no cover - the trimming above never overshoots; a last net
+        return [
+            Decision(
+                "hold",
+                x.old_budget_micros,
+                x.old_budget_micros,
+                x.gap,
+                f"Holding: the account cap {_eur(cap)}/day would be exceeded.",
+            )
+            if x.action == "increase"
+            else x
+            for x in out
+        ]
+    return out
+
+
+def _value_per_euro(s: SegmentSignal, c: ControllerConfig, old: int) -> tuple[float | None, float]:
+    """Accepted-lead value the next euro of budget buys at the current budget, and the
+    elasticity; (None, e) when unknown."""
+    e = float(_elasticity(s, c))
+    paid, value = _as_decimal(s.paid_leads), s.lead_value_micros
+    acceptance = _as_decimal(s.acceptance_rate) if s.acceptance_rate is not None else Decimal(1)
+    if (
+        paid is None
+        or paid <= 0
+        or old <= 0
+        or not _is_int(value)
+        or value is None
+        or value <= 0
+        or acceptance is None
+        or not 0 < acceptance <= 1
+    ):
+        return None, e
+    margin = _as_decimal(s.min_margin) if s.min_margin is not None else Decimal(0)
+    if margin is None or not 0 <= margin < 1:
+        return None, e
+    worth = float(value) * (1 - float(margin))
+    return worth * float(acceptance) * e * float(paid) / old, e
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 # --------------------------------------------------------------------------- the last check

@@ -673,6 +673,15 @@ def simulate_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the market and marketplace.")] = 42,
     industries: Annotated[int, typer.Option("--industries", help="Industries, 1-15.")] = 15,
     provinces: Annotated[int, typer.Option("--provinces", help="Provinces, 1-12.")] = 12,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario",
+            help="base, account-cap (a cap at 80 % of filling every segment), unprofitable "
+            "(some segments cost more at the margin than their leads earn), drift (cost per "
+            "click of some segments rises 25 %, of others falls), or mixed (all of them).",
+        ),
+    ] = "base",
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="HTML plot to write [default: .leadflow/simulation.html]."),
@@ -689,13 +698,18 @@ def simulate_command(
     is simulated. Prints the comparison and writes the plot.
 
     Examples: leadflow simulate
+              leadflow simulate --scenario mixed --seed 7 --json
               leadflow simulate --days 30 --seed 7 --json
     """
     from leadflow_tools import simulation
     from leadflow_tools.embedded import running_server
 
     options = simulation.SimulationOptions(
-        seed=seed, days=days, industries=industries, provinces=provinces
+        seed=seed,
+        days=days,
+        industries=industries,
+        provinces=provinces,
+        scenario=scenario,  # type: ignore[arg-type]  # validated by SimulationOptions
     )
     settings = get_settings()
     with (

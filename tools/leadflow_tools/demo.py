@@ -156,6 +156,8 @@ class DemoResult:
     where: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    #: report_economics over the steered days: per segment value, margin and curve; cap use.
+    economics: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """Decisions of the last day by action."""
@@ -427,6 +429,12 @@ def results(db: Database, caller: Caller, options: DemoOptions, *, reused: bool)
         total=_totals(db, caller, options.first_day, options.last_lead_day),
         before=_totals(db, caller, options.first_day, options.first_day + span),
         after=_totals(db, caller, options.settled_day - span, options.settled_day),
+        economics=db.rpc(
+            "report_economics",
+            {"p_from": options.steer_from.isoformat(), "p_to": options.end.isoformat()},
+            caller=caller,
+            read_only=True,
+        ),
     )
 
 
@@ -547,6 +555,7 @@ def as_json(result: DemoResult, report: ReportResult) -> dict[str, Any]:
         "before": result.before,
         "after": result.after,
         "decisions": result.decisions,
+        "economics": result.economics,
         "report": report.as_json(),
         "seconds": round(result.seconds, 2),
     }
@@ -598,6 +607,7 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         "budget: euro/day." + ("" if wide else " Each decision's reason follows the table."),
         expand=wide,
     )
+    curves = {r["code"]: r for r in result.economics.get("segments") or []}
     rows = [
         [
             _fmt(d["capacity"]),
@@ -605,13 +615,15 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
             _fmt(d["expected_leads"]),
             _fmt(d["lead_gap"], sign=True),
             _budget(d),
+            _money((curves.get(d["code"]) or {}).get("lead_value")),
+            _curve(curves.get(d["code"]) or {}),
         ]
         for d in shown
     ]
     # Numbers never shrink (no "…" inside a number at 80 columns or piped): the segment
     # code wraps instead.
     table.add_column("segment", overflow="fold", min_width=10)
-    for i, name in enumerate(("capacity", "target", "actual", "gap", "budget")):
+    for i, name in enumerate(("capacity", "target", "actual", "gap", "budget", "value", "curve e")):
         width = max([len(name), *(Text.from_markup(row[i]).cell_len for row in rows)])
         table.add_column(name, justify="right", no_wrap=True, min_width=width)
     if wide:
@@ -652,7 +664,24 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         _money(b.get("cost_per_accepted")),
         _money(a.get("cost_per_accepted")),
     )
+    compare.add_row(
+        "margin per day (revenue - ad spend)",
+        _margin_per_day(b),
+        _margin_per_day(a),
+    )
     console.print(compare)
+    cap = result.economics.get("account_daily_cap")
+    use = result.economics.get("max_cap_use")
+    console.print(
+        "Account daily cap: "
+        + (
+            "none set (orchestration_settings.account_daily_cap)."
+            if cap is None
+            else f"{_money(cap)}; the highest steered day used "
+            + ("—" if use is None else f"{100 * float(use):.1f} %")
+            + " of it."
+        )
+    )
     console.print(f"Report: [bold]{report.path}[/bold]  ({report.path.resolve().as_uri()})")
     console.print(f"Took {result.seconds:.1f} s.")
 
@@ -685,6 +714,19 @@ def _budget(d: dict[str, Any]) -> str:
 def _pct(totals: dict[str, Any]) -> str:
     rate = totals.get("fill_rate")
     return "—" if rate is None else f"{100 * float(rate):.1f} %"
+
+
+def _curve(row: dict[str, Any]) -> str:
+    e = row.get("elasticity")
+    return "—" if e is None else f"{float(e):.2f}±{float(row['elasticity_sd']):.2f}"
+
+
+def _margin_per_day(totals: dict[str, Any]) -> str:
+    days = totals.get("days") or 1
+    revenue, spend = totals.get("revenue"), totals.get("ad_spend")
+    if revenue is None or spend is None:
+        return "—"
+    return _money((float(revenue) - float(spend)) / days)
 
 
 def _per_day(totals: dict[str, Any]) -> str:

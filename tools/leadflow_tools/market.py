@@ -9,7 +9,8 @@ Per segment and Dutch day (money in euro per day)::
 
     demand(d)  = weekday(d) x season(d) x holiday(d)           (about 1 on average)
     organic(d) ~ Poisson(organic_per_day x demand(d))           SEO and microsite leads
-    reach(d)   = saturation_spend x demand(d)                   spend that buys every impression
+    reach(d)   = saturation_spend x demand(d) x cost(d)         spend that buys every impression
+                 (cost(d): cost per click relative to the start, 1 unless a scenario drifts it)
     spend(d)   = min(budget, reach(d)) x U(0.93, 1)
     paid(d)    ~ Poisson(saturation_leads x demand(d) x (spend / reach(d)) ** elasticity x noise)
     lost impression share (budget) = 1 - budget / reach(d) while the budget limits, else ~0
@@ -178,14 +179,57 @@ class SegmentMarket:
     season_peak_day: int
     season_amplitude: float
     starting_budget_micros: int  # what an operator set by hand before Leadflow
+    #: Cost per click drifts by this share (0.25: +25 %) over `drift_days` from `drift_start`.
+    cost_drift: float = 0.0
+    drift_start: date | None = None
+    drift_days: int = 30
 
     def demand(self, day: date) -> float:
         """Relative demand on `day`."""
         return demand_factor(day, self.season_peak_day, self.season_amplitude)
 
+    def cost_factor(self, day: date) -> float:
+        """Cost per click on `day` relative to the segment's starting cost per click."""
+        if self.drift_start is None or not self.cost_drift:
+            return 1.0
+        done = min(max((day - self.drift_start).days / self.drift_days, 0.0), 1.0)
+        return 1.0 + self.cost_drift * done
+
     def reach(self, day: date) -> float:
         """Euro that buys every impression on `day`; more budget is not spent."""
-        return self.saturation_spend * self.demand(day)
+        return self.saturation_spend * self.demand(day) * self.cost_factor(day)
+
+    def margin_budget(self, day: date, threshold: float) -> int:
+        """The budget (whole cents) at which the next accepted lead costs `threshold` euro
+        (marginal cost per accepted lead = spend / (elasticity x paid leads x acceptance));
+        full reach when even that lead costs less."""
+        reach, e = self.reach(day), self.elasticity
+        top = self.saturation_leads * self.demand(day)
+        if reach <= 0 or top <= 0 or threshold <= 0:
+            return 0
+        # s / (e a top (s / reach) ** e) = threshold
+        #   <=>  s ** (1 - e) = threshold e a top reach ** -e
+        spend = (threshold * e * self.acceptance_rate * top * reach**-e) ** (1 / (1 - e))
+        euro = min(spend, reach) / MEAN_SPEND_SHARE
+        return min(
+            math.floor(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT,
+            self.full_reach_budget(day),
+        )
+
+    def value_per_euro(self, day: date, budget_micros: int) -> float:
+        """Accepted-lead value (euro) the next euro of budget buys on `day` (noise-free)."""
+        reach = self.reach(day)
+        spend = max(budget_micros, 0) / MICROS * MEAN_SPEND_SHARE
+        if reach <= 0 or spend <= 0 or spend >= reach:
+            return 0.0
+        paid = self.saturation_leads * self.demand(day) * (spend / reach) ** self.elasticity
+        return (
+            self.lead_price
+            * self.acceptance_rate
+            * self.elasticity
+            * paid
+            / (spend / MEAN_SPEND_SHARE)
+        )
 
     def expected_paid_leads(self, day: date, budget_micros: int) -> float:
         """Mean paid leads from clicks on `day` at this budget (no noise, spend = budget)."""

@@ -100,6 +100,12 @@ def fetch(
         if exc.code == "22023":
             raise LeadflowError(exc.message) from None
         raise
+    data["economics"] = db.rpc(
+        "report_economics",
+        {"p_from": data["from"], "p_to": data["to"]},
+        caller=caller,
+        read_only=True,
+    )
     return data
 
 
@@ -490,6 +496,7 @@ def render(data: dict[str, Any], *, generated_at: datetime | None = None) -> str
         tiles=_tiles(data),
         charts=blocks,
         decisions=_decisions_table(data),
+        economics=_economics_table(data),
         plotly=get_plotlyjs(),
         data_id=DATA_ELEMENT_ID,
         data=_script_json(data),
@@ -533,6 +540,11 @@ def _tiles(data: dict[str, Any]) -> str:
         ("ad spend", _money(t.get("ad_spend")), f"CPL {_money(t.get('cpl'))}"),
         ("cost per accepted lead", _money(t.get("cost_per_accepted")), ""),
         (
+            "margin",
+            _money(_margin(data)),
+            "revenue of accepted leads - ad spend",
+        ),
+        (
             f"decisions {latest}",
             str(sum(counts.values())),
             f"{counts['increase']} up · {counts['decrease']} down · {counts['hold']} hold",
@@ -572,6 +584,54 @@ def _decisions_table(data: dict[str, Any]) -> str:
             f"<td class='reason'>{html.escape(d['reason'])}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _margin(data: dict[str, Any]) -> float | None:
+    rows = (data.get("economics") or {}).get("segments")
+    return None if rows is None else sum(float(r["margin"]) for r in rows)
+
+
+def _economics_table(data: dict[str, Any]) -> str:
+    economics = data.get("economics") or {}
+    cap = economics.get("account_daily_cap")
+    use = economics.get("max_cap_use")
+    lines = [
+        "<p>Account daily cap: "
+        + (
+            "none"
+            if cap is None
+            else f"{_money(cap)}; highest day's budgets "
+            + ("—" if use is None else f"{100 * float(use):.1f}% of it")
+        )
+        + ".</p>"
+    ]
+    rows = economics.get("segments") or []
+    if not rows:
+        return lines[0] + "<p>No economics estimated in this period.</p>"
+    head = (
+        "<tr><th>segment</th><th>value</th><th>min margin</th><th>revenue</th><th>spend</th>"
+        "<th>margin</th><th>elasticity e</th><th>scale</th><th>days used</th>"
+        "<th>estimated on</th></tr>"
+    )
+    body = []
+    for r in rows:
+        e = r.get("elasticity")
+        curve = "—" if e is None else f"{float(e):.2f} ± {float(r['elasticity_sd']):.2f}"
+        value = _money(r.get("lead_value"))
+        if r.get("lead_value_source") not in (None, "segment", "none"):
+            value += f" ({r['lead_value_source']})"
+        margin = r.get("min_margin")
+        scale = "—" if r.get("scale") is None else f"{float(r['scale']):.4g}"
+        body.append(
+            f"<tr><td>{html.escape(r['code'])}</td><td>{html.escape(value)}</td>"
+            f"<td>{'—' if margin is None else f'{100 * float(margin):.0f}%'}</td>"
+            f"<td>{_money(r['revenue'])}</td><td>{_money(r['spend'])}</td>"
+            f"<td>{_money(r['margin'])}</td><td>{curve}</td>"
+            f"<td>{scale}</td>"
+            f"<td>{r.get('days_used') or 0}</td>"
+            f"<td>{html.escape(str(r.get('estimated_on') or '—'))}</td></tr>"
+        )
+    return lines[0] + f"<table>{head}{''.join(body)}</table>"
 
 
 def _status(decision: dict[str, Any]) -> str:
@@ -642,6 +702,13 @@ _PAGE = """<!doctype html>
 and actual/day: the last week as the controller saw them (gap = target - actual);
 budget in euro/day.</p>
 <div class="tablewrap">{decisions}</div>
+<h2>Economics: value, margin and each segment's estimated curve</h2>
+<p class="note">value: what an accepted lead earns (mean price of accepted leads);
+margin: revenue of accepted leads minus ad spend over the period; curve: paid leads/day =
+scale x spend<sup>e</sup> (spend in euro/day), e ± its standard deviation, estimated from
+the segment's own days pooled toward its industry and province; the controller never
+raises a budget while the next accepted lead costs more than value x (1 - minimum margin).</p>
+<div class="tablewrap">{economics}</div>
 </main>
 <script type="application/json" id="{data_id}">{data}</script>
 <script>

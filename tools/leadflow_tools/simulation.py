@@ -27,6 +27,7 @@ Every number follows from the seed: the same seed gives the same metrics.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -58,6 +59,18 @@ from leadflow_tools.market import (
 )
 from leadflow_tools.simclock import pin_today
 
+Scenario = Literal["base", "account-cap", "unprofitable", "drift", "mixed"]
+SCENARIOS: tuple[Scenario, ...] = ("base", "account-cap", "unprofitable", "drift", "mixed")
+#: account-cap: the account's daily cap is this share of what filling every segment costs.
+CAP_SHARE = 0.80
+#: unprofitable: this share of the segments pays UNPROFITABLE_COST x the cost per click, so
+#: their marginal cost per accepted lead passes their lead price before capacity is filled.
+UNPROFITABLE_SHARE = 0.20
+UNPROFITABLE_COST = 2.5
+#: drift: cost per click of one group rises 25 %, of another falls 20 %, over DRIFT_DAYS
+#: from two weeks into the steering.
+DRIFT_SHARE = 0.20
+DRIFT_UP, DRIFT_DOWN, DRIFT_DAYS = 0.25, -0.20, 30
 Strategy = Literal["fixed", "rules", "leadflow", "oracle"]
 STRATEGIES: tuple[Strategy, ...] = ("fixed", "rules", "leadflow", "oracle")
 LABELS: dict[Strategy, str] = {
@@ -78,6 +91,7 @@ DEAD_BAND = 0.10
 #: A capacity shock moves a segment's capacity by this share.
 SHOCK_SIZE = 0.30
 CENT = 10_000  # micros
+MICROS = 1_000_000
 
 Progress = Callable[[str, str, int, int], None]
 
@@ -95,8 +109,13 @@ class SimulationOptions:
     #: Share of the segments (at least one) in each of the two shocks.
     shock_share: float = 0.10
     parallel: bool = True
+    scenario: Scenario = "base"
 
     def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise LeadflowError(
+                f"--scenario must be one of {', '.join(SCENARIOS)}, not {self.scenario}"
+            )
         if not 14 <= self.days <= 366:
             raise LeadflowError(f"--days must be between 14 and 366, not {self.days}")
         if not 8 <= self.warmup_days <= 60:
@@ -141,10 +160,15 @@ class SimulationOptions:
         days = self.shock_days
         return days[1] if len(days) > 1 else None
 
+    def has(self, feature: Scenario) -> bool:
+        """Whether this scenario includes `feature` (mixed includes them all)."""
+        return self.scenario in (feature, "mixed")
+
     def describe(self) -> str:
         """One line: what this simulation is."""
         return (
-            f"seed {self.seed}, {self.industries} industries x {self.provinces} provinces, "
+            f"scenario {self.scenario}, seed {self.seed}, "
+            f"{self.industries} industries x {self.provinces} provinces, "
             f"{self.days} steered days {self.start} to {self.last_day} after "
             f"{self.warmup_days} days of warm-up on hand-set budgets"
         )
@@ -168,6 +192,13 @@ class StrategyMetrics:
     strategy: Strategy
     capacity: float
     accepted: float
+    margin: float
+    """Euro: lead price of the accepted leads within capacity minus ad spend."""
+    safety_violations: int
+    """Days on which a budget moved more than 20 %, left its bounds, or the day's budgets
+    summed to more than the account cap."""
+    max_cap_use: float | None
+    """The highest steered day's sum of budgets / the account cap; None without a cap."""
     filled: float
     """Accepted leads within capacity (per segment and month)."""
     over_delivered: float
@@ -218,6 +249,10 @@ class StrategyMetrics:
         return {
             "strategy": self.strategy,
             "label": LABELS[self.strategy],
+            "margin": round(self.margin, 2),
+            "safety_violations": self.safety_violations,
+            "max_cap_use": _round(self.max_cap_use, 4),
+            "shocked_segments": len(self.reconverge),
             "capacity": round(self.capacity, 2),
             "accepted": round(self.accepted, 2),
             "filled": round(self.filled, 2),
@@ -268,45 +303,53 @@ class SimulationResult:
     metrics: dict[Strategy, StrategyMetrics]
     series: dict[Strategy, dict[str, list[Any]]]
     runs: dict[Strategy, StrategyRun]
+    cap: float | None = None
+    """The account's daily cap in euro (account-cap and mixed), else None."""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
     def targets(self) -> list[Target]:
-        """The controller's targets against the oracle and the baselines."""
-        c, o = self.metrics["leadflow"], self.metrics["oracle"]
-        a, b = self.metrics["fixed"], self.metrics["rules"]
-        fill_gap = 100 * (o.fill_rate - c.fill_rate)
-        spend_ratio = c.spend / o.spend if o.spend else math.inf
-        median = c.reconverge_median
-        cpl = c.cost_per_accepted or math.inf
+        """The controller's targets (issue #11) against the oracle and the ±20 % rules."""
+        c, o, b = self.metrics["leadflow"], self.metrics["oracle"], self.metrics["rules"]
+        share = c.margin / o.margin if o.margin > 0 else -math.inf
+        gap = o.margin - b.margin
+        closed = (c.margin - b.margin) / gap if gap > 0 else (1.0 if c.margin >= o.margin else 0.0)
+        shocked = len(c.reconverge)
+        within = c.reconverged_within(7)
+        unsafe = [m for m in self.metrics.values() if m.safety_violations]
+        over_cap = [
+            m for m in self.metrics.values() if m.max_cap_use is not None and m.max_cap_use > 1
+        ]
         return [
             Target(
-                "fill within 3 points of the oracle",
-                fill_gap <= 3,
-                f"{100 * c.fill_rate:.1f} % vs {100 * o.fill_rate:.1f} % "
-                f"({fill_gap:+.1f} points behind)",
+                "margin >= 97 % of the oracle's",
+                share >= 0.97,
+                f"€{c.margin:,.0f} = {100 * share:.1f} % of €{o.margin:,.0f}",
             ),
             Target(
-                "spend <= 110 % of the oracle's",
-                spend_ratio <= 1.10,
-                f"€{c.spend:,.0f} = {100 * spend_ratio:.1f} % of €{o.spend:,.0f}",
+                ">= 2/3 of the margin gap between (b) and (d) closed",
+                closed >= 2 / 3,
+                f"{100 * closed:.0f} % closed: (b) €{b.margin:,.0f}, (c) €{c.margin:,.0f}, "
+                f"(d) €{o.margin:,.0f}",
             ),
             Target(
-                "over-delivery <= 5 %",
-                c.over_delivery <= 0.05,
+                ">= 90 % of shocked segments within 10 % of the oracle within 7 days",
+                not shocked or within >= 0.9 * shocked,
+                f"{within} of {shocked} (median {_days(c.reconverge_median)})",
+            ),
+            Target(
+                "over-delivery <= 4 %",
+                c.over_delivery <= 0.04,
                 f"{100 * c.over_delivery:.1f} % of capacity",
             ),
             Target(
-                "re-converge within 7 days after a shock (median shocked segment)",
-                median is not None and median <= 7,
-                f"median {_days(median)}; {c.reconverged_within(7)} of {len(c.reconverge)} "
-                "shocked segments within 7 days",
-            ),
-            Target(
-                "lower cost per accepted lead than (a) and (b)",
-                cpl < (a.cost_per_accepted or math.inf) and cpl < (b.cost_per_accepted or math.inf),
-                f"€{cpl:.2f} vs €{_num(a.cost_per_accepted):.2f} (a), "
-                f"€{_num(b.cost_per_accepted):.2f} (b)",
+                "safety_violations = 0 and max_cap_use <= 1 for every strategy",
+                not unsafe and not over_cap,
+                ", ".join(
+                    f"{m.strategy}: {m.safety_violations} days, cap use "
+                    + ("—" if m.max_cap_use is None else f"{m.max_cap_use:.3f}")
+                    for m in self.metrics.values()
+                ),
             ),
         ]
 
@@ -322,7 +365,10 @@ class SimulationResult:
                 "last_day": o.last_day.isoformat(),
                 "industries": o.industries,
                 "provinces": o.provinces,
+                "scenario": o.scenario,
             },
+            "scenario": o.scenario,
+            "account_daily_cap": _round(self.cap, 2),
             "segments": len(self.model.segments),
             "shocks": [
                 {
@@ -395,6 +441,90 @@ def _choose_shocks(model: MarketModel, options: SimulationOptions) -> list[Shock
 LONG_AGO = timedelta(days=90)
 
 
+def _group(options: SimulationOptions, segments: Sequence[SegmentMarket], key: str) -> list[str]:
+    """Segment codes in a seeded order for `key`: scenario groups are drawn from the seed."""
+    return [
+        s.code
+        for s in sorted(
+            segments,
+            key=lambda s: random.Random(f"{options.seed}:{s.code}:{key}").random(),  # noqa: S311
+        )
+    ]
+
+
+def fill_budget(segment: SegmentMarket, day: date) -> int:
+    """The budget that fills the segment's capacity on `day` (gross leads = capacity /
+    acceptance), full reach when that is out of reach."""
+    need = segment.capacity_per_day / segment.acceptance_rate if segment.acceptance_rate else 0
+    wanted = segment.budget_for_leads(day, need)
+    return segment.full_reach_budget(day) if wanted is None else wanted
+
+
+def apply_scenario(
+    model: MarketModel, options: SimulationOptions
+) -> tuple[MarketModel, float | None]:
+    """The market of the scenario, and the account's daily cap in euro (None: no cap).
+
+    - unprofitable: UNPROFITABLE_SHARE of the segments pay UNPROFITABLE_COST x per click;
+    - drift: cost per click of DRIFT_SHARE of them rises 25 % over DRIFT_DAYS from two weeks
+      into the steering, of another DRIFT_SHARE it falls 20 %;
+    - account-cap: the cap is CAP_SHARE of the mean steered day's cost of filling every
+      segment; the hand-set starting budgets are scaled down to fit it;
+    - mixed: all three.
+    """
+    segments = list(model.segments)
+    n = len(segments)
+    if options.has("unprofitable"):
+        chosen = set(
+            _group(options, segments, "unprofitable")[: max(1, round(UNPROFITABLE_SHARE * n))]
+        )
+        segments = [
+            dataclasses.replace(s, saturation_spend=s.saturation_spend * UNPROFITABLE_COST)
+            if s.code in chosen
+            else s
+            for s in segments
+        ]
+    if options.has("drift"):
+        order = _group(options, segments, "drift")
+        k = max(1, round(DRIFT_SHARE * n))
+        drift = {code: DRIFT_UP for code in order[:k]} | {
+            code: DRIFT_DOWN for code in order[k : 2 * k]
+        }
+        begins = options.start + timedelta(days=14)
+        segments = [
+            dataclasses.replace(
+                s, cost_drift=drift[s.code], drift_start=begins, drift_days=DRIFT_DAYS
+            )
+            if s.code in drift
+            else s
+            for s in segments
+        ]
+    cap: float | None = None
+    if options.has("account-cap"):
+        days = list(days_between(options.start, options.last_day))
+        fill = sum(fill_budget(s, d) for s in segments for d in days) / len(days) / MICROS
+        cap = round(CAP_SHARE * fill, 2)
+        start = sum(s.starting_budget_micros for s in segments) / MICROS
+        if start > cap:
+            # The operator's hand-set budgets fit the cap: scaled down, whole euros, in bounds.
+            factor = cap / start
+            segments = [
+                dataclasses.replace(
+                    s,
+                    starting_budget_micros=min(
+                        max(
+                            math.floor(s.starting_budget_micros * factor / MICROS) * MICROS,
+                            s.min_budget_micros,
+                        ),
+                        s.max_budget_micros,
+                    ),
+                )
+                for s in segments
+            ]
+        cap = max(cap, sum(s.starting_budget_micros for s in segments) / MICROS)
+    return dataclasses.replace(model, segments=tuple(segments)), cap
+
+
 def _add_shock_partners(
     db: Database, caller: Caller, shocks: Sequence[Shock], options: SimulationOptions
 ) -> None:
@@ -412,9 +542,7 @@ def _add_shock_partners(
                     "segment_id": shock.segment_id,
                     "monthly_quota": shock.monthly_quota,
                     "starts_on": (
-                        shock.day
-                        if shock.kind == "join"
-                        else options.first_day - timedelta(days=90)
+                        shock.day if shock.kind == "join" else options.first_day - LONG_AGO
                     ).isoformat(),
                     "ends_on": None
                     if shock.kind == "join"
@@ -429,8 +557,8 @@ def _add_shock_partners(
 
 def _build_base(
     url: str, options: SimulationOptions, caller: Caller, progress: Progress
-) -> tuple[MarketModel, MarketGateway, list[Shock], dict[str, Any]]:
-    """Marketplace, shocks, organic leads and the warm-up in the base database."""
+) -> tuple[MarketModel, MarketGateway, list[Shock], float | None]:
+    """Marketplace, shocks, scenario, organic leads and the warm-up in the base database."""
     with psycopg.connect(url, autocommit=True) as conn:
         migrations.migrate(conn)
     total = options.warmup_days + options.days
@@ -443,11 +571,12 @@ def _build_base(
         mode=Mode.live,
     )
     with _connect(url) as db:
-        summary, first_model = demo.build_marketplace(db, caller, generated)
+        _, first_model = demo.build_marketplace(db, caller, generated)
         shocks = _choose_shocks(first_model, options)
         _add_shock_partners(db, caller, shocks, options)
         # Demand follows the capacity the partners offer over the period, shocks included.
-        model = demo.load_model(db, caller, options.seed)
+        model, cap = apply_scenario(demo.load_model(db, caller, options.seed), options)
+        set_account_cap(db, caller, cap)
         gateway = MarketGateway(model=model, db=db, caller=caller, last_lead_day=options.last_day)
         gateway.open_accounts()
         gateway.insert_organic(options.first_day, options.last_day)
@@ -457,7 +586,12 @@ def _build_base(
             orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
             gateway.simulate(day, day)
             progress("warmup", f"warm-up {day}", done, len(warmup))
-    return model, gateway, shocks, summary
+    return model, gateway, shocks, cap
+
+
+def set_account_cap(db: Database, caller: Caller, cap: float | None) -> None:
+    """The account's daily cap in the settings (demo SQL: setup of the simulated world)."""
+    db.rpc("demo_set_account_cap", {"p_cap": cap}, caller=caller)
 
 
 def _jobs(db: Database, caller: Caller, day: date, gateway: MarketGateway, url: str) -> None:
@@ -509,10 +643,32 @@ def _inputs(db: Database, caller: Caller, day: date) -> list[dict[str, Any]]:
     return rows
 
 
-def _steer_rules(db: Database, caller: Caller, day: date, gateway: MarketGateway) -> None:
-    """±20 % when under / over target by more than the dead band; no cost model."""
+def fit_cap(old: dict[str, int], new: dict[str, int], cap_micros: int | None) -> dict[str, int]:
+    """`new` with its raises scaled down alike so that the budgets sum to at most the cap
+    (how a shared budget or a rules script keeps an account cap); lowered budgets stay."""
+    if cap_micros is None or sum(new.values()) <= cap_micros:
+        return new
+    raises = {n: new[n] - old[n] for n in new if new[n] > old.get(n, new[n])}
+    fixed = sum(v for n, v in new.items() if n not in raises) + sum(old[n] for n in raises)
+    room = max(cap_micros - fixed, 0)
+    factor = room / sum(raises.values()) if raises else 0.0
+    return {
+        n: (old[n] + math.floor(raises[n] * factor / CENT) * CENT if n in raises else v)
+        for n, v in new.items()
+    }
+
+
+def _cap_micros(cap: float | None) -> int | None:
+    return None if cap is None else round(cap * MICROS)
+
+
+def _steer_rules(
+    db: Database, caller: Caller, day: date, gateway: MarketGateway, cap: float | None
+) -> None:
+    """±20 % when under / over target by more than the dead band; no cost model. Under an
+    account cap, raises are scaled down alike to fit it."""
     current = gateway.budget_amounts()
-    wanted = {}
+    wanted = dict(current)
     for row in _inputs(db, caller, day):
         name, old = row["budget_resource_name"], current.get(row["budget_resource_name"])
         if old is None or not row["has_plan"]:
@@ -530,26 +686,63 @@ def _steer_rules(db: Database, caller: Caller, day: date, gateway: MarketGateway
             int(row["min_budget_micros"]),
             int(row["max_budget_micros"]),
         )
-    _apply(gateway, wanted)
+    _apply(gateway, fit_cap(current, wanted, _cap_micros(cap)))
+
+
+def _min_margin(row: dict[str, Any]) -> float:
+    """The minimum margin the database's settings ask of this segment (0 when it has none)."""
+    value = row.get("min_margin")
+    return 0.0 if value is None else float(value)
 
 
 def _steer_oracle(
-    db: Database, caller: Caller, day: date, gateway: MarketGateway, model: MarketModel
+    db: Database,
+    caller: Caller,
+    day: date,
+    gateway: MarketGateway,
+    model: MarketModel,
+    cap: float | None,
 ) -> None:
-    """The cheapest budget whose expected leads meet the target, from the true curve."""
+    """Maximises the margin from the true curves under the same rules: per segment the
+    cheaper of the budget that meets the target and the one where the next accepted lead
+    costs its value less the minimum margin; under a cap, the money goes where the next
+    euro earns most (one price lambda for all: marginal value per euro >= 1 + lambda);
+    always within ±20 % and the bounds."""
     by_budget: dict[str, SegmentMarket] = {s.budget_resource_name: s for s in model.segments}
     current = gateway.budget_amounts()
-    wanted = {}
+    steered = []
     for row in _inputs(db, caller, day):
         name, old = row["budget_resource_name"], current.get(row["budget_resource_name"])
         segment = by_budget.get(name)
         if old is None or segment is None or not row["has_plan"] or row["target_leads"] is None:
             continue
         needed = segment.budget_for_leads(day, float(row["target_leads"]))
-        ideal = segment.full_reach_budget(day) if needed is None else needed
-        wanted[name] = clamp_budget(
-            old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"])
-        )
+        fill = segment.full_reach_budget(day) if needed is None else needed
+        value = segment.lead_price * (1 - _min_margin(row))
+        steered.append((name, old, fill, value, segment, row))
+
+    def budgets(price: float) -> dict[str, int]:
+        out = dict(current)
+        for name, old, fill, value, segment, row in steered:
+            ideal = min(fill, segment.margin_budget(day, value / (1 + price)))
+            out[name] = clamp_budget(
+                old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"])
+            )
+        return out
+
+    wanted = budgets(0.0)
+    cap_micros = _cap_micros(cap)
+    if cap_micros is not None and sum(wanted.values()) > cap_micros:
+        low, high = 0.0, 1.0
+        while sum(budgets(high).values()) > cap_micros and high < 1e6:
+            low, high = high, high * 4
+        for _ in range(40):
+            middle = (low + high) / 2
+            if sum(budgets(middle).values()) > cap_micros:
+                low = middle
+            else:
+                high = middle
+        wanted = budgets(high)
     _apply(gateway, wanted)
 
 
@@ -560,6 +753,7 @@ def _run_strategy(
     options: SimulationOptions,
     caller: Caller,
     progress: Progress,
+    cap: float | None,
 ) -> StrategyRun:
     started = time.perf_counter()
     run = StrategyRun(strategy)
@@ -572,9 +766,9 @@ def _run_strategy(
             if strategy == "leadflow":
                 orchestrate(db, caller, day, gateway, mode=Mode.live, triggered_by=TRIGGERED_BY)
             elif strategy == "rules":
-                _steer_rules(db, caller, day, gateway)
+                _steer_rules(db, caller, day, gateway, cap)
             elif strategy == "oracle":
-                _steer_oracle(db, caller, day, gateway, base.model)
+                _steer_oracle(db, caller, day, gateway, base.model, cap)
             run.budgets[day] = gateway.budget_amounts()
             gateway.simulate(day, day)
             progress(strategy, f"{LABELS[strategy]} {day}", done, len(days))
@@ -632,14 +826,14 @@ def run_simulation(
     caller = caller or Caller.service()
     progress = on_progress or (lambda task, description, done, total: None)
     admin = url_of("postgres")
-    prefix = f"leadflow_sim_{options.seed}"
+    prefix = f"leadflow_sim_{options.scenario.replace('-', '_')}_{options.seed}"
     base_name = f"{prefix}_base"
     names = {s: f"{prefix}_{s}" for s in STRATEGIES}
     timings: dict[str, float] = {}
     started = time.perf_counter()
     _create(admin, base_name)
     try:
-        model, base, shocks, _ = _build_base(url_of(base_name), options, caller, progress)
+        model, base, shocks, cap = _build_base(url_of(base_name), options, caller, progress)
         timings["build and warm-up"] = time.perf_counter() - started
         for name in names.values():
             _create(admin, name, template=base_name)
@@ -648,14 +842,14 @@ def run_simulation(
             with ThreadPoolExecutor(max_workers=len(STRATEGIES)) as pool:
                 futures = {
                     s: pool.submit(
-                        _run_strategy, s, url_of(names[s]), base, options, caller, progress
+                        _run_strategy, s, url_of(names[s]), base, options, caller, progress, cap
                     )
                     for s in STRATEGIES
                 }
                 runs = {s: f.result() for s, f in futures.items()}
         else:
             runs = {
-                s: _run_strategy(s, url_of(names[s]), base, options, caller, progress)
+                s: _run_strategy(s, url_of(names[s]), base, options, caller, progress, cap)
                 for s in STRATEGIES
             }
         timings["strategies"] = time.perf_counter() - loop_started
@@ -663,7 +857,9 @@ def run_simulation(
         if not keep:
             for name in [base_name, *names.values()]:
                 _drop(admin, name)
-    metrics = {s: _metrics(runs[s], runs["oracle"], model, shocks, options) for s in STRATEGIES}
+    metrics = {
+        s: _metrics(runs[s], runs["oracle"], model, shocks, options, cap) for s in STRATEGIES
+    }
     series = {s: _series(runs[s], options) for s in STRATEGIES}
     return SimulationResult(
         options=options,
@@ -672,6 +868,7 @@ def run_simulation(
         metrics=metrics,
         series=series,
         runs=runs,
+        cap=cap,
         seconds=time.perf_counter() - started,
         timings=timings,
     )
@@ -686,7 +883,9 @@ def _metrics(
     model: MarketModel,
     shocks: Sequence[Shock],
     options: SimulationOptions,
+    account_cap: float | None = None,
 ) -> StrategyMetrics:
+    price = {s.segment_id: s.lead_price for s in model.segments}
     months: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
     spend = accepted = capacity = 0.0
     for (segment_id, day), (_, acc, cost, cap) in run.stats.items():
@@ -698,10 +897,15 @@ def _metrics(
         capacity += cap
     filled = sum(min(acc, cap) for acc, cap in months.values())
     over = sum(max(0.0, acc - cap) for acc, cap in months.values())
+    revenue = sum(price[seg] * min(acc, c) for (seg, _), (acc, c) in months.items())
+    violations, cap_use = _safety(run, model, options, account_cap)
     return StrategyMetrics(
         strategy=run.strategy,
         capacity=capacity,
         accepted=accepted,
+        margin=revenue - spend,
+        safety_violations=violations,
+        max_cap_use=cap_use,
         filled=filled,
         over_delivered=over,
         spend=spend,
@@ -711,6 +915,30 @@ def _metrics(
             for kind in ("join", "leave")
         },
     )
+
+
+def _safety(
+    run: StrategyRun, model: MarketModel, options: SimulationOptions, cap: float | None
+) -> tuple[int, float | None]:
+    """Days on which a budget broke ±20 %, its bounds or the cap; the highest cap use."""
+    bounds = {
+        s.budget_resource_name: (s.min_budget_micros, s.max_budget_micros) for s in model.segments
+    }
+    violations, use = 0, 0.0
+    for day in days_between(options.start, options.last_day):
+        before, now = run.budgets[day - timedelta(days=1)], run.budgets[day]
+        broken = False
+        for name, new in now.items():
+            old = before.get(name, new)
+            low, high = bounds.get(name, (new, new))
+            if new != old and (abs(new - old) * 5 > old or not low <= new <= high):
+                broken = True
+        total = sum(now.values()) / MICROS
+        if cap is not None:
+            use = max(use, total / cap)
+            broken = broken or total > cap + 1e-9
+        violations += broken
+    return violations, (use if cap is not None else None)
 
 
 def _volatility(run: StrategyRun, options: SimulationOptions) -> float:
@@ -943,10 +1171,12 @@ def table(result: SimulationResult) -> Any:
     # Numbers keep their width at 80 columns and when piped (never "…" inside a number);
     # the strategy's name, the headers and the re-convergence text wrap instead.
     out.add_column("strategy", overflow="fold", min_width=8)
-    names = ("fill", "over-\ndelivery", "spend", "€ /\naccepted", "volatility")
+    names = ("margin", "fill", "over-\ndelivery", "spend", "€ /\naccepted", "volatility")
     for i, name in enumerate(names, start=1):
         out.add_column(name, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
     out.add_column("re-\nconverge", justify="right", overflow="fold", min_width=8)
+    for i, name in enumerate(("max cap\nuse", "safety\nviolations"), start=len(names) + 2):
+        out.add_column(name, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
     for row in rows:
         out.add_row(*row)
     return out
@@ -955,21 +1185,24 @@ def table(result: SimulationResult) -> Any:
 def _row(m: StrategyMetrics) -> list[str]:
     return [
         LABELS[m.strategy],
+        f"€{m.margin:,.0f}",
         f"{100 * m.fill_rate:.1f} %",
         f"{100 * m.over_delivery:.1f} %",
         f"€{m.spend:,.0f}",
         "—" if m.cost_per_accepted is None else f"€{m.cost_per_accepted:.2f}",
         f"{100 * m.volatility:.1f} %",
         _reconverge_text(m),
+        "—" if m.max_cap_use is None else f"{m.max_cap_use:.3f}",
+        str(m.safety_violations),
     ]
 
 
 def markdown(result: SimulationResult) -> str:
     """The comparison table and the targets, as Markdown for bench/RESULTS.md."""
     lines = [
-        "| strategy | fill | over-delivery | spend | € / accepted lead | volatility "
-        "| re-converge (median; ≤ 7 d) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| strategy | margin | fill | over-delivery | spend | € / accepted lead | volatility "
+        "| re-converge (median; ≤ 7 d) | max cap use | safety violations |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += ["| " + " | ".join(_row(result.metrics[s])) + " |" for s in STRATEGIES]
     lines.append("")

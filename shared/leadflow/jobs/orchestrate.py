@@ -17,6 +17,7 @@ See docs/MONEY_SAFETY.md for what the database guarantees.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -24,7 +25,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from leadflow.controller import ControllerConfig, Decision, SegmentSignal, decide
+from leadflow.controller import (
+    ControllerConfig,
+    Decision,
+    SegmentSignal,
+    decide,
+    fit_account_cap,
+)
 from leadflow.db import Caller, Database, RpcError
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import (
@@ -112,8 +119,10 @@ def plan_decisions(
     budgets: dict[str, BudgetInfo],
     config: ControllerConfig,
 ) -> list[PlannedDecision]:
-    """Turn the database's inputs and Google Ads' current budgets into decisions."""
+    """Turn the database's inputs and Google Ads' current budgets into decisions; with an
+    account daily cap (`account_daily_cap_micros`), the raises are fitted under it."""
     planned = []
+    signals: list[SegmentSignal] = []
     for row in inputs:
         name = row["budget_resource_name"]
         info = budgets.get(name)
@@ -124,22 +133,25 @@ def plan_decisions(
             decision = _hold(current, info.skip_reason)
         elif not row["has_plan"]:
             decision = _hold(current, "no plan for this day; run plan first")
-        else:
-            decision = decide(
-                SegmentSignal(
-                    current_budget_micros=current,
-                    min_budget_micros=int(row["min_budget_micros"]),
-                    max_budget_micros=int(row["max_budget_micros"]),
-                    target_leads=_decimal(row["target_leads"]),
-                    expected_leads=_decimal(row["expected_leads"]),
-                    paid_leads=_decimal(row["paid_leads"]),
-                    spend_micros=row["spend_micros"],
-                    target_cpl_micros=row["target_cpl_micros"],
-                    data_age_days=row["data_age_days"],
-                    lost_impression_share_budget=row["lost_impression_share_budget"],
-                ),
-                config,
-            )
+        signal = SegmentSignal(
+            current_budget_micros=current,
+            min_budget_micros=int(row["min_budget_micros"]),
+            max_budget_micros=int(row["max_budget_micros"]),
+            target_leads=_decimal(row["target_leads"]),
+            expected_leads=_decimal(row["expected_leads"]),
+            paid_leads=_decimal(row["paid_leads"]),
+            spend_micros=row["spend_micros"],
+            target_cpl_micros=row["target_cpl_micros"],
+            data_age_days=row["data_age_days"],
+            lost_impression_share_budget=row["lost_impression_share_budget"],
+            lead_value_micros=row.get("lead_value_micros"),
+            acceptance_rate=_decimal(row.get("acceptance_rate")),
+            min_margin=_decimal(row.get("min_margin")),
+            lead_elasticity=_decimal(row.get("lead_elasticity")),
+        )
+        if info is not None and not info.skip_reason and row["has_plan"]:
+            decision = decide(signal, config)
+        signals.append(signal)
         planned.append(
             PlannedDecision(
                 segment_id=row["segment_id"],
@@ -150,6 +162,14 @@ def plan_decisions(
                 decision=decision,
             )
         )
+    caps = [
+        int(row["account_daily_cap_micros"])
+        for row in inputs
+        if row.get("account_daily_cap_micros")
+    ]
+    if caps:
+        fitted = fit_account_cap(signals, [p.decision for p in planned], min(caps), config)
+        planned = [dataclasses.replace(p, decision=d) for p, d in zip(planned, fitted, strict=True)]
     return planned
 
 
@@ -307,6 +327,7 @@ def orchestrate(
     gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
         settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
+        explicit = config is not None
         config = config or ControllerConfig(
             max_daily_change=min(
                 Decimal(str(settings["max_daily_change"])), ControllerConfig().max_daily_change
@@ -316,7 +337,14 @@ def orchestrate(
         run.counts["kill_switch"] = not settings["changes_enabled"]
         run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
 
+        run.counts["estimated"] = db.rpc(
+            "estimate_segment_responses", {"p_day": day.isoformat()}, caller=caller
+        )
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
+        if not explicit and inputs and inputs[0].get("saturation_lost_share") is not None:
+            # The database's settings are the home of the parameters SQL uses too.
+            share = Decimal(str(inputs[0]["saturation_lost_share"]))
+            config = dataclasses.replace(config, saturation_lost_share=share)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
         planned = plan_decisions(inputs, budgets, config)

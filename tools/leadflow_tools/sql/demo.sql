@@ -454,3 +454,24 @@ comment on function public.demo_add_partners(jsonb) is
   'Add partners, each with one active subscription on one segment''s industry and province. Only in a demo database.';
 revoke execute on function public.demo_add_partners(jsonb) from public, anon, authenticated;
 grant execute on function public.demo_add_partners(jsonb) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- The account's daily cap of a simulated market
+-- -----------------------------------------------------------------------------
+create or replace function public.demo_set_account_cap(p_cap numeric) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  -- The settings are the owner's to change (no API role may); only in a demo database.
+  if not exists (select 1 from public.demo_marketplace) then
+    raise exception 'demo_set_account_cap: this database holds no demo marketplace' using errcode = '42501';
+  end if;
+  update public.orchestration_settings set account_daily_cap = p_cap where id;
+end
+$$;
+comment on function public.demo_set_account_cap(numeric) is
+  'Set the account daily cap of a simulated market (null: none). Only in a demo database.';
+revoke execute on function public.demo_set_account_cap(numeric) from public, anon, authenticated;
+grant execute on function public.demo_set_account_cap(numeric) to service_role;
