@@ -91,7 +91,7 @@ def test_an_unreachable_database_is_one_line_without_secrets() -> None:
 def test_simulate_refuses_an_unknown_scenario_in_one_line() -> None:
     result = _run("simulate", "--scenario", "cheap", "--json")
     assert result.returncode == 1
-    assert result.stderr.strip() == (
-        "error: --scenario must be one of base, account-cap, unprofitable, drift, mixed, not cheap"
-    )
+    assert json.loads(result.stderr) == {  # under --json the one line is JSON
+        "error": "--scenario must be one of base, account-cap, unprofitable, drift, mixed, not cheap"
+    }
     assert result.stdout == ""

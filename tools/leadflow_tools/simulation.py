@@ -1167,18 +1167,29 @@ def table(result: SimulationResult) -> Any:
         "after a ±30 % capacity shock until a shocked segment's weekly expected leads are "
         "within 10 % of the oracle's for a week (median, and how many within 7 days).",
     )
+    # One column per strategy, one row per measure: four number columns fit 60 columns and
+    # are never cut (no "…" inside a number); the measure's name and the re-convergence
+    # text wrap instead.
     rows = [_row(result.metrics[s]) for s in STRATEGIES]
-    # Numbers keep their width at 80 columns and when piped (never "…" inside a number);
-    # the strategy's name, the headers and the re-convergence text wrap instead.
-    out.add_column("strategy", overflow="fold", min_width=8)
-    names = ("margin", "fill", "over-\ndelivery", "spend", "€ /\naccepted", "volatility")
-    for i, name in enumerate(names, start=1):
-        out.add_column(name, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
-    out.add_column("re-\nconverge", justify="right", overflow="fold", min_width=8)
-    for i, name in enumerate(("max cap\nuse", "safety\nviolations"), start=len(names) + 2):
-        out.add_column(name, justify="right", no_wrap=True, min_width=max(len(r[i]) for r in rows))
-    for row in rows:
-        out.add_row(*row)
+    out.add_column("", overflow="fold", min_width=10)
+    for strategy, row in zip(STRATEGIES, rows, strict=True):
+        numbers = [cell for k, cell in enumerate(row) if k not in (0, 7)]  # not name, re-converge
+        out.add_column(
+            LABELS[strategy], justify="right", overflow="fold", min_width=max(map(len, numbers))
+        )
+    measures = (
+        "margin",
+        "fill",
+        "over-delivery",
+        "spend",
+        "€ / accepted lead",
+        "volatility",
+        "re-converge",
+        "max cap use",
+        "safety violations",
+    )
+    for k, measure in enumerate(measures, start=1):
+        out.add_row(measure, *(row[k] for row in rows))
     return out
 
 
