@@ -34,14 +34,11 @@ lint: $(STAMP) squawk
 MIGRATIONS := supabase/migrations
 # Files run outside a transaction (a CONCURRENTLY build and its session settings).
 CONCURRENT := $(shell grep -lisE '^ *(create|drop) +(unique +)?index +concurrently' $(MIGRATIONS)/*.sql)
-# Files of changes in flight elsewhere that create only new objects (timeouts come from the runner).
-NEW_OBJECTS_ONLY := $(MIGRATIONS)/20261125000400_orchestration.sql $(MIGRATIONS)/20261125000650_orchestrate.sql $(MIGRATIONS)/20261125000700_api.sql
-TRANSACTIONAL := $(filter-out $(CONCURRENT) $(NEW_OBJECTS_ONLY),$(wildcard $(MIGRATIONS)/*.sql))
+TRANSACTIONAL := $(filter-out $(CONCURRENT),$(wildcard $(MIGRATIONS)/*.sql))
 SQUAWK := $(BIN)/squawk --pg-version=15.0 --reporter=gcc
 
 squawk: $(STAMP)
 	$(SQUAWK) --assume-in-transaction --exclude=prefer-bigint-over-int $(TRANSACTIONAL)
-	$(SQUAWK) --assume-in-transaction --exclude=prefer-bigint-over-int,require-lock-timeout,require-statement-timeout $(NEW_OBJECTS_ONLY)
 	$(SQUAWK) $(CONCURRENT)
 
 typecheck: $(STAMP)

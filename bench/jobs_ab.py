@@ -50,6 +50,7 @@ from leadflow_tools.embedded import EmbeddedPostgres
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Jobs: before and after"
+# Where the baseline (511889e and its era) kept the jobs SQL; this tree has it in …0400_jobs.sql.
 JOBS_SQL = "supabase/migrations/20261125000600_jobs.sql"
 PLAN_SIGNATURE = "(date, integer, numeric, numeric, numeric)"
 

@@ -1141,7 +1141,7 @@ def reading(result: dict[str, Any]) -> list[str]:
         "month so far read in one pass (bounds computed once, not per row), the capacity, and "
         "the insert, which writes the day's measured actual with the plan (no second pass "
         "over the day's rows; `update_lead_gaps` alone, as the aggregate job runs it, took "
-        f"{gaps_share:.0%} of that on the same days). `20261125000900_performance.sql` gives "
+        f"{gaps_share:.0%} of that on the same days). `20261125000300_stats_and_plans.sql` gives "
         "`lead_segment_plans` half-full pages (fillfactor 50), so later updates of a plan "
         "(aggregate, orchestrate) are HOT. `bench/jobs_ab.py` compares plan before and after "
         "side by side.",

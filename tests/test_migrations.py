@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,16 @@ def test_the_migrations_carry_no_demo_code(empty_db_url: str) -> None:
             "where n.nspname in ('public', 'private') and c.relname like 'demo%%'"
         ).fetchall()
     assert demo_objects == []
+
+
+def test_no_function_is_defined_in_two_migration_files() -> None:
+    """One migration per domain: a function lives in one file and is never redefined later."""
+    defined: dict[str, str] = {}
+    pattern = re.compile(r"^create (?:or replace )?function (\S+?)\(", re.M | re.I)
+    for path in sorted(migrations.MIGRATIONS_DIR.glob("*.sql")):
+        for name in pattern.findall(path.read_text()):
+            assert name not in defined or defined[name] == path.name, (
+                f"{name} is defined in {defined.get(name)} and again in {path.name}"
+            )
+            defined.setdefault(name, path.name)
+    assert len(defined) > 50

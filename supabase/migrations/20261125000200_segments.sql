@@ -3,10 +3,12 @@
 -- finds its segment. Also the authorization helpers every policy uses.
 -- =============================================================================
 
--- Short locks on a live marketplace (docs/DEPLOY.md): give up rather than queue
--- behind a long transaction (and block every writer queued behind us).
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
 set local lock_timeout = '1s';
 set local statement_timeout = '30s';
+
+-- Short locks on a live marketplace (docs/DEPLOY.md): give up rather than queue
+-- behind a long transaction (and block every writer queued behind us).
 
 -- -----------------------------------------------------------------------------
 -- Authorization helpers (private, security definer, pinned search_path)
@@ -308,7 +310,6 @@ $$;
 comment on function private.assign_lead_segment() is
   'Trigger: sets leads.segment_id from (industry, region) and the source fields from gclid / UTM.';
 
-
 create or replace function public.assign_lead_segments(p_from date, p_to date) returns integer
 language plpgsql
 set search_path = ''
@@ -393,3 +394,49 @@ comment on function public.backfill_lead_sources(uuid, integer) is
   'segment where missing. Returns rows scanned, rows changed and the last id (null when done).';
 revoke execute on function public.backfill_lead_sources(uuid, integer) from public, anon, authenticated;
 grant execute on function public.backfill_lead_sources(uuid, integer) to service_role;
+
+-- =============================================================================
+-- profiles.role (the admin flag Leadflow reads) is not for users to write.
+--
+-- The marketplace owns profiles and its policies: many let users update their
+-- own row, some let them insert it. Leadflow reads admin rights from
+-- profiles.role (private.is_admin), so a trigger refuses every change of the
+-- role that comes from an end user's request (a JWT of anon or authenticated,
+-- also through a security definer function), unless that user is an admin.
+-- The service role, the dashboard and migrations (no end-user JWT) may. A
+-- trigger holds whatever grants and policies the table has or gets later.
+-- docs/DEPLOY.md ("Who is an admin") explains the choice.
+-- =============================================================================
+
+set local lock_timeout = '1s';
+set local statement_timeout = '5s';
+
+create or replace function private.guard_profile_role() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  request_role text := coalesce(
+    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role', '');
+begin
+  if (request_role in ('anon', 'authenticated') or current_user in ('anon', 'authenticated'))
+     and not (select private.is_admin())
+     and ((tg_op = 'INSERT' and new.role is distinct from 'partner')
+          or (tg_op = 'UPDATE' and new.role is distinct from old.role))
+  then
+    raise exception 'only an admin or the service role can set profiles.role'
+      using errcode = '42501';
+  end if;
+  return new;
+end
+$$;
+comment on function private.guard_profile_role() is
+  'Trigger: refuses a change of profiles.role (or a new profile that is not a partner) requested by a non-admin end user.';
+revoke execute on function private.guard_profile_role() from public, anon;
+
+-- A short SHARE ROW EXCLUSIVE lock on profiles (a small table): profile writes
+-- wait for this file's commit, reads do not.
+drop trigger if exists profiles_guard_role on public.profiles;
+create trigger profiles_guard_role
+  before insert or update on public.profiles
+  for each row execute function private.guard_profile_role();

@@ -174,3 +174,57 @@ revoke execute on function public.update_lead_gaps(date, uuid) from public, anon
 revoke execute on function public.update_lead_gap(uuid, date) from public, anon, authenticated;
 grant execute on function public.update_lead_gaps(date, uuid) to service_role;
 grant execute on function public.update_lead_gap(uuid, date) to service_role;
+
+-- =============================================================================
+-- Read functions: what dashboards, the CLI and the API call. Security invoker,
+-- so RLS and column grants decide what each caller sees.
+-- =============================================================================
+
+create or replace function public.segment_overview(p_day date default null)
+returns table (
+  segment_id uuid,
+  code text,
+  day date,
+  capacity numeric,
+  target_leads numeric,
+  actual_leads integer,
+  lead_gap numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  select s.id, s.code, p.day, p.capacity, p.target_leads, p.actual_leads, p.lead_gap
+  from public.lead_segments s
+  left join lateral (
+    select pl.day, pl.capacity, pl.target_leads, pl.actual_leads, pl.lead_gap
+    from public.lead_segment_plans pl
+    where pl.segment_id = s.id and (p_day is null or pl.day = p_day)
+    order by pl.day desc
+    limit 1
+  ) p on true
+  where s.is_active
+  order by s.code
+$$;
+comment on function public.segment_overview(date) is
+  'Each active segment with its plan for p_day (default: its latest plan): capacity, target, actual, gap.';
+revoke execute on function public.segment_overview(date) from public, anon;
+grant execute on function public.segment_overview(date) to authenticated, service_role;
+
+-- =============================================================================
+-- Performance: storage settings found with bench/jobs_bench.py (bench/RESULTS.md,
+-- "Jobs"). Nothing here changes what any function computes or returns.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- lead_segment_plans: room on each page for the next version of its rows
+-- -----------------------------------------------------------------------------
+-- Every plan row is rewritten right after it is written: plan_lead_segments inserts
+-- the day's plans and then update_lead_gaps updates every one of them; the aggregate
+-- job (gaps) and the orchestrate job (budget and status) update them again. None of
+-- these updates changes an indexed column, so with free space on the page they are
+-- HOT updates (no new index entries, dead versions pruned in place). Full pages made
+-- each of them a new row elsewhere plus an entry in both indexes: at 10,000 segments
+-- this took plan_lead_segments from 0.74 to 0.58 s of CPU. Half-full pages cost little
+-- space, since every row has a dead version after its first update anyway.
+-- Applies to pages filled from now on; existing pages are not rewritten.
+alter table public.lead_segment_plans set (fillfactor = 50);

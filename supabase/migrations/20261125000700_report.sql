@@ -247,3 +247,58 @@ comment on function public.report_data(date, date, text) is
   'province; and the decisions of the latest orchestrated day.';
 revoke execute on function public.report_data(date, date, text) from public, anon, authenticated;
 grant execute on function public.report_data(date, date, text) to service_role;
+
+-- What the operator report shows of the economics: per segment its value, margin and
+-- curve, and the account cap's use per day (the sum of the day's planned budgets).
+create or replace function public.report_economics(p_from date, p_to date)
+returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  with settings as (select o.account_daily_cap as cap, o.min_margin from public.orchestration_settings o),
+  newest as (
+    select distinct on (r.segment_id) r.*
+    from public.segment_response_estimates r
+    where r.day <= p_to
+    order by r.segment_id, r.day desc
+  ),
+  money as (
+    select st.segment_id, sum(st.revenue) as revenue, sum(st.ad_spend) as spend,
+           sum(st.leads_accepted) as accepted
+    from public.lead_generation_stats st
+    where st.day between p_from and p_to
+    group by st.segment_id
+  ),
+  segs as (
+    select s.code, n.day as estimated_on, n.lead_value, n.lead_value_source, n.elasticity,
+           n.elasticity_sd, n.scale, n.days_used,
+           coalesce(ie.min_margin, se.min_margin) as min_margin,
+           coalesce(m.revenue, 0) as revenue, coalesce(m.spend, 0) as spend,
+           coalesce(m.revenue, 0) - coalesce(m.spend, 0) as margin
+    from public.lead_segments s
+    cross join settings se
+    left join newest n on n.segment_id = s.id
+    left join money m on m.segment_id = s.id
+    left join public.industry_economics ie on ie.industry_id = s.industry_id
+    where s.is_active
+  ),
+  days as (
+    select p.day, sum(p.planned_budget_google_ads) as budgets
+    from public.lead_segment_plans p
+    where p.day between p_from and p_to and p.planned_budget_google_ads is not null
+    group by p.day
+  )
+  select jsonb_build_object(
+    'account_daily_cap', (select cap from settings),
+    'max_cap_use', (select max(d.budgets) / nullif(max(se.cap), 0) from days d cross join settings se),
+    'days', coalesce((select jsonb_agg(jsonb_build_object('day', d.day, 'budgets', d.budgets,
+                        'cap_use', d.budgets / nullif(se.cap, 0)) order by d.day)
+                      from days d cross join settings se), '[]'),
+    'segments', coalesce((select jsonb_agg(to_jsonb(x) order by x.margin desc) from segs x), '[]'))
+$$;
+comment on function public.report_economics(date, date) is
+  'The report''s economics for Dutch days from..to: per active segment its value of an accepted lead, '
+  'minimum margin, newest estimated curve (paid leads/day = scale x spend ^ elasticity, with sd), revenue, '
+  'spend and margin; the account cap and each day''s sum of planned budgets as a share of it.';
+revoke execute on function public.report_economics(date, date) from public, anon, authenticated;
+grant execute on function public.report_economics(date, date) to service_role;

@@ -1,11 +1,60 @@
 -- =============================================================================
--- The daily jobs in SQL: holidays, capacity, aggregation, planning, job runs.
--- Formulas are documented in docs/FORMULAS.md.
+-- Jobs: their runs (leases), Dutch holidays, capacity, Google Ads metrics, the
+-- aggregate and plan jobs, and the days a job may run for.
 -- =============================================================================
 
 -- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
 set local lock_timeout = '1s';
 set local statement_timeout = '30s';
+
+-- -----------------------------------------------------------------------------
+-- job_runs
+-- -----------------------------------------------------------------------------
+create table public.job_runs (
+  id uuid primary key default gen_random_uuid(),
+  job text not null check (job in ('aggregate', 'plan', 'orchestrate', 'rollback')),
+  day date not null,
+  status text not null default 'running' check (status in ('running', 'success', 'failed')),
+  triggered_by text not null,
+  counts jsonb not null default '{}'::jsonb,
+  error text,
+  started_at timestamptz not null default now(),
+  heartbeat_at timestamptz not null default now(),
+  finished_at timestamptz,
+  taken_over_by uuid,
+  check ((status = 'running') = (finished_at is null)),
+  check (taken_over_by is null or status = 'failed'),
+  check (status <> 'failed' or error is not null)
+);
+-- Two runs of the same job for the same day never run at once.
+create unique index job_runs_one_running_idx on public.job_runs (job, day) where status = 'running';
+create index job_runs_job_started_idx on public.job_runs (job, started_at desc);
+
+comment on table public.job_runs is 'Every run of every Leadflow job: when, for which day, how it ended. Admin-only.';
+comment on column public.job_runs.job is 'aggregate, plan, orchestrate or rollback.';
+comment on column public.job_runs.day is 'The Dutch calendar day the run was for.';
+comment on column public.job_runs.status is 'running, success or failed.';
+comment on column public.job_runs.counts is 'What the run did, e.g. {"segments": 180, "changed": 12}.';
+comment on column public.job_runs.error is 'Why the run failed.';
+comment on column public.job_runs.heartbeat_at is
+  'Last sign of life. A run holds a lease while it beats; one silent for 30 minutes may be taken over.';
+comment on column public.job_runs.taken_over_by is
+  'The run that took this one''s lease: from then on this run can claim, send and complete nothing.';
+
+alter table public.job_runs enable row level security;
+-- service_role too (see the log above): it starts, beats and finishes runs, never deletes them.
+revoke all on table public.job_runs from anon, authenticated, service_role;
+-- No grant to authenticated: pg_graphql would list the table to every signed-in user
+-- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
+grant select, insert, update on table public.job_runs to service_role;
+create policy "Admins can read job runs"
+  on public.job_runs for select to authenticated
+  using ((select private.is_admin()));
+
+-- =============================================================================
+-- The daily jobs in SQL: holidays, capacity, aggregation, planning, job runs.
+-- Formulas are documented in docs/FORMULAS.md.
+-- =============================================================================
 
 -- -----------------------------------------------------------------------------
 -- public_holidays: filled from the maintained `holidays` library by the plan job

@@ -18,6 +18,10 @@
 -- grant for) becomes 401 for anon, 403 otherwise.
 -- =============================================================================
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- -----------------------------------------------------------------------------
 -- Privileged helpers: admin-only columns, each checking the caller itself
 -- -----------------------------------------------------------------------------
