@@ -41,7 +41,6 @@ from leadflow.google_ads import (
     GoogleAdsSettings,
     QuotaExhausted,
     RetryPolicy,
-    credentials_configured,
 )
 from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 
@@ -709,6 +708,11 @@ OAUTH_ENV = {
     "GOOGLE_ADS_REFRESH_TOKEN": "refresh-SECRET-789",
     "GOOGLE_ADS_LOGIN_CUSTOMER_ID": "123-456-7890",
 }
+
+
+def credentials_configured(env):
+    """Whether `env` (None: the process environment) holds a complete set of credentials."""
+    return not GoogleAdsSettings.from_env(env).missing()
 
 
 def test_credentials_are_configured_with_oauth_or_a_service_account_key():

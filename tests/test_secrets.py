@@ -105,11 +105,9 @@ def test_without_ids_the_environment_is_read_and_aws_is_never_called(
     assert key is not None and key.get_secret_value() == SERVICE
 
 
-def test_google_ads_credentials_reach_the_environment_the_ads_settings_read(
+def test_google_ads_credentials_from_secrets_manager_reach_the_one_settings(
     aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leadflow.google_ads import credentials_configured
-
     ads = {
         "GOOGLE_ADS_DEVELOPER_TOKEN": ADS_TOKEN,
         "GOOGLE_ADS_CLIENT_ID": "client-id",
@@ -118,11 +116,12 @@ def test_google_ads_credentials_reach_the_environment_the_ads_settings_read(
         "GOOGLE_ADS_LOGIN_CUSTOMER_ID": "1234567890",
     }
     monkeypatch.setenv("LEADFLOW_GOOGLE_ADS_SECRET_ID", put(aws, "ads", json.dumps(ads)))
-    assert not credentials_configured(dict(os.environ))
+    assert "GOOGLE_ADS_REFRESH_TOKEN" not in os.environ
 
-    Settings()
+    settings = Settings()
 
-    assert credentials_configured(dict(os.environ))
+    assert settings.google_ads.missing() == []
+    assert settings.google_ads.login_customer_id == "1234567890"
     assert os.environ["GOOGLE_ADS_REFRESH_TOKEN"] == ADS_REFRESH
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
@@ -255,11 +255,6 @@ def gateway_from_settings(
     )
 
 
-def credentials_configured(env: Mapping[str, str] | None = None) -> bool:
-    """Whether the environment holds a complete set of Google Ads credentials."""
-    return not GoogleAdsSettings.from_env(env).missing()
-
-
 def client_from_settings(settings: GoogleAdsSettings | None = None) -> GoogleAdsClient:
     """A GoogleAdsClient for the configured credentials (fetches an OAuth token: online)."""
     from google.ads.googleads.client import GoogleAdsClient
@@ -419,11 +414,6 @@ class GoogleAdsApiGateway:
         self._failure_type: Any = errors_module.GoogleAdsFailure
         self._failure_key = f"google.ads.googleads.{self._version}.errors.googleadsfailure-bin"
         self._secrets = _client_secrets(client)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> GoogleAdsApiGateway:
-        """The real adapter with credentials from `GOOGLE_ADS_*` variables (goes online)."""
-        return cls(client_from_settings(GoogleAdsSettings.from_env(env)), **options)
 
     def __repr__(self) -> str:
         return f"GoogleAdsApiGateway(version={self._version!r}, batch_size={self._batch_size})"
