@@ -277,16 +277,17 @@ def test_plan_refuses_a_year_without_holidays(database: Database) -> None:
     assert "no public holidays loaded" in error.value.message
 
 
-def test_plan_fills_the_gap_once_stats_arrive(
+def test_the_next_plan_run_fills_the_gap_once_stats_arrive(
     database: Database, sql: psycopg.Connection[Any]
 ) -> None:
     plan(database, SERVICE, date(2026, 11, 16))
     seg = _segment(sql, "schilder_utrecht")
-    assert sql.execute(
-        "select actual_leads, lead_gap from lead_segment_plans where segment_id = %s and day = '2026-11-16'",
-        (seg,),
-    ).fetchone() == (None, None)
+    unmeasured = "select actual_leads, lead_gap from lead_segment_plans where segment_id = %s and day = '2026-11-16'"
+    assert sql.execute(unmeasured, (seg,)).fetchone() == (None, None)
     aggregate(database, SERVICE, date(2026, 11, 16))
+    # The aggregate job writes stats only: plans have one writer, the plan job.
+    assert sql.execute(unmeasured, (seg,)).fetchone() == (None, None)
+    plan(database, SERVICE, date(2026, 11, 17))
     target, actual, gap, generated = sql.execute(
         "select p.target_leads, p.actual_leads, p.lead_gap, st.leads_generated from lead_segment_plans p"
         " join lead_generation_stats st using (segment_id, day) where segment_id = %s and day = '2026-11-16'",

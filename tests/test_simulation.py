@@ -102,9 +102,9 @@ def test_the_controller_never_moves_against_the_gap(small: SimulationResult) -> 
     assert changes
     for d in changes:
         assert d["status"] == "success"
-        assert d["lead_gap"] != 0
+        assert d["expected_gap"] != 0
         assert (
-            (d["lead_gap"] > 0)
+            (d["expected_gap"] > 0)
             == (d["action"] == "increase")
             == (d["new_amount_micros"] > d["old_amount_micros"])
         )

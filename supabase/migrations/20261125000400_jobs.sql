@@ -365,24 +365,13 @@ begin
          excluded.active_partners, excluded.total_capacity);
   get diagnostics written = row_count;
 
-  -- Plans of these days now have a measured actual: what update_lead_gaps(day) does for
-  -- each day, in one statement for the whole range (not one planned call per day).
-  update public.lead_segment_plans p
-     set actual_leads = m.actual
-    from (
-      select pl.segment_id, pl.day, st.leads_generated as actual
-      from public.lead_segment_plans pl
-      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
-      where pl.day between p_from and p_to
-    ) m
-   where p.segment_id = m.segment_id and p.day = m.day
-     and p.actual_leads is distinct from m.actual;
   return written;
 end
 $$;
 comment on function public.aggregate_lead_stats(date, date) is
   'Recompute lead_generation_stats for the Dutch days from..to (set-based upsert; a rerun changes nothing '
-  'unless the data did) and refresh the gaps of those days. Returns the rows written.';
+  'unless the data did). Returns the rows written. The plans of those days take the new actual from the '
+  'next plan run (update_lead_gaps).';
 revoke execute on function public.aggregate_lead_stats(date, date) from public, anon, authenticated;
 grant execute on function public.aggregate_lead_stats(date, date) to service_role;
 
@@ -492,37 +481,23 @@ begin
     left join cap c on c.segment_id = s.id
     join rates r on r.segment_id = s.id
   )
-  -- actual_leads (and so lead_gap) is written with the plan, as update_lead_gaps would
-  -- write it: the day's measured leads, null while not measured.
   insert into public.lead_segment_plans as p
-    (segment_id, day, capacity, acceptance_rate, target_leads, actual_leads)
+    (segment_id, day, capacity, acceptance_rate, target_leads)
   select t.segment_id, p_day, round(t.capacity, 2), round(t.rate, 4),
-         round(t.accepted_target / t.rate, 2), st.leads_generated
+         round(t.accepted_target / t.rate, 2)
   from targets t
-  left join public.lead_generation_stats st on st.segment_id = t.segment_id and st.day = p_day
   on conflict (segment_id, day) do update set
     capacity = excluded.capacity,
     acceptance_rate = excluded.acceptance_rate,
-    target_leads = excluded.target_leads,
-    actual_leads = excluded.actual_leads
-  where (p.capacity, p.acceptance_rate, p.target_leads, p.actual_leads)
+    target_leads = excluded.target_leads
+  where (p.capacity, p.acceptance_rate, p.target_leads)
         is distinct from
-        (excluded.capacity, excluded.acceptance_rate, excluded.target_leads, excluded.actual_leads);
+        (excluded.capacity, excluded.acceptance_rate, excluded.target_leads);
   get diagnostics written = row_count;
 
-  -- Plans of the day the insert did not cover (segments no longer active) get their
-  -- actual as update_lead_gaps would give it.
-  update public.lead_segment_plans p
-     set actual_leads = m.actual
-    from (
-      select pl.segment_id, st.leads_generated as actual
-      from public.lead_segments s
-      join public.lead_segment_plans pl on pl.segment_id = s.id and pl.day = p_day
-      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
-      where not s.is_active
-    ) m
-   where p.day = p_day and p.segment_id = m.segment_id
-     and p.actual_leads is distinct from m.actual;
+  -- The gaps of the days whose stats this plan read (and of p_day itself): the plan job is
+  -- the one writer of plans, so it brings their measured actuals in.
+  perform public.update_lead_gaps(least(v_window_start, v_month_start), p_day);
   return written;
 end
 $$;

@@ -798,7 +798,7 @@ def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
             run.targets[(segment_id, day)] = float(target or 0)
         cursor = conn.execute(
             "select day, segment_id::text, budget_resource_name, action, old_amount_micros, "
-            "new_amount_micros, lead_gap, status, reason from public.channel_orchestration_log "
+            "new_amount_micros, expected_gap, status, reason from public.channel_orchestration_log "
             "where mode = 'live' and kind = 'adjust' and day between %s and %s order by id",
             (first, last),
         )

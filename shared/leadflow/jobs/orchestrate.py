@@ -87,6 +87,8 @@ class PlannedDecision:
     campaign_id: str
     budget_resource_name: str
     decision: Decision
+    inputs: dict[str, Any] | None = None
+    """What the controller saw (signal and settings), kept on the log row; None: nothing."""
 
     def as_log_row(self) -> dict[str, Any]:
         """The JSON object `log_budget_decisions` takes."""
@@ -99,9 +101,28 @@ class PlannedDecision:
             "action": d.action,
             "old_amount_micros": d.old_budget_micros,
             "new_amount_micros": d.new_budget_micros,
-            "lead_gap": None if d.gap is None else str(d.gap),
+            "expected_gap": None if d.gap is None else str(d.gap),
+            "inputs": self.inputs,
             "reason": d.reason,
         }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for the audit: decimals as numbers (text when not finite)."""
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else str(value)
+    return value
+
+
+def decision_inputs(
+    signal: SegmentSignal, config: ControllerConfig, account_daily_cap_micros: int | None
+) -> dict[str, Any]:
+    """What the controller saw for one budget: its signal and the settings it decided with."""
+    return {
+        "signal": {k: _plain(v) for k, v in dataclasses.asdict(signal).items()},
+        "settings": {k: _plain(v) for k, v in dataclasses.asdict(config).items()},
+        "account_daily_cap_micros": account_daily_cap_micros,
+    }
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -160,6 +181,7 @@ def plan_decisions(
                 campaign_id=row["campaign_id"],
                 budget_resource_name=name,
                 decision=decision,
+                inputs=decision_inputs(signal, config, row.get("account_daily_cap_micros")),
             )
         )
     caps = [
@@ -351,12 +373,6 @@ def orchestrate(
         logged, statuses, stop = _log_and_send(
             db, caller, run, "adjust", planned, gateway, mode, triggered_by
         )
-        outcome = _plan_outcomes(planned, logged, statuses)
-        db.rpc(
-            "record_plan_orchestration",
-            {"p_day": day.isoformat(), "p_outcomes": outcome},
-            caller=caller,
-        )
         actions = Counter(p.decision.action for p in planned)
         final = Counter(statuses.get(row["id"], row["status"]) for row in logged)
         run.counts.update(
@@ -373,34 +389,6 @@ def orchestrate(
         if stop:
             raise LeadflowError(stop)
     return run.counts
-
-
-def _plan_outcomes(
-    planned: list[PlannedDecision], logged: list[dict[str, Any]], statuses: dict[int, str]
-) -> list[dict[str, Any]]:
-    status_of = {
-        row["budget_resource_name"]: statuses.get(row["id"], row["status"]) for row in logged
-    }
-    per_segment: dict[str, dict[str, Any]] = {}
-    for p in planned:
-        entry = per_segment.setdefault(
-            p.segment_id, {"segment_id": p.segment_id, "planned_budget_micros": 0, "statuses": []}
-        )
-        entry["planned_budget_micros"] += p.decision.new_budget_micros or 0
-        entry["statuses"].append((p.decision.action, status_of.get(p.budget_resource_name)))
-    outcomes = []
-    for entry in per_segment.values():
-        pairs = entry.pop("statuses")
-        if any(status in ("failed", "unknown", "sent") for _, status in pairs):
-            status = "failed"
-        elif any(status == "success" for _, status in pairs):
-            status = "orchestrated"
-        elif all(action == "hold" for action, _ in pairs):
-            status = "held"
-        else:
-            status = "skipped"
-        outcomes.append({**entry, "status": status})
-    return outcomes
 
 
 def rollback(
@@ -445,6 +433,11 @@ def rollback(
                     campaign_id=c["campaign_id"],
                     budget_resource_name=c["budget_resource_name"],
                     decision=decision,
+                    inputs={
+                        "rollback_of_log_id": c["log_id"],
+                        "restore_amount_micros": restore,
+                        "current_amount_micros": old,
+                    },
                 )
             )
         logged, statuses, stop = _log_and_send(
