@@ -929,14 +929,28 @@ as $$
           where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) h
     group by h.segment_id, h.half
   ),
+  pairs as (
+    -- Both halves on one row, by one grouping (a self-join of the halves, whose row count
+    -- the planner cannot estimate, became a 10,000 x 10,000 nested loop at 10,000 segments).
+    select h.segment_id,
+           max(h.n) filter (where h.half = 1) as lo_n, max(h.n) filter (where h.half = 2) as hi_n,
+           max(h.spend) filter (where h.half = 1) as lo_spend,
+           max(h.spend) filter (where h.half = 2) as hi_spend,
+           max(h.conversions) filter (where h.half = 1) as lo_conversions,
+           max(h.conversions) filter (where h.half = 2) as hi_conversions,
+           max(h.total) filter (where h.half = 1) as lo_total,
+           max(h.total) filter (where h.half = 2) as hi_total
+    from halves h
+    group by h.segment_id
+  ),
   own as (
     -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand (0.03 / days).
-    select lo.segment_id, lo.n + hi.n as n,
-           ln(hi.conversions / lo.conversions) / ln(hi.spend / lo.spend) as slope,
-           (1 / hi.total + 0.03 / hi.n + 1 / lo.total + 0.03 / lo.n) / ln(hi.spend / lo.spend) ^ 2 as var
-    from halves lo
-    join halves hi on hi.segment_id = lo.segment_id and hi.half = 2
-    where lo.half = 1 and lo.total > 0 and hi.total > 0 and hi.spend > lo.spend * 1.01
+    select pr.segment_id, pr.lo_n + pr.hi_n as n,
+           ln(pr.hi_conversions / pr.lo_conversions) / ln(pr.hi_spend / pr.lo_spend) as slope,
+           (1 / pr.hi_total + 0.03 / pr.hi_n + 1 / pr.lo_total + 0.03 / pr.lo_n)
+             / ln(pr.hi_spend / pr.lo_spend) ^ 2 as var
+    from pairs pr
+    where pr.lo_total > 0 and pr.hi_total > 0 and pr.hi_spend > pr.lo_spend * 1.01
   ),
   with_own as (
     select s.*, o.n, o.slope, o.var
