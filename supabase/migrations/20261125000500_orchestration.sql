@@ -987,7 +987,8 @@ as $$
   scaled as (
     -- Scale at the estimated elasticity over the last two weeks (recent: costs drift).
     select po.segment_id,
-           sum(d.conversions) / nullif(sum(power(d.spend::numeric, least(greatest(po.e, 0.15), 0.95)::numeric)), 0) as scale
+           sum(d.conversions)
+             / nullif(sum(power(d.spend::float8, least(greatest(po.e, 0.15), 0.95)::float8)::numeric), 0) as scale
     from posterior po
     join daily d on d.segment_id = po.segment_id and d.day >= p_day - 14 and d.spend > 0
     group by po.segment_id
@@ -1138,7 +1139,7 @@ as $$
     select st.segment_id,
            avg(st.leads_google_ads * case
                  when st.ad_spend > 0 and ws.spend > 0
-                 then power(ws.spend / st.ad_spend, coalesce(r.elasticity, se.prior_elasticity))
+                 then power((ws.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
                  else 1 end) as paid,
            ws.spend
     from public.lead_generation_stats st
@@ -1160,7 +1161,7 @@ as $$
     select st.segment_id,
            avg(st.leads_generated - st.leads_google_ads + st.leads_google_ads * case
                  when st.ad_spend > 0 and y.spend > 0
-                 then power(y.spend / st.ad_spend, coalesce(r.elasticity, se.prior_elasticity))
+                 then power((y.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
                  else 1 end) as expected
     from public.lead_generation_stats st
     cross join settings se
