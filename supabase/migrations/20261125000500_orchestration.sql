@@ -446,74 +446,118 @@ begin
   perform private.check_run_holds_lease(p_run_id);
   return query
   with d as (
-    select r.*
+    select r.*, row_number() over () as ord
     from jsonb_to_recordset(p_decisions) as r (
       segment_id uuid, customer_id text, campaign_id text, budget_resource_name text,
       action text, old_amount_micros bigint, new_amount_micros bigint, expected_gap numeric,
       inputs jsonb, reason text, skip_reason text)
   ),
-  settings as (select o.changes_enabled, o.max_daily_change from public.orchestration_settings o)
+  settings as (
+    select o.changes_enabled, o.max_daily_change, o.account_daily_cap
+    from public.orchestration_settings o
+  ),
+  judged as (
+    select d.*, x.status, x.error
+    from d
+    cross join settings
+    cross join lateral (
+      select (select format('log #%s', prior.id)
+                from public.channel_orchestration_log prior
+               where prior.budget_resource_name = d.budget_resource_name and prior.day = p_day
+                 and prior.kind = p_kind and prior.mode = 'live' and prior.action <> 'hold'
+                 and prior.status in ('pending', 'sent', 'unknown', 'success')
+               order by prior.id limit 1) as already,
+             (select format('log #%s', doubt.id)
+                from public.channel_orchestration_log doubt
+               where doubt.budget_resource_name = d.budget_resource_name and doubt.mode = 'live'
+                 and doubt.status in ('sent', 'unknown')
+               limit 1) as in_doubt,
+             private.budget_day_reference(d.budget_resource_name, today) as reference
+    ) prior
+    cross join lateral (
+      select case
+               when d.action = 'hold' then 'skipped'
+               when d.skip_reason is not null then 'skipped'
+               when p_mode = 'dry_run' then 'skipped'
+               when p_mode = 'live' and prior.already is not null then 'skipped'
+               when p_mode = 'live' and prior.in_doubt is not null then 'skipped'
+               when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
+                    > floor(prior.reference * settings.max_daily_change) then 'skipped'
+               when not settings.changes_enabled then 'skipped'
+               else 'pending'
+             end as status,
+             case
+               when d.action = 'hold' then 'hold: ' || d.reason
+               when d.skip_reason is not null then d.skip_reason
+               when p_mode = 'dry_run' then 'dry run: not sent to Google Ads'
+               when p_mode = 'live' and prior.already is not null
+                 then format('already changed today (%s); not applied twice', prior.already)
+               when p_mode = 'live' and prior.in_doubt is not null
+                 then format('the outcome of %s is not known yet; nothing more is sent for this budget '
+                             'until it is reconciled with Google Ads', prior.in_doubt)
+               when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
+                    > floor(prior.reference * settings.max_daily_change)
+                 then format('more than %s %% from today''s starting budget of %s micros: not sent',
+                             settings.max_daily_change * 100, prior.reference)
+               when not settings.changes_enabled then 'kill switch is on: not sent'
+             end as error
+    ) x
+  ),
+  day_total as (
+    -- The account daily cap: the day's budgets as they would stand with every change of this
+    -- call that may be sent, raises not yet counted: budgets this call sends nothing for at
+    -- their standing amount, its decreases at their new and its raises at their old amount.
+    select (select coalesce(sum(sa.amount_micros), 0)
+              from private.budget_standing_amounts(today) sa
+             where not exists (select 1 from judged j
+                                where j.status = 'pending'
+                                  and j.budget_resource_name = sa.budget_resource_name))
+           + (select coalesce(sum(case when j.action = 'increase' then j.old_amount_micros
+                                       else j.new_amount_micros end), 0)
+                from judged j where j.status = 'pending') as base,
+           round(settings.account_daily_cap * 1000000)::bigint as cap
+    from settings
+    where settings.account_daily_cap is not null
+  ),
+  capped as (
+    -- Raises count in the order given; one that would take the sum over the cap is skipped
+    -- (and still counted: every later raise is skipped too).
+    select j.*,
+           case when j.status = 'pending' and j.action = 'increase'
+                then dt.base + sum(j.new_amount_micros - j.old_amount_micros)
+                       filter (where j.status = 'pending' and j.action = 'increase')
+                       over (order by j.ord rows between unbounded preceding and current row)
+           end as total,
+           dt.cap
+    from judged j
+    left join day_total dt on true
+  )
   insert into public.channel_orchestration_log as l (
     run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
     old_amount_micros, new_amount_micros, change_pct, expected_gap, inputs, reason, mode, status, error,
     triggered_by, completed_at)
-  select p_run_id, p_day, d.segment_id, p_kind, d.customer_id, d.campaign_id, d.budget_resource_name,
-         d.action, d.old_amount_micros, d.new_amount_micros,
-         round((d.new_amount_micros - d.old_amount_micros) * 100.0 / nullif(d.old_amount_micros, 0), 2),
-         d.expected_gap, d.inputs, d.reason, p_mode,
-         x.status, x.error, p_triggered_by,
-         case when x.status = 'pending' then null else now() end
-  from d
-  cross join settings
+  select p_run_id, p_day, c.segment_id, p_kind, c.customer_id, c.campaign_id, c.budget_resource_name,
+         c.action, c.old_amount_micros, c.new_amount_micros,
+         round((c.new_amount_micros - c.old_amount_micros) * 100.0 / nullif(c.old_amount_micros, 0), 2),
+         c.expected_gap, c.inputs, c.reason, p_mode,
+         y.status, y.error, p_triggered_by,
+         case when y.status = 'pending' then null else now() end
+  from capped c
   cross join lateral (
-    select (select format('log #%s', prior.id)
-              from public.channel_orchestration_log prior
-             where prior.budget_resource_name = d.budget_resource_name and prior.day = p_day
-               and prior.kind = p_kind and prior.mode = 'live' and prior.action <> 'hold'
-               and prior.status in ('pending', 'sent', 'unknown', 'success')
-             order by prior.id limit 1) as already,
-           (select format('log #%s', doubt.id)
-              from public.channel_orchestration_log doubt
-             where doubt.budget_resource_name = d.budget_resource_name and doubt.mode = 'live'
-               and doubt.status in ('sent', 'unknown')
-             limit 1) as in_doubt,
-           private.budget_day_reference(d.budget_resource_name, today) as reference
-  ) prior
-  cross join lateral (
-    select case
-             when d.action = 'hold' then 'skipped'
-             when d.skip_reason is not null then 'skipped'
-             when p_mode = 'dry_run' then 'skipped'
-             when p_mode = 'live' and prior.already is not null then 'skipped'
-             when p_mode = 'live' and prior.in_doubt is not null then 'skipped'
-             when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
-                  > floor(prior.reference * settings.max_daily_change) then 'skipped'
-             when not settings.changes_enabled then 'skipped'
-             else 'pending'
-           end as status,
-           case
-             when d.action = 'hold' then 'hold: ' || d.reason
-             when d.skip_reason is not null then d.skip_reason
-             when p_mode = 'dry_run' then 'dry run: not sent to Google Ads'
-             when p_mode = 'live' and prior.already is not null
-               then format('already changed today (%s); not applied twice', prior.already)
-             when p_mode = 'live' and prior.in_doubt is not null
-               then format('the outcome of %s is not known yet; nothing more is sent for this budget '
-                           'until it is reconciled with Google Ads', prior.in_doubt)
-             when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
-                  > floor(prior.reference * settings.max_daily_change)
-               then format('more than %s %% from today''s starting budget of %s micros: not sent',
-                           settings.max_daily_change * 100, prior.reference)
-             when not settings.changes_enabled then 'kill switch is on: not sent'
-           end as error
-  ) x
+    select case when c.total > c.cap then 'skipped' else c.status end as status,
+           case when c.total > c.cap
+                then format('the day''s budgets would sum to %s micros, over the account daily cap of '
+                            '%s micros: not sent', c.total, c.cap)
+                else c.error end as error
+  ) y
+  order by c.ord
   returning l.id, l.budget_resource_name, l.status, l.error;
 end
 $$;
 comment on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) is
   'Write the decisions of a run to the audit log before anything is sent. Changes to send come back '
-  'pending; holds, dry runs, kill-switch, in-doubt, beyond-limit and already-applied changes come back '
-  'skipped with why. Live only for today; only by a run that holds its lease.';
+  'pending; holds, dry runs, kill-switch, in-doubt, beyond-limit, over-the-account-cap and already-applied '
+  'changes come back skipped with why. Live only for today; only by a run that holds its lease.';
 
 create or replace function private.settings_for_sending()
 returns table (changes_enabled boolean, max_daily_change numeric)
@@ -543,10 +587,20 @@ declare
   reference bigint;
   doubt bigint;
   why text;
+  cap bigint;
+  total bigint;
+  standing bigint;
 begin
   perform private.check_run_holds_lease(p_run_id);
   select k.changes_enabled, k.max_daily_change into enabled, max_change
     from private.settings_for_sending() k;
+  -- The account daily cap (its row is locked for share above): the sum of the day's
+  -- budgets as they stand, kept while raises are claimed. One claim at a time counts it.
+  cap := (select round(o.account_daily_cap * 1000000)::bigint from public.orchestration_settings o);
+  if cap is not null then
+    perform pg_advisory_xact_lock(hashtextextended('account_daily_cap', 0));
+    total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts(today) sa);
+  end if;
   for r in
     select l.* from public.channel_orchestration_log l
      where l.id = any (p_ids) and l.run_id = p_run_id and l.status = 'pending'
@@ -571,6 +625,19 @@ begin
       elsif abs(r.new_amount_micros - reference) > floor(reference * max_change) then
         why := format('more than %s %% from today''s starting budget of %s micros: not sent',
                       max_change * 100, reference);
+      elsif cap is not null then
+        -- A raise counts from what the budget stands at; a decrease is only counted once
+        -- Google Ads confirmed it (a later claim), so a refused one cannot make room.
+        standing := coalesce(private.budget_standing_amount(r.budget_resource_name, today),
+                             r.old_amount_micros);
+        if r.new_amount_micros > standing then
+          if total + r.new_amount_micros - standing > cap then
+            why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
+                          '%s micros: not sent', total + r.new_amount_micros - standing, cap);
+          else
+            total := total + r.new_amount_micros - standing;
+          end if;
+        end if;
       end if;
     end if;
     update public.channel_orchestration_log l
@@ -591,7 +658,7 @@ end
 $$;
 comment on function public.claim_budget_decisions(uuid, bigint[]) is
   'Claim a run''s pending rows for sending, in one transaction that re-reads the kill switch, the '
-  'daily limit of today''s starting budget and the budgets in doubt: claimed rows come back sent '
+  'daily limit of today''s starting budget, the account daily cap and the budgets in doubt: claimed rows come back sent '
   '(send them now, within private.send_window()), the others skipped with why. Refused (PT409) for '
   'a run without its lease.';
 
@@ -1237,6 +1304,60 @@ create table private.budget_observations (
 comment on table private.budget_observations is
   'The amount (and sharing) of each campaign budget as Google Ads last reported it to a job.';
 revoke all on table private.budget_observations from public, anon, authenticated, service_role;
+
+create or replace function private.budget_standing_amounts(p_day date)
+returns table (budget_resource_name text, amount_micros bigint)
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- Every active mapped budget as it stands on the day, for the account daily cap: the
+  -- amount of its newest live change sent that day (applied: the new amount; sent or of
+  -- unknown outcome: the higher of old and new), else what Google Ads last reported to a
+  -- job (private.budget_observations), else 0.
+  select cb.budget_resource_name,
+         coalesce(t.amount_micros, o.amount_micros, 0)::bigint
+  from public.segment_campaign_budgets cb
+  join public.lead_segments s on s.id = cb.segment_id and s.is_active
+  left join private.budget_observations o on o.budget_resource_name = cb.budget_resource_name
+  left join (
+    select distinct on (l.budget_resource_name) l.budget_resource_name,
+           case when l.status = 'success' then l.new_amount_micros
+                else greatest(l.old_amount_micros, l.new_amount_micros) end as amount_micros
+    from public.channel_orchestration_log l
+    where l.sent_on = p_day and l.mode = 'live' and l.status in ('sent', 'unknown', 'success')
+    order by l.budget_resource_name, l.id desc
+  ) t on t.budget_resource_name = cb.budget_resource_name
+  where cb.is_active
+$$;
+comment on function private.budget_standing_amounts(date) is
+  'Each active mapped budget''s amount on a day, for the account daily cap: its newest live change '
+  'sent that day (applied: new; sent or unknown: the higher of old and new), else the amount Google Ads '
+  'last reported (budget_observations), else 0.';
+revoke execute on function private.budget_standing_amounts(date) from public, anon, authenticated;
+grant execute on function private.budget_standing_amounts(date) to service_role;
+
+create or replace function private.budget_standing_amount(p_budget text, p_day date) returns bigint
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- One budget's row of private.budget_standing_amounts (the same rule), by its indexes;
+  -- null: neither changed that day nor ever reported.
+  select coalesce(
+    (select case when l.status = 'success' then l.new_amount_micros
+                 else greatest(l.old_amount_micros, l.new_amount_micros) end
+       from public.channel_orchestration_log l
+      where l.budget_resource_name = p_budget and l.sent_on = p_day and l.mode = 'live'
+        and l.status in ('sent', 'unknown', 'success')
+      order by l.id desc
+      limit 1),
+    (select o.amount_micros from private.budget_observations o where o.budget_resource_name = p_budget))
+$$;
+comment on function private.budget_standing_amount(text, date) is
+  'One budget''s amount on a day, for the account daily cap (the rule of budget_standing_amounts).';
+revoke execute on function private.budget_standing_amount(text, date) from public, anon, authenticated;
+grant execute on function private.budget_standing_amount(text, date) to service_role;
 
 create or replace function public.record_budget_observations(p_observed jsonb) returns integer
 language sql volatile

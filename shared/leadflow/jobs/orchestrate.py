@@ -343,7 +343,22 @@ def _log_and_send(
         },
         caller=caller,
     )
-    statuses, stop = _send(db, caller, run, logged, gateway, mode)
+    # Decreases go out in batches of their own, first: the account daily cap counts a
+    # decrease only once Google Ads confirmed it, so the raises' claims see the room it made.
+    lowered = {p.budget_resource_name for p in planned if p.decision.action == "decrease"}
+    statuses, stop = _send(
+        db, caller, run, [r for r in logged if r["budget_resource_name"] in lowered], gateway, mode
+    )
+    if stop is None:
+        more, stop = _send(
+            db,
+            caller,
+            run,
+            [r for r in logged if r["budget_resource_name"] not in lowered],
+            gateway,
+            mode,
+        )
+        statuses.update(more)
     return logged, statuses, stop
 
 
