@@ -849,7 +849,8 @@ alter table public.orchestration_settings
     check (response_window_days between 7 and 365),
   add column value_window_days integer not null default 56 check (value_window_days between 7 and 365),
   add column saturation_lost_share numeric(4, 3) not null default 0.020
-    check (saturation_lost_share >= 0 and saturation_lost_share < 1);
+    check (saturation_lost_share >= 0 and saturation_lost_share < 1),
+  add column forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0);
 
 comment on column public.orchestration_settings.account_daily_cap is
   'Optional account-wide daily cap (euro): the day''s budgets never sum to more. Null: no cap.';
@@ -864,6 +865,9 @@ comment on column public.orchestration_settings.response_window_days is
   'Days of Google Ads history an elasticity is estimated from.';
 comment on column public.orchestration_settings.value_window_days is
   'Days of accepted leads the value of an accepted lead is averaged over.';
+comment on column public.orchestration_settings.forecast_prior_leads is
+  'Leads of prior weight a weekday''s (or public holiday''s) factor of an industry is shrunk toward 1 '
+  'with (orchestration_inputs.day_factor; see docs/FORMULAS.md).';
 comment on column public.orchestration_settings.saturation_lost_share is
   'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
   'holds under target, the estimator skips the day).';
@@ -1157,14 +1161,16 @@ returns table (
   lead_elasticity numeric,
   lead_elasticity_sd numeric,
   account_daily_cap_micros bigint,
-  saturation_lost_share numeric
+  saturation_lost_share numeric,
+  day_factor numeric,
+  organic_leads numeric
 )
 language sql stable
 set search_path = ''
 as $$
   with settings as (
     select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread,
-           o.saturation_lost_share
+           o.saturation_lost_share, o.response_window_days, o.forecast_prior_leads
     from public.orchestration_settings o
   ),
   response as (
@@ -1226,6 +1232,7 @@ as $$
     -- leads grow like spend ^ e (the segment's estimated elasticity, else the prior).
     -- A day without spend to compare counts as it was.
     select st.segment_id,
+           avg(st.leads_generated - st.leads_google_ads) as organic,
            avg(st.leads_generated - st.leads_google_ads + st.leads_google_ads * case
                  when st.ad_spend > 0 and y.spend > 0
                  then power((y.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
@@ -1236,6 +1243,47 @@ as $$
     left join response r on r.segment_id = st.segment_id
     where st.day >= p_day - p_window_days and st.day < p_day
     group by st.segment_id
+  ),
+  pattern as (
+    -- The forecast: per industry and kind of day (ISO weekday 1-7; 0 a public holiday), its
+    -- leads (all channels) and days over the response window.
+    select s.industry_id,
+           case when h.day is not null then 0 else extract(isodow from st.day)::integer end as kind,
+           sum(st.leads_generated) as leads, count(distinct st.day) as days
+    from public.lead_generation_stats st
+    join public.lead_segments s on s.id = st.segment_id
+    left join public.public_holidays h on h.day = st.day
+    cross join settings se
+    where st.day >= p_day - se.response_window_days and st.day < p_day
+    group by s.industry_id, 2
+  ),
+  factors as (
+    -- A kind of day's leads against what the industry's mean day gives, shrunk toward 1
+    -- by forecast_prior_leads.
+    select pt.industry_id, pt.kind,
+           (pt.leads + se.forecast_prior_leads)
+           / (pt.days * tot.leads / tot.days + se.forecast_prior_leads) as factor
+    from pattern pt
+    join (select p2.industry_id, sum(p2.leads) as leads, sum(p2.days) as days
+          from pattern p2 group by p2.industry_id) tot on tot.industry_id = pt.industry_id
+    cross join settings se
+  ),
+  day_kinds as (
+    select g.day::date as day,
+           case when h.day is not null then 0 else extract(isodow from g.day)::integer end as kind
+    from generate_series(p_day - p_window_days, p_day, interval '1 day') as g (day)
+    left join public.public_holidays h on h.day = g.day::date
+  ),
+  forecast as (
+    -- The day's factor over the mean factor of the trailing week the leads are measured on;
+    -- a kind without data counts 1.
+    select i.industry_id,
+           max(coalesce(f.factor, 1)) filter (where dk.day = p_day)
+           / avg(coalesce(f.factor, 1)) filter (where dk.day < p_day) as factor
+    from (select distinct f2.industry_id from factors f2) i
+    cross join day_kinds dk
+    left join factors f on f.industry_id = i.industry_id and f.kind = dk.kind
+    group by i.industry_id
   ),
   newest as (
     select st.segment_id, max(st.day) as day
@@ -1260,7 +1308,9 @@ as $$
          coalesce(r.elasticity, se.prior_elasticity),
          coalesce(r.elasticity_sd, se.elasticity_spread),
          round(se.account_daily_cap * 1000000)::bigint,
-         se.saturation_lost_share
+         se.saturation_lost_share,
+         round(coalesce(fc.factor, 1), 4),
+         round(e.organic * coalesce(fc.factor, 1) / b.n, 4)
   from budgets b
   cross join settings se
   left join response r on r.segment_id = b.segment_id
@@ -1269,6 +1319,7 @@ as $$
   left join actuals a on a.segment_id = b.segment_id
   left join at_current_spend e on e.segment_id = b.segment_id
   left join newest nw on nw.segment_id = b.segment_id
+  left join forecast fc on fc.industry_id = b.industry_id
   left join public.ad_campaign_daily_metrics m
     on m.customer_id = b.customer_id and m.campaign_id = b.campaign_id and m.day = p_day - 1
   order by b.code, b.budget_resource_name
@@ -1278,7 +1329,9 @@ comment on function public.orchestration_inputs(date, integer) is
   'spend (each day''s paid leads x (spend yesterday / spend that day) ^ e, e the segment''s estimated '
   'elasticity), paid leads and spend (split evenly over a segment''s budgets), data age, lost impression '
   'share; value of an accepted lead, acceptance rate, minimum margin, elasticity and its standard '
-  'deviation, and the account daily cap. See docs/FORMULAS.md.';
+  'deviation, the account daily cap, and the forecast: the day''s weekday/holiday factor of the '
+  'industry over the trailing week''s (day_factor) and the organic leads expected on the day. '
+  'See docs/FORMULAS.md.';
 revoke execute on function public.orchestration_inputs(date, integer) from public, anon, authenticated;
 grant execute on function public.orchestration_inputs(date, integer) to service_role;
 

@@ -181,6 +181,8 @@ def plan_decisions(
             acceptance_rate=_decimal(row.get("acceptance_rate")),
             min_margin=_decimal(row.get("min_margin")),
             lead_elasticity=_decimal(row.get("lead_elasticity")),
+            day_factor=_decimal(row.get("day_factor")),
+            organic_leads=_decimal(row.get("organic_leads")),
         )
         if info is not None and not info.skip_reason and row["has_plan"]:
             decision = decide(signal, config)
