@@ -970,6 +970,7 @@ as $$
     select o.prior_elasticity as e0, o.elasticity_spread as tau,
            o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat
     from public.orchestration_settings o
+    limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
   segments as (
     select s.id as segment_id, s.industry_id, s.region_code
@@ -1172,6 +1173,7 @@ as $$
     select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread,
            o.saturation_lost_share, o.response_window_days, o.forecast_prior_leads
     from public.orchestration_settings o
+    limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
   response as (
     -- The newest estimate up to the day (estimate_segment_responses, run by orchestrate).
