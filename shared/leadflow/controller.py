@@ -264,7 +264,7 @@ def _forecast_note(s: SegmentSignal) -> str:
     of_which = "" if organic is None else f", {_leads(organic)} of them organic"
     return (
         f"Forecast for the day: target and leads x {_as_decimal(s.day_factor):.2f} of the "
-        f"trailing week's (weekday/holiday pattern){of_which}."
+        f"trailing week (weekday/holiday pattern){of_which}."
     )
 
 
