@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ class Answer:
     status: int = 200
     body: bytes | str | Any = None  # bytes/str as they are, anything else as JSON
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    hang: bool = False  # no answer until the fake is closed: the client's timeout decides
 
 
 Responder = Callable[[Recorded], Answer]
@@ -66,6 +65,7 @@ class FakePostgrest:
         self._answers: list[Answer] = []
         self.responder: Responder | None = None
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,7 +85,8 @@ class FakePostgrest:
                     body=self.rfile.read(length) if length else b"",
                 )
                 answer = fake._answer(recorded)
-                time.sleep(answer.delay)
+                if answer.hang:
+                    fake._closing.wait()
                 body = answer.body
                 if body is None:
                     payload = b""
@@ -131,6 +132,7 @@ class FakePostgrest:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -511,7 +513,7 @@ def test_connection_refused_is_a_503_without_the_url_or_secrets(read_only: bool)
 
 
 def test_timeout_is_a_503(server: FakePostgrest) -> None:
-    server.answer(Answer(body=1, delay=1.0))
+    server.answer(Answer(body=1, hang=True))
     client = PostgrestTransport(server.url, API_KEY, timeout=0.2, retry=False)
     try:
         with pytest.raises(RpcError) as error:
