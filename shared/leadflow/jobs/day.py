@@ -48,17 +48,12 @@ def google_ads(
 
 
 def steering(
-    settings: Settings,
-    db: Database,
-    caller: Caller,
-    requested: Mode | None = None,
-    *,
-    stored_budgets: bool = False,
+    settings: Settings, db: Database, caller: Caller, requested: Mode | None
 ) -> tuple[Mode, GoogleAdsGateway]:
     """The mode (requested, else configured; checked against the credentials and the live
-    switch) and the Google Ads an orchestrate or rollback run steers with."""
+    switch) and the Google Ads a scheduled orchestrate run steers with."""
     mode = configured_mode(settings, requested)
-    gateway = google_ads(settings, db, caller, stored_budgets=stored_budgets)
+    gateway = google_ads(settings, db, caller)
     if gateway is None:
         raise LeadflowError("orchestrate needs Google Ads credentials to read the current budgets")
     return mode, gateway
