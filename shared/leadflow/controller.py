@@ -58,6 +58,7 @@ and turns any violation into a hold, so a bug here can cost a day, never money.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import (
     MAX_EMAX,
@@ -69,10 +70,7 @@ from decimal import (
     Decimal,
     localcontext,
 )
-from typing import Literal
-
-HARD_MAX_DAILY_CHANGE = Decimal("0.20")
-"""No configuration may move a budget by more than this fraction in one day."""
+from typing import Any, Literal
 
 MICROS_PER_UNIT = 1_000_000
 
@@ -90,32 +88,37 @@ Action = Literal["increase", "decrease", "hold"]
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    """Tuning knobs of the controller; validated on construction (bad values raise)."""
+    """Tuning knobs of the controller; validated on construction (bad values raise).
 
-    max_daily_change: Decimal = Decimal("0.20")
-    """Largest change per day as a fraction of the current budget; 0 < x <= 0.20."""
-    dead_band: Decimal = Decimal("0.10")
+    Their one home is the database's `public.orchestration_settings` (defaults, limits and
+    meaning there and in docs/FORMULAS.md); :meth:`from_settings` builds the config from that
+    row. The checks below only keep the arithmetic meaningful; the table's constraints hold
+    the policy (the 20 % ceiling of max_daily_change is written there, once).
+    """
+
+    max_daily_change: Decimal
+    """Largest change per day as a fraction of the current budget; 0 < x < 1."""
+    dead_band: Decimal
     """Hold while |gap| <= dead_band * target_leads (relative dead band); 0 <= x <= 1."""
-    min_gap_leads: Decimal = Decimal("0.5")
+    min_gap_leads: Decimal
     """Hold while |gap| <= this many leads/day (absolute dead band); >= 0."""
-    billable_unit_micros: int = 10_000
-    """Budgets are whole multiples of this (1 euro cent); >= 1."""
-    stale_after_days: int = 2
+    billable_unit_micros: int
+    """Budgets are whole multiples of this; >= 1."""
+    stale_after_days: int
     """Hold when the newest stats row is older than this many days; >= 0."""
-    lead_elasticity: Decimal = Decimal("0.5")
-    """Paid leads grow like spend ** e; marginal CPL = average CPL / e; 0 < e <= 1."""
-    fallback_step: Decimal = Decimal("0.5")
+    lead_elasticity: Decimal
+    """Paid leads grow like spend ** e; marginal CPL = average CPL / e; 0 < e <= 1. The
+    elasticity of a segment without its own estimate (`prior_elasticity` in the settings)."""
+    fallback_step: Decimal
     """With no cost known, move by this fraction of the daily limit; 0 < x <= 1."""
-    saturation_lost_share: Decimal = Decimal("0.02")
+    saturation_lost_share: Decimal
     """Lost impression share (budget) below this: the budget is not what limits volume
-    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1.
-    The orchestrate job takes it from `orchestration_settings.saturation_lost_share` (its
-    home, which the SQL estimator reads too); this default is for the pure function."""
+    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1."""
 
     def __post_init__(self) -> None:
-        _require_decimal("max_daily_change", self.max_daily_change, 0, HARD_MAX_DAILY_CHANGE)
-        if self.max_daily_change <= 0:
-            raise ValueError("max_daily_change must be greater than 0")
+        _require_decimal("max_daily_change", self.max_daily_change, 0, 1)
+        if not 0 < self.max_daily_change < 1:
+            raise ValueError("max_daily_change must be greater than 0 and less than 1")
         _require_decimal("dead_band", self.dead_band, 0, 1)
         _require_decimal("min_gap_leads", self.min_gap_leads, 0, None)
         _require_int("billable_unit_micros", self.billable_unit_micros, 1)
@@ -129,6 +132,25 @@ class ControllerConfig:
         _require_decimal("saturation_lost_share", self.saturation_lost_share, 0, 1)
         if self.saturation_lost_share >= 1:
             raise ValueError("saturation_lost_share must be less than 1")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> ControllerConfig:
+        """The config of the settings row (`orchestration_settings_get`): numbers as JSON
+        gives them, made exact."""
+
+        def number(name: str) -> Decimal:
+            return Decimal(str(settings[name]))
+
+        return cls(
+            max_daily_change=number("max_daily_change"),
+            dead_band=number("dead_band"),
+            min_gap_leads=number("min_gap_leads"),
+            billable_unit_micros=int(settings["billable_unit_micros"]),
+            stale_after_days=int(settings["stale_after_days"]),
+            lead_elasticity=number("prior_elasticity"),
+            fallback_step=number("fallback_step"),
+            saturation_lost_share=number("saturation_lost_share"),
+        )
 
 
 def _require_decimal(name: str, value: object, low: int, high: Decimal | int | None) -> None:
@@ -146,9 +168,6 @@ def _require_int(name: str, value: object, low: int) -> None:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < low:
         raise ValueError(f"{name} must be at least {low}, not {_text(value)}")
-
-
-DEFAULT_CONFIG = ControllerConfig()
 
 
 @dataclass(frozen=True)
@@ -208,7 +227,7 @@ class Decision:
         return Decimal(quotient).scaleb(-2, _CONTEXT)
 
 
-def decide(signal: SegmentSignal, config: ControllerConfig = DEFAULT_CONFIG) -> Decision:
+def decide(signal: SegmentSignal, config: ControllerConfig) -> Decision:
     """The next daily budget for one campaign budget; never raises, never breaks a rule."""
     with localcontext(_CONTEXT):
         decision = _decide(signal, config)
@@ -614,7 +633,7 @@ def fit_account_cap(
     signals: list[SegmentSignal],
     decisions: list[Decision],
     cap_micros: int | None,
-    config: ControllerConfig = DEFAULT_CONFIG,
+    config: ControllerConfig,
 ) -> list[Decision]:
     """The decisions with their raises trimmed so the day's budgets sum to at most the cap.
 
