@@ -230,7 +230,8 @@ create table public.orchestration_settings (
   -- The controller's parameters (leadflow.controller.ControllerConfig reads them from here).
   dead_band numeric(4, 3) not null default 0.100 check (dead_band >= 0 and dead_band <= 1),
   min_gap_leads numeric(6, 2) not null default 0.50 check (min_gap_leads >= 0),
-  billable_unit_micros bigint not null default 10000 check (billable_unit_micros >= 1),
+  billable_unit_micros bigint not null default 10000
+    check (billable_unit_micros > 0 and billable_unit_micros % 10000 = 0),
   stale_after_days integer not null default 2 check (stale_after_days >= 0),
   fallback_step numeric(4, 3) not null default 0.500 check (fallback_step > 0 and fallback_step <= 1),
   -- The plan's parameters (public.plan_lead_segments reads them from here).
@@ -256,7 +257,7 @@ comment on column public.orchestration_settings.dead_band is
 comment on column public.orchestration_settings.min_gap_leads is
   'The controller holds while |gap| <= this many leads/day (absolute dead band).';
 comment on column public.orchestration_settings.billable_unit_micros is
-  'Budgets are whole multiples of this many micros (10,000 = 1 euro cent).';
+  'Budgets are whole multiples of this many micros: whole euro cents (10,000), which Google Ads requires.';
 comment on column public.orchestration_settings.stale_after_days is
   'The controller holds when the newest stats are older than this many days.';
 comment on column public.orchestration_settings.fallback_step is
