@@ -369,70 +369,22 @@ def _increase(
     spend: int | None,
     target_cpl: int | None,
 ) -> Decision:
-    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
-
-    def hold(reason: str, gap: Decimal) -> Decision:
-        return _hold(s, reason, gap)
-
-    if old > high:
-        return hold(
-            f"Holding: {_lower(told)}, but the budget {_eur(old)} is above the segment maximum "
-            f"{_eur(high)} and may not be lowered against the gap; an operator should fix it.",
-            gap,
-        )
-    if old == high:
-        return hold(f"Holding: {_lower(told)}, but already at the maximum {_eur(high)}.", gap)
-    if old == 0:
-        return hold(
-            f"Holding: {_lower(told)}, but the budget is {_eur(0)} and a daily change is capped "
-            f"at {_pct(c.max_daily_change)} of it; an operator should set a starting budget.",
-            gap,
-        )
-    step = _max_step(old, c.max_daily_change)
-    floor_ = _ceil_unit(max(low, old + 1), unit)
-    ceiling = _floor_unit(min(high, old + step), unit)
-    if floor_ > ceiling:
-        if old < low:
-            return hold(
-                f"Holding: {_lower(told)}, but the budget {_eur(old)} is below the segment "
-                f"minimum {_eur(low)} and +{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
-                "reach it; an operator should raise the budget to the minimum.",
-                gap,
-            )
-        return hold(
-            f"Holding: {_lower(told)}, but no billable amount lies within "
-            f"+{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
-            gap,
-        )
+    window = _window(s, c, old, told, up=True)
+    if isinstance(window, str):
+        return _hold(s, window, gap)
     wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
     desired = old + wanted
     if desired.is_nan():
-        return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
+        return _hold(
+            s, f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap
+        )
     economics = _economics(s, c, paid, spend, target_cpl)
     if isinstance(economics, _Economics) and economics.budget_limit is not None:
         limit = old * economics.budget_limit
         if limit < desired:
             desired = limit
             how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
-    if desired >= ceiling:
-        new = ceiling
-        if old + step <= high:
-            cap = f"capped at +{_pct(c.max_daily_change)} ({_eur(step)})"
-        else:
-            cap = f"capped at the segment maximum {_eur(high)}"
-    else:
-        new = _floor_unit(int(desired.to_integral_value(ROUND_FLOOR)), unit)
-        cap = "rounded down to a billable amount" if new != desired else ""
-        if new < floor_:
-            if old >= low:
-                return hold(
-                    f"Holding: {_lower(told)}; {how} → +{_eur(wanted)} wanted, "
-                    "which rounds to no change.",
-                    gap,
-                )
-            new, cap = floor_, f"raised to the segment minimum {_eur(low)}"
-    wording = f"{how} → +{_eur(wanted)} wanted" + (f", {cap}" if cap else "")
-    return Decision("increase", old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
+    return _move(s, c, old, gap, told, window, desired, f"{how} → +{_eur(wanted)} wanted")
 
 
 def _decrease(
@@ -447,35 +399,9 @@ def _decrease(
     saturated: bool,
     economics: _Economics | None = None,
 ) -> Decision:
-    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
-
-    def hold(reason: str, gap: Decimal) -> Decision:
-        return _hold(s, reason, gap)
-
-    if old < low:
-        return hold(
-            f"Holding: {_lower(told)}, but the budget {_eur(old)} is below the segment minimum "
-            f"{_eur(low)} and may not be raised against the gap; an operator should fix it.",
-            gap,
-        )
-    if old == low:
-        return hold(f"Holding: {_lower(told)}, but already at the minimum {_eur(low)}.", gap)
-    step = _max_step(old, c.max_daily_change)
-    floor_ = _ceil_unit(max(low, old - step), unit)
-    ceiling = _floor_unit(min(high, old - 1), unit)
-    if floor_ > ceiling:
-        if old > high:
-            return hold(
-                f"Holding: {_lower(told)}, but the budget {_eur(old)} is above the segment "
-                f"maximum {_eur(high)} and -{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
-                "reach it; an operator should lower the budget to the maximum.",
-                gap,
-            )
-        return hold(
-            f"Holding: {_lower(told)}, but no billable amount lies within "
-            f"-{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
-            gap,
-        )
+    window = _window(s, c, old, told, up=False)
+    if isinstance(window, str):
+        return _hold(s, window, gap)
     wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
     base = old
     if saturated and spend is not None and spend < old:
@@ -493,26 +419,104 @@ def _decrease(
         desired = old * economics.budget_limit
         how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
-        return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
-    if desired <= floor_:
-        new = floor_
-        if old - step >= low:
-            cap = f"capped at -{_pct(c.max_daily_change)} ({_eur(step)})"
-        else:
-            cap = f"capped at the segment minimum {_eur(low)}"
+        return _hold(
+            s, f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap
+        )
+    return _move(s, c, old, gap, told, window, desired, f"{how} → {_eur(desired - old)} wanted")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where a move of one direction may land: billable amounts from `nearest` (the least
+    move) to `farthest` (the daily limit or the bound toward which it moves)."""
+
+    up: bool
+    step: int
+    """The daily limit in micros: floor(old x max_daily_change)."""
+    nearest: int
+    farthest: int
+
+
+def _window(
+    s: SegmentSignal, c: ControllerConfig, old: int, told: str, *, up: bool
+) -> _Window | str:
+    """The amounts a raise (up) or a cut may take, or why the budget must be held."""
+    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
+    toward, away = (high, low) if up else (low, high)
+    bound, other = ("maximum", "minimum") if up else ("minimum", "maximum")
+    limit = f"{'+' if up else '-'}{_pct(c.max_daily_change)}"
+    told = _lower(told)
+    if (old > toward) if up else (old < toward):
+        return (
+            f"Holding: {told}, but the budget {_eur(old)} is {'above' if up else 'below'} the "
+            f"segment {bound} {_eur(toward)} and may not be {'lowered' if up else 'raised'} "
+            "against the gap; an operator should fix it."
+        )
+    if old == toward:
+        return f"Holding: {told}, but already at the {bound} {_eur(toward)}."
+    if up and old == 0:
+        return (
+            f"Holding: {told}, but the budget is {_eur(0)} and a daily change is capped "
+            f"at {_pct(c.max_daily_change)} of it; an operator should set a starting budget."
+        )
+    step = _max_step(old, c.max_daily_change)
+    if up:
+        nearest = _ceil_unit(max(low, old + 1), unit)
+        farthest = _floor_unit(min(high, old + step), unit)
     else:
-        new = _ceil_unit(int(desired.to_integral_value(ROUND_CEILING)), unit)
-        cap = "rounded up to a billable amount" if new != desired else ""
-        if new > ceiling:
-            if old <= high:
-                return hold(
-                    f"Holding: {_lower(told)}; {how} → {_eur(desired - old)} wanted, "
-                    "which rounds to no change.",
-                    gap,
+        nearest = _floor_unit(min(high, old - 1), unit)
+        farthest = _ceil_unit(max(low, old - step), unit)
+    if (nearest > farthest) if up else (nearest < farthest):
+        if (old < away) if up else (old > away):
+            return (
+                f"Holding: {told}, but the budget {_eur(old)} is {'below' if up else 'above'} "
+                f"the segment {other} {_eur(away)} and {limit} ({_eur(step)}) cannot reach it; "
+                f"an operator should {'raise' if up else 'lower'} the budget to the {other}."
+            )
+        return (
+            f"Holding: {told}, but no billable amount lies within {limit} of {_eur(old)} "
+            "and the segment bounds."
+        )
+    return _Window(up, step, nearest, farthest)
+
+
+def _move(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    old: int,
+    gap: Decimal,
+    told: str,
+    w: _Window,
+    desired: Decimal,
+    wording: str,
+) -> Decision:
+    """The billable amount in the window closest to `desired`, rounded toward the old budget,
+    or a hold when that is no change."""
+    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
+    toward, away = (high, low) if w.up else (low, high)
+    bound, other = ("maximum", "minimum") if w.up else ("minimum", "maximum")
+    if (desired >= w.farthest) if w.up else (desired <= w.farthest):
+        new = w.farthest
+        if (old + w.step <= high) if w.up else (old - w.step >= low):
+            cap = f"capped at {'+' if w.up else '-'}{_pct(c.max_daily_change)} ({_eur(w.step)})"
+        else:
+            cap = f"capped at the segment {bound} {_eur(toward)}"
+    else:
+        if w.up:
+            new = _floor_unit(int(desired.to_integral_value(ROUND_FLOOR)), unit)
+        else:
+            new = _ceil_unit(int(desired.to_integral_value(ROUND_CEILING)), unit)
+        cap = f"rounded {'down' if w.up else 'up'} to a billable amount" if new != desired else ""
+        if (new < w.nearest) if w.up else (new > w.nearest):
+            if (old >= away) if w.up else (old <= away):
+                return _hold(
+                    s, f"Holding: {_lower(told)}; {wording}, which rounds to no change.", gap
                 )
-            new, cap = ceiling, f"lowered to the segment maximum {_eur(high)}"
-    wording = f"{how} → {_eur(desired - old)} wanted" + (f", {cap}" if cap else "")
-    return Decision("decrease", old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
+            moved = "raised" if w.up else "lowered"
+            new, cap = w.nearest, f"{moved} to the segment {other} {_eur(away)}"
+    wording += f", {cap}" if cap else ""
+    action: Action = "increase" if w.up else "decrease"
+    return Decision(action, old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
 
 
 def _wanted_change(
