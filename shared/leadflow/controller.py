@@ -348,46 +348,16 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             gap,
         )
     saturated = lost is not None and lost < c.saturation_lost_share
-    if gap > 0:
-        if saturated and lost is not None:
-            return hold(
-                f"Holding: {_lower(told)}, but only {_share(lost)} of impressions are lost "
-                "to budget, so more money would buy few leads.",
-                gap,
-            )
-        return _increase(s, c, old, gap, told, paid, spend, target_cpl)
-    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated, economics)
-
-
-def _increase(
-    s: SegmentSignal,
-    c: ControllerConfig,
-    old: int,
-    gap: Decimal,
-    told: str,
-    paid: Decimal | None,
-    spend: int | None,
-    target_cpl: int | None,
-) -> Decision:
-    window = _window(s, c, old, told, up=True)
-    if isinstance(window, str):
-        return _hold(s, window, gap)
-    wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
-    desired = old + wanted
-    if desired.is_nan():
-        return _hold(
-            s, f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap
+    if gap > 0 and saturated and lost is not None:
+        return hold(
+            f"Holding: {_lower(told)}, but only {_share(lost)} of impressions are lost "
+            "to budget, so more money would buy few leads.",
+            gap,
         )
-    economics = _economics(s, c, paid, spend, target_cpl)
-    if isinstance(economics, _Economics) and economics.budget_limit is not None:
-        limit = old * economics.budget_limit
-        if limit < desired:
-            desired = limit
-            how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
-    return _move(s, c, old, gap, told, window, desired, f"{how} → +{_eur(wanted)} wanted")
+    return _change(s, c, old, gap, told, paid, spend, target_cpl, saturated, economics)
 
 
-def _decrease(
+def _change(
     s: SegmentSignal,
     c: ControllerConfig,
     old: int,
@@ -397,12 +367,25 @@ def _decrease(
     spend: int | None,
     target_cpl: int | None,
     saturated: bool,
-    economics: _Economics | None = None,
+    economics: _Economics | None,
 ) -> Decision:
-    window = _window(s, c, old, told, up=False)
+    """A raise (under target) or a cut (over target) toward the gap, within the window."""
+    up = gap > 0
+    window = _window(s, c, old, told, up=up)
     if isinstance(window, str):
         return _hold(s, window, gap)
     wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
+    cannot = f"Holding: {_lower(told)}, but the wanted change could not be computed."
+    if up:
+        desired = old + wanted
+        if desired.is_nan():
+            return _hold(s, cannot, gap)
+        if economics is not None and economics.budget_limit is not None:
+            limit = old * economics.budget_limit
+            if limit < desired:
+                desired = limit
+                how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
+        return _move(s, c, old, gap, told, window, desired, f"{how} → +{_eur(wanted)} wanted")
     base = old
     if saturated and spend is not None and spend < old:
         # The budget is not binding: the unspent part buys nothing, so cut from actual spend.
@@ -419,9 +402,7 @@ def _decrease(
         desired = old * economics.budget_limit
         how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
-        return _hold(
-            s, f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap
-        )
+        return _hold(s, cannot, gap)
     return _move(s, c, old, gap, told, window, desired, f"{how} → {_eur(desired - old)} wanted")
 
 
