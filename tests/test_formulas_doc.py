@@ -68,6 +68,20 @@ def test_formulas_lists_every_settings_parameter_with_its_default(
     assert wrong == {}, "FORMULAS.md states other defaults (documented, catalog)"
 
 
+def test_formulas_prose_quotes_no_other_default(sql: psycopg.Connection[Any]) -> None:
+    """A default quoted beside a parameter's name ("prior_elasticity (0.55)", "x (2 %)") is the
+    table's; best not quoted at all."""
+    catalog = _catalog(sql)
+    text = FORMULAS.read_text(encoding="utf-8")
+    quoted = re.findall(r"`?(\w+)`? \((-?[\d.]+)\s*(%?)\)", text)
+    wrong = [
+        (name, number + percent)
+        for name, number, percent in quoted
+        if name in catalog and Decimal(number) / (100 if percent else 1) != _number(catalog[name])
+    ]
+    assert wrong == []
+
+
 def test_every_settings_parameter_has_a_comment(sql: psycopg.Connection[Any]) -> None:
     rows = sql.execute(
         "select a.attname from pg_attribute a "
