@@ -53,7 +53,8 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Jobs: before and after"
 # Where the baseline (511889e and its era) kept the jobs SQL; this tree has it in …0400_jobs.sql.
 JOBS_SQL = "supabase/migrations/20261125000600_jobs.sql"
-PLAN_SIGNATURE = "(date, integer, numeric, numeric, numeric)"
+# The baseline's plan took its parameters as arguments; this tree's reads orchestration_settings.
+PLAN_SIGNATURES = {"before": "(date, integer, numeric, numeric, numeric)", "after": "(date)"}
 
 
 def baseline_function(ref: str, name: str) -> str:
@@ -76,11 +77,11 @@ def swap_plan(conn: psycopg.Connection[Any], variant: str) -> None:
         return
     with conn.transaction():
         conn.execute(
-            f"alter function public.plan_lead_segments{PLAN_SIGNATURE}"
+            f"alter function public.plan_lead_segments{PLAN_SIGNATURES[active]}"
             f" rename to plan_lead_segments_{active}"
         )
         conn.execute(
-            f"alter function public.plan_lead_segments_{variant}{PLAN_SIGNATURE}"
+            f"alter function public.plan_lead_segments_{variant}{PLAN_SIGNATURES[variant]}"
             " rename to plan_lead_segments"
         )
 
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 conn.execute(baseline_function(args.baseline, name))
             conn.execute(
                 "grant execute on function public.plan_lead_segments_before"
-                f"{PLAN_SIGNATURE} to service_role"
+                f"{PLAN_SIGNATURES['before']} to service_role"
             )
             jb.generate(
                 conn,

@@ -244,6 +244,21 @@ def test_plan_without_history_uses_the_prior_acceptance(
     assert target == Decimal("3.40")
 
 
+def test_plan_takes_its_parameters_from_orchestration_settings(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    sql.execute("update orchestration_settings set prior_acceptance = 0.5")
+    plan(database, SERVICE, date(2026, 11, 2))
+    seg = _segment(sql, "loodgieter_utrecht")
+    rate, target = sql.execute(
+        "select acceptance_rate, target_leads from lead_segment_plans where segment_id = %s"
+        " and day = '2026-11-02'",
+        (seg,),
+    ).fetchone()
+    # The same 2.381 accepted leads as with the default prior, / 0.5 gross.
+    assert (rate, target) == (Decimal("0.5000"), Decimal("4.76"))
+
+
 def test_plan_paces_against_what_the_month_delivered(
     database: Database, sql: psycopg.Connection[Any]
 ) -> None:
@@ -277,16 +292,17 @@ def test_plan_refuses_a_year_without_holidays(database: Database) -> None:
     assert "no public holidays loaded" in error.value.message
 
 
-def test_plan_fills_the_gap_once_stats_arrive(
+def test_the_next_plan_run_fills_the_gap_once_stats_arrive(
     database: Database, sql: psycopg.Connection[Any]
 ) -> None:
     plan(database, SERVICE, date(2026, 11, 16))
     seg = _segment(sql, "schilder_utrecht")
-    assert sql.execute(
-        "select actual_leads, lead_gap from lead_segment_plans where segment_id = %s and day = '2026-11-16'",
-        (seg,),
-    ).fetchone() == (None, None)
+    unmeasured = "select actual_leads, lead_gap from lead_segment_plans where segment_id = %s and day = '2026-11-16'"
+    assert sql.execute(unmeasured, (seg,)).fetchone() == (None, None)
     aggregate(database, SERVICE, date(2026, 11, 16))
+    # The aggregate job writes stats only: plans have one writer, the plan job.
+    assert sql.execute(unmeasured, (seg,)).fetchone() == (None, None)
+    plan(database, SERVICE, date(2026, 11, 17))
     target, actual, gap, generated = sql.execute(
         "select p.target_leads, p.actual_leads, p.lead_gap, st.leads_generated from lead_segment_plans p"
         " join lead_generation_stats st using (segment_id, day) where segment_id = %s and day = '2026-11-16'",

@@ -111,10 +111,14 @@ def test_capacity_unreachable_and_unprofitable_segments(
     segment_id, max_budget = sql.execute(
         "select id, max_daily_budget from lead_segments where code = 'schilder_noord_brabant'"
     ).fetchone() or (None, None)
+    sql.execute(
+        "insert into lead_segment_plans (segment_id, day, target_leads) values (%s, %s, 10)",
+        (segment_id, today),
+    )
     sql.execute("set session_replication_role = replica")  # the log's checks are not the subject
     sql.execute(
         "insert into channel_orchestration_log (day, segment_id, budget_resource_name, action,"
-        " old_amount_micros, new_amount_micros, lead_gap, reason, mode, status, triggered_by,"
+        " old_amount_micros, new_amount_micros, expected_gap, reason, mode, status, triggered_by,"
         " completed_at) values (%s, %s, 'customers/1234567890/campaignBudgets/9007', 'increase',"
         " %s, %s, 3.5, 'test', 'dry_run', 'skipped', 'test', now())",
         (today, segment_id, int(max_budget * 900_000), int(max_budget * 1_000_000)),

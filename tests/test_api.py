@@ -157,7 +157,7 @@ def test_admin_gets_budget_of_plans(api_reader: FlaskClient, roles: Roles) -> No
     )
     row = response.get_json()["items"][-1]
     assert row["planned_budget_google_ads"] == 150.0
-    assert row["orchestration_status"] == "orchestrated"
+    assert (row["budget_action"], row["budget_status"]) == ("increase", "success")
 
 
 def test_partner_cannot_tell_a_foreign_segment_from_an_unknown_one(
@@ -413,6 +413,20 @@ def test_partner_cannot_change_a_segment(
 STATUS_DAY = "2026-11-25"
 
 
+def _at_max_budget(conn: psycopg.Connection[Any], day: str, euro: int) -> None:
+    """The foreign segment's budget raised live to `euro` on `day`."""
+    _log(
+        conn,
+        day=day,
+        segment_id=SEGMENT_FOREIGN,
+        campaign_id="1100",
+        budget_resource_name="customers/1234567890/campaignBudgets/1100",
+        old_amount_micros=euro * 900_000,
+        new_amount_micros=euro * 1_000_000,
+        completed_at=f"{day} 03:00+01",
+    )
+
+
 def _log(conn: psycopg.Connection[Any], **values: Any) -> None:
     row: dict[str, Any] = {
         "day": STATUS_DAY,
@@ -478,12 +492,14 @@ def test_orchestration_status_for_admin(
     api_sql.execute(
         """
         insert into public.lead_segment_plans (segment_id, day, capacity, target_leads,
-                                               actual_leads, planned_budget_google_ads)
-        select %s, d::date, 10, 12, 8, 150
+                                               actual_leads)
+        select %s, d::date, 10, 12, 8
         from generate_series(date '2026-11-18', date '2026-11-24', interval '1 day') as d
         """,
         (SEGMENT_FOREIGN,),
     )
+    for n in range(18, 25):
+        _at_max_budget(api_sql, f"2026-11-{n}", 150)
     # schilder_noord_brabant's budget failed on its last three attempts, after a success.
     failing = "customers/1234567890/campaignBudgets/9007"
     _log(api_sql, day="2026-11-20", completed_at="2026-11-20 03:00+01")
@@ -510,7 +526,7 @@ def test_orchestration_status_for_admin(
     assert status["decisions"] == {
         "applied": 1,
         "validated": 1,
-        "held": 1,
+        "hold": 1,
         "dry_run": 1,
         "pending": 1,
         "failed": 1,
@@ -539,12 +555,14 @@ def test_six_days_at_max_budget_is_not_yet_unreachable(
     api_sql.execute(
         """
         insert into public.lead_segment_plans (segment_id, day, capacity, target_leads,
-                                               actual_leads, planned_budget_google_ads)
-        select %s, d::date, 10, 12, 8, case when d = date '2026-11-21' then 140 else 150 end
+                                               actual_leads)
+        select %s, d::date, 10, 12, 8
         from generate_series(date '2026-11-18', date '2026-11-24', interval '1 day') as d
         """,
         (SEGMENT_FOREIGN,),
     )
+    for n in range(18, 25):
+        _at_max_budget(api_sql, f"2026-11-{n}", 140 if n == 21 else 150)
     status = api_client.get(f"/api/orchestration/status?day={STATUS_DAY}", headers=roles.admin)
     assert status.get_json()["capacity_unreachable"] == []
 

@@ -131,7 +131,7 @@ def test_every_applied_change_keeps_the_safety_rules(empty_db: str) -> None:
               and (abs(l.new_amount_micros - l.old_amount_micros) > 0.2 * l.old_amount_micros
                    or l.new_amount_micros < s.min_daily_budget * 1e6
                    or l.new_amount_micros > s.max_daily_budget * 1e6
-                   or (l.lead_gap > 0) <> (l.action = 'increase'))
+                   or (l.expected_gap > 0) <> (l.action = 'increase'))
             """
         ).fetchall()
     assert broken == []

@@ -236,7 +236,7 @@ def test_case_1_a_failed_change_still_counts_against_the_day(
                     "action": "decrease" if moved < START else "increase",
                     "old_amount_micros": moved,
                     "new_amount_micros": step,
-                    "lead_gap": "-1" if moved < START else "1",
+                    "expected_gap": "-1" if moved < START else "1",
                     "reason": "a second step",
                 }
             ],
@@ -384,7 +384,7 @@ def test_case_3_no_row_is_sent_while_the_switch_is_on(
                         )
                     },
                     "segment_id": str(row["segment_id"]),
-                    "lead_gap": str(row["lead_gap"]),
+                    "expected_gap": str(row["expected_gap"]),
                 }
             ],
         },
@@ -485,7 +485,7 @@ def insert_as_service(sql: psycopg.Connection[Any]) -> Callable[..., None]:
             "action": "increase",
             "old_amount_micros": START,
             "new_amount_micros": START + 5_000_000,
-            "lead_gap": 2,
+            "expected_gap": 2,
             "reason": "test",
             "mode": "live",
             "status": "pending",
@@ -510,13 +510,13 @@ def insert_as_service(sql: psycopg.Connection[Any]) -> Callable[..., None]:
     ("row", "message"),
     [
         (
-            {"action": "decrease", "new_amount_micros": 45_000_000, "lead_gap": 2},
-            "against the lead gap",
+            {"action": "decrease", "new_amount_micros": 45_000_000, "expected_gap": 2},
+            "against the expected gap",
         ),
-        ({"action": "increase", "lead_gap": -2}, "against the lead gap"),
-        ({"action": "increase", "lead_gap": None}, "against the lead gap"),
+        ({"action": "increase", "expected_gap": -2}, "against the expected gap"),
+        ({"action": "increase", "expected_gap": None}, "against the expected gap"),
         ({"action": "increase", "new_amount_micros": 45_000_000}, "must raise"),
-        ({"action": "decrease", "new_amount_micros": 55_000_000, "lead_gap": -2}, "must lower"),
+        ({"action": "decrease", "new_amount_micros": 55_000_000, "expected_gap": -2}, "must lower"),
         ({"action": "hold", "new_amount_micros": 55_000_000}, "a hold keeps the budget"),
         ({"status": "success"}, "logged pending or skipped"),
         ({"status": "sent", "sent_on": DAY, "claimed_at": "now()"}, "logged pending or skipped"),

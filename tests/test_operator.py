@@ -382,7 +382,7 @@ def _wide_result() -> tuple[DemoResult, ReportResult]:
         "capacity": 1234.5,
         "target_leads": 1041.25,
         "expected_leads": 998.5,
-        "lead_gap": 42.75,
+        "expected_gap": 42.75,
         "old_budget": 104_123.45,
         "new_budget": 124_948.14,
         "action": "increase",

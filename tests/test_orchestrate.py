@@ -75,6 +75,37 @@ def test_dry_run_is_the_default_and_sends_nothing(
     assert counts["increase"] + counts["decrease"] > 0
 
 
+def test_each_decision_keeps_what_the_controller_saw_on_its_log_row(
+    ready: Database, ads: InMemoryGoogleAds, sql: psycopg.Connection[Any]
+) -> None:
+    orchestrate(ready, SERVICE, DAY, ads)
+    rows = _log(sql, day=DAY, kind="adjust")
+    assert len(rows) == 9
+    for row in rows:
+        signal, settings = row["inputs"]["signal"], row["inputs"]["settings"]
+        assert signal["current_budget_micros"] == START_MICROS == row["old_amount_micros"]
+        assert settings["max_daily_change"] == 0.2
+        # The gap the decision answered is the one its own inputs give: the row stands alone.
+        gap = signal["target_leads"] - signal["expected_leads"]
+        assert float(row["expected_gap"]) == pytest.approx(gap, abs=0.005)
+    # One plan row per segment, not written by orchestrate; the view joins the decision to it.
+    days = sql.execute(
+        "select budgets, planned_budget_micros, budget_status from lead_segment_days"
+        " where day = %s",
+        (DAY,),
+    ).fetchall()
+    assert sum(n for n, _, _ in days) == 9
+    assert {status for _, _, status in days} == {"skipped"}
+    planned = {r["segment_id"]: 0 for r in rows}
+    for r in rows:
+        planned[r["segment_id"]] += r["new_amount_micros"]
+    assert sorted(micros for _, micros, _ in days) == sorted(planned.values())
+    assert sql.execute(
+        "select count(*) from lead_segment_plans where day = %s and updated_at > created_at",
+        (DAY,),
+    ).fetchone() == (0,)
+
+
 def test_live_changes_stay_within_the_daily_limit_and_bounds(
     ready: Database, ads: InMemoryGoogleAds, sql: psycopg.Connection[Any]
 ) -> None:
@@ -90,11 +121,26 @@ def test_live_changes_stay_within_the_daily_limit_and_bounds(
     assert sorted(r["id"] for r in rows if r["status"] == "success") == sorted(
         c.key for c in applied
     )
-    plans = sql.execute(
-        "select orchestration_status, count(*) from lead_segment_plans where day = %s group by 1",
+    days = sql.execute(
+        "select budget_status, budget_action, count(*) from lead_segment_days where day = %s"
+        " group by 1, 2",
         (DAY,),
     ).fetchall()
-    assert dict(plans).get("orchestrated", 0) == len(applied)
+    moved = sum(n for status, action, n in days if status == "success" and action != "hold")
+    assert moved == len(applied)
+
+
+def test_the_controller_steers_with_the_settings_an_admin_set(
+    ready: Database, ads: InMemoryGoogleAds, sql: psycopg.Connection[Any]
+) -> None:
+    sql.execute("update orchestration_settings set max_daily_change = 0.05, dead_band = 0")
+    orchestrate(ready, SERVICE, DAY, ads, mode=Mode.live)
+    assert _changes(ads)
+    for change in _changes(ads):
+        assert abs(change.new_amount_micros - START_MICROS) <= START_MICROS * 0.05
+    rows = _log(sql, day=DAY, kind="adjust")
+    assert {r["inputs"]["settings"]["max_daily_change"] for r in rows} == {0.05}
+    assert {r["inputs"]["settings"]["dead_band"] for r in rows} == {0}
 
 
 def test_a_rerun_the_same_day_never_applies_a_change_twice(
@@ -250,7 +296,7 @@ def test_the_database_refuses_a_change_beyond_the_limit_or_bounds(
                         "action": "increase" if new > old else "decrease",
                         "old_amount_micros": old,
                         "new_amount_micros": new,
-                        "lead_gap": "1" if new > old else "-1",
+                        "expected_gap": "1" if new > old else "-1",
                         "reason": "test",
                     }
                 ],

@@ -177,7 +177,7 @@ def test_totals_fill_rates_changes_and_decisions_equal_the_database(
     assert data["latest_decision_day"] == LAST.isoformat()
     decisions = _rows(
         demo_url,
-        "select s.code, l.action, l.old_amount_micros, l.new_amount_micros, l.lead_gap, l.reason "
+        "select s.code, l.action, l.old_amount_micros, l.new_amount_micros, l.expected_gap, l.reason "
         "from channel_orchestration_log l join lead_segments s on s.id = l.segment_id "
         "where l.day = %s and l.kind = 'adjust' order by s.code",
         LAST,
@@ -188,7 +188,7 @@ def test_totals_fill_rates_changes_and_decisions_equal_the_database(
             d["action"],
             round(d["old_budget"] * 10**6),
             round(d["new_budget"] * 10**6),
-            _n(d["lead_gap"]),
+            _n(d["expected_gap"]),
             d["reason"],
         )
         for d in data["decisions"]

@@ -67,12 +67,12 @@ insert into public.lead_generation_stats
    ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
   values ('{SEG}', '{DAY}', 4, 4, 4, 74.00, 50.00, 120, 3000, 4, 12.50, 1, 5.45);
 insert into public.lead_segment_plans
-  (segment_id, day, capacity, acceptance_rate, target_leads, planned_budget_google_ads)
-  values ('{SEG}', '{DAY}', 5.45, 0.7, 7.79, 40);
+  (segment_id, day, capacity, acceptance_rate, target_leads)
+  values ('{SEG}', '{DAY}', 5.45, 0.7, 7.79);
 set session_replication_role = replica;  -- a live row of a past day, as the job left it
 insert into public.channel_orchestration_log
   (run_id, day, segment_id, customer_id, campaign_id, budget_resource_name, action,
-   old_amount_micros, new_amount_micros, change_pct, lead_gap, reason, mode, triggered_by)
+   old_amount_micros, new_amount_micros, change_pct, expected_gap, reason, mode, triggered_by)
   values ('{LOG_RUN}', '{DAY}', '{SEG}', '1234567890', '7777',
           'customers/1234567890/campaignBudgets/7777', 'increase', 40000000, 48000000, 20, 3.79,
           'under target', 'live', 'rls test');
@@ -472,8 +472,8 @@ MONEY_COLUMNS = [
     ("lead_generation_stats", "ad_impressions"),
     ("lead_generation_stats", "ad_conversions"),
     ("lead_generation_stats", "cpl"),
-    ("lead_segment_plans", "planned_budget_google_ads"),
-    ("lead_segment_plans", "orchestration_status"),
+    ("lead_segment_days", "planned_budget_micros"),
+    ("lead_segment_days", "target_leads"),
 ]
 
 
@@ -486,7 +486,7 @@ def test_no_signed_in_user_selects_money_columns_not_even_of_its_own_segment(
     assert_outcome(conn, actor, f"select {column} from public.{table} where {key} = '{SEG}'", D)
 
 
-@pytest.mark.parametrize("table", ["lead_segments", "lead_generation_stats", "lead_segment_plans"])
+@pytest.mark.parametrize("table", ["lead_segments", "lead_generation_stats", "lead_segment_days"])
 def test_partner_cannot_select_star_from_a_table_with_money(
     conn: psycopg.Connection[Any], table: str
 ) -> None:
@@ -508,6 +508,11 @@ def test_service_role_reads_money(conn: psycopg.Connection[Any]) -> None:
         f" where segment_id = '{SEG}' and day = '{DAY}'"
     ).fetchone()
     assert row is not None and [str(v) for v in row] == ["74.00", "50.00", "12.50"]
+    day = conn.execute(
+        "select planned_budget_micros, budget_action, budget_status, lead_gap"
+        f" from public.lead_segment_days where segment_id = '{SEG}' and day = '{DAY}'"
+    ).fetchone()
+    assert day == (48_000_000, "increase", "pending", None)
 
 
 # -----------------------------------------------------------------------------
@@ -753,7 +758,7 @@ FUNCTIONS = [
     # call,                                          anon outsider admin service_role
     (f"public.calculate_lead_gap('{SEG}', '{DAY}')", (D, A, A, A)),
     (f"public.update_lead_gap('{SEG}', '{DAY}')", (D, D, D, A)),
-    (f"public.update_lead_gaps('{DAY}')", (D, D, D, A)),
+    (f"public.update_lead_gaps('{DAY}', '{DAY}')", (D, D, D, A)),
     (f"public.assign_lead_segments('{DAY}', '{DAY}')", (D, D, D, A)),
 ]
 

@@ -374,21 +374,30 @@ def test_no_stats_means_actual_and_gap_not_measured(conn: psycopg.Connection[Any
     assert plan_row(conn, SEG_SCHILDER_BRABANT) == (Decimal("10"), None, None)
 
 
-def test_update_lead_gaps_updates_every_plan_of_the_day(conn: psycopg.Connection[Any]) -> None:
+def test_update_lead_gaps_fills_every_plan_of_the_days_and_no_other(
+    conn: psycopg.Connection[Any],
+) -> None:
     add_plan(conn, SEG_SCHILDER_BRABANT, "10")
     add_stats(conn, SEG_SCHILDER_BRABANT, 7)
     add_plan(conn, SEG_SCHILDER_UTRECHT, "3")  # no stats yet
+    add_plan(conn, SEG_SCHILDER_BRABANT, "10", day="2026-11-19")
+    add_stats(conn, SEG_SCHILDER_BRABANT, 12, day="2026-11-19")
     add_plan(conn, SEG_SCHILDER_BRABANT, "10", day="2026-11-21")
     add_stats(conn, SEG_SCHILDER_BRABANT, 2, day="2026-11-21")
 
-    rows = conn.execute(
-        "select segment_id::text, lead_gap from public.update_lead_gaps(%s)", (DAY,)
+    written = scalar(conn, "select public.update_lead_gaps(%s, %s)", "2026-11-19", DAY)
+
+    assert written == 2  # the plan without stats stays unmeasured: nothing to write
+    assert plan_row(conn, SEG_SCHILDER_BRABANT) == (Decimal("10"), 7, Decimal("3.00"))
+    assert plan_row(conn, SEG_SCHILDER_BRABANT, "2026-11-19") == (
+        Decimal("10"),
+        12,
+        Decimal("-2.00"),
     )
-    assert dict(rows.fetchall()) == {
-        SEG_SCHILDER_BRABANT: Decimal("3.00"),
-        SEG_SCHILDER_UTRECHT: None,
-    }
+    assert plan_row(conn, SEG_SCHILDER_UTRECHT) == (Decimal("3"), None, None)
     assert plan_row(conn, SEG_SCHILDER_BRABANT, "2026-11-21") == (Decimal("10"), None, None)
+    # A second run writes nothing: only changed actuals are written.
+    assert scalar(conn, "select public.update_lead_gaps(%s, %s)", "2026-11-19", DAY) == 0
 
 
 def test_update_lead_gaps_for_one_segment_leaves_the_others(conn: psycopg.Connection[Any]) -> None:
@@ -397,9 +406,9 @@ def test_update_lead_gaps_for_one_segment_leaves_the_others(conn: psycopg.Connec
     add_plan(conn, SEG_SCHILDER_UTRECHT, "3")
     add_stats(conn, SEG_SCHILDER_UTRECHT, 1)
 
-    rows = conn.execute(
-        "select segment_id::text, lead_gap from public.update_lead_gaps(%s, %s)",
-        (DAY, SEG_SCHILDER_UTRECHT),
+    written = scalar(
+        conn, "select public.update_lead_gaps(%s, %s, %s)", DAY, DAY, SEG_SCHILDER_UTRECHT
     )
-    assert rows.fetchall() == [(SEG_SCHILDER_UTRECHT, Decimal("2.00"))]
+    assert written == 1
+    assert plan_row(conn, SEG_SCHILDER_UTRECHT) == (Decimal("3"), 1, Decimal("2.00"))
     assert plan_row(conn, SEG_SCHILDER_BRABANT) == (Decimal("10"), None, None)

@@ -79,9 +79,6 @@ create table public.lead_segment_plans (
   target_leads numeric(12, 2) not null check (target_leads >= 0),
   actual_leads integer check (actual_leads is null or actual_leads >= 0),
   lead_gap numeric(12, 2) generated always as (target_leads - actual_leads) stored,
-  planned_budget_google_ads numeric(12, 2) check (planned_budget_google_ads is null or planned_budget_google_ads >= 0),
-  orchestration_status text not null default 'pending'
-    check (orchestration_status in ('pending', 'orchestrated', 'held', 'failed', 'skipped')),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   primary key (segment_id, day)
@@ -89,16 +86,17 @@ create table public.lead_segment_plans (
 create index lead_segment_plans_day_idx on public.lead_segment_plans (day);
 
 comment on table public.lead_segment_plans is
-  'One row per segment per Dutch day: the target from partner capacity, the actual, and the gap.';
+  'One row per segment per Dutch day: the target from partner capacity, the actual, and the gap. '
+  'Written by the plan job alone (plan_lead_segments, update_lead_gaps); the budgets decided for the '
+  'day are on channel_orchestration_log, and lead_segment_days joins the three.';
 comment on column public.lead_segment_plans.day is 'Calendar day in Europe/Amsterdam.';
 comment on column public.lead_segment_plans.capacity is 'Leads the subscribed partners can absorb that day.';
 comment on column public.lead_segment_plans.acceptance_rate is 'Share of leads partners accept, used to gross up the target.';
 comment on column public.lead_segment_plans.target_leads is 'Leads to generate that day (gross, before rejections).';
-comment on column public.lead_segment_plans.actual_leads is 'Leads generated that day, from lead_generation_stats; null until measured.';
-comment on column public.lead_segment_plans.lead_gap is 'target_leads - actual_leads: positive means under target. Null until measured.';
-comment on column public.lead_segment_plans.planned_budget_google_ads is 'Daily Google Ads budget the orchestrator decided (euro). Admin-only.';
-comment on column public.lead_segment_plans.orchestration_status is
-  'pending, orchestrated (budget changed), held, failed or skipped. Admin-only.';
+comment on column public.lead_segment_plans.actual_leads is
+  'Leads generated that day, copied from lead_generation_stats by update_lead_gaps; null until measured.';
+comment on column public.lead_segment_plans.lead_gap is
+  'target_leads - actual_leads: positive means under target. Null until measured. The one formula of the gap.';
 
 create trigger lead_segment_plans_touch_updated_at
   before update on public.lead_segment_plans
@@ -116,63 +114,66 @@ create policy "Partners read plans of their subscribed segments, admins all"
   using (segment_id in (select private.readable_segment_ids()));
 
 -- -----------------------------------------------------------------------------
--- The gap
+-- The gap: stored by the plan job (update_lead_gaps), read by calculate_lead_gap
 -- -----------------------------------------------------------------------------
 
 create or replace function public.calculate_lead_gap(p_segment_id uuid, p_day date) returns numeric
 language sql stable
 set search_path = ''
 as $$
+  -- What lead_gap becomes once update_lead_gaps copies the measured actual in.
   select p.target_leads - st.leads_generated
   from public.lead_segment_plans p
   join public.lead_generation_stats st on st.segment_id = p.segment_id and st.day = p.day
   where p.segment_id = p_segment_id and p.day = p_day
 $$;
 comment on function public.calculate_lead_gap(uuid, date) is
-  'target - actual leads for a segment and day, without writing. Null when there is no plan (no target) '
-  'or no stats row (actual not measured yet); a measured day with no leads has a stats row with 0.';
+  'target - actual leads for a segment and day from the stats as they are now, without writing. Null when '
+  'there is no plan (no target) or no stats row (actual not measured yet); a measured day with no leads '
+  'has a stats row with 0.';
 revoke execute on function public.calculate_lead_gap(uuid, date) from public, anon;
 grant execute on function public.calculate_lead_gap(uuid, date) to authenticated, service_role;
 
-create or replace function public.update_lead_gaps(p_day date, p_segment_id uuid default null)
-returns table (segment_id uuid, lead_gap numeric)
-language sql
+create or replace function public.update_lead_gaps(p_from date, p_to date, p_segment_id uuid default null)
+returns integer
+language plpgsql
 set search_path = ''
 as $$
-  -- Only rows whose actual changes are written: a plan is updated again and
-  -- again (plan, aggregate, orchestrate), mostly with nothing new.
+declare
+  written integer;
+begin
+  -- Only plans whose measured actual changed are written.
   update public.lead_segment_plans p
-     set actual_leads = m.actual
-    from (
-      select pl.segment_id, st.leads_generated as actual
-      from public.lead_segment_plans pl
-      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
-      where pl.day = p_day and (p_segment_id is null or pl.segment_id = p_segment_id)
-    ) m
-   where p.day = p_day and p.segment_id = m.segment_id
-     and p.actual_leads is distinct from m.actual;
-  select p.segment_id, p.lead_gap
-  from public.lead_segment_plans p
-  where p.day = p_day and (p_segment_id is null or p.segment_id = p_segment_id)
+     set actual_leads = st.leads_generated
+    from public.lead_segment_plans pl
+    left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
+   where pl.day between p_from and p_to
+     and (p_segment_id is null or pl.segment_id = p_segment_id)
+     and p.segment_id = pl.segment_id and p.day = pl.day
+     and p.actual_leads is distinct from st.leads_generated;
+  get diagnostics written = row_count;
+  return written;
+end
 $$;
-comment on function public.update_lead_gaps(date, uuid) is
-  'Copy the measured actual leads into the plans of a day (all segments, or one), which sets lead_gap. '
-  'Returns each plan row of the day (or the one segment) with its gap; rows whose actual did not change are not rewritten.';
+comment on function public.update_lead_gaps(date, date, uuid) is
+  'Copy the measured actual leads into the plans of the days from..to (all segments, or one), which sets '
+  'lead_gap; no stats row: actual and gap become null. Returns the plans whose actual changed. Called by '
+  'the plan job (plan_lead_segments), the one writer of plans.';
 
 create or replace function public.update_lead_gap(p_segment_id uuid, p_day date) returns numeric
 language sql
 set search_path = ''
 as $$
-  select public.update_lead_gaps(p_day, p_segment_id);
+  select public.update_lead_gaps(p_day, p_day, p_segment_id);
   select p.lead_gap from public.lead_segment_plans p where p.segment_id = p_segment_id and p.day = p_day
 $$;
 comment on function public.update_lead_gap(uuid, date) is
   'Write actual_leads (and so lead_gap) of one plan from its stats and return the gap. '
   'No plan: changes nothing, returns null. No stats: actual and gap become null (not measured).';
 
-revoke execute on function public.update_lead_gaps(date, uuid) from public, anon, authenticated;
+revoke execute on function public.update_lead_gaps(date, date, uuid) from public, anon, authenticated;
 revoke execute on function public.update_lead_gap(uuid, date) from public, anon, authenticated;
-grant execute on function public.update_lead_gaps(date, uuid) to service_role;
+grant execute on function public.update_lead_gaps(date, date, uuid) to service_role;
 grant execute on function public.update_lead_gap(uuid, date) to service_role;
 
 -- =============================================================================
@@ -209,22 +210,3 @@ comment on function public.segment_overview(date) is
   'Each active segment with its plan for p_day (default: its latest plan): capacity, target, actual, gap.';
 revoke execute on function public.segment_overview(date) from public, anon;
 grant execute on function public.segment_overview(date) to authenticated, service_role;
-
--- =============================================================================
--- Performance: storage settings found with bench/jobs_bench.py (bench/RESULTS.md,
--- "Jobs"). Nothing here changes what any function computes or returns.
--- =============================================================================
-
--- -----------------------------------------------------------------------------
--- lead_segment_plans: room on each page for the next version of its rows
--- -----------------------------------------------------------------------------
--- Every plan row is rewritten right after it is written: plan_lead_segments inserts
--- the day's plans and then update_lead_gaps updates every one of them; the aggregate
--- job (gaps) and the orchestrate job (budget and status) update them again. None of
--- these updates changes an indexed column, so with free space on the page they are
--- HOT updates (no new index entries, dead versions pruned in place). Full pages made
--- each of them a new row elsewhere plus an entry in both indexes: at 10,000 segments
--- this took plan_lead_segments from 0.74 to 0.58 s of CPU. Half-full pages cost little
--- space, since every row has a dead version after its first update anyway.
--- Applies to pages filled from now on; existing pages are not rewritten.
-alter table public.lead_segment_plans set (fillfactor = 50);

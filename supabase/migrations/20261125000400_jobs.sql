@@ -365,37 +365,20 @@ begin
          excluded.active_partners, excluded.total_capacity);
   get diagnostics written = row_count;
 
-  -- Plans of these days now have a measured actual: what update_lead_gaps(day) does for
-  -- each day, in one statement for the whole range (not one planned call per day).
-  update public.lead_segment_plans p
-     set actual_leads = m.actual
-    from (
-      select pl.segment_id, pl.day, st.leads_generated as actual
-      from public.lead_segment_plans pl
-      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
-      where pl.day between p_from and p_to
-    ) m
-   where p.segment_id = m.segment_id and p.day = m.day
-     and p.actual_leads is distinct from m.actual;
   return written;
 end
 $$;
 comment on function public.aggregate_lead_stats(date, date) is
   'Recompute lead_generation_stats for the Dutch days from..to (set-based upsert; a rerun changes nothing '
-  'unless the data did) and refresh the gaps of those days. Returns the rows written.';
+  'unless the data did). Returns the rows written. The plans of those days take the new actual from the '
+  'next plan run (update_lead_gaps).';
 revoke execute on function public.aggregate_lead_stats(date, date) from public, anon, authenticated;
 grant execute on function public.aggregate_lead_stats(date, date) to service_role;
 
 -- -----------------------------------------------------------------------------
 -- Planning: target = paced capacity / acceptance rate
 -- -----------------------------------------------------------------------------
-create or replace function public.plan_lead_segments(
-  p_day date,
-  p_window_days integer default 28,
-  p_prior_acceptance numeric default 0.70,
-  p_prior_weight numeric default 20,
-  p_max_pace numeric default 1.5
-)
+create or replace function public.plan_lead_segments(p_day date)
 returns integer
 language plpgsql
 set search_path = ''
@@ -404,16 +387,21 @@ declare
   written integer;
   missing_years integer[];
   v_month_start date := date_trunc('month', p_day::timestamp)::date;
-  v_window_start date := p_day - p_window_days;
+  v_window_start date;
+  -- The plan's parameters: their one home is public.orchestration_settings (its checks
+  -- keep them in range).
+  params record;
 begin
   if p_day is null then
     raise exception 'plan_lead_segments needs a day' using errcode = '22023';
   end if;
-  if p_window_days < 1 or p_prior_acceptance <= 0 or p_prior_acceptance > 1
-     or p_prior_weight < 0 or p_max_pace < 1 then
-    raise exception 'plan_lead_segments: window >= 1, 0 < prior acceptance <= 1, weight >= 0, pace >= 1'
-      using errcode = '22023';
+  select o.acceptance_window_days, o.prior_acceptance, o.prior_acceptance_weight, o.max_pace
+    into params
+    from public.orchestration_settings o;
+  if not found then
+    raise exception 'plan_lead_segments: orchestration_settings has no row' using errcode = '22023';
   end if;
+  v_window_start := p_day - params.acceptance_window_days;
   select array_agg(distinct y) into missing_years
   from (values (extract(year from p_day)::integer)) v (y)
   where not exists (select 1 from public.public_holidays h where extract(year from h.day) = v.y);
@@ -465,9 +453,10 @@ begin
   rates as (
     select s.id as segment_id,
            least(1, greatest(0.05,
-             (coalesce(ms.window_accepted, 0) + p_prior_acceptance * p_prior_weight)
+             (coalesce(ms.window_accepted, 0)
+              + params.prior_acceptance * params.prior_acceptance_weight)
              / nullif(coalesce(ms.window_accepted, 0) + coalesce(ms.window_rejected, 0)
-                      + p_prior_weight, 0)
+                      + params.prior_acceptance_weight, 0)
            )) as rate,
            ms.month_accepted, ms.month_pending, ms.measured_working
     from segs s left join month_stats ms on ms.segment_id = s.id
@@ -475,16 +464,16 @@ begin
   targets as (
     select s.id as segment_id,
            coalesce(c.capacity, 0) as capacity,
-           coalesce(r.rate, p_prior_acceptance) as rate,
+           coalesce(r.rate, params.prior_acceptance) as rate,
            case
              when coalesce(c.is_working_day, false) and mw.remaining > 0 then
                least(
                  greatest(c.monthly_capacity
                           - coalesce(r.month_accepted, 0)
-                          - coalesce(r.month_pending, 0) * coalesce(r.rate, p_prior_acceptance)
+                          - coalesce(r.month_pending, 0) * coalesce(r.rate, params.prior_acceptance)
                           - greatest(mw.elapsed - coalesce(r.measured_working, 0), 0)
                             * c.monthly_capacity / nullif(c.working_days, 0), 0) / mw.remaining,
-                 c.capacity * p_max_pace)
+                 c.capacity * params.max_pace)
              else 0
            end as accepted_target
     from segs s
@@ -492,47 +481,32 @@ begin
     left join cap c on c.segment_id = s.id
     join rates r on r.segment_id = s.id
   )
-  -- actual_leads (and so lead_gap) is written with the plan, as update_lead_gaps would
-  -- write it: the day's measured leads, null while not measured.
   insert into public.lead_segment_plans as p
-    (segment_id, day, capacity, acceptance_rate, target_leads, actual_leads)
+    (segment_id, day, capacity, acceptance_rate, target_leads)
   select t.segment_id, p_day, round(t.capacity, 2), round(t.rate, 4),
-         round(t.accepted_target / t.rate, 2), st.leads_generated
+         round(t.accepted_target / t.rate, 2)
   from targets t
-  left join public.lead_generation_stats st on st.segment_id = t.segment_id and st.day = p_day
   on conflict (segment_id, day) do update set
     capacity = excluded.capacity,
     acceptance_rate = excluded.acceptance_rate,
-    target_leads = excluded.target_leads,
-    actual_leads = excluded.actual_leads
-  where (p.capacity, p.acceptance_rate, p.target_leads, p.actual_leads)
+    target_leads = excluded.target_leads
+  where (p.capacity, p.acceptance_rate, p.target_leads)
         is distinct from
-        (excluded.capacity, excluded.acceptance_rate, excluded.target_leads, excluded.actual_leads);
+        (excluded.capacity, excluded.acceptance_rate, excluded.target_leads);
   get diagnostics written = row_count;
 
-  -- Plans of the day the insert did not cover (segments no longer active) get their
-  -- actual as update_lead_gaps would give it.
-  update public.lead_segment_plans p
-     set actual_leads = m.actual
-    from (
-      select pl.segment_id, st.leads_generated as actual
-      from public.lead_segments s
-      join public.lead_segment_plans pl on pl.segment_id = s.id and pl.day = p_day
-      left join public.lead_generation_stats st on st.segment_id = pl.segment_id and st.day = pl.day
-      where not s.is_active
-    ) m
-   where p.day = p_day and p.segment_id = m.segment_id
-     and p.actual_leads is distinct from m.actual;
+  -- The gaps of the days whose stats this plan read (and of p_day itself): the plan job is
+  -- the one writer of plans, so it brings their measured actuals in.
+  perform public.update_lead_gaps(least(v_window_start, v_month_start), p_day);
   return written;
 end
 $$;
-comment on function public.plan_lead_segments(date, integer, numeric, numeric, numeric) is
+comment on function public.plan_lead_segments(date) is
   'Write lead_segment_plans for a Dutch day for every active segment: target = paced capacity / '
-  'acceptance rate (see docs/FORMULAS.md). Returns the rows written or changed.';
-revoke execute on function public.plan_lead_segments(date, integer, numeric, numeric, numeric)
-  from public, anon, authenticated;
-grant execute on function public.plan_lead_segments(date, integer, numeric, numeric, numeric)
-  to service_role;
+  'acceptance rate, with the parameters of orchestration_settings (see docs/FORMULAS.md). Returns '
+  'the rows written or changed.';
+revoke execute on function public.plan_lead_segments(date) from public, anon, authenticated;
+grant execute on function public.plan_lead_segments(date) to service_role;
 
 -- -----------------------------------------------------------------------------
 -- Job runs: one running run per job and day; stale runs recognised

@@ -29,7 +29,8 @@ create table public.channel_orchestration_log (
   old_amount_micros bigint check (old_amount_micros is null or old_amount_micros >= 0),
   new_amount_micros bigint check (new_amount_micros is null or new_amount_micros >= 0),
   change_pct numeric(9, 2),
-  lead_gap numeric(12, 2),
+  expected_gap numeric(12, 2),
+  inputs jsonb check (inputs is null or jsonb_typeof(inputs) = 'object'),
   reason text not null check (length(btrim(reason)) > 0),
   mode text not null check (mode in ('live', 'dry_run', 'validate_only')),
   status text not null default 'pending'
@@ -75,7 +76,12 @@ comment on column public.channel_orchestration_log.action is 'increase, decrease
 comment on column public.channel_orchestration_log.old_amount_micros is 'Daily budget before, in micros (1,000,000 = 1 euro).';
 comment on column public.channel_orchestration_log.new_amount_micros is 'Daily budget decided, in micros.';
 comment on column public.channel_orchestration_log.change_pct is '(new - old) / old * 100.';
-comment on column public.channel_orchestration_log.lead_gap is 'The gap the decision answered.';
+comment on column public.channel_orchestration_log.expected_gap is
+  'What an adjustment answered: the day''s target minus the leads expected at the current budget '
+  '(leads/day; positive: under target). Not the plan''s lead_gap, which is target minus actual.';
+comment on column public.channel_orchestration_log.inputs is
+  'Everything the controller saw for this decision (the segment''s signal and the settings it used), '
+  'so that the row explains itself without the tables as they were that day.';
 comment on column public.channel_orchestration_log.reason is 'Why: the controller''s explanation in words.';
 comment on column public.channel_orchestration_log.mode is 'live, dry_run (nothing sent) or validate_only (sent, not applied).';
 comment on column public.channel_orchestration_log.status is
@@ -106,12 +112,12 @@ begin
   end if;
   if (new.id, new.run_id, new.day, new.segment_id, new.channel, new.kind, new.customer_id,
       new.campaign_id, new.budget_resource_name, new.action, new.old_amount_micros,
-      new.new_amount_micros, new.change_pct, new.lead_gap, new.reason, new.mode,
+      new.new_amount_micros, new.change_pct, new.expected_gap, new.inputs, new.reason, new.mode,
       new.triggered_by, new.created_at)
      is distinct from
      (old.id, old.run_id, old.day, old.segment_id, old.channel, old.kind, old.customer_id,
       old.campaign_id, old.budget_resource_name, old.action, old.old_amount_micros,
-      old.new_amount_micros, old.change_pct, old.lead_gap, old.reason, old.mode,
+      old.new_amount_micros, old.change_pct, old.expected_gap, old.inputs, old.reason, old.mode,
       old.triggered_by, old.created_at) then
     raise exception 'channel_orchestration_log: only the status, error and timestamps of an open row may change'
       using errcode = '42501';
@@ -159,6 +165,54 @@ create policy "Admins can read the orchestration log"
   on public.channel_orchestration_log for select to authenticated
   using ((select private.is_admin()));
 
+-- -----------------------------------------------------------------------------
+-- lead_segment_days: the day's picture for readers
+-- -----------------------------------------------------------------------------
+-- One row per plan: the plan (written by the plan job alone), the day's stats, and
+-- the latest adjustment decided for each of the segment's budgets that day (from the
+-- log, the one record of what the orchestrator decided). Nothing is copied between
+-- the three tables, so each has one writer.
+create view public.lead_segment_days with (security_invoker = true) as
+select p.segment_id, p.day, p.capacity, p.acceptance_rate, p.target_leads, p.actual_leads, p.lead_gap,
+       st.leads_accepted, st.leads_rejected, st.leads_pending, st.leads_google_ads,
+       st.leads_seo + st.leads_microsite + st.leads_other as leads_organic,
+       st.revenue, st.ad_spend, st.cpl,
+       d.budgets, d.planned_budget_micros, d.expected_gap, d.budget_action, d.budget_status,
+       d.decided_at
+from public.lead_segment_plans p
+left join public.lead_generation_stats st on st.segment_id = p.segment_id and st.day = p.day
+cross join lateral (
+  select count(*)::integer as budgets,
+         sum(x.new_amount_micros)::bigint as planned_budget_micros,
+         max(x.expected_gap) as expected_gap,
+         case when count(distinct x.action) > 1 then 'mixed' else min(x.action) end as budget_action,
+         (array_agg(x.status order by array_position(
+            array['failed', 'unknown', 'sent', 'pending', 'success', 'skipped'], x.status)))[1]
+           as budget_status,
+         max(x.created_at) as decided_at
+  from (select distinct on (l.budget_resource_name) l.action, l.status, l.new_amount_micros,
+               l.expected_gap, l.created_at
+        from public.channel_orchestration_log l
+        where l.segment_id = p.segment_id and l.day = p.day and l.kind = 'adjust'
+        order by l.budget_resource_name, l.id desc) x
+) d;
+
+comment on view public.lead_segment_days is
+  'One row per segment per planned day: the plan (target, actual, gap), the day''s stats, and the '
+  'latest adjustment of each of the segment''s budgets that day. Money: service role only.';
+comment on column public.lead_segment_days.leads_organic is 'Leads not from Google Ads (SEO, microsite, other).';
+comment on column public.lead_segment_days.budgets is 'Budgets of the segment decided for the day (0: none yet).';
+comment on column public.lead_segment_days.planned_budget_micros is
+  'Sum of the latest decided daily amount of each budget (micros): what the orchestrator set or would set.';
+comment on column public.lead_segment_days.expected_gap is 'The largest expected_gap of those decisions.';
+comment on column public.lead_segment_days.budget_action is
+  'increase, decrease or hold (the log''s words); mixed when the segment''s budgets were moved differently.';
+comment on column public.lead_segment_days.budget_status is
+  'The log''s status of those decisions, the least settled first: failed, unknown, sent, pending, success, skipped.';
+
+revoke all on table public.lead_segment_days from public, anon, authenticated;
+grant select on table public.lead_segment_days to service_role;
+
 -- =============================================================================
 -- Orchestration in SQL: settings and kill switch, the controller's inputs,
 -- and the audit log's write path with its money-safety checks.
@@ -170,19 +224,52 @@ create policy "Admins can read the orchestration log"
 create table public.orchestration_settings (
   id boolean primary key default true check (id),
   changes_enabled boolean not null default true,
+  -- The hard ceiling of 20 % a day is this check, and written nowhere else.
   max_daily_change numeric(4, 3) not null default 0.200
     check (max_daily_change > 0 and max_daily_change <= 0.200),
+  -- The controller's parameters (leadflow.controller.ControllerConfig reads them from here).
+  dead_band numeric(4, 3) not null default 0.100 check (dead_band >= 0 and dead_band <= 1),
+  min_gap_leads numeric(6, 2) not null default 0.50 check (min_gap_leads >= 0),
+  billable_unit_micros bigint not null default 10000
+    check (billable_unit_micros > 0 and billable_unit_micros % 10000 = 0),
+  stale_after_days integer not null default 2 check (stale_after_days >= 0),
+  fallback_step numeric(4, 3) not null default 0.500 check (fallback_step > 0 and fallback_step <= 1),
+  -- The plan's parameters (public.plan_lead_segments reads them from here).
+  acceptance_window_days integer not null default 28 check (acceptance_window_days >= 1),
+  prior_acceptance numeric(4, 3) not null default 0.700
+    check (prior_acceptance > 0 and prior_acceptance <= 1),
+  prior_acceptance_weight numeric(6, 2) not null default 20 check (prior_acceptance_weight >= 0),
+  max_pace numeric(4, 2) not null default 1.50 check (max_pace >= 1),
   updated_at timestamptz not null default now(),
   updated_by uuid
 );
 insert into public.orchestration_settings (id) values (true) on conflict do nothing;
 
 comment on table public.orchestration_settings is
-  'One row of orchestrator settings. changes_enabled = false is the kill switch: no budget change is sent.';
+  'One row of orchestrator settings: the kill switch (changes_enabled = false: no budget change is sent) '
+  'and the one home of every controller and planning parameter (docs/FORMULAS.md lists them).';
 comment on column public.orchestration_settings.changes_enabled is
   'Kill switch: false stops every budget change (live and validate-only); decisions are still logged.';
 comment on column public.orchestration_settings.max_daily_change is
   'Largest change of a budget in one day, as a fraction (at most 0.20).';
+comment on column public.orchestration_settings.dead_band is
+  'The controller holds while |gap| <= dead_band x target leads (relative dead band).';
+comment on column public.orchestration_settings.min_gap_leads is
+  'The controller holds while |gap| <= this many leads/day (absolute dead band).';
+comment on column public.orchestration_settings.billable_unit_micros is
+  'Budgets are whole multiples of this many micros: whole euro cents (10,000), which Google Ads requires.';
+comment on column public.orchestration_settings.stale_after_days is
+  'The controller holds when the newest stats are older than this many days.';
+comment on column public.orchestration_settings.fallback_step is
+  'With no cost per lead known, the controller moves by this fraction of the daily limit.';
+comment on column public.orchestration_settings.acceptance_window_days is
+  'Days of accepted and rejected leads the plan''s acceptance rate is measured over.';
+comment on column public.orchestration_settings.prior_acceptance is
+  'Acceptance rate a segment without history plans with (the prior of the plan''s acceptance rate).';
+comment on column public.orchestration_settings.prior_acceptance_weight is
+  'How many decided leads the prior acceptance rate is worth.';
+comment on column public.orchestration_settings.max_pace is
+  'A month behind schedule raises the daily accepted target to at most this multiple of the daily capacity.';
 
 create or replace function private.stamp_settings_change() returns trigger
 language plpgsql
@@ -259,14 +346,18 @@ begin
       case new.action when 'increase' then 'raise' else 'lower' end,
       new.old_amount_micros, new.new_amount_micros using errcode = '23514';
   end if;
-  if new.kind = 'adjust' and not coalesce(sign(new.lead_gap) = case new.action when 'increase' then 1 else -1 end, false) then
-    raise exception 'an adjustment never goes against the lead gap: % with a gap of %',
-      new.action, coalesce(new.lead_gap::text, 'unknown') using errcode = '23514';
+  if new.kind = 'adjust' and not coalesce(sign(new.expected_gap) = case new.action when 'increase' then 1 else -1 end, false) then
+    raise exception 'an adjustment never goes against the expected gap: % with a gap of %',
+      new.action, coalesce(new.expected_gap::text, 'unknown') using errcode = '23514';
   end if;
   select s.min_daily_budget, s.max_daily_budget into seg
     from public.lead_segments s where s.id = new.segment_id;
   select o.changes_enabled, o.max_daily_change into settings
     from public.orchestration_settings o;
+  if not found then
+    raise exception 'orchestration_settings has no row: no decision is logged without the daily limit'
+      using errcode = '23514';
+  end if;
   if new.new_amount_micros < round(seg.min_daily_budget * 1000000)
      or new.new_amount_micros > round(seg.max_daily_budget * 1000000) then
     raise exception 'budget % micros is outside the segment bounds % .. % euro',
@@ -291,10 +382,10 @@ begin
     reference := null;
   end if;
   if (new.kind = 'adjust' and abs(new.new_amount_micros - new.old_amount_micros)
-        > floor(new.old_amount_micros * coalesce(settings.max_daily_change, 0.2)))
-     or abs(new.new_amount_micros - reference) > floor(reference * coalesce(settings.max_daily_change, 0.2)) then
+        > floor(new.old_amount_micros * settings.max_daily_change))
+     or abs(new.new_amount_micros - reference) > floor(reference * settings.max_daily_change) then
     raise exception 'a change to % micros is more than % %% from the day''s starting budget of % micros',
-      new.new_amount_micros, coalesce(settings.max_daily_change, 0.2) * 100,
+      new.new_amount_micros, settings.max_daily_change * 100,
       coalesce(reference, new.old_amount_micros)
       using errcode = '23514';
   end if;
@@ -306,7 +397,7 @@ end
 $$;
 comment on function private.check_budget_decision() is
   'Trigger: refuses a logged decision that is not pending or skipped, an action that contradicts its '
-  'amounts or (adjustments) the sign of the lead gap, an amount outside the segment bounds or more '
+  'amounts or (adjustments) the sign of the expected gap, an amount outside the segment bounds or more '
   'than the daily limit from the start-of-day budget, a live change for another day than today, '
   'a rollback to anything but the start-of-day amount, or a change to send while the kill switch is on.';
 
@@ -395,18 +486,18 @@ begin
     select r.*
     from jsonb_to_recordset(p_decisions) as r (
       segment_id uuid, customer_id text, campaign_id text, budget_resource_name text,
-      action text, old_amount_micros bigint, new_amount_micros bigint, lead_gap numeric,
-      reason text, skip_reason text)
+      action text, old_amount_micros bigint, new_amount_micros bigint, expected_gap numeric,
+      inputs jsonb, reason text, skip_reason text)
   ),
   settings as (select o.changes_enabled, o.max_daily_change from public.orchestration_settings o)
   insert into public.channel_orchestration_log as l (
     run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
-    old_amount_micros, new_amount_micros, change_pct, lead_gap, reason, mode, status, error,
+    old_amount_micros, new_amount_micros, change_pct, expected_gap, inputs, reason, mode, status, error,
     triggered_by, completed_at)
   select p_run_id, p_day, d.segment_id, p_kind, d.customer_id, d.campaign_id, d.budget_resource_name,
          d.action, d.old_amount_micros, d.new_amount_micros,
          round((d.new_amount_micros - d.old_amount_micros) * 100.0 / nullif(d.old_amount_micros, 0), 2),
-         d.lead_gap, d.reason, p_mode,
+         d.expected_gap, d.inputs, d.reason, p_mode,
          x.status, x.error, p_triggered_by,
          case when x.status = 'pending' then null else now() end
   from d
@@ -649,25 +740,6 @@ comment on function public.reconcile_budget_decisions(uuid, jsonb) is
   'Settle rows that ended runs left open, from the budgets Google Ads holds now: never-sent rows '
   'become skipped, in-doubt rows success (found applied) or failed (not applied). Only by a lease holder.';
 
-create or replace function public.record_plan_orchestration(p_day date, p_outcomes jsonb) returns integer
-language plpgsql
-set search_path = ''
-as $$
-declare
-  written integer;
-begin
-  update public.lead_segment_plans p
-     set planned_budget_google_ads = r.planned_budget_micros / 1000000.0,
-         orchestration_status = r.status
-    from jsonb_to_recordset(p_outcomes) as r (segment_id uuid, planned_budget_micros bigint, status text)
-   where p.segment_id = r.segment_id and p.day = p_day;
-  get diagnostics written = row_count;
-  return written;
-end
-$$;
-comment on function public.record_plan_orchestration(date, jsonb) is
-  'Store on each plan of a day the budget decided and how orchestration went.';
-
 create or replace function public.rollback_candidates(p_day date)
 returns table (segment_id uuid, customer_id text, campaign_id text, budget_resource_name text,
                restore_amount_micros bigint, changed_amount_micros bigint, log_id bigint)
@@ -691,13 +763,16 @@ comment on function public.rollback_candidates(date) is
   'Budgets changed live on a day and not yet rolled back, with the amount they had when the day began.';
 
 create or replace function public.orchestration_settings_get()
-returns table (changes_enabled boolean, max_daily_change numeric)
+returns jsonb
 language sql stable
 set search_path = ''
 as $$
-  select o.changes_enabled, o.max_daily_change from public.orchestration_settings o
+  -- The whole row, so that a parameter added to the table reaches the jobs without a second list.
+  select to_jsonb(o) - 'id' - 'updated_at' - 'updated_by' from public.orchestration_settings o
 $$;
-comment on function public.orchestration_settings_get() is 'The kill switch and daily change limit.';
+comment on function public.orchestration_settings_get() is
+  'The settings row as one object: the kill switch, the daily change limit and every controller and '
+  'planning parameter.';
 
 revoke execute on function public.campaign_customer_ids() from public, anon, authenticated;
 revoke execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) from public, anon, authenticated;
@@ -708,7 +783,6 @@ revoke execute on function public.reconcile_budget_decisions(uuid, jsonb) from p
 revoke execute on function private.check_run_holds_lease(uuid) from public, anon, authenticated;
 revoke execute on function private.budget_day_reference(text, date) from public, anon, authenticated;
 revoke execute on function private.send_window() from public, anon;
-revoke execute on function public.record_plan_orchestration(date, jsonb) from public, anon, authenticated;
 revoke execute on function public.rollback_candidates(date) from public, anon, authenticated;
 revoke execute on function public.orchestration_settings_get() from public, anon;
 grant execute on function public.campaign_customer_ids() to service_role;
@@ -720,7 +794,6 @@ grant execute on function public.reconcile_budget_decisions(uuid, jsonb) to serv
 grant execute on function private.check_run_holds_lease(uuid) to service_role;
 grant execute on function private.budget_day_reference(text, date) to service_role;
 grant execute on function private.send_window() to authenticated, service_role;
-grant execute on function public.record_plan_orchestration(date, jsonb) to service_role;
 grant execute on function public.rollback_candidates(date) to service_role;
 grant execute on function public.orchestration_settings_get() to authenticated, service_role;
 
@@ -1286,21 +1359,13 @@ as $$
           order by j.job, j.started_at desc) r
     union all
     -- The day's decisions put the segment at its maximum budget and it is still under target.
-    select 'capacity_unreachable', d.code,
+    select 'capacity_unreachable', s.code,
            format('%s is at its maximum budget (%s euro/day) and still %s leads/day under target',
-                  d.code, d.max_daily_budget, round(d.gap, 1))
-    from (select s.code, s.max_daily_budget, sum(l.new_amount_micros) as budget,
-                 max(l.lead_gap) as gap
-          from public.lead_segments s
-          join lateral (
-            select distinct on (x.budget_resource_name) x.new_amount_micros, x.lead_gap
-            from public.channel_orchestration_log x
-            where x.segment_id = s.id and x.day = p_day and x.kind = 'adjust'
-            order by x.budget_resource_name, x.id desc
-          ) l on true
-          where s.is_active
-          group by s.code, s.max_daily_budget) d
-    where d.gap > 0 and d.budget >= d.max_daily_budget * 1000000
+                  s.code, s.max_daily_budget, round(d.expected_gap, 1))
+    from public.lead_segment_days d
+    join public.lead_segments s on s.id = d.segment_id
+    where d.day = p_day and s.is_active
+      and d.expected_gap > 0 and d.planned_budget_micros >= s.max_daily_budget * 1000000
     union all
     -- Leads that cost more than they earn over the week to the day.
     select 'unprofitable', u.code,

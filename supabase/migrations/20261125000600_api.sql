@@ -118,17 +118,19 @@ begin
            'actual_leads', p.actual_leads,
            'lead_gap', p.lead_gap,
            'updated_at', p.updated_at,
-           'planned_budget_google_ads', p.planned_budget_google_ads,
-           'orchestration_status', p.orchestration_status
+           'planned_budget_google_ads', d.planned_budget_micros / 1000000.0,
+           'budget_action', d.budget_action,
+           'budget_status', d.budget_status
          ) order by p.day), '[]'::json)
     into items
   from public.lead_segment_plans p
+  join public.lead_segment_days d on d.segment_id = p.segment_id and d.day = p.day
   where p.segment_id = p_segment_id and p.day between p_from and p_to;
   return items;
 end
 $$;
 comment on function private.segment_plans_for_admin(uuid, date, date) is
-  'Admin-only: daily plans of a segment from..to with planned budget and orchestration status, '
+  'Admin-only: daily plans of a segment from..to with the budget decided and its action and status, '
   'as a JSON array; PT404 for an unknown segment.';
 revoke execute on function private.segment_plans_for_admin(uuid, date, date) from public, anon;
 grant execute on function private.segment_plans_for_admin(uuid, date, date) to authenticated, service_role;
@@ -148,14 +150,14 @@ returns table (
 language sql stable security definer
 set search_path = ''
 as $$
-  select s.id, s.code, s.max_daily_budget, count(*)::integer, sum(p.lead_gap), max(p.day)
+  select s.id, s.code, s.max_daily_budget, count(*)::integer, sum(d.lead_gap), max(d.day)
   from public.lead_segments s
-  join public.lead_segment_plans p on p.segment_id = s.id
+  join public.lead_segment_days d on d.segment_id = s.id
   where (select private.is_admin())
     and s.is_active
-    and p.day between p_day - 7 and p_day - 1
-    and p.planned_budget_google_ads >= s.max_daily_budget
-    and p.lead_gap > 0
+    and d.day between p_day - 7 and p_day - 1
+    and d.planned_budget_micros >= s.max_daily_budget * 1000000
+    and d.lead_gap > 0
   group by s.id, s.code, s.max_daily_budget
   having count(*) = 7
   order by s.code
@@ -509,7 +511,7 @@ end
 $$;
 comment on function public.api_segment_plans(uuid, date, date) is
   'Daily plans of a segment from..to (at most 366 days): capacity, target, actual, gap; planned budget '
-  'and orchestration status for admins only. PT404 for a segment the caller may not read.';
+  'and the day''s budget decision for admins only. PT404 for a segment the caller may not read.';
 revoke execute on function public.api_segment_plans(uuid, date, date) from public, anon;
 grant execute on function public.api_segment_plans(uuid, date, date) to authenticated, service_role;
 
@@ -697,7 +699,7 @@ begin
            -- skipped rows are changes not sent (kill switch, already applied today).
            'applied', count(*) filter (where l.status = 'success' and l.mode = 'live' and l.action <> 'hold'),
            'validated', count(*) filter (where l.status = 'success' and l.mode = 'validate_only' and l.action <> 'hold'),
-           'held', count(*) filter (where l.action = 'hold' and l.status in ('success', 'skipped')),
+           'hold', count(*) filter (where l.action = 'hold' and l.status in ('success', 'skipped')),
            'dry_run', count(*) filter (where l.mode = 'dry_run' and l.action <> 'hold' and l.status in ('success', 'skipped')),
            'pending', count(*) filter (where l.status in ('pending', 'sent', 'unknown')),
            'failed', count(*) filter (where l.status = 'failed'),

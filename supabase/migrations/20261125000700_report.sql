@@ -21,7 +21,7 @@ returns table (
   capacity numeric,
   target_leads numeric,
   expected_leads numeric,
-  lead_gap numeric,
+  expected_gap numeric,
   action text,
   old_budget numeric,
   new_budget numeric,
@@ -44,7 +44,7 @@ as $$
   select s.id, s.code, i.name, r.name, d.budget_resource_name,
          p.capacity,
          round(inp.target_leads, 2), round(inp.expected_leads, 2),
-         d.lead_gap, d.action,
+         d.expected_gap, d.action,
          round(d.old_amount_micros / 1000000.0, 2), round(d.new_amount_micros / 1000000.0, 2),
          d.change_pct, d.mode, d.status, d.reason, d.error
   from public.lead_segments s
@@ -54,12 +54,12 @@ as $$
   left join public.lead_segment_plans p on p.segment_id = s.id and p.day = p_day
   left join public.orchestration_inputs(p_day) inp on inp.budget_resource_name = d.budget_resource_name
   where p_segment_code is null or s.code = p_segment_code
-  order by abs(coalesce(d.lead_gap, 0)) desc, s.code, d.budget_resource_name
+  order by abs(coalesce(d.expected_gap, 0)) desc, s.code, d.budget_resource_name
 $$;
 comment on function public.report_decisions(date, text) is
   'The budget decisions of a Dutch day (the last adjustment per budget) with what they answered: the '
-  'day''s capacity, the week''s mean target and actual leads/day the controller compared, the gap, '
-  'budget before and after (euro), mode, status and reason. Largest gap first.';
+  'day''s capacity, the target and the expected leads/day the controller compared, the expected gap '
+  '(target - expected), budget before and after (euro), mode, status and reason. Largest gap first.';
 revoke execute on function public.report_decisions(date, text) from public, anon, authenticated;
 grant execute on function public.report_decisions(date, text) to service_role;
 
@@ -204,7 +204,7 @@ begin
     select l.id, s.code, l.day, l.action,
            round(l.old_amount_micros / 1000000.0, 2) as old_budget,
            round(l.new_amount_micros / 1000000.0, 2) as new_budget,
-           l.change_pct, l.lead_gap, l.mode, l.status, l.reason
+           l.change_pct, l.expected_gap, l.mode, l.status, l.reason
     from public.channel_orchestration_log l
     join segs s on s.id = l.segment_id
     where l.day between p_from and p_to and l.action <> 'hold'
@@ -283,10 +283,10 @@ as $$
     where s.is_active
   ),
   days as (
-    select p.day, sum(p.planned_budget_google_ads) as budgets
-    from public.lead_segment_plans p
-    where p.day between p_from and p_to and p.planned_budget_google_ads is not null
-    group by p.day
+    select d.day, sum(d.planned_budget_micros) / 1000000.0 as budgets
+    from public.lead_segment_days d
+    where d.day between p_from and p_to and d.budgets > 0
+    group by d.day
   )
   select jsonb_build_object(
     'account_daily_cap', (select cap from settings),

@@ -437,7 +437,7 @@ def _source_text(source: dict[str, Any]) -> str:
     if source["budgets_seen_at"] is None:
         return (
             "No Google Ads credentials, and the jobs never read these budgets from Google "
-            "Ads: every budget is held as unknown."
+            "Ads: every budget is unknown, so every decision is a hold."
         )
     return (
         "No Google Ads credentials: preview from the budgets as last seen "
@@ -460,7 +460,7 @@ def _orchestrate_text(job: str, day: date, counts: dict[str, Any], source: dict[
         }.get(mode, "nothing sent (dry run)")
         head = (
             f"orchestrate {day} ({mode}): {counts['budgets']} budgets — "
-            f"{counts['increase']} up, {counts['decrease']} down, {counts['hold']} held; {sent}."
+            f"{counts['increase']} up, {counts['decrease']} down, {counts['hold']} hold; {sent}."
         )
     attention = []
     if counts.get("kill_switch"):

@@ -605,8 +605,9 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     table = Table(
         title=f"Budget decisions for {o.end}: the {len(shown)} segments with the largest gap "
         f"(of {len(result.decisions)})",
-        caption="capacity: accepted leads/day the partners can take today; target and actual: "
-        "leads/day over the last week as the controller saw them (gap = target - actual); "
+        caption="capacity: accepted leads/day the partners can take today; target and expected: "
+        "leads/day as the controller saw them (expected: at the current budget; "
+        "gap = target - expected); "
         "budget: euro/day." + ("" if wide else " Each decision's reason follows the table."),
         expand=wide,
     )
@@ -616,7 +617,7 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
             _fmt(d["capacity"]),
             _fmt(d["target_leads"]),
             _fmt(d["expected_leads"]),
-            _fmt(d["lead_gap"], sign=True),
+            _fmt(d["expected_gap"], sign=True),
             _budget(d),
             _money((curves.get(d["code"]) or {}).get("lead_value")),
             _curve(curves.get(d["code"]) or {}),
@@ -626,7 +627,8 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     # Numbers never shrink (no "…" inside a number at 80 columns or piped): the segment
     # code wraps instead.
     table.add_column("segment", overflow="fold", min_width=10)
-    for i, name in enumerate(("capacity", "target", "actual", "gap", "budget", "value", "curve e")):
+    names = ("capacity", "target", "expected", "gap", "budget", "value", "curve e")
+    for i, name in enumerate(names):
         width = max([len(name), *(Text.from_markup(row[i]).cell_len for row in rows)])
         table.add_column(name, justify="right", no_wrap=True, min_width=width)
     if wide:
@@ -640,7 +642,7 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     counts = result.counts()
     console.print(
         f"{len(result.decisions)} budgets today: [green]{counts['increase']} up[/green], "
-        f"[red]{counts['decrease']} down[/red], {counts['hold']} held."
+        f"[red]{counts['decrease']} down[/red], {counts['hold']} hold."
     )
 
     b, a = result.before, result.after

@@ -166,7 +166,7 @@ Values = list[float | None]
 
 def _segment_order(data: dict[str, Any]) -> list[str]:
     """Segments with the largest latest gap first, then the rest by code."""
-    gaps = {d["code"]: abs(d["lead_gap"] or 0) for d in data["decisions"]}
+    gaps = {d["code"]: abs(d["expected_gap"] or 0) for d in data["decisions"]}
     return sorted((s["code"] for s in data["segments"]), key=lambda c: (-gaps.get(c, -1), c))
 
 
@@ -346,7 +346,7 @@ def _summarise(kind: str, changes: list[dict[str, Any]]) -> str:
         f"{what}; largest gaps:",
         *(
             f"{html.escape(c['code'])}: €{c['old_budget']:.2f} → €{c['new_budget']:.2f}"
-            for c in sorted(changes, key=lambda c: -abs(c["lead_gap"] or 0))[:5]
+            for c in sorted(changes, key=lambda c: -abs(c["expected_gap"] or 0))[:5]
         ),
     ]
     return "<br>".join(lines)
@@ -579,7 +579,7 @@ def _decisions_table(data: dict[str, Any]) -> str:
             f'<tr class="{html.escape(d["action"])}">'
             f"<td>{html.escape(d['code'])}</td>"
             f"<td>{_fmt(d['capacity'])}</td><td>{_fmt(d['target_leads'])}</td>"
-            f"<td>{_fmt(d['expected_leads'])}</td><td>{_fmt(d['lead_gap'], sign=True)}</td>"
+            f"<td>{_fmt(d['expected_leads'])}</td><td>{_fmt(d['expected_gap'], sign=True)}</td>"
             f"<td>{html.escape(budget)}</td><td>{change}</td><td>{html.escape(status)}</td>"
             f"<td class='reason'>{html.escape(d['reason'])}</td></tr>"
         )
@@ -637,7 +637,7 @@ def _economics_table(data: dict[str, Any]) -> str:
 def _status(decision: dict[str, Any]) -> str:
     """How a decision ended, in an operator's words."""
     if decision["action"] == "hold":
-        return "held"
+        return "hold"
     if decision["mode"] != "live":
         return decision["mode"].replace("_", "-")
     if decision["status"] == "success":

@@ -37,16 +37,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from leadflow.controller import ControllerConfig
 from leadflow.days import days_between
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import BudgetChange
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.day import DAY_JOBS, JobName, run_day
+from leadflow.jobs.orchestrate import controller_config
 from leadflow.settings import Mode
 
 from leadflow_tools import demo, migrations
@@ -85,13 +88,12 @@ DEFAULT_SEED = 42
 DEFAULT_DAYS = 90
 #: The first steered day: spring, with Easter, King's Day, Ascension and Whitsun in 90 days.
 DEFAULT_START = date(2026, 4, 1)
-#: The daily limit every strategy keeps.
-MAX_DAILY_CHANGE = 0.20
-#: Rules and re-convergence: under / over target by more than this share counts.
-DEAD_BAND = 0.10
+#: Re-convergence: a shocked segment's weekly leads within this share of the oracle's.
+#: (The daily limit, the dead band and the billable unit every strategy keeps are the
+#: controller's, read from `orchestration_settings`.)
+RECONVERGED_WITHIN = 0.10
 #: A capacity shock moves a segment's capacity by this share.
 SHOCK_SIZE = 0.30
-CENT = 10_000  # micros
 MICROS = 1_000_000
 
 Progress = Callable[[str, str, int, int], None]
@@ -292,6 +294,8 @@ class StrategyRun:
     #: The live orchestration log of the steered days (leadflow only).
     decisions: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    #: The daily limit the run's database set (orchestration_settings.max_daily_change).
+    max_daily_change: Decimal = Decimal(0)
 
 
 @dataclass
@@ -607,18 +611,20 @@ def _jobs(
 # --------------------------------------------------------------------------- the strategies
 
 
-def clamp_budget(old: int, wanted: int, low: int, high: int) -> int:
-    """`wanted`, moved at most 20 % from `old`, kept within low..high, in whole cents
-    rounded toward `old`; `old` when no such amount exists."""
-    step = old * 2 // 10
+def clamp_budget(old: int, wanted: int, low: int, high: int, config: ControllerConfig) -> int:
+    """`wanted`, moved at most the daily limit from `old`, kept within low..high, in
+    billable units rounded toward `old`; `old` when no such amount exists."""
+    numerator, denominator = config.max_daily_change.as_integer_ratio()
+    step = old * numerator // denominator
+    unit = config.billable_unit_micros
     lo, hi = max(low, old - step), min(high, old + step)
     if old <= 0 or lo > hi:
         return old
     new = min(max(wanted, lo), hi)
     if new > old:
-        new = max(old, new // CENT * CENT)
+        new = max(old, new // unit * unit)
     elif new < old:
-        new = min(old, -(-new // CENT) * CENT)
+        new = min(old, -(-new // unit) * unit)
     return new if lo <= new <= hi else old
 
 
@@ -645,7 +651,9 @@ def _inputs(db: Database, caller: Caller, day: date) -> list[dict[str, Any]]:
     return rows
 
 
-def fit_cap(old: dict[str, int], new: dict[str, int], cap_micros: int | None) -> dict[str, int]:
+def fit_cap(
+    old: dict[str, int], new: dict[str, int], cap_micros: int | None, unit: int
+) -> dict[str, int]:
     """`new` with its raises scaled down alike so that the budgets sum to at most the cap
     (how a shared budget or a rules script keeps an account cap); lowered budgets stay."""
     if cap_micros is None or sum(new.values()) <= cap_micros:
@@ -655,7 +663,7 @@ def fit_cap(old: dict[str, int], new: dict[str, int], cap_micros: int | None) ->
     room = max(cap_micros - fixed, 0)
     factor = room / sum(raises.values()) if raises else 0.0
     return {
-        n: (old[n] + math.floor(raises[n] * factor / CENT) * CENT if n in raises else v)
+        n: (old[n] + math.floor(raises[n] * factor / unit) * unit if n in raises else v)
         for n, v in new.items()
     }
 
@@ -669,6 +677,7 @@ def _steer_rules(
 ) -> None:
     """±20 % when under / over target by more than the dead band; no cost model. Under an
     account cap, raises are scaled down alike to fit it."""
+    config = controller_config(db, caller)
     current = gateway.budget_amounts()
     wanted = dict(current)
     for row in _inputs(db, caller, day):
@@ -678,17 +687,19 @@ def _steer_rules(
         if row["target_leads"] is None or row["expected_leads"] is None:
             continue
         target, expected = float(row["target_leads"]), float(row["expected_leads"])
-        band = max(DEAD_BAND * target, 0.5)
+        band = max(float(config.dead_band) * target, float(config.min_gap_leads))
         if abs(target - expected) <= band:
             continue
-        factor = 1 + MAX_DAILY_CHANGE if target > expected else 1 - MAX_DAILY_CHANGE
+        limit = float(config.max_daily_change)
+        factor = 1 + limit if target > expected else 1 - limit
         wanted[name] = clamp_budget(
             old,
             round(old * factor),
             int(row["min_budget_micros"]),
             int(row["max_budget_micros"]),
+            config,
         )
-    _apply(gateway, fit_cap(current, wanted, _cap_micros(cap)))
+    _apply(gateway, fit_cap(current, wanted, _cap_micros(cap), config.billable_unit_micros))
 
 
 def _min_margin(row: dict[str, Any]) -> float:
@@ -711,6 +722,7 @@ def _steer_oracle(
     euro earns most (one price lambda for all: marginal value per euro >= 1 + lambda);
     always within ±20 % and the bounds."""
     by_budget: dict[str, SegmentMarket] = {s.budget_resource_name: s for s in model.segments}
+    config = controller_config(db, caller)
     current = gateway.budget_amounts()
     steered = []
     for row in _inputs(db, caller, day):
@@ -728,7 +740,7 @@ def _steer_oracle(
         for name, old, fill, value, segment, row in steered:
             ideal = min(fill, segment.margin_budget(day, value / (1 + price)))
             out[name] = clamp_budget(
-                old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"])
+                old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"]), config
             )
         return out
 
@@ -761,6 +773,7 @@ def _run_strategy(
     run = StrategyRun(strategy)
     with _connect(url) as db:
         gateway = base.fork(db)
+        run.max_daily_change = controller_config(db, caller).max_daily_change
         run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
         days = list(days_between(options.start, options.last_day))
         for done, day in enumerate(days, start=1):
@@ -799,7 +812,7 @@ def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
             run.targets[(segment_id, day)] = float(target or 0)
         cursor = conn.execute(
             "select day, segment_id::text, budget_resource_name, action, old_amount_micros, "
-            "new_amount_micros, lead_gap, status, reason from public.channel_orchestration_log "
+            "new_amount_micros, expected_gap, status, reason from public.channel_orchestration_log "
             "where mode = 'live' and kind = 'adjust' and day between %s and %s order by id",
             (first, last),
         )
@@ -921,7 +934,9 @@ def _metrics(
 def _safety(
     run: StrategyRun, model: MarketModel, options: SimulationOptions, cap: float | None
 ) -> tuple[int, float | None]:
-    """Days on which a budget broke ±20 %, its bounds or the cap; the highest cap use."""
+    """Days on which a budget broke the daily limit (±20 %), its bounds or the cap; the
+    highest cap use."""
+    numerator, denominator = run.max_daily_change.as_integer_ratio()
     bounds = {
         s.budget_resource_name: (s.min_budget_micros, s.max_budget_micros) for s in model.segments
     }
@@ -932,7 +947,8 @@ def _safety(
         for name, new in now.items():
             old = before.get(name, new)
             low, high = bounds.get(name, (new, new))
-            if new != old and (abs(new - old) * 5 > old or not low <= new <= high):
+            too_far = abs(new - old) * denominator > old * numerator
+            if new != old and (too_far or not low <= new <= high):
                 broken = True
         total = sum(now.values()) / MICROS
         if cap is not None:
@@ -1001,7 +1017,7 @@ def _reconverge(
     best = weekly_leads(oracle, model, segment, options)
     after = [d for d in ours if d >= shock.day]
     for i, day in enumerate(after):
-        if all(abs(ours[d] / best[d] - 1) <= DEAD_BAND for d in after[i : i + 7]):
+        if all(abs(ours[d] / best[d] - 1) <= RECONVERGED_WITHIN for d in after[i : i + 7]):
             return (day - shock.day).days
     return None
 

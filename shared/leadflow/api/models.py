@@ -297,8 +297,21 @@ class DailyPlan(OutputModel):
     actual_leads: int | None
     lead_gap: float | None = Field(description="target - actual; positive means under target.")
     updated_at: datetime
-    planned_budget_google_ads: float | None = Field(default=None, description=_ADMIN)
-    orchestration_status: str | None = Field(default=None, description=_ADMIN)
+    planned_budget_google_ads: float | None = Field(
+        default=None,
+        description="Sum of the latest daily amount decided for each of the segment's budgets "
+        "(euro). " + _ADMIN,
+    )
+    budget_action: str | None = Field(
+        default=None,
+        description="increase, decrease or hold; mixed when its budgets moved differently. "
+        + _ADMIN,
+    )
+    budget_status: str | None = Field(
+        default=None,
+        description="The decisions' status in the audit log (failed, unknown, sent, pending, "
+        "success, skipped; the least settled). " + _ADMIN,
+    )
 
 
 class PlansPage(_SegmentDays):
@@ -327,7 +340,7 @@ class DecisionCounts(OutputModel):
 
     applied: int = Field(description="Live changes applied by Google Ads.")
     validated: int = Field(description="Changes Google Ads validated (validate-only: not applied).")
-    held: int = Field(description="Decisions to keep the budget, with their reason.")
+    hold: int = Field(description="Decisions to keep the budget, with their reason.")
     dry_run: int = Field(description="Changes decided in dry-run mode: logged, not sent.")
     pending: int = Field(description="Logged, not yet confirmed by Google Ads.")
     failed: int = Field(description="Sent and refused, or not confirmed.")

@@ -87,6 +87,8 @@ class PlannedDecision:
     campaign_id: str
     budget_resource_name: str
     decision: Decision
+    inputs: dict[str, Any] | None = None
+    """What the controller saw (signal and settings), kept on the log row; None: nothing."""
 
     def as_log_row(self) -> dict[str, Any]:
         """The JSON object `log_budget_decisions` takes."""
@@ -99,9 +101,28 @@ class PlannedDecision:
             "action": d.action,
             "old_amount_micros": d.old_budget_micros,
             "new_amount_micros": d.new_budget_micros,
-            "lead_gap": None if d.gap is None else str(d.gap),
+            "expected_gap": None if d.gap is None else str(d.gap),
+            "inputs": self.inputs,
             "reason": d.reason,
         }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for the audit: decimals as numbers (text when not finite)."""
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else str(value)
+    return value
+
+
+def decision_inputs(
+    signal: SegmentSignal, config: ControllerConfig, account_daily_cap_micros: int | None
+) -> dict[str, Any]:
+    """What the controller saw for one budget: its signal and the settings it decided with."""
+    return {
+        "signal": {k: _plain(v) for k, v in dataclasses.asdict(signal).items()},
+        "settings": {k: _plain(v) for k, v in dataclasses.asdict(config).items()},
+        "account_daily_cap_micros": account_daily_cap_micros,
+    }
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -160,6 +181,7 @@ def plan_decisions(
                 campaign_id=row["campaign_id"],
                 budget_resource_name=name,
                 decision=decision,
+                inputs=decision_inputs(signal, config, row.get("account_daily_cap_micros")),
             )
         )
     caps = [
@@ -171,6 +193,13 @@ def plan_decisions(
         fitted = fit_account_cap(signals, [p.decision for p in planned], min(caps), config)
         planned = [dataclasses.replace(p, decision=d) for p, d in zip(planned, fitted, strict=True)]
     return planned
+
+
+def controller_config(db: Database, caller: Caller) -> ControllerConfig:
+    """The controller's parameters from their one home, `public.orchestration_settings`."""
+    return ControllerConfig.from_settings(
+        db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+    )
 
 
 def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: GoogleAdsGateway) -> int:
@@ -326,13 +355,8 @@ def orchestrate(
         check_live_day(db, caller, day)
     gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
-        settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
-        explicit = config is not None
-        config = config or ControllerConfig(
-            max_daily_change=min(
-                Decimal(str(settings["max_daily_change"])), ControllerConfig().max_daily_change
-            )
-        )
+        settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+        config = config or ControllerConfig.from_settings(settings)
         run.counts["mode"] = mode.value
         run.counts["kill_switch"] = not settings["changes_enabled"]
         run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
@@ -341,21 +365,11 @@ def orchestrate(
             "estimate_segment_responses", {"p_day": day.isoformat()}, caller=caller
         )
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
-        if not explicit and inputs and inputs[0].get("saturation_lost_share") is not None:
-            # The database's settings are the home of the parameters SQL uses too.
-            share = Decimal(str(inputs[0]["saturation_lost_share"]))
-            config = dataclasses.replace(config, saturation_lost_share=share)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
         planned = plan_decisions(inputs, budgets, config)
         logged, statuses, stop = _log_and_send(
             db, caller, run, "adjust", planned, gateway, mode, triggered_by
-        )
-        outcome = _plan_outcomes(planned, logged, statuses)
-        db.rpc(
-            "record_plan_orchestration",
-            {"p_day": day.isoformat(), "p_outcomes": outcome},
-            caller=caller,
         )
         actions = Counter(p.decision.action for p in planned)
         final = Counter(statuses.get(row["id"], row["status"]) for row in logged)
@@ -373,34 +387,6 @@ def orchestrate(
         if stop:
             raise LeadflowError(stop)
     return run.counts
-
-
-def _plan_outcomes(
-    planned: list[PlannedDecision], logged: list[dict[str, Any]], statuses: dict[int, str]
-) -> list[dict[str, Any]]:
-    status_of = {
-        row["budget_resource_name"]: statuses.get(row["id"], row["status"]) for row in logged
-    }
-    per_segment: dict[str, dict[str, Any]] = {}
-    for p in planned:
-        entry = per_segment.setdefault(
-            p.segment_id, {"segment_id": p.segment_id, "planned_budget_micros": 0, "statuses": []}
-        )
-        entry["planned_budget_micros"] += p.decision.new_budget_micros or 0
-        entry["statuses"].append((p.decision.action, status_of.get(p.budget_resource_name)))
-    outcomes = []
-    for entry in per_segment.values():
-        pairs = entry.pop("statuses")
-        if any(status in ("failed", "unknown", "sent") for _, status in pairs):
-            status = "failed"
-        elif any(status == "success" for _, status in pairs):
-            status = "orchestrated"
-        elif all(action == "hold" for action, _ in pairs):
-            status = "held"
-        else:
-            status = "skipped"
-        outcomes.append({**entry, "status": status})
-    return outcomes
 
 
 def rollback(
@@ -445,6 +431,11 @@ def rollback(
                     campaign_id=c["campaign_id"],
                     budget_resource_name=c["budget_resource_name"],
                     decision=decision,
+                    inputs={
+                        "rollback_of_log_id": c["log_id"],
+                        "restore_amount_micros": restore,
+                        "current_amount_micros": old,
+                    },
                 )
             )
         logged, statuses, stop = _log_and_send(
