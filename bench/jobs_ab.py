@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jobs_bench as jb
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.local import create_database
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -100,8 +101,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 conn.execute(f"alter system set {name} = '{value}'")
         server.stop()
         server.start()  # durable: not fast mode
+        create_database(server.url(), "bench")
         with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute('create database "bench"')
             row = admin.execute("show server_version").fetchone()
             out["postgres"] = row[0] if row else "?"
         url = server.url("bench")

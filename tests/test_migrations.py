@@ -97,7 +97,7 @@ def test_bootstrap_is_idempotent(empty_db_url: str) -> None:
     ]
 
 
-def test_auth_helpers_read_the_jwt_claims(empty_db_url: str) -> None:
+def test_the_local_auth_schema_reads_who_calls_from_the_request_claims(empty_db_url: str) -> None:
     with psycopg.connect(empty_db_url) as conn:
         conn.execute(
             "select set_config('request.jwt.claims', %s, true)",

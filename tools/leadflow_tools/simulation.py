@@ -48,10 +48,12 @@ from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import BudgetChange
 from leadflow.jobs.aggregate import aggregate
-from leadflow.jobs.orchestrate import Mode, controller_config, orchestrate
-from leadflow.jobs.plan import plan
+from leadflow.jobs.day import DAY_JOBS, JobName, run_day
+from leadflow.jobs.orchestrate import controller_config
+from leadflow.settings import Mode
 
 from leadflow_tools import demo, migrations
+from leadflow_tools.local import create_database, drop_database
 from leadflow_tools.market import (
     INDUSTRIES,
     PROVINCES,
@@ -401,20 +403,6 @@ def _connect(url: str) -> Iterator[Database]:
         db.close()
 
 
-def _create(admin_url: str, name: str, template: str | None = None) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        if template:
-            conn.execute(f'create database "{name}" template "{template}" strategy file_copy')
-        else:
-            conn.execute(f'create database "{name}"')
-
-
-def _drop(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 # --------------------------------------------------------------------------- the base
 
 
@@ -585,8 +573,7 @@ def _build_base(
         gateway.insert_organic(options.first_day, options.last_day)
         warmup = list(days_between(options.first_day, options.start - timedelta(days=1)))
         for done, day in enumerate(warmup, start=1):
-            _jobs(db, caller, day, gateway, url)
-            orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
+            _jobs(db, caller, day, gateway, url, steer=Mode.dry_run)
             gateway.simulate(day, day)
             progress("warmup", f"warm-up {day}", done, len(warmup))
     return model, gateway, shocks, cap
@@ -597,12 +584,28 @@ def set_account_cap(db: Database, caller: Caller, cap: float | None) -> None:
     db.rpc("demo_set_account_cap", {"p_cap": cap}, caller=caller)
 
 
-def _jobs(db: Database, caller: Caller, day: date, gateway: MarketGateway, url: str) -> None:
-    """The scheduler's morning: aggregate yesterday (with Google Ads metrics), plan today,
-    on a database whose today is `day`."""
+def _jobs(
+    db: Database,
+    caller: Caller,
+    day: date,
+    gateway: MarketGateway,
+    url: str,
+    *,
+    steer: Mode | None = None,
+) -> None:
+    """The scheduler's morning on a database whose today is `day`: aggregate yesterday
+    (with Google Ads metrics), plan today and, with `steer`, orchestrate in that mode."""
     pin_today(url, day)
-    aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
-    plan(db, caller, day, triggered_by=TRIGGERED_BY)
+    jobs: tuple[JobName, ...] = DAY_JOBS if steer else ("aggregate", "plan")
+    run_day(
+        db,
+        caller,
+        day,
+        gateway,
+        mode=steer or Mode.dry_run,
+        jobs=jobs,
+        triggered_by=TRIGGERED_BY,
+    )
 
 
 # --------------------------------------------------------------------------- the strategies
@@ -774,10 +777,9 @@ def _run_strategy(
         run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
         days = list(days_between(options.start, options.last_day))
         for done, day in enumerate(days, start=1):
-            _jobs(db, caller, day, gateway, url)
-            if strategy == "leadflow":
-                orchestrate(db, caller, day, gateway, mode=Mode.live, triggered_by=TRIGGERED_BY)
-            elif strategy == "rules":
+            steer = Mode.live if strategy == "leadflow" else None  # else steered below
+            _jobs(db, caller, day, gateway, url, steer=steer)
+            if strategy == "rules":
                 _steer_rules(db, caller, day, gateway, cap)
             elif strategy == "oracle":
                 _steer_oracle(db, caller, day, gateway, base.model, cap)
@@ -843,12 +845,12 @@ def run_simulation(
     names = {s: f"{prefix}_{s}" for s in STRATEGIES}
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    _create(admin, base_name)
+    create_database(admin, base_name, replace=True)
     try:
         model, base, shocks, cap = _build_base(url_of(base_name), options, caller, progress)
         timings["build and warm-up"] = time.perf_counter() - started
         for name in names.values():
-            _create(admin, name, template=base_name)
+            create_database(admin, name, template=base_name, replace=True)
         loop_started = time.perf_counter()
         if options.parallel:
             with ThreadPoolExecutor(max_workers=len(STRATEGIES)) as pool:
@@ -868,7 +870,7 @@ def run_simulation(
     finally:
         if not keep:
             for name in [base_name, *names.values()]:
-                _drop(admin, name)
+                drop_database(admin, name)
     metrics = {
         s: _metrics(runs[s], runs["oracle"], model, shocks, options, cap) for s in STRATEGIES
     }
