@@ -171,11 +171,9 @@ def extract(ref: str, into: Path) -> Path:
 def prepare_database(admin_url: str, url: str, tree: Path) -> None:
     """Migrate with `tree`'s migrations and seed; then the bench data, the same for every tree."""
     from leadflow_tools import migrations  # the working tree's runner; the SQL is `tree`'s
+    from leadflow_tools.local import create_database
 
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}"')
-        conn.execute(f'create database "{name}"')
+    create_database(admin_url, url.rsplit("/", 1)[1], replace=True)
     with psycopg.connect(url, autocommit=True) as conn:
         migrations.migrate(conn, tree / "supabase" / "migrations")
         migrations.seed(conn, tree / "supabase" / "seed.sql")

@@ -46,13 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jobs_bench as jb
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.local import create_database
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Jobs: before and after"
 # Where the baseline (511889e and its era) kept the jobs SQL; this tree has it in …0400_jobs.sql.
 JOBS_SQL = "supabase/migrations/20261125000600_jobs.sql"
-PLAN_SIGNATURE = "(date, integer, numeric, numeric, numeric)"
+# The baseline's plan took its parameters as arguments; this tree's reads orchestration_settings.
+PLAN_SIGNATURES = {"before": "(date, integer, numeric, numeric, numeric)", "after": "(date)"}
 
 
 def baseline_function(ref: str, name: str) -> str:
@@ -75,11 +77,11 @@ def swap_plan(conn: psycopg.Connection[Any], variant: str) -> None:
         return
     with conn.transaction():
         conn.execute(
-            f"alter function public.plan_lead_segments{PLAN_SIGNATURE}"
+            f"alter function public.plan_lead_segments{PLAN_SIGNATURES[active]}"
             f" rename to plan_lead_segments_{active}"
         )
         conn.execute(
-            f"alter function public.plan_lead_segments_{variant}{PLAN_SIGNATURE}"
+            f"alter function public.plan_lead_segments_{variant}{PLAN_SIGNATURES[variant]}"
             " rename to plan_lead_segments"
         )
 
@@ -99,8 +101,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 conn.execute(f"alter system set {name} = '{value}'")
         server.stop()
         server.start()  # durable: not fast mode
+        create_database(server.url(), "bench")
         with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute('create database "bench"')
             row = admin.execute("show server_version").fetchone()
             out["postgres"] = row[0] if row else "?"
         url = server.url("bench")
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 conn.execute(baseline_function(args.baseline, name))
             conn.execute(
                 "grant execute on function public.plan_lead_segments_before"
-                f"{PLAN_SIGNATURE} to service_role"
+                f"{PLAN_SIGNATURES['before']} to service_role"
             )
             jb.generate(
                 conn,

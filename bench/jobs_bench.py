@@ -50,6 +50,7 @@ from leadflow.jobs.plan import plan, sync_holidays
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
 from leadflow_tools.google_ads_fake import InMemoryGoogleAds
+from leadflow_tools.local import create_database, drop_database
 
 SERVICE = Caller.service()
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -731,8 +732,7 @@ def job_memory(
 def memory_at_small_size(server: EmbeddedPostgres, sizes: Sizes, timer: Timer) -> dict[str, Any]:
     """The same market with fewer leads, in a database of its own (dropped after)."""
     first_day = END - timedelta(days=sizes.days)
-    with psycopg.connect(server.url(), autocommit=True) as admin:
-        admin.execute('create database "bench_small"')
+    create_database(server.url(), "bench_small")
     url = server.url("bench_small")
     try:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -748,8 +748,7 @@ def memory_at_small_size(server: EmbeddedPostgres, sizes: Sizes, timer: Timer) -
         sync_calendar(url, first_day)
         return job_memory(url, first_day, timer, label=f"{sizes.small_leads:,}")
     finally:
-        with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute('drop database if exists "bench_small" with (force)')
+        drop_database(server.url(), "bench_small")
 
 
 def at_scale(conn: psycopg.Connection[Any], url: str, sizes: Sizes, timer: Timer) -> dict[str, Any]:
@@ -853,8 +852,7 @@ def run(sizes: Sizes, workdir: Path) -> dict[str, Any]:
         result["memory_small"] = memory_at_small_size(server, sizes, timer)
 
         print(f"Main run: {sizes.leads:,} leads")
-        with psycopg.connect(server.url(), autocommit=True) as admin:
-            admin.execute('create database "bench"')
+        create_database(server.url(), "bench")
         url = server.url("bench")
         first_day, last_day = END - timedelta(days=sizes.days), END - timedelta(days=1)
         with psycopg.connect(url, autocommit=True) as conn:

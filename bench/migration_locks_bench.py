@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.local import create_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from migration_locks import baseline_only, fill_leads, migrate_under_load
@@ -54,8 +55,7 @@ def old_migrations(rev: str, target: Path) -> Path:
 
 
 def prepare(server: EmbeddedPostgres, name: str, leads: int, work: Path) -> str:
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+    create_database(server.url(), name)
     url = server.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
         migrations.migrate(conn, baseline_only(migrations.MIGRATIONS_DIR, work / f"{name}-base"))

@@ -21,6 +21,7 @@ from leadflow.db import Caller, Database
 from leadflow.db.direct import DirectTransport
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.local import create_database, drop_database
 
 EMPTY_TEMPLATE = "leadflow_tmpl_empty"
 SEEDED_TEMPLATE = "leadflow_tmpl_seeded"
@@ -47,13 +48,11 @@ class PgCluster:
 
     def create(self, template: str) -> str:
         name = f"t{next(self._names)}"
-        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
-            conn.execute(f'create database "{name}" template "{template}" strategy file_copy')
+        create_database(self.admin_url(), name, template=template)
         return name
 
     def drop(self, name: str) -> None:
-        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        drop_database(self.admin_url(), name)
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +62,10 @@ def pg_cluster() -> Iterator[PgCluster]:
     server.start(fast=True)
     cluster = PgCluster(server)
     try:
-        with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
-            conn.execute(f'create database "{EMPTY_TEMPLATE}"')
+        create_database(cluster.admin_url(), EMPTY_TEMPLATE)
         with psycopg.connect(cluster.url(EMPTY_TEMPLATE), autocommit=True) as conn:
             migrations.migrate(conn)
-        with psycopg.connect(cluster.admin_url(), autocommit=True) as conn:
-            conn.execute(f'create database "{SEEDED_TEMPLATE}" template "{EMPTY_TEMPLATE}"')
+        create_database(cluster.admin_url(), SEEDED_TEMPLATE, template=EMPTY_TEMPLATE)
         with psycopg.connect(cluster.url(SEEDED_TEMPLATE), autocommit=True) as conn:
             migrations.seed(conn)
         yield cluster

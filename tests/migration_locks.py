@@ -69,13 +69,13 @@ class Writer:
     waits: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _writing: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> Writer:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
-        while not self.waits and not self.errors:  # connected and writing
-            time.sleep(0.01)
+        self._writing.wait(timeout=60)  # connected and written once (or failed to)
         return self
 
     def stop(self) -> None:
@@ -102,6 +102,7 @@ class Writer:
                 except psycopg.Error as exc:  # recorded: the test says which
                     self.errors.append(str(exc).strip())
                 self.waits.append(time.perf_counter() - started)
+                self._writing.set()
                 time.sleep(0.005)
 
 

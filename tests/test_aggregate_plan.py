@@ -244,6 +244,21 @@ def test_plan_without_history_uses_the_prior_acceptance(
     assert target == Decimal("3.40")
 
 
+def test_plan_takes_its_parameters_from_orchestration_settings(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    sql.execute("update orchestration_settings set prior_acceptance = 0.5")
+    plan(database, SERVICE, date(2026, 11, 2))
+    seg = _segment(sql, "loodgieter_utrecht")
+    rate, target = sql.execute(
+        "select acceptance_rate, target_leads from lead_segment_plans where segment_id = %s"
+        " and day = '2026-11-02'",
+        (seg,),
+    ).fetchone()
+    # The same 2.381 accepted leads as with the default prior, / 0.5 gross.
+    assert (rate, target) == (Decimal("0.5000"), Decimal("4.76"))
+
+
 def test_plan_paces_against_what_the_month_delivered(
     database: Database, sql: psycopg.Connection[Any]
 ) -> None:

@@ -146,7 +146,7 @@ def test_es256_token_from_the_jwks_is_accepted(jwks_reader: FlaskClient, jwks: J
     assert "max_daily_budget" not in response.get_json()
 
 
-def test_hs256_still_works_beside_the_jwks(jwks_reader: FlaskClient) -> None:
+def test_an_hs256_token_is_still_accepted_beside_the_jwks(jwks_reader: FlaskClient) -> None:
     assert jwks_reader.get(SEGMENTS, headers=bearer(mint(ADMIN))).status_code == 200
 
 

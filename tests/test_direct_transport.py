@@ -622,7 +622,7 @@ def test_session_is_usable_and_idle_after_a_failed_call(
 # --- built from settings ------------------------------------------------------------------
 
 
-def test_from_settings_direct_calls_through_database_url(
+def test_the_direct_transport_reaches_database_url(
     sql: psycopg.Connection[Any], db_url: str
 ) -> None:
     sql.execute(WHOAMI)
@@ -636,7 +636,7 @@ def test_from_settings_direct_calls_through_database_url(
         database.close()
 
 
-def test_from_settings_direct_prefers_an_explicit_url(
+def test_an_explicit_database_url_wins_over_the_environment(
     sql: psycopg.Connection[Any], db_url: str
 ) -> None:
     sql.execute(WHOAMI)
@@ -691,13 +691,13 @@ def test_from_settings_direct_prefers_an_explicit_url(
         ("42703", "anon", "", 400),
     ],
 )
-def test_http_status_maps_sqlstates_as_postgrest(
+def test_sqlstates_map_to_the_http_statuses_postgrest_answers(
     sqlstate: str, role: str | None, message: str, status: int
 ) -> None:
     assert http_status(sqlstate, role=role, message=message) == status
 
 
-def test_http_status_message_is_optional() -> None:
+def test_a_sqlstate_maps_to_a_status_without_its_message() -> None:
     assert http_status("21000", role="anon") == 500
 
 

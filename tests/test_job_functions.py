@@ -59,7 +59,7 @@ def test_aggregate_defaults_to_yesterday_in_amsterdam(
 ) -> None:
     from datetime import date
 
-    monkeypatch.setattr(entry, "today_nl", lambda: date(2026, 11, 23))
+    monkeypatch.setattr("leadflow.jobs.day.today_nl", lambda: date(2026, 11, 23))
     response = _client("aggregate").post("/", headers={"Authorization": f"Bearer {SECRET}"})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["day"] == "2026-11-22"

@@ -71,6 +71,27 @@ def test_recorded_version_missing_locally_is_an_error(empty_db_url: str, tmp_pat
         migrations.migrate(conn, tmp_path)
 
 
+def test_a_file_changed_after_it_was_applied_is_refused_and_nothing_runs(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    for path in migrations.MIGRATIONS_DIR.glob("*.sql"):
+        (tmp_path / path.name).write_text(path.read_text())
+    report = sorted(tmp_path.glob("*_report.sql"))[-1]
+    # Comments, spacing and line breaks are no change; a new statement is.
+    report.write_text("-- reviewed\n" + report.read_text().replace("\n", "\n\n"))
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        assert migrations.migrate(conn, tmp_path) == []
+    report.write_text(report.read_text() + "\ncreate table public.sneaked_in (id int);\n")
+    (tmp_path / "29990101000000_next.sql").write_text("create table public.next_one (id int);\n")
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        with pytest.raises(migrations.ChangedMigration, match=report.name) as error:
+            migrations.migrate(conn, tmp_path)
+        assert "append-only" in str(error.value)
+        assert conn.execute(
+            "select to_regclass('public.sneaked_in'), to_regclass('public.next_one')"
+        ).fetchone() == (None, None)
+
+
 def test_bootstrap_is_skipped_on_a_supabase_database(bare_db_url: str) -> None:
     with psycopg.connect(bare_db_url, autocommit=True) as conn:
         # A Supabase database: auth.users exists and is not ours.
@@ -97,7 +118,7 @@ def test_bootstrap_is_idempotent(empty_db_url: str) -> None:
     ]
 
 
-def test_auth_helpers_read_the_jwt_claims(empty_db_url: str) -> None:
+def test_the_local_auth_schema_reads_who_calls_from_the_request_claims(empty_db_url: str) -> None:
     with psycopg.connect(empty_db_url) as conn:
         conn.execute(
             "select set_config('request.jwt.claims', %s, true)",

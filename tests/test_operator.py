@@ -143,7 +143,7 @@ def test_a_live_change_applied_after_the_observation_is_what_the_view_holds(
     assert (view.requested, view.found) == (2, 1)
 
 
-def test_rollback_dry_run_without_credentials_works(
+def test_rollback_dry_run_without_credentials_uses_the_budgets_last_seen(
     db_url: str, sql: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
     today = _today(sql)

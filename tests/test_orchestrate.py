@@ -131,6 +131,19 @@ def test_live_changes_stay_within_the_daily_limit_and_bounds(
     assert moved == len(applied)
 
 
+def test_the_controller_steers_with_the_settings_an_admin_set(
+    ready: Database, ads: InMemoryGoogleAds, sql: psycopg.Connection[Any]
+) -> None:
+    sql.execute("update orchestration_settings set max_daily_change = 0.05, dead_band = 0")
+    orchestrate(ready, SERVICE, DAY, ads, mode=Mode.live)
+    assert _changes(ads)
+    for change in _changes(ads):
+        assert abs(change.new_amount_micros - START_MICROS) <= START_MICROS * 0.05
+    rows = _log(sql, day=DAY, kind="adjust")
+    assert {r["inputs"]["settings"]["max_daily_change"] for r in rows} == {0.05}
+    assert {r["inputs"]["settings"]["dead_band"] for r in rows} == {0}
+
+
 def test_a_rerun_the_same_day_never_applies_a_change_twice(
     ready: Database, ads: InMemoryGoogleAds, sql: psycopg.Connection[Any]
 ) -> None:

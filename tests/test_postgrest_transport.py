@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,7 +51,7 @@ class Answer:
     status: int = 200
     body: bytes | str | Any = None  # bytes/str as they are, anything else as JSON
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    hang: bool = False  # no answer until the fake is closed: the client's timeout decides
 
 
 Responder = Callable[[Recorded], Answer]
@@ -66,6 +65,7 @@ class FakePostgrest:
         self._answers: list[Answer] = []
         self.responder: Responder | None = None
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,7 +85,8 @@ class FakePostgrest:
                     body=self.rfile.read(length) if length else b"",
                 )
                 answer = fake._answer(recorded)
-                time.sleep(answer.delay)
+                if answer.hang:
+                    fake._closing.wait()
                 body = answer.body
                 if body is None:
                     payload = b""
@@ -131,6 +132,7 @@ class FakePostgrest:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -511,7 +513,7 @@ def test_connection_refused_is_a_503_without_the_url_or_secrets(read_only: bool)
 
 
 def test_timeout_is_a_503(server: FakePostgrest) -> None:
-    server.answer(Answer(body=1, delay=1.0))
+    server.answer(Answer(body=1, hang=True))
     client = PostgrestTransport(server.url, API_KEY, timeout=0.2, retry=False)
     try:
         with pytest.raises(RpcError) as error:
@@ -584,7 +586,7 @@ def test_project_url_must_be_http() -> None:
 # --- built from settings ------------------------------------------------------------------
 
 
-def test_from_settings_postgrest_uses_the_anon_key_and_the_callers_token(
+def test_over_postgrest_calls_send_the_anon_key_and_the_callers_token(
     server: FakePostgrest,
 ) -> None:
     settings = _settings(
@@ -609,7 +611,7 @@ def test_from_settings_postgrest_uses_the_anon_key_and_the_callers_token(
     assert "authorization" not in anonymous.headers
 
 
-def test_service_caller_over_postgrest_is_the_service_role_with_the_service_key() -> None:
+def test_jobs_over_postgrest_call_as_service_role_with_the_service_key() -> None:
     settings = _settings(LEADFLOW_TRANSPORT="postgrest", SUPABASE_SERVICE_ROLE_KEY=SERVICE_KEY)
 
     caller = service_caller(settings)
@@ -618,7 +620,7 @@ def test_service_caller_over_postgrest_is_the_service_role_with_the_service_key(
     assert SERVICE_KEY not in repr(caller)
 
 
-def test_service_caller_over_direct_needs_no_key() -> None:
+def test_jobs_over_a_direct_connection_need_no_service_key() -> None:
     caller = service_caller(_settings(LEADFLOW_TRANSPORT="direct"))
 
     assert (caller.role, caller.token) == ("service_role", None)
@@ -633,7 +635,7 @@ def test_service_caller_over_direct_needs_no_key() -> None:
         ({"SUPABASE_URL": "", "SUPABASE_ANON_KEY": ""}, "SUPABASE_URL, SUPABASE_ANON_KEY"),
     ],
 )
-def test_from_settings_postgrest_names_the_missing_settings(
+def test_postgrest_without_its_settings_names_each_one_missing(
     values: dict[str, str], missing: str
 ) -> None:
     with pytest.raises(LeadflowError) as error:
@@ -643,11 +645,11 @@ def test_from_settings_postgrest_names_the_missing_settings(
     assert API_KEY not in str(error.value)
 
 
-def test_service_caller_over_postgrest_without_the_key_is_a_clear_error() -> None:
+def test_jobs_over_postgrest_without_the_service_key_are_refused_clearly() -> None:
     with pytest.raises(LeadflowError, match="SUPABASE_SERVICE_ROLE_KEY"):
         service_caller(_settings(LEADFLOW_TRANSPORT="postgrest"))
 
 
-def test_from_settings_direct_without_database_url_is_a_clear_error() -> None:
+def test_a_direct_connection_without_database_url_is_refused_clearly() -> None:
     with pytest.raises(LeadflowError, match="LEADFLOW_TRANSPORT=direct needs DATABASE_URL"):
         from_settings(_settings(LEADFLOW_TRANSPORT="direct"))

@@ -295,6 +295,10 @@ STATEMENTS: dict[str, dict[str, str]] = {
             f"delete from public.lead_generation_stats where segment_id = '{SEG}' and day = '{DAY}'"
         ),
     },
+    "lead_segment_days": {
+        # A view (plan, stats and the latest decision): read-only, money, service role only.
+        "select": f"select segment_id from public.lead_segment_days where segment_id = '{SEG}'",
+    },
     "lead_segment_plans": {
         "select": (
             "select segment_id, day, target_leads, lead_gap from public.lead_segment_plans"
@@ -379,6 +383,7 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("lead_generation_stats",     "insert", (D,   D,       D,         D,    A)),
     ("lead_generation_stats",     "update", (D,   D,       D,         D,    A)),
     ("lead_generation_stats",     "delete", (D,   D,       D,         D,    A)),
+    ("lead_segment_days",         "select", (D,   D,       D,         D,    A)),
     ("lead_segment_plans",        "select", (D,   H,       A,         A,    A)),
     ("lead_segment_plans",        "insert", (D,   D,       D,         D,    A)),
     ("lead_segment_plans",        "update", (D,   D,       D,         D,    A)),
@@ -432,13 +437,13 @@ def test_spec_covers_every_table_and_operation() -> None:
     }
 
 
-def test_the_matrix_covers_every_table_in_public(conn: psycopg.Connection[Any]) -> None:
-    """A new table in the exposed schema without matrix rows fails here."""
+def test_the_matrix_covers_every_table_and_view_in_public(conn: psycopg.Connection[Any]) -> None:
+    """A new table or view in the exposed schema without matrix rows fails here."""
     tables = {
         row[0]
         for row in conn.execute(
             "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = 'public' and c.relkind in ('r', 'p')"
+            "where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm')"
         )
     }
     assert tables == {table for table, _, _ in SPEC}

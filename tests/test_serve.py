@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,31 +53,27 @@ def _serve(function: str, db_url: str, home: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                _, err = process.communicate()
-                pytest.fail(f"leadflow serve {function} exited early: {err[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"leadflow serve {function} did not listen within {STARTUP_SECONDS}s"
-                    )
-                time.sleep(0.1)
+        # The command says where it serves once its socket listens: wait for that line.
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as ready:
+            ready.register(process.stdout, selectors.EVENT_READ)
+            if not ready.select(timeout=STARTUP_SECONDS):
+                pytest.fail(f"leadflow serve {function} did not listen within {STARTUP_SECONDS}s")
+        first = process.stdout.readline()
+        if not first:
+            _, err = process.communicate()
+            pytest.fail(f"leadflow serve {function} exited early: {err[-2000:]}")
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            out, _ = process.communicate(timeout=20)
+            process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
             pytest.fail(f"leadflow serve {function} did not stop on SIGTERM")
     assert process.returncode == 0
-    assert f"serving {function} on {base}/" in out
+    assert first == f"serving {function} on {base}/\n"
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PgCluster
+from leadflow.db import Caller, Database
+from leadflow.jobs.orchestrate import controller_config
 from leadflow_tools.simulation import (
     STRATEGIES,
     UNPROFITABLE_SHARE,
@@ -148,9 +150,11 @@ def test_metrics_are_shares_and_the_table_names_every_strategy(
     ],
 )
 def test_baselines_clamp_their_budgets_like_the_controller(
-    old: int, wanted: int, expected: int
+    old: int, wanted: int, expected: int, database: Database
 ) -> None:
-    assert clamp_budget(old, wanted, 5_000_000, 150_000_000) == expected
+    # With the database's settings: a daily limit of 20 %, whole cents.
+    config = controller_config(database, Caller.service())
+    assert clamp_budget(old, wanted, 5_000_000, 150_000_000, config) == expected
 
 
 @pytest.mark.parametrize("width", [80, 60])

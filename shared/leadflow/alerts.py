@@ -17,9 +17,8 @@ from datetime import date
 from typing import Any
 
 from leadflow.db import Caller, Database
+from leadflow.log import logger as log
 from leadflow.settings import Settings, get_settings
-
-log = logging.getLogger("leadflow")
 
 #: Longest an alert may hold up the end of a job, all targets together.
 SEND_TIMEOUT_SECONDS = 10.0

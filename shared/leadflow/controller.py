@@ -58,6 +58,7 @@ and turns any violation into a hold, so a bug here can cost a day, never money.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import (
     MAX_EMAX,
@@ -69,10 +70,7 @@ from decimal import (
     Decimal,
     localcontext,
 )
-from typing import Literal
-
-HARD_MAX_DAILY_CHANGE = Decimal("0.20")
-"""No configuration may move a budget by more than this fraction in one day."""
+from typing import Any, Literal
 
 MICROS_PER_UNIT = 1_000_000
 
@@ -90,32 +88,37 @@ Action = Literal["increase", "decrease", "hold"]
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    """Tuning knobs of the controller; validated on construction (bad values raise)."""
+    """Tuning knobs of the controller; validated on construction (bad values raise).
 
-    max_daily_change: Decimal = Decimal("0.20")
-    """Largest change per day as a fraction of the current budget; 0 < x <= 0.20."""
-    dead_band: Decimal = Decimal("0.10")
+    Their one home is the database's `public.orchestration_settings` (defaults, limits and
+    meaning there and in docs/FORMULAS.md); :meth:`from_settings` builds the config from that
+    row. The checks below only keep the arithmetic meaningful; the table's constraints hold
+    the policy (the 20 % ceiling of max_daily_change is written there, once).
+    """
+
+    max_daily_change: Decimal
+    """Largest change per day as a fraction of the current budget; 0 < x < 1."""
+    dead_band: Decimal
     """Hold while |gap| <= dead_band * target_leads (relative dead band); 0 <= x <= 1."""
-    min_gap_leads: Decimal = Decimal("0.5")
+    min_gap_leads: Decimal
     """Hold while |gap| <= this many leads/day (absolute dead band); >= 0."""
-    billable_unit_micros: int = 10_000
-    """Budgets are whole multiples of this (1 euro cent); >= 1."""
-    stale_after_days: int = 2
+    billable_unit_micros: int
+    """Budgets are whole multiples of this; >= 1."""
+    stale_after_days: int
     """Hold when the newest stats row is older than this many days; >= 0."""
-    lead_elasticity: Decimal = Decimal("0.5")
-    """Paid leads grow like spend ** e; marginal CPL = average CPL / e; 0 < e <= 1."""
-    fallback_step: Decimal = Decimal("0.5")
+    lead_elasticity: Decimal
+    """Paid leads grow like spend ** e; marginal CPL = average CPL / e; 0 < e <= 1. The
+    elasticity of a segment without its own estimate (`prior_elasticity` in the settings)."""
+    fallback_step: Decimal
     """With no cost known, move by this fraction of the daily limit; 0 < x <= 1."""
-    saturation_lost_share: Decimal = Decimal("0.02")
+    saturation_lost_share: Decimal
     """Lost impression share (budget) below this: the budget is not what limits volume
-    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1.
-    The orchestrate job takes it from `orchestration_settings.saturation_lost_share` (its
-    home, which the SQL estimator reads too); this default is for the pure function."""
+    (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1."""
 
     def __post_init__(self) -> None:
-        _require_decimal("max_daily_change", self.max_daily_change, 0, HARD_MAX_DAILY_CHANGE)
-        if self.max_daily_change <= 0:
-            raise ValueError("max_daily_change must be greater than 0")
+        _require_decimal("max_daily_change", self.max_daily_change, 0, 1)
+        if not 0 < self.max_daily_change < 1:
+            raise ValueError("max_daily_change must be greater than 0 and less than 1")
         _require_decimal("dead_band", self.dead_band, 0, 1)
         _require_decimal("min_gap_leads", self.min_gap_leads, 0, None)
         _require_int("billable_unit_micros", self.billable_unit_micros, 1)
@@ -129,6 +132,25 @@ class ControllerConfig:
         _require_decimal("saturation_lost_share", self.saturation_lost_share, 0, 1)
         if self.saturation_lost_share >= 1:
             raise ValueError("saturation_lost_share must be less than 1")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> ControllerConfig:
+        """The config of the settings row (`orchestration_settings_get`): numbers as JSON
+        gives them, made exact."""
+
+        def number(name: str) -> Decimal:
+            return Decimal(str(settings[name]))
+
+        return cls(
+            max_daily_change=number("max_daily_change"),
+            dead_band=number("dead_band"),
+            min_gap_leads=number("min_gap_leads"),
+            billable_unit_micros=int(settings["billable_unit_micros"]),
+            stale_after_days=int(settings["stale_after_days"]),
+            lead_elasticity=number("prior_elasticity"),
+            fallback_step=number("fallback_step"),
+            saturation_lost_share=number("saturation_lost_share"),
+        )
 
 
 def _require_decimal(name: str, value: object, low: int, high: Decimal | int | None) -> None:
@@ -146,9 +168,6 @@ def _require_int(name: str, value: object, low: int) -> None:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < low:
         raise ValueError(f"{name} must be at least {low}, not {_text(value)}")
-
-
-DEFAULT_CONFIG = ControllerConfig()
 
 
 @dataclass(frozen=True)
@@ -213,7 +232,7 @@ class Decision:
         return Decimal(quotient).scaleb(-2, _CONTEXT)
 
 
-def decide(signal: SegmentSignal, config: ControllerConfig = DEFAULT_CONFIG) -> Decision:
+def decide(signal: SegmentSignal, config: ControllerConfig) -> Decision:
     """The next daily budget for one campaign budget; never raises, never breaks a rule."""
     with localcontext(_CONTEXT):
         forecast = _forecast(signal)
@@ -373,94 +392,16 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             gap,
         )
     saturated = lost is not None and lost < c.saturation_lost_share
-    if gap > 0:
-        if saturated and lost is not None:
-            return hold(
-                f"Holding: {_lower(told)}, but only {_share(lost)} of impressions are lost "
-                "to budget, so more money would buy few leads.",
-                gap,
-            )
-        return _increase(s, c, old, gap, told, paid, spend, target_cpl)
-    return _decrease(s, c, old, gap, told, paid, spend, target_cpl, saturated, economics)
-
-
-def _increase(
-    s: SegmentSignal,
-    c: ControllerConfig,
-    old: int,
-    gap: Decimal,
-    told: str,
-    paid: Decimal | None,
-    spend: int | None,
-    target_cpl: int | None,
-) -> Decision:
-    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
-
-    def hold(reason: str, gap: Decimal) -> Decision:
-        return _hold(s, reason, gap)
-
-    if old > high:
+    if gap > 0 and saturated and lost is not None:
         return hold(
-            f"Holding: {_lower(told)}, but the budget {_eur(old)} is above the segment maximum "
-            f"{_eur(high)} and may not be lowered against the gap; an operator should fix it.",
+            f"Holding: {_lower(told)}, but only {_share(lost)} of impressions are lost "
+            "to budget, so more money would buy few leads.",
             gap,
         )
-    if old == high:
-        return hold(f"Holding: {_lower(told)}, but already at the maximum {_eur(high)}.", gap)
-    if old == 0:
-        return hold(
-            f"Holding: {_lower(told)}, but the budget is {_eur(0)} and a daily change is capped "
-            f"at {_pct(c.max_daily_change)} of it; an operator should set a starting budget.",
-            gap,
-        )
-    step = _max_step(old, c.max_daily_change)
-    floor_ = _ceil_unit(max(low, old + 1), unit)
-    ceiling = _floor_unit(min(high, old + step), unit)
-    if floor_ > ceiling:
-        if old < low:
-            return hold(
-                f"Holding: {_lower(told)}, but the budget {_eur(old)} is below the segment "
-                f"minimum {_eur(low)} and +{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
-                "reach it; an operator should raise the budget to the minimum.",
-                gap,
-            )
-        return hold(
-            f"Holding: {_lower(told)}, but no billable amount lies within "
-            f"+{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
-            gap,
-        )
-    wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
-    desired = old + wanted
-    if desired.is_nan():
-        return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
-    economics = _economics(s, c, paid, spend, target_cpl)
-    if isinstance(economics, _Economics) and economics.budget_limit is not None:
-        limit = old * economics.budget_limit
-        if limit < desired:
-            desired = limit
-            how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
-    if desired >= ceiling:
-        new = ceiling
-        if old + step <= high:
-            cap = f"capped at +{_pct(c.max_daily_change)} ({_eur(step)})"
-        else:
-            cap = f"capped at the segment maximum {_eur(high)}"
-    else:
-        new = _floor_unit(int(desired.to_integral_value(ROUND_FLOOR)), unit)
-        cap = "rounded down to a billable amount" if new != desired else ""
-        if new < floor_:
-            if old >= low:
-                return hold(
-                    f"Holding: {_lower(told)}; {how} → +{_eur(wanted)} wanted, "
-                    "which rounds to no change.",
-                    gap,
-                )
-            new, cap = floor_, f"raised to the segment minimum {_eur(low)}"
-    wording = f"{how} → +{_eur(wanted)} wanted" + (f", {cap}" if cap else "")
-    return Decision("increase", old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
+    return _change(s, c, old, gap, told, paid, spend, target_cpl, saturated, economics)
 
 
-def _decrease(
+def _change(
     s: SegmentSignal,
     c: ControllerConfig,
     old: int,
@@ -470,38 +411,25 @@ def _decrease(
     spend: int | None,
     target_cpl: int | None,
     saturated: bool,
-    economics: _Economics | None = None,
+    economics: _Economics | None,
 ) -> Decision:
-    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
-
-    def hold(reason: str, gap: Decimal) -> Decision:
-        return _hold(s, reason, gap)
-
-    if old < low:
-        return hold(
-            f"Holding: {_lower(told)}, but the budget {_eur(old)} is below the segment minimum "
-            f"{_eur(low)} and may not be raised against the gap; an operator should fix it.",
-            gap,
-        )
-    if old == low:
-        return hold(f"Holding: {_lower(told)}, but already at the minimum {_eur(low)}.", gap)
-    step = _max_step(old, c.max_daily_change)
-    floor_ = _ceil_unit(max(low, old - step), unit)
-    ceiling = _floor_unit(min(high, old - 1), unit)
-    if floor_ > ceiling:
-        if old > high:
-            return hold(
-                f"Holding: {_lower(told)}, but the budget {_eur(old)} is above the segment "
-                f"maximum {_eur(high)} and -{_pct(c.max_daily_change)} ({_eur(step)}) cannot "
-                "reach it; an operator should lower the budget to the maximum.",
-                gap,
-            )
-        return hold(
-            f"Holding: {_lower(told)}, but no billable amount lies within "
-            f"-{_pct(c.max_daily_change)} of {_eur(old)} and the segment bounds.",
-            gap,
-        )
+    """A raise (under target) or a cut (over target) toward the gap, within the window."""
+    up = gap > 0
+    window = _window(s, c, old, told, up=up)
+    if isinstance(window, str):
+        return _hold(s, window, gap)
     wanted, how = _wanted_change(c, _elasticity(s, c), old, gap, paid, spend, target_cpl)
+    cannot = f"Holding: {_lower(told)}, but the wanted change could not be computed."
+    if up:
+        desired = old + wanted
+        if desired.is_nan():
+            return _hold(s, cannot, gap)
+        if economics is not None and economics.budget_limit is not None:
+            limit = old * economics.budget_limit
+            if limit < desired:
+                desired = limit
+                how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
+        return _move(s, c, old, gap, told, window, desired, f"{how} → +{_eur(wanted)} wanted")
     base = old
     if saturated and spend is not None and spend < old:
         # The budget is not binding: the unspent part buys nothing, so cut from actual spend.
@@ -518,26 +446,102 @@ def _decrease(
         desired = old * economics.budget_limit
         how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
-        return hold(f"Holding: {_lower(told)}, but the wanted change could not be computed.", gap)
-    if desired <= floor_:
-        new = floor_
-        if old - step >= low:
-            cap = f"capped at -{_pct(c.max_daily_change)} ({_eur(step)})"
-        else:
-            cap = f"capped at the segment minimum {_eur(low)}"
+        return _hold(s, cannot, gap)
+    return _move(s, c, old, gap, told, window, desired, f"{how} → {_eur(desired - old)} wanted")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Where a move of one direction may land: billable amounts from `nearest` (the least
+    move) to `farthest` (the daily limit or the bound toward which it moves)."""
+
+    up: bool
+    step: int
+    """The daily limit in micros: floor(old x max_daily_change)."""
+    nearest: int
+    farthest: int
+
+
+def _window(
+    s: SegmentSignal, c: ControllerConfig, old: int, told: str, *, up: bool
+) -> _Window | str:
+    """The amounts a raise (up) or a cut may take, or why the budget must be held."""
+    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
+    toward, away = (high, low) if up else (low, high)
+    bound, other = ("maximum", "minimum") if up else ("minimum", "maximum")
+    limit = f"{'+' if up else '-'}{_pct(c.max_daily_change)}"
+    told = _lower(told)
+    if (old > toward) if up else (old < toward):
+        return (
+            f"Holding: {told}, but the budget {_eur(old)} is {'above' if up else 'below'} the "
+            f"segment {bound} {_eur(toward)} and may not be {'lowered' if up else 'raised'} "
+            "against the gap; an operator should fix it."
+        )
+    if old == toward:
+        return f"Holding: {told}, but already at the {bound} {_eur(toward)}."
+    if up and old == 0:
+        return (
+            f"Holding: {told}, but the budget is {_eur(0)} and a daily change is capped "
+            f"at {_pct(c.max_daily_change)} of it; an operator should set a starting budget."
+        )
+    step = _max_step(old, c.max_daily_change)
+    if up:
+        nearest = _ceil_unit(max(low, old + 1), unit)
+        farthest = _floor_unit(min(high, old + step), unit)
     else:
-        new = _ceil_unit(int(desired.to_integral_value(ROUND_CEILING)), unit)
-        cap = "rounded up to a billable amount" if new != desired else ""
-        if new > ceiling:
-            if old <= high:
-                return hold(
-                    f"Holding: {_lower(told)}; {how} → {_eur(desired - old)} wanted, "
-                    "which rounds to no change.",
-                    gap,
+        nearest = _floor_unit(min(high, old - 1), unit)
+        farthest = _ceil_unit(max(low, old - step), unit)
+    if (nearest > farthest) if up else (nearest < farthest):
+        if (old < away) if up else (old > away):
+            return (
+                f"Holding: {told}, but the budget {_eur(old)} is {'below' if up else 'above'} "
+                f"the segment {other} {_eur(away)} and {limit} ({_eur(step)}) cannot reach it; "
+                f"an operator should {'raise' if up else 'lower'} the budget to the {other}."
+            )
+        return (
+            f"Holding: {told}, but no billable amount lies within {limit} of {_eur(old)} "
+            "and the segment bounds."
+        )
+    return _Window(up, step, nearest, farthest)
+
+
+def _move(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    old: int,
+    gap: Decimal,
+    told: str,
+    w: _Window,
+    desired: Decimal,
+    wording: str,
+) -> Decision:
+    """The billable amount in the window closest to `desired`, rounded toward the old budget,
+    or a hold when that is no change."""
+    low, high, unit = s.min_budget_micros, s.max_budget_micros, c.billable_unit_micros
+    toward, away = (high, low) if w.up else (low, high)
+    bound, other = ("maximum", "minimum") if w.up else ("minimum", "maximum")
+    if (desired >= w.farthest) if w.up else (desired <= w.farthest):
+        new = w.farthest
+        if (old + w.step <= high) if w.up else (old - w.step >= low):
+            cap = f"capped at {'+' if w.up else '-'}{_pct(c.max_daily_change)} ({_eur(w.step)})"
+        else:
+            cap = f"capped at the segment {bound} {_eur(toward)}"
+    else:
+        if w.up:
+            new = _floor_unit(int(desired.to_integral_value(ROUND_FLOOR)), unit)
+        else:
+            new = _ceil_unit(int(desired.to_integral_value(ROUND_CEILING)), unit)
+        cap = f"rounded {'down' if w.up else 'up'} to a billable amount" if new != desired else ""
+        if (new < w.nearest) if w.up else (new > w.nearest):
+            if (old >= away) if w.up else (old <= away):
+                return _hold(
+                    s, f"Holding: {_lower(told)}; {wording}, which rounds to no change.", gap
                 )
-            new, cap = ceiling, f"lowered to the segment maximum {_eur(high)}"
-    wording = f"{how} → {_eur(desired - old)} wanted" + (f", {cap}" if cap else "")
-    return Decision("decrease", old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
+            moved = "raised" if w.up else "lowered"
+            new, cap = w.nearest, f"{moved} to the segment {other} {_eur(away)}"
+    wording += f", {cap}" if cap else ""
+    action: Action = "increase" if w.up else "decrease"
+    return Decision(action, old, new, gap, f"{told}; {wording}: {_eur(old)} → {_eur(new)}.")
 
 
 def _wanted_change(
@@ -658,7 +662,7 @@ def fit_account_cap(
     signals: list[SegmentSignal],
     decisions: list[Decision],
     cap_micros: int | None,
-    config: ControllerConfig = DEFAULT_CONFIG,
+    config: ControllerConfig,
 ) -> list[Decision]:
     """The decisions with their raises trimmed so the day's budgets sum to at most the cap.
 

@@ -148,11 +148,7 @@ def _fetch(
     if not isinstance(text, str) or not text.strip():
         raise LeadflowError(f"{where} has no text value (a binary secret is not supported)")
     values = _parse(source, text, where)
-    logger.info(
-        json.dumps(
-            {"event": "secrets_loaded", "source": source.id_variable, "names": sorted(values)}
-        )
-    )
+    logger.info("secrets loaded", extra={"source": source.id_variable, "names": sorted(values)})
     return values
 
 

@@ -23,6 +23,13 @@ def normalize_customer_id(customer_id: str) -> str:
     return digits
 
 
+def _unset_if_blank(value: Any) -> Any:
+    """An empty or whitespace-only value is not configured (never an empty secret)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class Mode(StrEnum):
     """How far the orchestrator's decisions go."""
 
@@ -168,12 +175,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
-        """An empty or whitespace-only value is not configured (never an empty secret)."""
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return _unset_if_blank(value)
 
     @property
     def scheduler_auth_configured(self) -> bool:

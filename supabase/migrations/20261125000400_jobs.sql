@@ -378,13 +378,7 @@ grant execute on function public.aggregate_lead_stats(date, date) to service_rol
 -- -----------------------------------------------------------------------------
 -- Planning: target = paced capacity / acceptance rate
 -- -----------------------------------------------------------------------------
-create or replace function public.plan_lead_segments(
-  p_day date,
-  p_window_days integer default 28,
-  p_prior_acceptance numeric default 0.70,
-  p_prior_weight numeric default 20,
-  p_max_pace numeric default 1.5
-)
+create or replace function public.plan_lead_segments(p_day date)
 returns integer
 language plpgsql
 set search_path = ''
@@ -393,16 +387,21 @@ declare
   written integer;
   missing_years integer[];
   v_month_start date := date_trunc('month', p_day::timestamp)::date;
-  v_window_start date := p_day - p_window_days;
+  v_window_start date;
+  -- The plan's parameters: their one home is public.orchestration_settings (its checks
+  -- keep them in range).
+  params record;
 begin
   if p_day is null then
     raise exception 'plan_lead_segments needs a day' using errcode = '22023';
   end if;
-  if p_window_days < 1 or p_prior_acceptance <= 0 or p_prior_acceptance > 1
-     or p_prior_weight < 0 or p_max_pace < 1 then
-    raise exception 'plan_lead_segments: window >= 1, 0 < prior acceptance <= 1, weight >= 0, pace >= 1'
-      using errcode = '22023';
+  select o.acceptance_window_days, o.prior_acceptance, o.prior_acceptance_weight, o.max_pace
+    into params
+    from public.orchestration_settings o;
+  if not found then
+    raise exception 'plan_lead_segments: orchestration_settings has no row' using errcode = '22023';
   end if;
+  v_window_start := p_day - params.acceptance_window_days;
   select array_agg(distinct y) into missing_years
   from (values (extract(year from p_day)::integer)) v (y)
   where not exists (select 1 from public.public_holidays h where extract(year from h.day) = v.y);
@@ -454,9 +453,10 @@ begin
   rates as (
     select s.id as segment_id,
            least(1, greatest(0.05,
-             (coalesce(ms.window_accepted, 0) + p_prior_acceptance * p_prior_weight)
+             (coalesce(ms.window_accepted, 0)
+              + params.prior_acceptance * params.prior_acceptance_weight)
              / nullif(coalesce(ms.window_accepted, 0) + coalesce(ms.window_rejected, 0)
-                      + p_prior_weight, 0)
+                      + params.prior_acceptance_weight, 0)
            )) as rate,
            ms.month_accepted, ms.month_pending, ms.measured_working
     from segs s left join month_stats ms on ms.segment_id = s.id
@@ -464,16 +464,16 @@ begin
   targets as (
     select s.id as segment_id,
            coalesce(c.capacity, 0) as capacity,
-           coalesce(r.rate, p_prior_acceptance) as rate,
+           coalesce(r.rate, params.prior_acceptance) as rate,
            case
              when coalesce(c.is_working_day, false) and mw.remaining > 0 then
                least(
                  greatest(c.monthly_capacity
                           - coalesce(r.month_accepted, 0)
-                          - coalesce(r.month_pending, 0) * coalesce(r.rate, p_prior_acceptance)
+                          - coalesce(r.month_pending, 0) * coalesce(r.rate, params.prior_acceptance)
                           - greatest(mw.elapsed - coalesce(r.measured_working, 0), 0)
                             * c.monthly_capacity / nullif(c.working_days, 0), 0) / mw.remaining,
-                 c.capacity * p_max_pace)
+                 c.capacity * params.max_pace)
              else 0
            end as accepted_target
     from segs s
@@ -501,13 +501,12 @@ begin
   return written;
 end
 $$;
-comment on function public.plan_lead_segments(date, integer, numeric, numeric, numeric) is
+comment on function public.plan_lead_segments(date) is
   'Write lead_segment_plans for a Dutch day for every active segment: target = paced capacity / '
-  'acceptance rate (see docs/FORMULAS.md). Returns the rows written or changed.';
-revoke execute on function public.plan_lead_segments(date, integer, numeric, numeric, numeric)
-  from public, anon, authenticated;
-grant execute on function public.plan_lead_segments(date, integer, numeric, numeric, numeric)
-  to service_role;
+  'acceptance rate, with the parameters of orchestration_settings (see docs/FORMULAS.md). Returns '
+  'the rows written or changed.';
+revoke execute on function public.plan_lead_segments(date) from public, anon, authenticated;
+grant execute on function public.plan_lead_segments(date) to service_role;
 
 -- -----------------------------------------------------------------------------
 -- Job runs: one running run per job and day; stale runs recognised

@@ -224,19 +224,52 @@ grant select on table public.lead_segment_days to service_role;
 create table public.orchestration_settings (
   id boolean primary key default true check (id),
   changes_enabled boolean not null default true,
+  -- The hard ceiling of 20 % a day is this check, and written nowhere else.
   max_daily_change numeric(4, 3) not null default 0.200
     check (max_daily_change > 0 and max_daily_change <= 0.200),
+  -- The controller's parameters (leadflow.controller.ControllerConfig reads them from here).
+  dead_band numeric(4, 3) not null default 0.100 check (dead_band >= 0 and dead_band <= 1),
+  min_gap_leads numeric(6, 2) not null default 0.50 check (min_gap_leads >= 0),
+  billable_unit_micros bigint not null default 10000
+    check (billable_unit_micros > 0 and billable_unit_micros % 10000 = 0),
+  stale_after_days integer not null default 2 check (stale_after_days >= 0),
+  fallback_step numeric(4, 3) not null default 0.500 check (fallback_step > 0 and fallback_step <= 1),
+  -- The plan's parameters (public.plan_lead_segments reads them from here).
+  acceptance_window_days integer not null default 28 check (acceptance_window_days >= 1),
+  prior_acceptance numeric(4, 3) not null default 0.700
+    check (prior_acceptance > 0 and prior_acceptance <= 1),
+  prior_acceptance_weight numeric(6, 2) not null default 20 check (prior_acceptance_weight >= 0),
+  max_pace numeric(4, 2) not null default 1.50 check (max_pace >= 1),
   updated_at timestamptz not null default now(),
   updated_by uuid
 );
 insert into public.orchestration_settings (id) values (true) on conflict do nothing;
 
 comment on table public.orchestration_settings is
-  'One row of orchestrator settings. changes_enabled = false is the kill switch: no budget change is sent.';
+  'One row of orchestrator settings: the kill switch (changes_enabled = false: no budget change is sent) '
+  'and the one home of every controller and planning parameter (docs/FORMULAS.md lists them).';
 comment on column public.orchestration_settings.changes_enabled is
   'Kill switch: false stops every budget change (live and validate-only); decisions are still logged.';
 comment on column public.orchestration_settings.max_daily_change is
   'Largest change of a budget in one day, as a fraction (at most 0.20).';
+comment on column public.orchestration_settings.dead_band is
+  'The controller holds while |gap| <= dead_band x target leads (relative dead band).';
+comment on column public.orchestration_settings.min_gap_leads is
+  'The controller holds while |gap| <= this many leads/day (absolute dead band).';
+comment on column public.orchestration_settings.billable_unit_micros is
+  'Budgets are whole multiples of this many micros: whole euro cents (10,000), which Google Ads requires.';
+comment on column public.orchestration_settings.stale_after_days is
+  'The controller holds when the newest stats are older than this many days.';
+comment on column public.orchestration_settings.fallback_step is
+  'With no cost per lead known, the controller moves by this fraction of the daily limit.';
+comment on column public.orchestration_settings.acceptance_window_days is
+  'Days of accepted and rejected leads the plan''s acceptance rate is measured over.';
+comment on column public.orchestration_settings.prior_acceptance is
+  'Acceptance rate a segment without history plans with (the prior of the plan''s acceptance rate).';
+comment on column public.orchestration_settings.prior_acceptance_weight is
+  'How many decided leads the prior acceptance rate is worth.';
+comment on column public.orchestration_settings.max_pace is
+  'A month behind schedule raises the daily accepted target to at most this multiple of the daily capacity.';
 
 create or replace function private.stamp_settings_change() returns trigger
 language plpgsql
@@ -321,6 +354,10 @@ begin
     from public.lead_segments s where s.id = new.segment_id;
   select o.changes_enabled, o.max_daily_change into settings
     from public.orchestration_settings o;
+  if not found then
+    raise exception 'orchestration_settings has no row: no decision is logged without the daily limit'
+      using errcode = '23514';
+  end if;
   if new.new_amount_micros < round(seg.min_daily_budget * 1000000)
      or new.new_amount_micros > round(seg.max_daily_budget * 1000000) then
     raise exception 'budget % micros is outside the segment bounds % .. % euro',
@@ -345,10 +382,10 @@ begin
     reference := null;
   end if;
   if (new.kind = 'adjust' and abs(new.new_amount_micros - new.old_amount_micros)
-        > floor(new.old_amount_micros * coalesce(settings.max_daily_change, 0.2)))
-     or abs(new.new_amount_micros - reference) > floor(reference * coalesce(settings.max_daily_change, 0.2)) then
+        > floor(new.old_amount_micros * settings.max_daily_change))
+     or abs(new.new_amount_micros - reference) > floor(reference * settings.max_daily_change) then
     raise exception 'a change to % micros is more than % %% from the day''s starting budget of % micros',
-      new.new_amount_micros, coalesce(settings.max_daily_change, 0.2) * 100,
+      new.new_amount_micros, settings.max_daily_change * 100,
       coalesce(reference, new.old_amount_micros)
       using errcode = '23514';
   end if;
@@ -793,13 +830,16 @@ comment on function public.rollback_candidates(date) is
   'Budgets changed live on a day and not yet rolled back, with the amount they had when the day began.';
 
 create or replace function public.orchestration_settings_get()
-returns table (changes_enabled boolean, max_daily_change numeric)
+returns jsonb
 language sql stable
 set search_path = ''
 as $$
-  select o.changes_enabled, o.max_daily_change from public.orchestration_settings o
+  -- The whole row, so that a parameter added to the table reaches the jobs without a second list.
+  select to_jsonb(o) - 'id' - 'updated_at' - 'updated_by' from public.orchestration_settings o
 $$;
-comment on function public.orchestration_settings_get() is 'The kill switch and daily change limit.';
+comment on function public.orchestration_settings_get() is
+  'The settings row as one object: the kill switch, the daily change limit and every controller and '
+  'planning parameter.';
 
 revoke execute on function public.campaign_customer_ids() from public, anon, authenticated;
 revoke execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) from public, anon, authenticated;

@@ -25,7 +25,14 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
-from leadflow_tools.local import LOCAL_DATABASE, database_url, describe, ensure_database, is_local
+from leadflow_tools.local import (
+    LOCAL_DATABASE,
+    create_database,
+    database_url,
+    describe,
+    ensure_database,
+    is_local,
+)
 from leadflow_tools.schema import check_current
 
 app = typer.Typer(
@@ -184,10 +191,7 @@ def db_reset(
         name = str(info.get("dbname") or "")
         if name in ("", "postgres", "template0", "template1"):
             raise LeadflowError(f"refusing to drop the maintenance database {name or '(none)'!r}")
-        admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-            conn.execute(f'create database "{name}"')
+        create_database(psycopg.conninfo.make_conninfo(url, dbname="postgres"), name, replace=True)
         with psycopg.connect(url, autocommit=True) as conn:
             applied = migrations.migrate(conn)
         _seed(url)
@@ -253,20 +257,11 @@ def _service_database() -> Iterator[Database]:
             database.close()
 
 
-@contextlib.contextmanager
-def _alerting(database: Database, day: date) -> Iterator[None]:
+def _alerting(database: Database, day: date) -> contextlib.AbstractContextManager[None]:
     """After a job run (success or failure), send what needs a human (never raises)."""
-    from leadflow.alerts import notify_after_run
-    from leadflow.jobs.runs import InvalidDay
+    from leadflow.jobs.day import alerting
 
-    try:
-        yield
-    except InvalidDay:
-        raise
-    except BaseException:
-        notify_after_run(database, Caller.service(), day)
-        raise
-    notify_after_run(database, Caller.service(), day)
+    return alerting(database, Caller.service(), day)
 
 
 def _report(summary: dict[str, Any], as_json: bool, text: str | None = None) -> None:
@@ -301,7 +296,7 @@ def aggregate_command(
               leadflow aggregate --from 2026-01-01 --to 2026-11-24   (backfill, with progress)
     """
     from leadflow.jobs.aggregate import aggregate
-    from leadflow.jobs.entry import default_day
+    from leadflow.jobs.day import default_day
 
     if day and (first or last):
         raise LeadflowError("give either --day or --from/--to, not both")
@@ -365,7 +360,7 @@ def plan_command(day: DayOption = None, as_json: JsonOption = False) -> None:
 
     Example: leadflow plan --day 2026-11-25
     """
-    from leadflow.jobs.entry import default_day
+    from leadflow.jobs.day import default_day
     from leadflow.jobs.plan import plan
 
     target = day.date() if day else default_day("plan")
@@ -414,11 +409,9 @@ def _mode(value: str) -> Any:
 def _gateway(database: Database) -> Any:
     """Google Ads when credentials are configured; otherwise the budgets the database last saw
     (a dry run only: configured_mode refuses the other modes without credentials)."""
-    from leadflow.google_ads import gateway_from_settings
-    from leadflow.jobs.budget_view import StoredBudgets
+    from leadflow.jobs.day import google_ads
 
-    gateway = gateway_from_settings(get_settings().google_ads)
-    return gateway if gateway is not None else StoredBudgets(database, Caller.service())
+    return google_ads(get_settings(), database, Caller.service(), stored_budgets=True)
 
 
 def _source(gateway: Any) -> dict[str, Any]:
@@ -549,7 +542,7 @@ def orchestrate_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from leadflow.jobs.entry import default_day
+    from leadflow.jobs.day import default_day
     from leadflow.jobs.orchestrate import orchestrate
 
     target = day.date() if day else default_day("orchestrate")

@@ -34,9 +34,9 @@ from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
 from leadflow.jobs.aggregate import aggregate
-from leadflow.jobs.orchestrate import Mode, orchestrate
-from leadflow.jobs.plan import plan, sync_holidays
-from leadflow.settings import Settings
+from leadflow.jobs.day import run_day as scheduled_day
+from leadflow.jobs.plan import sync_holidays
+from leadflow.settings import Mode, Settings
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -52,7 +52,7 @@ from rich.text import Text
 
 from leadflow_tools import migrations
 from leadflow_tools.embedded import running_server
-from leadflow_tools.local import LOCAL_DATABASE, ensure_database
+from leadflow_tools.local import LOCAL_DATABASE, create_database, ensure_database
 from leadflow_tools.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
 from leadflow_tools.report import ReportResult, default_path, write_report
 from leadflow_tools.simclock import Clock, database_clock
@@ -197,10 +197,7 @@ class DemoDatabase:
                 "--fresh only resets the embedded database; with DATABASE_URL set, "
                 "point it at an empty database instead"
             )
-        name = LOCAL_DATABASE
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-            conn.execute(f'create database "{name}"')
+        create_database(self.admin_url, LOCAL_DATABASE, replace=True)
         _migrate(self.url)
 
 
@@ -223,7 +220,12 @@ def demo_database(settings: Settings, *, fresh: bool) -> Iterator[DemoDatabase]:
         if fresh:
             target.reset()
         else:
-            _migrate(target.url)
+            try:
+                _migrate(target.url)
+            except migrations.ChangedMigration:
+                # A demo built before a migration file changed (a checkout of another
+                # version): the embedded database is the demo's own, so build it anew.
+                target.reset()
         yield target
 
 
@@ -320,12 +322,10 @@ def run_day(
     `clock` makes `day` the database's today (needed to steer live on a simulated day)."""
     if clock is not None:
         clock(day)
-    aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
-    plan(db, caller, day, triggered_by=TRIGGERED_BY)
-    counts = orchestrate(db, caller, day, gateway, mode=mode, triggered_by=TRIGGERED_BY)
+    counts = scheduled_day(db, caller, day, gateway, mode=mode, triggered_by=TRIGGERED_BY)
     if simulate:
         gateway.simulate(day, day)
-    return counts
+    return counts["orchestrate"]
 
 
 def run_demo(
@@ -385,8 +385,16 @@ def run_demo(
         if day < options.steer_from:
             if clock is not None:
                 clock(day)
-            plan(db, caller, day, triggered_by=TRIGGERED_BY)
-            orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
+            # Yesterday's stats are in the backfill: the day's plan and a dry run.
+            scheduled_day(
+                db,
+                caller,
+                day,
+                gateway,
+                jobs=("plan", "orchestrate"),
+                mode=Mode.dry_run,
+                triggered_by=TRIGGERED_BY,
+            )
             doing = "observing (dry_run)"
         else:
             run_day(

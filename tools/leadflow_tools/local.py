@@ -13,12 +13,32 @@ from leadflow_tools.embedded import running_server
 LOCAL_DATABASE = "leadflow"
 
 
+def create_database(
+    admin_url: str, name: str, *, template: str | None = None, replace: bool = False
+) -> None:
+    """Create database `name` on the server of `admin_url`: empty, or a file copy of
+    `template`; with `replace`, whatever had that name is dropped first."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if replace:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+        if template:
+            conn.execute(f'create database "{name}" template "{template}" strategy file_copy')
+        else:
+            conn.execute(f'create database "{name}"')
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name` on the server of `admin_url` if it exists, connections and all."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 def ensure_database(admin_url: str, name: str) -> None:
     """Create database `name` on the server of `admin_url` unless it exists."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'create database "{name}"')
+    if not exists:
+        create_database(admin_url, name)
 
 
 @contextlib.contextmanager

@@ -77,6 +77,10 @@ class MigrationError(LeadflowError):
     """A migration, the seed or the bootstrap failed; the message is one line."""
 
 
+class ChangedMigration(MigrationError):
+    """A file already applied to the database differs from what was applied."""
+
+
 @dataclass(frozen=True)
 class Migration:
     """One file of `supabase/migrations/`."""
@@ -242,6 +246,13 @@ def migrate(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> 
         raise MigrationError(
             f"remote migration versions not found in {directory.name}/: {', '.join(missing)}"
         )
+    changed = _changed_since_applied(conn, [m for m in migrations if m.version in done])
+    if changed:
+        raise ChangedMigration(
+            f"{changed[0].path.name} differs from what this database applied: migrations are "
+            "append-only, so put the change in a new file (a local database can be rebuilt: "
+            "leadflow db reset, or leadflow demo --fresh)"
+        )
     pending = [m for m in migrations if m.version not in done]
     for migration in pending:  # refuse a bad file before anything runs
         if not migration.is_transactional:
@@ -269,6 +280,33 @@ def migrate(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> 
     if applied:
         backfill_leads(conn)
     return applied
+
+
+def _normalized(statements: list[str]) -> str:
+    """A file's statements compared as SQL: without comment lines, spacing or splitting."""
+    words: list[str] = []
+    for statement in statements:
+        for line in statement.splitlines():
+            if not line.lstrip().startswith("--"):
+                words.extend(line.split())
+    return " ".join(words).replace(" ;", ";").rstrip(";")
+
+
+def _changed_since_applied(
+    conn: psycopg.Connection[Any], applied: list[Migration]
+) -> list[Migration]:
+    """The applied files whose statements differ from those the history table recorded."""
+    recorded = dict(
+        conn.execute(
+            "select version, statements from supabase_migrations.schema_migrations"
+        ).fetchall()
+    )
+    return [
+        m
+        for m in applied
+        if recorded.get(m.version) is not None
+        and _normalized(list(recorded[m.version])) != _normalized(m.statements)
+    ]
 
 
 def _record(conn: psycopg.Connection[Any], migration: Migration) -> None:

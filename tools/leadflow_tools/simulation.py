@@ -37,19 +37,23 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from leadflow.controller import ControllerConfig
 from leadflow.days import days_between
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import BudgetChange
 from leadflow.jobs.aggregate import aggregate
-from leadflow.jobs.orchestrate import Mode, orchestrate
-from leadflow.jobs.plan import plan
+from leadflow.jobs.day import DAY_JOBS, JobName, run_day
+from leadflow.jobs.orchestrate import controller_config
+from leadflow.settings import Mode
 
 from leadflow_tools import demo, migrations
+from leadflow_tools.local import create_database, drop_database
 from leadflow_tools.market import (
     INDUSTRIES,
     PROVINCES,
@@ -84,13 +88,12 @@ DEFAULT_SEED = 42
 DEFAULT_DAYS = 90
 #: The first steered day: spring, with Easter, King's Day, Ascension and Whitsun in 90 days.
 DEFAULT_START = date(2026, 4, 1)
-#: The daily limit every strategy keeps.
-MAX_DAILY_CHANGE = 0.20
-#: Rules and re-convergence: under / over target by more than this share counts.
-DEAD_BAND = 0.10
+#: Re-convergence: a shocked segment's weekly leads within this share of the oracle's.
+#: (The daily limit, the dead band and the billable unit every strategy keeps are the
+#: controller's, read from `orchestration_settings`.)
+RECONVERGED_WITHIN = 0.10
 #: A capacity shock moves a segment's capacity by this share.
 SHOCK_SIZE = 0.30
-CENT = 10_000  # micros
 MICROS = 1_000_000
 
 Progress = Callable[[str, str, int, int], None]
@@ -291,6 +294,8 @@ class StrategyRun:
     #: The live orchestration log of the steered days (leadflow only).
     decisions: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    #: The daily limit the run's database set (orchestration_settings.max_daily_change).
+    max_daily_change: Decimal = Decimal(0)
 
 
 @dataclass
@@ -396,20 +401,6 @@ def _connect(url: str) -> Iterator[Database]:
         yield db
     finally:
         db.close()
-
-
-def _create(admin_url: str, name: str, template: str | None = None) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        if template:
-            conn.execute(f'create database "{name}" template "{template}" strategy file_copy')
-        else:
-            conn.execute(f'create database "{name}"')
-
-
-def _drop(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 # --------------------------------------------------------------------------- the base
@@ -582,8 +573,7 @@ def _build_base(
         gateway.insert_organic(options.first_day, options.last_day)
         warmup = list(days_between(options.first_day, options.start - timedelta(days=1)))
         for done, day in enumerate(warmup, start=1):
-            _jobs(db, caller, day, gateway, url)
-            orchestrate(db, caller, day, gateway, mode=Mode.dry_run, triggered_by=TRIGGERED_BY)
+            _jobs(db, caller, day, gateway, url, steer=Mode.dry_run)
             gateway.simulate(day, day)
             progress("warmup", f"warm-up {day}", done, len(warmup))
     return model, gateway, shocks, cap
@@ -594,29 +584,47 @@ def set_account_cap(db: Database, caller: Caller, cap: float | None) -> None:
     db.rpc("demo_set_account_cap", {"p_cap": cap}, caller=caller)
 
 
-def _jobs(db: Database, caller: Caller, day: date, gateway: MarketGateway, url: str) -> None:
-    """The scheduler's morning: aggregate yesterday (with Google Ads metrics), plan today,
-    on a database whose today is `day`."""
+def _jobs(
+    db: Database,
+    caller: Caller,
+    day: date,
+    gateway: MarketGateway,
+    url: str,
+    *,
+    steer: Mode | None = None,
+) -> None:
+    """The scheduler's morning on a database whose today is `day`: aggregate yesterday
+    (with Google Ads metrics), plan today and, with `steer`, orchestrate in that mode."""
     pin_today(url, day)
-    aggregate(db, caller, day - timedelta(days=1), gateway=gateway, triggered_by=TRIGGERED_BY)
-    plan(db, caller, day, triggered_by=TRIGGERED_BY)
+    jobs: tuple[JobName, ...] = DAY_JOBS if steer else ("aggregate", "plan")
+    run_day(
+        db,
+        caller,
+        day,
+        gateway,
+        mode=steer or Mode.dry_run,
+        jobs=jobs,
+        triggered_by=TRIGGERED_BY,
+    )
 
 
 # --------------------------------------------------------------------------- the strategies
 
 
-def clamp_budget(old: int, wanted: int, low: int, high: int) -> int:
-    """`wanted`, moved at most 20 % from `old`, kept within low..high, in whole cents
-    rounded toward `old`; `old` when no such amount exists."""
-    step = old * 2 // 10
+def clamp_budget(old: int, wanted: int, low: int, high: int, config: ControllerConfig) -> int:
+    """`wanted`, moved at most the daily limit from `old`, kept within low..high, in
+    billable units rounded toward `old`; `old` when no such amount exists."""
+    numerator, denominator = config.max_daily_change.as_integer_ratio()
+    step = old * numerator // denominator
+    unit = config.billable_unit_micros
     lo, hi = max(low, old - step), min(high, old + step)
     if old <= 0 or lo > hi:
         return old
     new = min(max(wanted, lo), hi)
     if new > old:
-        new = max(old, new // CENT * CENT)
+        new = max(old, new // unit * unit)
     elif new < old:
-        new = min(old, -(-new // CENT) * CENT)
+        new = min(old, -(-new // unit) * unit)
     return new if lo <= new <= hi else old
 
 
@@ -643,7 +651,9 @@ def _inputs(db: Database, caller: Caller, day: date) -> list[dict[str, Any]]:
     return rows
 
 
-def fit_cap(old: dict[str, int], new: dict[str, int], cap_micros: int | None) -> dict[str, int]:
+def fit_cap(
+    old: dict[str, int], new: dict[str, int], cap_micros: int | None, unit: int
+) -> dict[str, int]:
     """`new` with its raises scaled down alike so that the budgets sum to at most the cap
     (how a shared budget or a rules script keeps an account cap); lowered budgets stay."""
     if cap_micros is None or sum(new.values()) <= cap_micros:
@@ -653,7 +663,7 @@ def fit_cap(old: dict[str, int], new: dict[str, int], cap_micros: int | None) ->
     room = max(cap_micros - fixed, 0)
     factor = room / sum(raises.values()) if raises else 0.0
     return {
-        n: (old[n] + math.floor(raises[n] * factor / CENT) * CENT if n in raises else v)
+        n: (old[n] + math.floor(raises[n] * factor / unit) * unit if n in raises else v)
         for n, v in new.items()
     }
 
@@ -667,6 +677,7 @@ def _steer_rules(
 ) -> None:
     """±20 % when under / over target by more than the dead band; no cost model. Under an
     account cap, raises are scaled down alike to fit it."""
+    config = controller_config(db, caller)
     current = gateway.budget_amounts()
     wanted = dict(current)
     for row in _inputs(db, caller, day):
@@ -676,17 +687,19 @@ def _steer_rules(
         if row["target_leads"] is None or row["expected_leads"] is None:
             continue
         target, expected = float(row["target_leads"]), float(row["expected_leads"])
-        band = max(DEAD_BAND * target, 0.5)
+        band = max(float(config.dead_band) * target, float(config.min_gap_leads))
         if abs(target - expected) <= band:
             continue
-        factor = 1 + MAX_DAILY_CHANGE if target > expected else 1 - MAX_DAILY_CHANGE
+        limit = float(config.max_daily_change)
+        factor = 1 + limit if target > expected else 1 - limit
         wanted[name] = clamp_budget(
             old,
             round(old * factor),
             int(row["min_budget_micros"]),
             int(row["max_budget_micros"]),
+            config,
         )
-    _apply(gateway, fit_cap(current, wanted, _cap_micros(cap)))
+    _apply(gateway, fit_cap(current, wanted, _cap_micros(cap), config.billable_unit_micros))
 
 
 def _min_margin(row: dict[str, Any]) -> float:
@@ -709,6 +722,7 @@ def _steer_oracle(
     euro earns most (one price lambda for all: marginal value per euro >= 1 + lambda);
     always within ±20 % and the bounds."""
     by_budget: dict[str, SegmentMarket] = {s.budget_resource_name: s for s in model.segments}
+    config = controller_config(db, caller)
     current = gateway.budget_amounts()
     steered = []
     for row in _inputs(db, caller, day):
@@ -726,7 +740,7 @@ def _steer_oracle(
         for name, old, fill, value, segment, row in steered:
             ideal = min(fill, segment.margin_budget(day, value / (1 + price)))
             out[name] = clamp_budget(
-                old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"])
+                old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"]), config
             )
         return out
 
@@ -759,13 +773,13 @@ def _run_strategy(
     run = StrategyRun(strategy)
     with _connect(url) as db:
         gateway = base.fork(db)
+        run.max_daily_change = controller_config(db, caller).max_daily_change
         run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
         days = list(days_between(options.start, options.last_day))
         for done, day in enumerate(days, start=1):
-            _jobs(db, caller, day, gateway, url)
-            if strategy == "leadflow":
-                orchestrate(db, caller, day, gateway, mode=Mode.live, triggered_by=TRIGGERED_BY)
-            elif strategy == "rules":
+            steer = Mode.live if strategy == "leadflow" else None  # else steered below
+            _jobs(db, caller, day, gateway, url, steer=steer)
+            if strategy == "rules":
                 _steer_rules(db, caller, day, gateway, cap)
             elif strategy == "oracle":
                 _steer_oracle(db, caller, day, gateway, base.model, cap)
@@ -831,12 +845,12 @@ def run_simulation(
     names = {s: f"{prefix}_{s}" for s in STRATEGIES}
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    _create(admin, base_name)
+    create_database(admin, base_name, replace=True)
     try:
         model, base, shocks, cap = _build_base(url_of(base_name), options, caller, progress)
         timings["build and warm-up"] = time.perf_counter() - started
         for name in names.values():
-            _create(admin, name, template=base_name)
+            create_database(admin, name, template=base_name, replace=True)
         loop_started = time.perf_counter()
         if options.parallel:
             with ThreadPoolExecutor(max_workers=len(STRATEGIES)) as pool:
@@ -856,7 +870,7 @@ def run_simulation(
     finally:
         if not keep:
             for name in [base_name, *names.values()]:
-                _drop(admin, name)
+                drop_database(admin, name)
     metrics = {
         s: _metrics(runs[s], runs["oracle"], model, shocks, options, cap) for s in STRATEGIES
     }
@@ -920,7 +934,9 @@ def _metrics(
 def _safety(
     run: StrategyRun, model: MarketModel, options: SimulationOptions, cap: float | None
 ) -> tuple[int, float | None]:
-    """Days on which a budget broke ±20 %, its bounds or the cap; the highest cap use."""
+    """Days on which a budget broke the daily limit (±20 %), its bounds or the cap; the
+    highest cap use."""
+    numerator, denominator = run.max_daily_change.as_integer_ratio()
     bounds = {
         s.budget_resource_name: (s.min_budget_micros, s.max_budget_micros) for s in model.segments
     }
@@ -931,7 +947,8 @@ def _safety(
         for name, new in now.items():
             old = before.get(name, new)
             low, high = bounds.get(name, (new, new))
-            if new != old and (abs(new - old) * 5 > old or not low <= new <= high):
+            too_far = abs(new - old) * denominator > old * numerator
+            if new != old and (too_far or not low <= new <= high):
                 broken = True
         total = sum(now.values()) / MICROS
         if cap is not None:
@@ -1000,7 +1017,7 @@ def _reconverge(
     best = weekly_leads(oracle, model, segment, options)
     after = [d for d in ours if d >= shock.day]
     for i, day in enumerate(after):
-        if all(abs(ours[d] / best[d] - 1) <= DEAD_BAND for d in after[i : i + 7]):
+        if all(abs(ours[d] / best[d] - 1) <= RECONVERGED_WITHIN for d in after[i : i + 7]):
             return (day - shock.day).days
     return None
 

@@ -273,12 +273,17 @@ class DailyStats(OutputModel):
     cpl: float | None = Field(default=None, description=_ADMIN)
 
 
-class StatsPage(OutputModel):
-    """Daily stats of one segment over a range of days (days without stats are absent)."""
+class _SegmentDays(OutputModel):
+    """What one segment's rows of a range of days answer with, beside the rows."""
 
     segment_id: UUID
     from_: date = Field(alias="from")
     to: date
+
+
+class StatsPage(_SegmentDays):
+    """Daily stats of one segment over a range of days (days without stats are absent)."""
+
     items: list[DailyStats]
 
 
@@ -309,12 +314,9 @@ class DailyPlan(OutputModel):
     )
 
 
-class PlansPage(OutputModel):
+class PlansPage(_SegmentDays):
     """Daily plans of one segment over a range of days."""
 
-    segment_id: UUID
-    from_: date = Field(alias="from")
-    to: date
     items: list[DailyPlan]
 
 

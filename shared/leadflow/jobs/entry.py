@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -20,16 +20,18 @@ import flask
 import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from leadflow.alerts import notify_after_run
-from leadflow.days import today_nl
-from leadflow.db import Database, RpcError
+from leadflow.db import Database, RpcError, from_settings, service_caller
 from leadflow.envelope import ApiError, error_response, rpc_error_response
 from leadflow.errors import LeadflowError
+from leadflow.google_ads import GoogleAdsGateway
+from leadflow.jobs.day import JobName, alerting, default_day, google_ads, steering
+from leadflow.jobs.day import run_job as day_job
 from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
 from leadflow.log import logger
 from leadflow.settings import Mode, Settings, get_settings
 
-JobName = Literal["aggregate", "plan", "orchestrate"]
+__all__ = ["JobName", "JobRequest", "default_day", "http_entry", "run_job", "scheduled_entry"]
+
 MAX_BODY_BYTES = 4096
 NOT_CONFIGURED = (
     "no scheduler credential is configured (LEADFLOW_SCHEDULER_SECRET, or "
@@ -48,12 +50,6 @@ class JobRequest(BaseModel):
     mode: Literal["dry_run", "validate_only", "live"] | None = None
 
 
-def default_day(job: JobName, today: date | None = None) -> date:
-    """aggregate runs for yesterday (complete), plan and orchestrate for today."""
-    today = today or today_nl()
-    return today - timedelta(days=1) if job == "aggregate" else today
-
-
 def run_job(
     job: JobName,
     request: JobRequest,
@@ -63,38 +59,23 @@ def run_job(
     database: Database | None = None,
 ) -> dict[str, Any]:
     """Run one job for the request's day with the configured database and Google Ads."""
-    from leadflow.db import from_settings, service_caller
-    from leadflow.google_ads import gateway_from_settings
-    from leadflow.jobs.aggregate import aggregate
-    from leadflow.jobs.orchestrate import configured_mode, orchestrate
-    from leadflow.jobs.plan import plan
-
     if request.mode is not None and job != "orchestrate":
         raise LeadflowError(f"{job} takes no mode")
     day = request.day or default_day(job)
     db = database or from_settings(settings)
     caller = service_caller(settings)
-    alert = True
     try:
-        if job == "aggregate":
-            gateway = gateway_from_settings(settings.google_ads)
-            counts = aggregate(db, caller, day, gateway=gateway, triggered_by=triggered_by)
-        elif job == "plan":
-            counts = plan(db, caller, day, triggered_by=triggered_by)
-        else:
-            mode = configured_mode(settings, Mode(request.mode) if request.mode else None)
-            gateway = gateway_from_settings(settings.google_ads)
-            if gateway is None:
-                raise LeadflowError(
-                    "orchestrate needs Google Ads credentials to read the current budgets"
-                )
-            counts = orchestrate(db, caller, day, gateway, mode=mode, triggered_by=triggered_by)
-    except InvalidDay:
-        alert = False  # refused at the edge: nothing ran, nothing to tell
-        raise
+        with alerting(db, caller, day, settings=settings):
+            gateway: GoogleAdsGateway | None
+            if job == "orchestrate":
+                requested = Mode(request.mode) if request.mode else None
+                mode, gateway = steering(settings, db, caller, requested)
+            else:
+                mode, gateway = Mode.dry_run, google_ads(settings, db, caller)
+            counts = day_job(
+                job, db, caller, day, gateway=gateway, mode=mode, triggered_by=triggered_by
+            )
     finally:
-        if alert:
-            notify_after_run(db, caller, day, settings=settings)  # never raises
         if database is None:
             db.close()
     return {"job": job, "day": day.isoformat(), "status": "success", "counts": counts}

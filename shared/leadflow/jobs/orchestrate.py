@@ -211,6 +211,13 @@ def plan_decisions(
     return planned
 
 
+def controller_config(db: Database, caller: Caller) -> ControllerConfig:
+    """The controller's parameters from their one home, `public.orchestration_settings`."""
+    return ControllerConfig.from_settings(
+        db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+    )
+
+
 def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: GoogleAdsGateway) -> int:
     """Settle rows that ended runs left open, from what Google Ads holds now."""
     open_rows = db.rpc("open_budget_decisions", caller=caller, read_only=True)
@@ -379,13 +386,8 @@ def orchestrate(
         check_live_day(db, caller, day)
     gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
-        settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
-        explicit = config is not None
-        config = config or ControllerConfig(
-            max_daily_change=min(
-                Decimal(str(settings["max_daily_change"])), ControllerConfig().max_daily_change
-            )
-        )
+        settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+        config = config or ControllerConfig.from_settings(settings)
         run.counts["mode"] = mode.value
         run.counts["kill_switch"] = not settings["changes_enabled"]
         run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
@@ -394,10 +396,6 @@ def orchestrate(
             "estimate_segment_responses", {"p_day": day.isoformat()}, caller=caller
         )
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
-        if not explicit and inputs and inputs[0].get("saturation_lost_share") is not None:
-            # The database's settings are the home of the parameters SQL uses too.
-            share = Decimal(str(inputs[0]["saturation_lost_share"]))
-            config = dataclasses.replace(config, saturation_lost_share=share)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
         planned = plan_decisions(inputs, budgets, config)

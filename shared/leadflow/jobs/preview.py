@@ -4,7 +4,6 @@ nowhere."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from leadflow.controller import ControllerConfig
@@ -37,12 +36,8 @@ def preview_segment(
         raise LeadflowError(
             f"segment {code!r} is unknown, inactive or has no active Google Ads budget"
         )
-    settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)[0]
-    config = ControllerConfig(
-        max_daily_change=min(
-            Decimal(str(settings["max_daily_change"])), ControllerConfig().max_daily_change
-        )
-    )
+    settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+    config = ControllerConfig.from_settings(settings)
     budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
     budgets_out = []
     for row, planned in zip(inputs, plan_decisions(inputs, budgets, config), strict=True):

@@ -47,11 +47,7 @@ def get_segment(path: SegmentPath) -> RawJson | BaseModel:
 )
 def segment_stats(path: SegmentPath, query: DateRange) -> RawJson | BaseModel:
     """Daily stats of a segment the caller is subscribed to (admins: any, with money)."""
-    return rpc_passthrough(
-        "api_segment_stats",
-        {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
-        model=StatsPage,
-    )
+    return _days_of_segment("api_segment_stats", path, query, StatsPage)
 
 
 @router.get(
@@ -59,10 +55,17 @@ def segment_stats(path: SegmentPath, query: DateRange) -> RawJson | BaseModel:
 )
 def segment_plans(path: SegmentPath, query: DateRange) -> RawJson | BaseModel:
     """Daily plans of a segment the caller is subscribed to (admins: any, with budgets)."""
+    return _days_of_segment("api_segment_plans", path, query, PlansPage)
+
+
+def _days_of_segment(
+    function: str, path: SegmentPath, query: DateRange, model: type[BaseModel]
+) -> RawJson | BaseModel:
+    """A segment's rows of the days in `query`, from the API function `function`."""
     return rpc_passthrough(
-        "api_segment_plans",
+        function,
         {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
-        model=PlansPage,
+        model=model,
     )
 
 
