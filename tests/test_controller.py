@@ -698,6 +698,47 @@ def test_example_a_segment_paying_more_than_its_leads_earn_is_lowered() -> None:
     assert "€26.75" in d.reason and "€20.00" in d.reason and "worth buying" in d.reason
 
 
+def test_example_the_forecast_for_a_busy_day_keeps_leads_that_pay_on_it() -> None:
+    # The example above on a day the weekday pattern puts at 1.5 x the trailing week: 1.5 x
+    # the paid leads at the same spend, so the next accepted lead costs €26.75 / 1.5 = €17.83,
+    # under the €18 it may cost: not lowered. The forecast is named in the reason.
+    s = signal(lead_value_micros=20 * EUR, acceptance_rate=D("0.8"), min_margin=D("0.1"))
+    busy = decide(dataclasses.replace(s, day_factor=D("1.5"), organic_leads=D("5.7")), CONFIG)
+    assert busy.action != "decrease"
+    assert "13.27 leads/day targeted, 13.2 expected" in busy.reason  # 1.5 x (worth, 8.8)
+    assert "Forecast for the day: target and leads x 1.50" in busy.reason
+    assert "5.7 of them organic" in busy.reason
+    # A quiet day (0.8): the leads cost more still; lowered as without a forecast.
+    quiet = decide(dataclasses.replace(s, day_factor=D("0.8")), CONFIG)
+    assert quiet.action == "decrease" and "x 0.80" in quiet.reason
+    # No factor, or one that is no number: no forecast.
+    for factor in (None, D(1), D("NaN"), D(0), D(-1), D(11)):
+        assert decide(dataclasses.replace(s, day_factor=factor), CONFIG) == decide(s, CONFIG)
+
+
+day_factors = st.one_of(
+    st.none(),
+    st.integers(min_value=1, max_value=300).map(_hundredths),
+    st.sampled_from(nonsense + extremes),
+)
+
+
+@PROPERTY
+@given(any_economic_signals, configs, day_factors)
+def test_with_a_forecast_every_hard_rule_still_holds(
+    s: SegmentSignal, config: ControllerConfig, factor: Decimal | None
+) -> None:
+    s = dataclasses.replace(s, day_factor=factor)
+    d = checked_decide(s, config)  # the last check never had to step in
+    assert d.old_budget_micros == s.current_budget_micros
+    if d.action != "hold":
+        old, new = d.old_budget_micros, d.new_budget_micros
+        assert old is not None and new is not None
+        p, q = config.max_daily_change.as_integer_ratio()
+        assert abs(new - old) * q <= old * p
+        assert s.min_budget_micros <= new <= s.max_budget_micros
+
+
 def test_example_without_a_recent_cost_holds_when_the_target_cpl_is_too_dear() -> None:
     s = signal(
         paid_leads=None,

@@ -99,6 +99,74 @@ def test_inputs_carry_the_economics_and_the_cap(
         assert Decimal(str(row["min_margin"])) == (Decimal("0.35") if own[0] else Decimal("0.2"))
 
 
+def _day_factors(sql: psycopg.Connection[Any], prior: Decimal) -> dict[Any, Decimal]:
+    """docs/FORMULAS.md, the forecast, in Python: per industry, DAY's kind of day (ISO weekday,
+    0 a public holiday) over the trailing week's mean, each kind's leads against the industry's
+    mean day, shrunk toward 1 with `prior` leads."""
+    holidays = {d for (d,) in sql.execute("select day from public_holidays")}
+
+    def kind(d: date) -> int:
+        return 0 if d in holidays else d.isoweekday()
+
+    leads: dict[tuple[Any, int], int] = {}
+    days: dict[tuple[Any, int], set[date]] = {}
+    for industry, day, n in sql.execute(
+        "select s.industry_id, st.day, st.leads_generated from lead_generation_stats st "
+        "join lead_segments s on s.id = st.segment_id where st.day >= %s and st.day < %s",
+        (DAY - timedelta(days=56), DAY),
+    ):
+        leads[(industry, kind(day))] = leads.get((industry, kind(day)), 0) + n
+        days.setdefault((industry, kind(day)), set()).add(day)
+    out = {}
+    for industry in {i for i, _ in leads}:
+        total = sum(n for (i, _), n in leads.items() if i == industry)
+        count = sum(len(d) for (i, _), d in days.items() if i == industry)
+
+        def factor(
+            k: int, industry: Any = industry, total: int = total, count: int = count
+        ) -> Decimal:
+            if (industry, k) not in leads:
+                return Decimal(1)
+            mean = Decimal(len(days[(industry, k)])) * total / count
+            return (leads[(industry, k)] + prior) / (mean + prior)
+
+        week = [factor(kind(DAY - timedelta(days=n))) for n in range(1, 8)]
+        out[industry] = factor(kind(DAY)) / (sum(week) / 7)
+    return out
+
+
+def test_the_forecast_takes_the_weekday_pattern_and_the_organic_leads_of_the_day(
+    ready: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # The seed's weekdays differ: make Mondays (DAY's weekday) busy for the test to bite.
+    sql.execute(
+        "update lead_generation_stats set leads_generated = leads_generated + 6, "
+        "leads_seo = leads_seo + 6, leads_pending = leads_pending + 6 "
+        "where extract(isodow from day) = 1"
+    )
+    industry_of = {
+        str(segment): industry
+        for segment, industry in sql.execute("select id, industry_id from lead_segments")
+    }
+    for prior in (Decimal(30), Decimal(3)):
+        sql.execute("update orchestration_settings set forecast_prior_leads = %s", (prior,))
+        expected = _day_factors(sql, prior)
+        rows = ready.rpc("orchestration_inputs", {"p_day": DAY.isoformat()}, caller=SERVICE)
+        assert rows
+        for row in rows:
+            factor = expected[industry_of[row["segment_id"]]]
+            assert Decimal(str(row["day_factor"])) == round(factor, 4)
+            assert factor > 1  # busy Mondays
+            organic = sql.execute(
+                "select avg(leads_generated - leads_google_ads) from lead_generation_stats "
+                "where segment_id = %s and day >= %s and day < %s",
+                (row["segment_id"], DAY - timedelta(days=7), DAY),
+            ).fetchone()
+            assert organic is not None
+            wanted = organic[0] * factor / row["budgets_in_segment"]
+            assert abs(Decimal(str(row["organic_leads"])) - wanted) <= Decimal("0.00005")
+
+
 def test_the_cap_is_changed_in_the_sql_editor_and_every_change_is_audited(
     sql: psycopg.Connection[Any],
 ) -> None:

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -21,6 +22,7 @@ import pytest
 from conftest import SEEDED_TEMPLATE, PgCluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from leadflow.controller import Decision
 from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
@@ -639,6 +641,148 @@ def test_case_8_no_api_role_may_use_or_set_a_sequence(sql: psycopg.Connection[An
         sql.execute("set local role authenticated")
         sql.execute("select setval('public.channel_orchestration_log_id_seq', 1)")
     assert not [f for f in lint(sql) if f.check == "api_role_sequence_privileges"]
+
+
+# --------------------------------------------------------------------------- the account daily cap
+
+
+def _budgets(sql: psycopg.Connection[Any]) -> list[dict[str, Any]]:
+    cur = sql.execute(
+        "select cb.segment_id, cb.customer_id, cb.campaign_id, cb.budget_resource_name "
+        "from segment_campaign_budgets cb join lead_segments s on s.id = cb.segment_id "
+        "where cb.is_active and s.is_active order by cb.budget_resource_name"
+    )
+    names = [c.name for c in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _change(budget: dict[str, Any], new: int, old: int = START) -> dict[str, Any]:
+    return {
+        "segment_id": str(budget["segment_id"]),
+        "customer_id": budget["customer_id"],
+        "campaign_id": budget["campaign_id"],
+        "budget_resource_name": budget["budget_resource_name"],
+        "action": "increase" if new > old else "decrease",
+        "old_amount_micros": old,
+        "new_amount_micros": new,
+        "expected_gap": "1" if new > old else "-1",
+        "reason": "test",
+    }
+
+
+def _log(
+    db: Database, mode: str, decisions: list[dict[str, Any]], job: str = "orchestrate"
+) -> list[dict[str, Any]]:
+    run = db.rpc(
+        "start_job_run",
+        {"p_job": job, "p_day": DAY.isoformat(), "p_triggered_by": "test"},
+        caller=SERVICE,
+    )
+    logged = db.rpc(
+        "log_budget_decisions",
+        {
+            "p_run_id": run,
+            "p_day": DAY.isoformat(),
+            "p_kind": "adjust",
+            "p_mode": mode,
+            "p_triggered_by": "test",
+            "p_decisions": decisions,
+        },
+        caller=SERVICE,
+    )
+    return [dict(row, run_id=run) for row in logged]
+
+
+def _capped(sql: psycopg.Connection[Any], db: Database, over_start: int) -> list[dict[str, Any]]:
+    """Every budget seen at START, the cap `over_start` micros above their sum."""
+    budgets = _budgets(sql)
+    db.rpc(
+        "record_budget_observations",
+        {
+            "p_observed": [
+                {"budget_resource_name": b["budget_resource_name"], "amount_micros": START}
+                for b in budgets
+            ]
+        },
+        caller=SERVICE,
+    )
+    sql.execute(
+        "update orchestration_settings set account_daily_cap = %s",
+        ((len(budgets) * START + over_start) / 1e6,),
+    )
+    return budgets
+
+
+@pytest.mark.parametrize("mode", ["live", "validate_only"])
+def test_a_raise_over_the_account_daily_cap_is_logged_skipped(
+    db: Database, sql: psycopg.Connection[Any], mode: str
+) -> None:
+    """The day's budgets (the others as Google Ads last reported them) may not sum over the
+    cap: the first raise fits, the second would not; a decrease logged first makes room."""
+    a, b, c, d, e = _capped(sql, db, over_start=5_000_000)[:5]
+    first, second = _log(db, mode, [_change(a, START + 5_000_000), _change(b, START + 5_000_000)])
+    assert first["status"] == "pending"
+    assert second["status"] == "skipped"
+    assert "over the account daily cap" in second["error"]
+    lower, *raises = _log(
+        db,
+        mode,
+        [
+            _change(c, START - 5_000_000),
+            _change(d, START + 5_000_000),
+            _change(e, START + 5_000_000),
+        ],
+        job="rollback",  # another run (the first still holds orchestrate's lease)
+    )
+    assert [lower["status"]] + [r["status"] for r in raises] == ["pending"] * 3
+
+
+def test_a_raise_logged_under_the_cap_is_not_sent_once_it_no_longer_fits(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    """The claim re-counts the day's budgets: lowered cap, or another raise sent first."""
+    a, b = _capped(sql, db, over_start=10_000_000)[:2]
+    logged = _log(db, "live", [_change(a, START + 5_000_000), _change(b, START + 5_000_000)])
+    assert [r["status"] for r in logged] == ["pending", "pending"]
+    sql.execute("update orchestration_settings set account_daily_cap = account_daily_cap - 3")
+    claimed = db.rpc(
+        "claim_budget_decisions",
+        {"p_run_id": logged[0]["run_id"], "p_ids": [r["id"] for r in logged]},
+        caller=SERVICE,
+    )
+    assert [r["status"] for r in claimed] == ["sent", "skipped"]
+    assert "over the account daily cap" in claimed[1]["error"]
+
+
+def test_live_orchestrate_keeps_the_cap_in_google_ads(
+    db: Database, sql: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a controller that ignores the cap cannot make the day's budgets sum over it."""
+    low = 10_000_000  # the segments' minimum: the controller wants to raise
+    ads = _ads(sql)
+    for name, info in ads.budgets.items():
+        ads.budgets[name] = replace(info, amount_micros=low)
+    budgets = _budgets(sql)
+    cap = len(budgets) * low + 3_000_000
+    sql.execute("update orchestration_settings set account_daily_cap = %s", (cap / 1e6,))
+    monkeypatch.setattr(orchestrate_module, "fit_account_cap", lambda s, d, cap, c: list(d))
+    monkeypatch.setattr(
+        orchestrate_module,
+        "decide",
+        lambda signal, config: Decision(
+            action="increase",
+            old_budget_micros=signal.current_budget_micros,
+            new_budget_micros=12_000_000,
+            gap=Decimal(1),
+            reason="a controller that ignores the cap",
+        ),
+    )
+    orchestrate(db, SERVICE, DAY, ads, mode=Mode.live)
+    raised = _rows(sql, "action = 'increase'")
+    assert len(raised) >= 2 and sum(r["new_amount_micros"] - low for r in raised) > 3_000_000
+    total = sum(ads.budgets[b["budget_resource_name"]].amount_micros for b in budgets)
+    assert total <= cap
+    assert _rows(sql, "error like '%account daily cap%'")
 
 
 # --------------------------------------------------------------------------- the property

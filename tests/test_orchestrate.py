@@ -85,8 +85,9 @@ def test_each_decision_keeps_what_the_controller_saw_on_its_log_row(
         signal, settings = row["inputs"]["signal"], row["inputs"]["settings"]
         assert signal["current_budget_micros"] == START_MICROS == row["old_amount_micros"]
         assert settings["max_daily_change"] == 0.2
-        # The gap the decision answered is the one its own inputs give: the row stands alone.
-        gap = signal["target_leads"] - signal["expected_leads"]
+        # The gap the decision answered is the one its own inputs give: the row stands alone
+        # (forecast for the day: the week's target and leads x the weekday/holiday factor).
+        gap = (signal["target_leads"] - signal["expected_leads"]) * (signal["day_factor"] or 1)
         assert float(row["expected_gap"]) == pytest.approx(gap, abs=0.005)
     # One plan row per segment, not written by orchestrate; the view joins the decision to it.
     days = sql.execute(

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import (
     MAX_EMAX,
     MIN_EMIN,
@@ -201,6 +201,11 @@ class SegmentSignal:
     """Minimum margin on an accepted lead, 0 <= x < 1; None: 0."""
     lead_elasticity: Decimal | None = None
     """The segment's estimated elasticity (0 < e <= 1); None: config.lead_elasticity."""
+    day_factor: Decimal | None = None
+    """The forecast: the day's weekday/holiday demand over the trailing week's (its industry's,
+    from the stats); expected and paid leads are taken x this for the day. None: 1."""
+    organic_leads: Decimal | None = None
+    """Organic (not Google Ads) leads expected on the day, for the reason; None: unknown."""
 
 
 @dataclass(frozen=True)
@@ -230,8 +235,11 @@ class Decision:
 def decide(signal: SegmentSignal, config: ControllerConfig) -> Decision:
     """The next daily budget for one campaign budget; never raises, never breaks a rule."""
     with localcontext(_CONTEXT):
-        decision = _decide(signal, config)
-        broken = _breaks_a_rule(signal, config, decision)
+        forecast = _forecast(signal)
+        decision = _decide(forecast, config)
+        broken = _breaks_a_rule(forecast, config, decision)
+        if not broken and forecast is not signal:
+            decision = replace(decision, reason=f"{decision.reason} {_forecast_note(signal)}")
     if broken:
         return Decision(
             "hold",
@@ -241,6 +249,42 @@ def decide(signal: SegmentSignal, config: ControllerConfig) -> Decision:
             f"Holding: the computed change broke a safety rule ({broken}); please report this.",
         )
     return decision
+
+
+#: A day factor above this is taken for a data error and ignored (a holiday or weekday
+#: is never ten times the trailing week's demand).
+MAX_DAY_FACTOR = Decimal(10)
+
+
+def _forecast(s: SegmentSignal) -> SegmentSignal:
+    """The signal for the day steered: the trailing week's target, expected and paid leads
+    x the day's factor (weekday and public holidays, docs/FORMULAS.md): the week's leads
+    arrive in the pattern's proportions, and a lead costs less on a busy day. Unchanged
+    without a valid factor."""
+    f = _as_decimal(s.day_factor)
+    if f is None or f <= 0 or f > MAX_DAY_FACTOR or f == 1:
+        return s
+
+    def times(value: Decimal | None) -> Decimal | None:
+        known = _as_decimal(value)
+        return value if known is None else known * f
+
+    return replace(
+        s,
+        target_leads=times(s.target_leads),
+        expected_leads=times(s.expected_leads),
+        paid_leads=times(s.paid_leads),
+        day_factor=None,
+    )
+
+
+def _forecast_note(s: SegmentSignal) -> str:
+    organic = _as_decimal(s.organic_leads)
+    of_which = "" if organic is None else f", {_leads(organic)} of them organic"
+    return (
+        f"Forecast for the day: target and leads x {_as_decimal(s.day_factor):.2f} of the "
+        f"trailing week (weekday/holiday pattern){of_which}."
+    )
 
 
 # --------------------------------------------------------------------------- the steering
@@ -632,7 +676,7 @@ def fit_account_cap(
     if cap_micros is None or not _is_int(cap_micros):
         return list(decisions)
     with localcontext(_CONTEXT):
-        return _fit_account_cap(signals, decisions, cap_micros, config)
+        return _fit_account_cap([_forecast(s) for s in signals], decisions, cap_micros, config)
 
 
 def _fit_account_cap(

@@ -483,74 +483,118 @@ begin
   perform private.check_run_holds_lease(p_run_id);
   return query
   with d as (
-    select r.*
+    select r.*, row_number() over () as ord
     from jsonb_to_recordset(p_decisions) as r (
       segment_id uuid, customer_id text, campaign_id text, budget_resource_name text,
       action text, old_amount_micros bigint, new_amount_micros bigint, expected_gap numeric,
       inputs jsonb, reason text, skip_reason text)
   ),
-  settings as (select o.changes_enabled, o.max_daily_change from public.orchestration_settings o)
+  settings as (
+    select o.changes_enabled, o.max_daily_change, o.account_daily_cap
+    from public.orchestration_settings o
+  ),
+  judged as (
+    select d.*, x.status, x.error
+    from d
+    cross join settings
+    cross join lateral (
+      select (select format('log #%s', prior.id)
+                from public.channel_orchestration_log prior
+               where prior.budget_resource_name = d.budget_resource_name and prior.day = p_day
+                 and prior.kind = p_kind and prior.mode = 'live' and prior.action <> 'hold'
+                 and prior.status in ('pending', 'sent', 'unknown', 'success')
+               order by prior.id limit 1) as already,
+             (select format('log #%s', doubt.id)
+                from public.channel_orchestration_log doubt
+               where doubt.budget_resource_name = d.budget_resource_name and doubt.mode = 'live'
+                 and doubt.status in ('sent', 'unknown')
+               limit 1) as in_doubt,
+             private.budget_day_reference(d.budget_resource_name, today) as reference
+    ) prior
+    cross join lateral (
+      select case
+               when d.action = 'hold' then 'skipped'
+               when d.skip_reason is not null then 'skipped'
+               when p_mode = 'dry_run' then 'skipped'
+               when p_mode = 'live' and prior.already is not null then 'skipped'
+               when p_mode = 'live' and prior.in_doubt is not null then 'skipped'
+               when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
+                    > floor(prior.reference * settings.max_daily_change) then 'skipped'
+               when not settings.changes_enabled then 'skipped'
+               else 'pending'
+             end as status,
+             case
+               when d.action = 'hold' then 'hold: ' || d.reason
+               when d.skip_reason is not null then d.skip_reason
+               when p_mode = 'dry_run' then 'dry run: not sent to Google Ads'
+               when p_mode = 'live' and prior.already is not null
+                 then format('already changed today (%s); not applied twice', prior.already)
+               when p_mode = 'live' and prior.in_doubt is not null
+                 then format('the outcome of %s is not known yet; nothing more is sent for this budget '
+                             'until it is reconciled with Google Ads', prior.in_doubt)
+               when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
+                    > floor(prior.reference * settings.max_daily_change)
+                 then format('more than %s %% from today''s starting budget of %s micros: not sent',
+                             settings.max_daily_change * 100, prior.reference)
+               when not settings.changes_enabled then 'kill switch is on: not sent'
+             end as error
+    ) x
+  ),
+  day_total as (
+    -- The account daily cap: the day's budgets as they would stand with every change of this
+    -- call that may be sent, raises not yet counted: budgets this call sends nothing for at
+    -- their standing amount, its decreases at their new and its raises at their old amount.
+    select (select coalesce(sum(sa.amount_micros), 0)
+              from private.budget_standing_amounts(today) sa
+             where not exists (select 1 from judged j
+                                where j.status = 'pending'
+                                  and j.budget_resource_name = sa.budget_resource_name))
+           + (select coalesce(sum(case when j.action = 'increase' then j.old_amount_micros
+                                       else j.new_amount_micros end), 0)
+                from judged j where j.status = 'pending') as base,
+           round(settings.account_daily_cap * 1000000)::bigint as cap
+    from settings
+    where settings.account_daily_cap is not null
+  ),
+  capped as (
+    -- Raises count in the order given; one that would take the sum over the cap is skipped
+    -- (and still counted: every later raise is skipped too).
+    select j.*,
+           case when j.status = 'pending' and j.action = 'increase'
+                then dt.base + sum(j.new_amount_micros - j.old_amount_micros)
+                       filter (where j.status = 'pending' and j.action = 'increase')
+                       over (order by j.ord rows between unbounded preceding and current row)
+           end as total,
+           dt.cap
+    from judged j
+    left join day_total dt on true
+  )
   insert into public.channel_orchestration_log as l (
     run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
     old_amount_micros, new_amount_micros, change_pct, expected_gap, inputs, reason, mode, status, error,
     triggered_by, completed_at)
-  select p_run_id, p_day, d.segment_id, p_kind, d.customer_id, d.campaign_id, d.budget_resource_name,
-         d.action, d.old_amount_micros, d.new_amount_micros,
-         round((d.new_amount_micros - d.old_amount_micros) * 100.0 / nullif(d.old_amount_micros, 0), 2),
-         d.expected_gap, d.inputs, d.reason, p_mode,
-         x.status, x.error, p_triggered_by,
-         case when x.status = 'pending' then null else now() end
-  from d
-  cross join settings
+  select p_run_id, p_day, c.segment_id, p_kind, c.customer_id, c.campaign_id, c.budget_resource_name,
+         c.action, c.old_amount_micros, c.new_amount_micros,
+         round((c.new_amount_micros - c.old_amount_micros) * 100.0 / nullif(c.old_amount_micros, 0), 2),
+         c.expected_gap, c.inputs, c.reason, p_mode,
+         y.status, y.error, p_triggered_by,
+         case when y.status = 'pending' then null else now() end
+  from capped c
   cross join lateral (
-    select (select format('log #%s', prior.id)
-              from public.channel_orchestration_log prior
-             where prior.budget_resource_name = d.budget_resource_name and prior.day = p_day
-               and prior.kind = p_kind and prior.mode = 'live' and prior.action <> 'hold'
-               and prior.status in ('pending', 'sent', 'unknown', 'success')
-             order by prior.id limit 1) as already,
-           (select format('log #%s', doubt.id)
-              from public.channel_orchestration_log doubt
-             where doubt.budget_resource_name = d.budget_resource_name and doubt.mode = 'live'
-               and doubt.status in ('sent', 'unknown')
-             limit 1) as in_doubt,
-           private.budget_day_reference(d.budget_resource_name, today) as reference
-  ) prior
-  cross join lateral (
-    select case
-             when d.action = 'hold' then 'skipped'
-             when d.skip_reason is not null then 'skipped'
-             when p_mode = 'dry_run' then 'skipped'
-             when p_mode = 'live' and prior.already is not null then 'skipped'
-             when p_mode = 'live' and prior.in_doubt is not null then 'skipped'
-             when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
-                  > floor(prior.reference * settings.max_daily_change) then 'skipped'
-             when not settings.changes_enabled then 'skipped'
-             else 'pending'
-           end as status,
-           case
-             when d.action = 'hold' then 'hold: ' || d.reason
-             when d.skip_reason is not null then d.skip_reason
-             when p_mode = 'dry_run' then 'dry run: not sent to Google Ads'
-             when p_mode = 'live' and prior.already is not null
-               then format('already changed today (%s); not applied twice', prior.already)
-             when p_mode = 'live' and prior.in_doubt is not null
-               then format('the outcome of %s is not known yet; nothing more is sent for this budget '
-                           'until it is reconciled with Google Ads', prior.in_doubt)
-             when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
-                  > floor(prior.reference * settings.max_daily_change)
-               then format('more than %s %% from today''s starting budget of %s micros: not sent',
-                           settings.max_daily_change * 100, prior.reference)
-             when not settings.changes_enabled then 'kill switch is on: not sent'
-           end as error
-  ) x
+    select case when c.total > c.cap then 'skipped' else c.status end as status,
+           case when c.total > c.cap
+                then format('the day''s budgets would sum to %s micros, over the account daily cap of '
+                            '%s micros: not sent', c.total, c.cap)
+                else c.error end as error
+  ) y
+  order by c.ord
   returning l.id, l.budget_resource_name, l.status, l.error;
 end
 $$;
 comment on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) is
   'Write the decisions of a run to the audit log before anything is sent. Changes to send come back '
-  'pending; holds, dry runs, kill-switch, in-doubt, beyond-limit and already-applied changes come back '
-  'skipped with why. Live only for today; only by a run that holds its lease.';
+  'pending; holds, dry runs, kill-switch, in-doubt, beyond-limit, over-the-account-cap and already-applied '
+  'changes come back skipped with why. Live only for today; only by a run that holds its lease.';
 
 create or replace function private.settings_for_sending()
 returns table (changes_enabled boolean, max_daily_change numeric)
@@ -580,10 +624,20 @@ declare
   reference bigint;
   doubt bigint;
   why text;
+  cap bigint;
+  total bigint;
+  standing bigint;
 begin
   perform private.check_run_holds_lease(p_run_id);
   select k.changes_enabled, k.max_daily_change into enabled, max_change
     from private.settings_for_sending() k;
+  -- The account daily cap (its row is locked for share above): the sum of the day's
+  -- budgets as they stand, kept while raises are claimed. One claim at a time counts it.
+  cap := (select round(o.account_daily_cap * 1000000)::bigint from public.orchestration_settings o);
+  if cap is not null then
+    perform pg_advisory_xact_lock(hashtextextended('account_daily_cap', 0));
+    total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts(today) sa);
+  end if;
   for r in
     select l.* from public.channel_orchestration_log l
      where l.id = any (p_ids) and l.run_id = p_run_id and l.status = 'pending'
@@ -608,6 +662,19 @@ begin
       elsif abs(r.new_amount_micros - reference) > floor(reference * max_change) then
         why := format('more than %s %% from today''s starting budget of %s micros: not sent',
                       max_change * 100, reference);
+      elsif cap is not null then
+        -- A raise counts from what the budget stands at; a decrease is only counted once
+        -- Google Ads confirmed it (a later claim), so a refused one cannot make room.
+        standing := coalesce(private.budget_standing_amount(r.budget_resource_name, today),
+                             r.old_amount_micros);
+        if r.new_amount_micros > standing then
+          if total + r.new_amount_micros - standing > cap then
+            why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
+                          '%s micros: not sent', total + r.new_amount_micros - standing, cap);
+          else
+            total := total + r.new_amount_micros - standing;
+          end if;
+        end if;
       end if;
     end if;
     update public.channel_orchestration_log l
@@ -628,7 +695,7 @@ end
 $$;
 comment on function public.claim_budget_decisions(uuid, bigint[]) is
   'Claim a run''s pending rows for sending, in one transaction that re-reads the kill switch, the '
-  'daily limit of today''s starting budget and the budgets in doubt: claimed rows come back sent '
+  'daily limit of today''s starting budget, the account daily cap and the budgets in doubt: claimed rows come back sent '
   '(send them now, within private.send_window()), the others skipped with why. Refused (PT409) for '
   'a run without its lease.';
 
@@ -822,7 +889,8 @@ alter table public.orchestration_settings
     check (response_window_days between 7 and 365),
   add column value_window_days integer not null default 56 check (value_window_days between 7 and 365),
   add column saturation_lost_share numeric(4, 3) not null default 0.020
-    check (saturation_lost_share >= 0 and saturation_lost_share < 1);
+    check (saturation_lost_share >= 0 and saturation_lost_share < 1),
+  add column forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0);
 
 comment on column public.orchestration_settings.account_daily_cap is
   'Optional account-wide daily cap (euro): the day''s budgets never sum to more. Null: no cap.';
@@ -837,6 +905,9 @@ comment on column public.orchestration_settings.response_window_days is
   'Days of Google Ads history an elasticity is estimated from.';
 comment on column public.orchestration_settings.value_window_days is
   'Days of accepted leads the value of an accepted lead is averaged over.';
+comment on column public.orchestration_settings.forecast_prior_leads is
+  'Leads of prior weight a weekday''s (or public holiday''s) factor of an industry is shrunk toward 1 '
+  'with (orchestration_inputs.day_factor; see docs/FORMULAS.md).';
 comment on column public.orchestration_settings.saturation_lost_share is
   'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
   'holds under target, the estimator skips the day).';
@@ -939,6 +1010,7 @@ as $$
     select o.prior_elasticity as e0, o.elasticity_spread as tau,
            o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat
     from public.orchestration_settings o
+    limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
   segments as (
     select s.id as segment_id, s.industry_id, s.region_code
@@ -969,14 +1041,28 @@ as $$
           where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) h
     group by h.segment_id, h.half
   ),
+  pairs as (
+    -- Both halves on one row, by one grouping (a self-join of the halves, whose row count
+    -- the planner cannot estimate, became a 10,000 x 10,000 nested loop at 10,000 segments).
+    select h.segment_id,
+           max(h.n) filter (where h.half = 1) as lo_n, max(h.n) filter (where h.half = 2) as hi_n,
+           max(h.spend) filter (where h.half = 1) as lo_spend,
+           max(h.spend) filter (where h.half = 2) as hi_spend,
+           max(h.conversions) filter (where h.half = 1) as lo_conversions,
+           max(h.conversions) filter (where h.half = 2) as hi_conversions,
+           max(h.total) filter (where h.half = 1) as lo_total,
+           max(h.total) filter (where h.half = 2) as hi_total
+    from halves h
+    group by h.segment_id
+  ),
   own as (
     -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand (0.03 / days).
-    select lo.segment_id, lo.n + hi.n as n,
-           ln(hi.conversions / lo.conversions) / ln(hi.spend / lo.spend) as slope,
-           (1 / hi.total + 0.03 / hi.n + 1 / lo.total + 0.03 / lo.n) / ln(hi.spend / lo.spend) ^ 2 as var
-    from halves lo
-    join halves hi on hi.segment_id = lo.segment_id and hi.half = 2
-    where lo.half = 1 and lo.total > 0 and hi.total > 0 and hi.spend > lo.spend * 1.01
+    select pr.segment_id, pr.lo_n + pr.hi_n as n,
+           ln(pr.hi_conversions / pr.lo_conversions) / ln(pr.hi_spend / pr.lo_spend) as slope,
+           (1 / pr.hi_total + 0.03 / pr.hi_n + 1 / pr.lo_total + 0.03 / pr.lo_n)
+             / ln(pr.hi_spend / pr.lo_spend) ^ 2 as var
+    from pairs pr
+    where pr.lo_total > 0 and pr.hi_total > 0 and pr.hi_spend > pr.lo_spend * 1.01
   ),
   with_own as (
     select s.*, o.n, o.slope, o.var
@@ -1013,7 +1099,8 @@ as $$
   scaled as (
     -- Scale at the estimated elasticity over the last two weeks (recent: costs drift).
     select po.segment_id,
-           sum(d.conversions) / nullif(sum(power(d.spend::numeric, least(greatest(po.e, 0.15), 0.95)::numeric)), 0) as scale
+           sum(d.conversions)
+             / nullif(sum(power(d.spend::float8, least(greatest(po.e, 0.15), 0.95)::float8)::numeric), 0) as scale
     from posterior po
     join daily d on d.segment_id = po.segment_id and d.day >= p_day - 14 and d.spend > 0
     group by po.segment_id
@@ -1115,15 +1202,18 @@ returns table (
   lead_elasticity numeric,
   lead_elasticity_sd numeric,
   account_daily_cap_micros bigint,
-  saturation_lost_share numeric
+  saturation_lost_share numeric,
+  day_factor numeric,
+  organic_leads numeric
 )
 language sql stable
 set search_path = ''
 as $$
   with settings as (
     select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread,
-           o.saturation_lost_share
+           o.saturation_lost_share, o.response_window_days, o.forecast_prior_leads
     from public.orchestration_settings o
+    limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
   response as (
     -- The newest estimate up to the day (estimate_segment_responses, run by orchestrate).
@@ -1164,7 +1254,7 @@ as $$
     select st.segment_id,
            avg(st.leads_google_ads * case
                  when st.ad_spend > 0 and ws.spend > 0
-                 then power(ws.spend / st.ad_spend, coalesce(r.elasticity, se.prior_elasticity))
+                 then power((ws.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
                  else 1 end) as paid,
            ws.spend
     from public.lead_generation_stats st
@@ -1184,9 +1274,10 @@ as $$
     -- leads grow like spend ^ e (the segment's estimated elasticity, else the prior).
     -- A day without spend to compare counts as it was.
     select st.segment_id,
+           avg(st.leads_generated - st.leads_google_ads) as organic,
            avg(st.leads_generated - st.leads_google_ads + st.leads_google_ads * case
                  when st.ad_spend > 0 and y.spend > 0
-                 then power(y.spend / st.ad_spend, coalesce(r.elasticity, se.prior_elasticity))
+                 then power((y.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
                  else 1 end) as expected
     from public.lead_generation_stats st
     cross join settings se
@@ -1194,6 +1285,47 @@ as $$
     left join response r on r.segment_id = st.segment_id
     where st.day >= p_day - p_window_days and st.day < p_day
     group by st.segment_id
+  ),
+  pattern as (
+    -- The forecast: per industry and kind of day (ISO weekday 1-7; 0 a public holiday), its
+    -- leads (all channels) and days over the response window.
+    select s.industry_id,
+           case when h.day is not null then 0 else extract(isodow from st.day)::integer end as kind,
+           sum(st.leads_generated) as leads, count(distinct st.day) as days
+    from public.lead_generation_stats st
+    join public.lead_segments s on s.id = st.segment_id
+    left join public.public_holidays h on h.day = st.day
+    cross join settings se
+    where st.day >= p_day - se.response_window_days and st.day < p_day
+    group by s.industry_id, 2
+  ),
+  factors as (
+    -- A kind of day's leads against what the industry's mean day gives, shrunk toward 1
+    -- by forecast_prior_leads.
+    select pt.industry_id, pt.kind,
+           (pt.leads + se.forecast_prior_leads)
+           / (pt.days * tot.leads / tot.days + se.forecast_prior_leads) as factor
+    from pattern pt
+    join (select p2.industry_id, sum(p2.leads) as leads, sum(p2.days) as days
+          from pattern p2 group by p2.industry_id) tot on tot.industry_id = pt.industry_id
+    cross join settings se
+  ),
+  day_kinds as (
+    select g.day::date as day,
+           case when h.day is not null then 0 else extract(isodow from g.day)::integer end as kind
+    from generate_series(p_day - p_window_days, p_day, interval '1 day') as g (day)
+    left join public.public_holidays h on h.day = g.day::date
+  ),
+  forecast as (
+    -- The day's factor over the mean factor of the trailing week the leads are measured on;
+    -- a kind without data counts 1.
+    select i.industry_id,
+           max(coalesce(f.factor, 1)) filter (where dk.day = p_day)
+           / avg(coalesce(f.factor, 1)) filter (where dk.day < p_day) as factor
+    from (select distinct f2.industry_id from factors f2) i
+    cross join day_kinds dk
+    left join factors f on f.industry_id = i.industry_id and f.kind = dk.kind
+    group by i.industry_id
   ),
   newest as (
     select st.segment_id, max(st.day) as day
@@ -1218,7 +1350,9 @@ as $$
          coalesce(r.elasticity, se.prior_elasticity),
          coalesce(r.elasticity_sd, se.elasticity_spread),
          round(se.account_daily_cap * 1000000)::bigint,
-         se.saturation_lost_share
+         se.saturation_lost_share,
+         round(coalesce(fc.factor, 1), 4),
+         round(e.organic * coalesce(fc.factor, 1) / b.n, 4)
   from budgets b
   cross join settings se
   left join response r on r.segment_id = b.segment_id
@@ -1227,6 +1361,7 @@ as $$
   left join actuals a on a.segment_id = b.segment_id
   left join at_current_spend e on e.segment_id = b.segment_id
   left join newest nw on nw.segment_id = b.segment_id
+  left join forecast fc on fc.industry_id = b.industry_id
   left join public.ad_campaign_daily_metrics m
     on m.customer_id = b.customer_id and m.campaign_id = b.campaign_id and m.day = p_day - 1
   order by b.code, b.budget_resource_name
@@ -1236,7 +1371,9 @@ comment on function public.orchestration_inputs(date, integer) is
   'spend (each day''s paid leads x (spend yesterday / spend that day) ^ e, e the segment''s estimated '
   'elasticity), paid leads and spend (split evenly over a segment''s budgets), data age, lost impression '
   'share; value of an accepted lead, acceptance rate, minimum margin, elasticity and its standard '
-  'deviation, and the account daily cap. See docs/FORMULAS.md.';
+  'deviation, the account daily cap, and the forecast: the day''s weekday/holiday factor of the '
+  'industry over the trailing week''s (day_factor) and the organic leads expected on the day. '
+  'See docs/FORMULAS.md.';
 revoke execute on function public.orchestration_inputs(date, integer) from public, anon, authenticated;
 grant execute on function public.orchestration_inputs(date, integer) to service_role;
 
@@ -1262,6 +1399,60 @@ create table private.budget_observations (
 comment on table private.budget_observations is
   'The amount (and sharing) of each campaign budget as Google Ads last reported it to a job.';
 revoke all on table private.budget_observations from public, anon, authenticated, service_role;
+
+create or replace function private.budget_standing_amounts(p_day date)
+returns table (budget_resource_name text, amount_micros bigint)
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- Every active mapped budget as it stands on the day, for the account daily cap: the
+  -- amount of its newest live change sent that day (applied: the new amount; sent or of
+  -- unknown outcome: the higher of old and new), else what Google Ads last reported to a
+  -- job (private.budget_observations), else 0.
+  select cb.budget_resource_name,
+         coalesce(t.amount_micros, o.amount_micros, 0)::bigint
+  from public.segment_campaign_budgets cb
+  join public.lead_segments s on s.id = cb.segment_id and s.is_active
+  left join private.budget_observations o on o.budget_resource_name = cb.budget_resource_name
+  left join (
+    select distinct on (l.budget_resource_name) l.budget_resource_name,
+           case when l.status = 'success' then l.new_amount_micros
+                else greatest(l.old_amount_micros, l.new_amount_micros) end as amount_micros
+    from public.channel_orchestration_log l
+    where l.sent_on = p_day and l.mode = 'live' and l.status in ('sent', 'unknown', 'success')
+    order by l.budget_resource_name, l.id desc
+  ) t on t.budget_resource_name = cb.budget_resource_name
+  where cb.is_active
+$$;
+comment on function private.budget_standing_amounts(date) is
+  'Each active mapped budget''s amount on a day, for the account daily cap: its newest live change '
+  'sent that day (applied: new; sent or unknown: the higher of old and new), else the amount Google Ads '
+  'last reported (budget_observations), else 0.';
+revoke execute on function private.budget_standing_amounts(date) from public, anon, authenticated;
+grant execute on function private.budget_standing_amounts(date) to service_role;
+
+create or replace function private.budget_standing_amount(p_budget text, p_day date) returns bigint
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- One budget's row of private.budget_standing_amounts (the same rule), by its indexes;
+  -- null: neither changed that day nor ever reported.
+  select coalesce(
+    (select case when l.status = 'success' then l.new_amount_micros
+                 else greatest(l.old_amount_micros, l.new_amount_micros) end
+       from public.channel_orchestration_log l
+      where l.budget_resource_name = p_budget and l.sent_on = p_day and l.mode = 'live'
+        and l.status in ('sent', 'unknown', 'success')
+      order by l.id desc
+      limit 1),
+    (select o.amount_micros from private.budget_observations o where o.budget_resource_name = p_budget))
+$$;
+comment on function private.budget_standing_amount(text, date) is
+  'One budget''s amount on a day, for the account daily cap (the rule of budget_standing_amounts).';
+revoke execute on function private.budget_standing_amount(text, date) from public, anon, authenticated;
+grant execute on function private.budget_standing_amount(text, date) to service_role;
 
 create or replace function public.record_budget_observations(p_observed jsonb) returns integer
 language sql volatile

@@ -114,13 +114,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _flat(value: SegmentSignal | ControllerConfig) -> dict[str, Any]:
+    """A flat dataclass's fields as JSON values (what `dataclasses.asdict` gives, without its
+    deep copies: 1 s of a 10,000-budget run)."""
+    return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+
+
 def decision_inputs(
-    signal: SegmentSignal, config: ControllerConfig, account_daily_cap_micros: int | None
+    signal: SegmentSignal,
+    config: ControllerConfig,
+    account_daily_cap_micros: int | None,
+    *,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the controller saw for one budget: its signal and the settings it decided with."""
+    """What the controller saw for one budget: its signal and the settings it decided with
+    (`settings`: `config` already flattened, shared by every budget of a run)."""
     return {
-        "signal": {k: _plain(v) for k, v in dataclasses.asdict(signal).items()},
-        "settings": {k: _plain(v) for k, v in dataclasses.asdict(config).items()},
+        "signal": _flat(signal),
+        "settings": _flat(config) if settings is None else settings,
         "account_daily_cap_micros": account_daily_cap_micros,
     }
 
@@ -144,6 +155,7 @@ def plan_decisions(
     account daily cap (`account_daily_cap_micros`), the raises are fitted under it."""
     planned = []
     signals: list[SegmentSignal] = []
+    settings = _flat(config)
     for row in inputs:
         name = row["budget_resource_name"]
         info = budgets.get(name)
@@ -169,6 +181,8 @@ def plan_decisions(
             acceptance_rate=_decimal(row.get("acceptance_rate")),
             min_margin=_decimal(row.get("min_margin")),
             lead_elasticity=_decimal(row.get("lead_elasticity")),
+            day_factor=_decimal(row.get("day_factor")),
+            organic_leads=_decimal(row.get("organic_leads")),
         )
         if info is not None and not info.skip_reason and row["has_plan"]:
             decision = decide(signal, config)
@@ -181,7 +195,9 @@ def plan_decisions(
                 campaign_id=row["campaign_id"],
                 budget_resource_name=name,
                 decision=decision,
-                inputs=decision_inputs(signal, config, row.get("account_daily_cap_micros")),
+                inputs=decision_inputs(
+                    signal, config, row.get("account_daily_cap_micros"), settings=settings
+                ),
             )
         )
     caps = [
@@ -336,7 +352,22 @@ def _log_and_send(
         },
         caller=caller,
     )
-    statuses, stop = _send(db, caller, run, logged, gateway, mode)
+    # Decreases go out in batches of their own, first: the account daily cap counts a
+    # decrease only once Google Ads confirmed it, so the raises' claims see the room it made.
+    lowered = {p.budget_resource_name for p in planned if p.decision.action == "decrease"}
+    statuses, stop = _send(
+        db, caller, run, [r for r in logged if r["budget_resource_name"] in lowered], gateway, mode
+    )
+    if stop is None:
+        more, stop = _send(
+            db,
+            caller,
+            run,
+            [r for r in logged if r["budget_resource_name"] not in lowered],
+            gateway,
+            mode,
+        )
+        statuses.update(more)
     return logged, statuses, stop
 
 
