@@ -698,6 +698,54 @@ def test_example_a_segment_paying_more_than_its_leads_earn_is_lowered() -> None:
     assert "€26.75" in d.reason and "€20.00" in d.reason and "worth buying" in d.reason
 
 
+def test_example_the_budget_worth_buying_is_measured_from_the_weeks_spend() -> None:
+    # CPL €25 at the week's spend of €90/day, elasticity 0.5: €50 per accepted lead against
+    # €50 less 20 % = €40, so the budget where the next one costs €40 is €90 x 0.8 ^ 2 =
+    # €57.60: the spend the cost was measured at, scaled, not today's budget (€65, cut
+    # yesterday), which would name €41.60 and overshoot to the daily limit (€52).
+    s = signal(
+        current_budget_micros=65 * EUR,
+        target_leads=D(6),
+        expected_leads=D(5),
+        paid_leads=D("3.6"),
+        spend_micros=90 * EUR,
+        lead_value_micros=50 * EUR,
+        acceptance_rate=D(1),
+        min_margin=D("0.2"),
+    )
+    d = decide(s, CONFIG)
+    assert d.action == "decrease" and d.new_budget_micros == 57_600_000
+    assert "down to €57.60 where the next accepted lead costs its worth" in d.reason
+    # After a run of raises (today's budget €55, the week's spend €40): €32 per accepted
+    # lead, so the raise stops at €40 x (40 / 32) ^ 2 = €62.50, not at €55 x 1.5625.
+    raised = dataclasses.replace(
+        s, current_budget_micros=55 * EUR, paid_leads=D("2.5"), spend_micros=40 * EUR
+    )
+    up = decide(raised, CONFIG)
+    assert up.action == "increase" and up.new_budget_micros == 62_500_000
+    assert "up to €62.50 where the next accepted lead costs its worth" in up.reason
+
+
+def test_example_a_small_segment_worth_more_is_raised_by_the_same_band_as_a_cut() -> None:
+    # 2 leads/day expected, 1.5 of them paid at €60/day: €80 per accepted lead against €100,
+    # so 2.375 leads/day are worth buying (of 3 targeted): a gap of 0.375, outside the band
+    # of 10 % of the 2 expected (0.2). Without the min_gap_leads floor of 0.5 (which only
+    # cuts were spared), small segments worth more are raised like those costing too much
+    # are cut, instead of Poisson noise ratcheting them down.
+    s = signal(
+        target_leads=D(3),
+        expected_leads=D(2),
+        paid_leads=D("1.5"),
+        spend_micros=60 * EUR,
+        lead_value_micros=100 * EUR,
+        acceptance_rate=D(1),
+        min_margin=D(0),
+    )
+    d = decide(s, CONFIG)
+    assert d.action == "increase" and d.new_budget_micros == 72 * EUR  # +20 %, the limit
+    assert "2.38 leads/day are worth buying" in d.reason
+
+
 def test_example_without_a_recent_cost_holds_when_the_target_cpl_is_too_dear() -> None:
     s = signal(
         paid_leads=None,

@@ -29,10 +29,13 @@ The economics (when the signal carries the value of an accepted lead)::
     never raise when M >= worth (hold, the reason names M and the value);
     with recent paid leads, the leads worth buying are
         worth_leads = expected - paid + paid x (worth / M) ^ (e / (1 - e))
-    (the budget where the next accepted lead costs exactly `worth`), and the
+    (at the budget where the next accepted lead costs exactly `worth`,
+        worth_budget = spend x (worth / M) ^ (1 / (1 - e)),
+    relative to the week's spend M is measured at, not to the current budget), and the
     controller steers to min(target, worth_leads): gap = that - expected. So a
     segment whose leads cost more than they earn at the margin is lowered (its gap
-    is negative), one that is worth more is raised only up to that point.
+    is negative) to worth_budget, one that is worth more is raised only up to it. The
+    dead band is then dead_band x expected for both directions (no min_gap_leads floor).
 
 An account daily cap is applied across budgets by :func:`fit_account_cap`.
 
@@ -332,9 +335,11 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             )
 
     band = max(c.dead_band * target, c.min_gap_leads)
-    if told_worth and gap < 0:
-        # Leads that lose money: the band is relative to what is bought now, without the
-        # absolute floor of min_gap_leads (a small segment paying too much is cut too), but
+    if told_worth:
+        # Steering to the leads worth buying: the band is relative to what is bought now,
+        # without the absolute floor of min_gap_leads, for raises and cuts alike (a small
+        # segment paying too much is cut, and one worth more is raised, by the same rule:
+        # with the floor on raises only, Poisson noise ratchets small segments down), but
         # at least MIN_LOGGED_GAP, so that the logged gap (two decimals) keeps its sign.
         band = max(c.dead_band * expected, MIN_LOGGED_GAP)
     side = "Under" if gap > 0 else "Over"
@@ -380,8 +385,8 @@ def _change(
         desired = old + wanted
         if desired.is_nan():
             return _hold(s, cannot, gap)
-        if economics is not None and economics.budget_limit is not None:
-            limit = old * economics.budget_limit
+        if economics is not None and economics.worth_budget is not None:
+            limit = economics.worth_budget
             if limit < desired:
                 desired = limit
                 how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
@@ -394,12 +399,12 @@ def _change(
     desired = base + wanted
     if (
         economics is not None
-        and economics.budget_limit is not None
+        and economics.worth_budget is not None
         and economics.worth_leads is not None
         and economics.worth_leads < expected_of(s)
     ):
         # Cutting to the leads worth buying: the curve says which budget that is.
-        desired = old * economics.budget_limit
+        desired = economics.worth_budget
         how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
         return _hold(s, cannot, gap)
@@ -543,8 +548,11 @@ class _Economics:
     """value x (1 - min_margin): the most the next accepted lead may cost."""
     worth_leads: Decimal | None
     """Leads/day at the budget where the next accepted lead costs `worth` (None: unknown)."""
-    budget_limit: Decimal | None
-    """That budget as a multiple of the current one (None: unknown or unlimited)."""
+    worth_budget: Decimal | None
+    """That budget in micros (None: unknown or unlimited): the spend M was measured at (the
+    week's) x (worth / M) ^ (1 / (1 - e)). The ratio is relative to that spend, not to the
+    current budget: after a run of raises the current budget is above the week's spend, and
+    scaling it would overshoot (and after cuts undershoot) the budget the curve names."""
 
     def describe(self) -> str:
         return (
@@ -598,16 +606,17 @@ def _economics(
         return None
     marginal = marginal_cpl / acceptance
     worth = value * (1 - margin)
-    worth_leads = budget_limit = None
-    if observed and paid is not None and e < 1 and marginal > 0:
+    worth_leads = worth_budget = None
+    if observed and paid is not None and spend is not None and e < 1 and marginal > 0:
         ratio = worth / marginal
         budget_limit = ratio ** (1 / (1 - e)) if ratio > 0 else Decimal(0)
         expected = _as_decimal(s.expected_leads) or Decimal(0)
         worth_leads = expected - paid + paid * budget_limit**e
-        if not (budget_limit.is_finite() and worth_leads.is_finite()):
-            worth_leads = budget_limit = None
+        worth_budget = spend * budget_limit
+        if not (worth_budget.is_finite() and worth_leads.is_finite()):
+            worth_leads = worth_budget = None
     return _Economics(
-        marginal, marginal_cpl, acceptance, Decimal(value), margin, worth, worth_leads, budget_limit
+        marginal, marginal_cpl, acceptance, Decimal(value), margin, worth, worth_leads, worth_budget
     )
 
 
