@@ -27,11 +27,12 @@ The economics (when the signal carries the value of an accepted lead)::
     marginal cost per accepted lead M = marginal CPL / acceptance rate
     worth               = value x (1 - minimum margin)
     never raise when M >= worth (hold, the reason names M and the value);
-    with recent paid leads, the leads worth buying are
-        worth_leads = expected - paid + paid x (worth / M) ^ (e / (1 - e))
-    (at the budget where the next accepted lead costs exactly `worth`,
-        worth_budget = spend x (worth / M) ^ (1 / (1 - e)),
-    relative to the week's spend M is measured at, not to the current budget), and the
+    with recent paid leads (at the week's spend), the budget where the next accepted lead
+    costs exactly `worth` and the leads it buys are
+        worth_budget = spend x (worth / M) ^ (1 / (1 - e))
+        worth_leads  = expected + paid x ((worth / M) ^ (e / (1 - e)) - (current / spend) ^ e)
+    (relative to the week's spend M is measured at, not to the current budget, which
+    after a run of raises or cuts differs from it; `expected` is at the current budget), and the
     controller steers to min(target, worth_leads): gap = that - expected. So a
     segment whose leads cost more than they earn at the margin is lowered (its gap
     is negative) to worth_budget, one that is worth more is raised only up to it. The
@@ -327,7 +328,7 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 f"only {_leads(target)} leads/day are worth buying (the next accepted lead "
                 f"costs {economics.describe()}); "
             )
-        elif gap > 0 and economics.marginal >= economics.worth:
+        if gap > 0 and economics.marginal >= economics.worth:
             return hold(
                 f"Holding: under target by {_leads(gap)} leads/day, but the next accepted lead "
                 f"would cost {economics.describe()}.",
@@ -611,7 +612,16 @@ def _economics(
         ratio = worth / marginal
         budget_limit = ratio ** (1 / (1 - e)) if ratio > 0 else Decimal(0)
         expected = _as_decimal(s.expected_leads) or Decimal(0)
-        worth_leads = expected - paid + paid * budget_limit**e
+        # `expected` is measured at yesterday's spend, `paid` at the week's: while the budget
+        # limits the campaign (it spends about its budget), the leads worth buying are the
+        # expected ones plus the paid leads the curve adds from the current budget to
+        # worth_budget, so that the gap's sign and the budget agree after a run of moves.
+        current, lost = s.current_budget_micros, _as_share(s.lost_impression_share_budget)
+        limiting = lost is not None and lost >= c.saturation_lost_share
+        now = Decimal(1)
+        if limiting and _is_int(current) and current is not None and current > 0:
+            now = (current / Decimal(spend)) ** e
+        worth_leads = expected + paid * (budget_limit**e - now)
         worth_budget = spend * budget_limit
         if not (worth_budget.is_finite() and worth_leads.is_finite()):
             worth_leads = worth_budget = None
