@@ -739,6 +739,85 @@ def test_with_a_forecast_every_hard_rule_still_holds(
         assert s.min_budget_micros <= new <= s.max_budget_micros
 
 
+def test_example_the_budget_worth_buying_is_measured_from_the_weeks_spend() -> None:
+    # CPL €25 at the week's spend of €90/day, elasticity 0.5: €50 per accepted lead against
+    # €50 less 20 % = €40, so the budget where the next one costs €40 is €90 x 0.8 ^ 2 =
+    # €57.60: the spend the cost was measured at, scaled, not today's budget (€65, cut
+    # yesterday), which would name €41.60 and overshoot to the daily limit (€52).
+    s = signal(
+        current_budget_micros=65 * EUR,
+        target_leads=D(6),
+        expected_leads=D(5),
+        paid_leads=D("3.6"),
+        spend_micros=90 * EUR,
+        lead_value_micros=50 * EUR,
+        acceptance_rate=D(1),
+        min_margin=D("0.2"),
+    )
+    d = decide(s, CONFIG)
+    assert d.action == "decrease" and d.new_budget_micros == 57_600_000
+    assert "down to €57.60 where the next accepted lead costs its worth" in d.reason
+    # After a run of raises (today's budget €55, the week's spend €40): €32 per accepted
+    # lead, so the raise stops at €40 x (40 / 32) ^ 2 = €62.50, not at €55 x 1.5625.
+    raised = dataclasses.replace(
+        s, current_budget_micros=55 * EUR, paid_leads=D("2.5"), spend_micros=40 * EUR
+    )
+    up = decide(raised, CONFIG)
+    assert up.action == "increase" and up.new_budget_micros == 62_500_000
+    assert "up to €62.50 where the next accepted lead costs its worth" in up.reason
+
+
+def test_example_after_a_run_of_raises_the_budget_past_its_worth_is_cut() -> None:
+    # The week's spend €40/day bought 2 paid leads a day (all the leads): €26.67 per accepted
+    # lead at elasticity 0.75, against €40 less 25 % = €30, so the budget worth buying is
+    # €40 x (30 / 26.67) ^ 4 = €64.07. Raises took today's budget to €75, which the campaign
+    # spends (30 % of impressions lost to budget): the 2 expected leads are at €75, and the
+    # curve gives 2 x (1.125 ^ 3 - 1.875 ^ 0.75) = -0.36 of them from €75 down to €64.07,
+    # so 1.64 leads/day are worth buying: a cut. Counting the expected leads as bought at the
+    # week's spend said 2.85 were worth buying, a raise the budget limit then turned into a
+    # hold above the budget worth buying.
+    s = signal(
+        current_budget_micros=75 * EUR,
+        target_leads=D(6),
+        expected_leads=D(2),
+        paid_leads=D(2),
+        spend_micros=40 * EUR,
+        lost_impression_share_budget=0.3,
+        lead_value_micros=40 * EUR,
+        acceptance_rate=D(1),
+        min_margin=D("0.25"),
+        lead_elasticity=D("0.75"),
+    )
+    d = decide(s, CONFIG)
+    assert d.action == "decrease" and d.new_budget_micros == 64_080_000
+    assert "1.64 leads/day are worth buying" in d.reason
+    # While the budget does not limit the campaign (little lost to budget, or unknown), what
+    # it spends is not the budget: the expected leads count as bought at the week's spend.
+    for lost in (0.01, None):
+        loose = decide(dataclasses.replace(s, lost_impression_share_budget=lost), CONFIG)
+        assert loose.action == "hold", loose.reason
+
+
+def test_example_a_small_segment_worth_more_is_raised_by_the_same_band_as_a_cut() -> None:
+    # 2 leads/day expected, 1.5 of them paid at €60/day: €80 per accepted lead against €100,
+    # so 2.375 leads/day are worth buying (of 3 targeted): a gap of 0.375, outside the band
+    # of 10 % of the 2 expected (0.2). Without the min_gap_leads floor of 0.5 (which only
+    # cuts were spared), small segments worth more are raised like those costing too much
+    # are cut, instead of Poisson noise ratcheting them down.
+    s = signal(
+        target_leads=D(3),
+        expected_leads=D(2),
+        paid_leads=D("1.5"),
+        spend_micros=60 * EUR,
+        lead_value_micros=100 * EUR,
+        acceptance_rate=D(1),
+        min_margin=D(0),
+    )
+    d = decide(s, CONFIG)
+    assert d.action == "increase" and d.new_budget_micros == 72 * EUR  # +20 %, the limit
+    assert "2.38 leads/day are worth buying" in d.reason
+
+
 def test_example_without_a_recent_cost_holds_when_the_target_cpl_is_too_dear() -> None:
     s = signal(
         paid_leads=None,

@@ -27,12 +27,16 @@ The economics (when the signal carries the value of an accepted lead)::
     marginal cost per accepted lead M = marginal CPL / acceptance rate
     worth               = value x (1 - minimum margin)
     never raise when M >= worth (hold, the reason names M and the value);
-    with recent paid leads, the leads worth buying are
-        worth_leads = expected - paid + paid x (worth / M) ^ (e / (1 - e))
-    (the budget where the next accepted lead costs exactly `worth`), and the
+    with recent paid leads (at the week's spend), the budget where the next accepted lead
+    costs exactly `worth` and the leads it buys are
+        worth_budget = spend x (worth / M) ^ (1 / (1 - e))
+        worth_leads  = expected + paid x ((worth / M) ^ (e / (1 - e)) - (current / spend) ^ e)
+    (relative to the week's spend M is measured at, not to the current budget, which
+    after a run of raises or cuts differs from it; `expected` is at the current budget), and the
     controller steers to min(target, worth_leads): gap = that - expected. So a
     segment whose leads cost more than they earn at the margin is lowered (its gap
-    is negative), one that is worth more is raised only up to that point.
+    is negative) to worth_budget, one that is worth more is raised only up to it. The
+    dead band is then dead_band x expected for both directions (no min_gap_leads floor).
 
 An account daily cap is applied across budgets by :func:`fit_account_cap`.
 
@@ -368,7 +372,7 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 f"only {_leads(target)} leads/day are worth buying (the next accepted lead "
                 f"costs {economics.describe()}); "
             )
-        elif gap > 0 and economics.marginal >= economics.worth:
+        if gap > 0 and economics.marginal >= economics.worth:
             return hold(
                 f"Holding: under target by {_leads(gap)} leads/day, but the next accepted lead "
                 f"would cost {economics.describe()}.",
@@ -376,9 +380,11 @@ def _decide(s: SegmentSignal, c: ControllerConfig) -> Decision:
             )
 
     band = max(c.dead_band * target, c.min_gap_leads)
-    if told_worth and gap < 0:
-        # Leads that lose money: the band is relative to what is bought now, without the
-        # absolute floor of min_gap_leads (a small segment paying too much is cut too), but
+    if told_worth:
+        # Steering to the leads worth buying: the band is relative to what is bought now,
+        # without the absolute floor of min_gap_leads, for raises and cuts alike (a small
+        # segment paying too much is cut, and one worth more is raised, by the same rule:
+        # with the floor on raises only, Poisson noise ratchets small segments down), but
         # at least MIN_LOGGED_GAP, so that the logged gap (two decimals) keeps its sign.
         band = max(c.dead_band * expected, MIN_LOGGED_GAP)
     side = "Under" if gap > 0 else "Over"
@@ -424,8 +430,8 @@ def _change(
         desired = old + wanted
         if desired.is_nan():
             return _hold(s, cannot, gap)
-        if economics is not None and economics.budget_limit is not None:
-            limit = old * economics.budget_limit
+        if economics is not None and economics.worth_budget is not None:
+            limit = economics.worth_budget
             if limit < desired:
                 desired = limit
                 how += f", up to {_eur(limit)} where the next accepted lead costs its worth"
@@ -438,12 +444,12 @@ def _change(
     desired = base + wanted
     if (
         economics is not None
-        and economics.budget_limit is not None
+        and economics.worth_budget is not None
         and economics.worth_leads is not None
         and economics.worth_leads < expected_of(s)
     ):
         # Cutting to the leads worth buying: the curve says which budget that is.
-        desired = old * economics.budget_limit
+        desired = economics.worth_budget
         how = f"down to {_eur(desired)} where the next accepted lead costs its worth"
     if desired.is_nan():
         return _hold(s, cannot, gap)
@@ -587,8 +593,11 @@ class _Economics:
     """value x (1 - min_margin): the most the next accepted lead may cost."""
     worth_leads: Decimal | None
     """Leads/day at the budget where the next accepted lead costs `worth` (None: unknown)."""
-    budget_limit: Decimal | None
-    """That budget as a multiple of the current one (None: unknown or unlimited)."""
+    worth_budget: Decimal | None
+    """That budget in micros (None: unknown or unlimited): the spend M was measured at (the
+    week's) x (worth / M) ^ (1 / (1 - e)). The ratio is relative to that spend, not to the
+    current budget: after a run of raises the current budget is above the week's spend, and
+    scaling it would overshoot (and after cuts undershoot) the budget the curve names."""
 
     def describe(self) -> str:
         return (
@@ -642,16 +651,26 @@ def _economics(
         return None
     marginal = marginal_cpl / acceptance
     worth = value * (1 - margin)
-    worth_leads = budget_limit = None
-    if observed and paid is not None and e < 1 and marginal > 0:
+    worth_leads = worth_budget = None
+    if observed and paid is not None and spend is not None and e < 1 and marginal > 0:
         ratio = worth / marginal
         budget_limit = ratio ** (1 / (1 - e)) if ratio > 0 else Decimal(0)
         expected = _as_decimal(s.expected_leads) or Decimal(0)
-        worth_leads = expected - paid + paid * budget_limit**e
-        if not (budget_limit.is_finite() and worth_leads.is_finite()):
-            worth_leads = budget_limit = None
+        # `expected` is measured at yesterday's spend, `paid` at the week's: while the budget
+        # limits the campaign (it spends about its budget), the leads worth buying are the
+        # expected ones plus the paid leads the curve adds from the current budget to
+        # worth_budget, so that the gap's sign and the budget agree after a run of moves.
+        current, lost = s.current_budget_micros, _as_share(s.lost_impression_share_budget)
+        limiting = lost is not None and lost >= c.saturation_lost_share
+        now = Decimal(1)
+        if limiting and _is_int(current) and current is not None and current > 0:
+            now = (current / Decimal(spend)) ** e
+        worth_leads = expected + paid * (budget_limit**e - now)
+        worth_budget = spend * budget_limit
+        if not (worth_budget.is_finite() and worth_leads.is_finite()):
+            worth_leads = worth_budget = None
     return _Economics(
-        marginal, marginal_cpl, acceptance, Decimal(value), margin, worth, worth_leads, budget_limit
+        marginal, marginal_cpl, acceptance, Decimal(value), margin, worth, worth_leads, worth_budget
     )
 
 
