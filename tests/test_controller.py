@@ -289,13 +289,13 @@ def test_a_decision_is_deterministic_and_says_what_it_does(
         assert (d.new_budget_micros > d.old_budget_micros) == (d.action == "increase")
         assert d.new_budget_micros != d.old_budget_micros
     assert d.reason.strip().endswith(".")
-    if d.gap is not None:
+    if d.expected_gap is not None:
         assert s.target_leads is not None and s.expected_leads is not None
-        assert (d.gap > 0, d.gap < 0) == (under_target(s), over_target(s))
+        assert (d.expected_gap > 0, d.expected_gap < 0) == (under_target(s), over_target(s))
         with localcontext() as wide:
             wide.prec, wide.Emax, wide.Emin = 100, MAX_EMAX, MIN_EMIN
             gap = D(s.target_leads) - D(s.expected_leads)
-            assert abs(d.gap - gap) <= abs(gap) * D("1E-30")
+            assert abs(d.expected_gap - gap) <= abs(gap) * D("1E-30")
 
 
 @PROPERTY
@@ -490,7 +490,7 @@ def test_example_over_target_rounded_up_to_the_cent() -> None:
         ),
         CONFIG,
     )
-    assert (d.action, d.new_budget_micros, d.gap) == ("decrease", 128_340_000, D(-1))
+    assert (d.action, d.new_budget_micros, d.expected_gap) == ("decrease", 128_340_000, D(-1))
     assert d.change_pct == D("-14.44")  # -21.66 / 150 = -14.44 %
 
 
@@ -628,12 +628,12 @@ def test_with_economics_every_hard_rule_still_holds(
         assert d.new_budget_micros == d.old_budget_micros
         return
     old, new = d.old_budget_micros, d.new_budget_micros
-    assert old is not None and new is not None and d.gap is not None
+    assert old is not None and new is not None and d.expected_gap is not None
     p, q = config.max_daily_change.as_integer_ratio()
     assert abs(new - old) * q <= old * p
     assert s.min_budget_micros <= new <= s.max_budget_micros
     assert new % config.billable_unit_micros == 0
-    assert (new > old) == (d.action == "increase") == (d.gap > 0)
+    assert (new > old) == (d.action == "increase") == (d.expected_gap > 0)
 
 
 @PROPERTY
@@ -645,7 +645,7 @@ def test_a_change_has_a_gap_the_audit_log_can_hold(
     assume(config.min_gap_leads > 0)
     d = checked_decide(s, config)
     if d.action != "hold":
-        assert d.gap is not None and round(d.gap, 2) != 0, d
+        assert d.expected_gap is not None and round(d.expected_gap, 2) != 0, d
 
 
 def _marginal_per_accepted(s: SegmentSignal, config: ControllerConfig) -> Decimal | None:
@@ -693,7 +693,7 @@ def test_example_a_segment_paying_more_than_its_leads_earn_is_lowered() -> None:
     # the next one costs €18 lose money, so the budget goes down although under target.
     s = signal(lead_value_micros=20 * EUR, acceptance_rate=D("0.8"), min_margin=D("0.1"))
     d = decide(s, CONFIG)
-    assert d.action == "decrease" and d.gap is not None and d.gap < 0
+    assert d.action == "decrease" and d.expected_gap is not None and d.expected_gap < 0
     assert d.new_budget_micros == 48 * EUR  # -20 %, the daily limit
     assert "€26.75" in d.reason and "€20.00" in d.reason and "worth buying" in d.reason
 
@@ -853,7 +853,7 @@ def test_the_account_cap_only_trims_raises_and_keeps_every_rule(
     assert len(fitted) == len(decisions)
     for s, before, after in zip(signals, decisions, fitted, strict=True):
         assert after.old_budget_micros == before.old_budget_micros
-        assert after.gap == before.gap
+        assert after.expected_gap == before.expected_gap
         if before.action != "increase":
             assert after == before
             continue
@@ -909,4 +909,4 @@ def test_example_a_gap_too_small_for_the_audit_log_is_a_hold() -> None:
         lead_elasticity=D("0.5"),
     )
     d = decide(s, CONFIG)
-    assert d.action == "hold" and d.gap == D("0.0048")
+    assert d.action == "hold" and d.expected_gap == D("0.0048")

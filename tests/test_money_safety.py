@@ -773,7 +773,7 @@ def test_live_orchestrate_keeps_the_cap_in_google_ads(
             action="increase",
             old_budget_micros=signal.current_budget_micros,
             new_budget_micros=12_000_000,
-            gap=Decimal(1),
+            expected_gap=Decimal(1),
             reason="a controller that ignores the cap",
         ),
     )

@@ -173,7 +173,7 @@ def test_segment_preview_shows_inputs_estimate_and_decision_and_writes_nothing(
     assert budget["inputs"]["current_budget_euro"] == 40.0
     assert budget["inputs"]["max_budget_euro"] == 150.0
     assert budget["inputs"]["has_plan"] is True
-    assert set(budget["estimate"]) == {"gap_leads", "recent_cpl_euro"}
+    assert set(budget["estimate"]) == {"expected_gap", "recent_cpl_euro"}
     assert budget["decision"]["action"] in ("increase", "decrease", "hold")
     assert budget["decision"]["reason"]
     assert _counts(sql) == before

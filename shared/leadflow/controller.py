@@ -220,7 +220,7 @@ class Decision:
     old_budget_micros: int | None
     new_budget_micros: int | None
     """Equal to old_budget_micros for a hold."""
-    gap: Decimal | None
+    expected_gap: Decimal | None
     """target_leads - expected_leads (leads/day), when both are known."""
     reason: str
 
@@ -249,7 +249,7 @@ def decide(signal: SegmentSignal, config: ControllerConfig) -> Decision:
             "hold",
             signal.current_budget_micros,
             signal.current_budget_micros,
-            decision.gap,
+            decision.expected_gap,
             f"Holding: the computed change broke a safety rule ({broken}); please report this.",
         )
     return decision
@@ -773,7 +773,7 @@ def _fit_account_cap(
                 "hold",
                 d.old_budget_micros,
                 d.old_budget_micros,
-                d.gap,
+                d.expected_gap,
                 f"Holding: {_lower(d.reason.rstrip('.'))}; but {note}.",
             )
         else:
@@ -781,7 +781,7 @@ def _fit_account_cap(
                 "increase",
                 d.old_budget_micros,
                 amount,
-                d.gap,
+                d.expected_gap,
                 f"{d.reason.rstrip('.')}; {note}: trimmed to {_eur(amount)}.",
             )
     if sum(x.new_budget_micros or 0 for x in out) > cap and any(
@@ -792,7 +792,7 @@ def _fit_account_cap(
                 "hold",
                 x.old_budget_micros,
                 x.old_budget_micros,
-                x.gap,
+                x.expected_gap,
                 f"Holding: the account cap {_eur(cap)}/day would be exceeded.",
             )
             if x.action == "increase"
@@ -846,11 +846,12 @@ def _breaks_a_rule(s: SegmentSignal, c: ControllerConfig, d: Decision) -> str:
         return "" if new == old else "hold changes the budget"
     if not (_is_int(old) and _is_int(new)) or old is None or new is None:
         return "missing amount"
-    if d.gap is None or not d.gap.is_finite():
+    if d.expected_gap is None or not d.expected_gap.is_finite():
         return "no gap"
     if (d.action == "increase") != (new > old) or new == old:
         return "action does not match the change"
-    if (d.gap > 0 and new < old) or (d.gap < 0 and new > old) or d.gap == 0:
+    gap = d.expected_gap
+    if (gap > 0 and new < old) or (gap < 0 and new > old) or gap == 0:
         return "against the gap"
     numerator, denominator = c.max_daily_change.as_integer_ratio()
     if abs(new - old) * denominator > old * numerator:

@@ -101,7 +101,7 @@ class PlannedDecision:
             "action": d.action,
             "old_amount_micros": d.old_budget_micros,
             "new_amount_micros": d.new_budget_micros,
-            "expected_gap": None if d.gap is None else str(d.gap),
+            "expected_gap": None if d.expected_gap is None else str(d.expected_gap),
             "inputs": self.inputs,
             "reason": d.reason,
         }
@@ -142,7 +142,11 @@ def _decimal(value: Any) -> Decimal | None:
 
 def _hold(old: int | None, reason: str) -> Decision:
     return Decision(
-        action="hold", old_budget_micros=old, new_budget_micros=old, gap=None, reason=reason
+        action="hold",
+        old_budget_micros=old,
+        new_budget_micros=old,
+        expected_gap=None,
+        reason=reason,
     )
 
 
@@ -451,7 +455,7 @@ def rollback(
                     action="increase" if restore > old else "decrease",
                     old_budget_micros=old,
                     new_budget_micros=restore,
-                    gap=None,
+                    expected_gap=None,
                     reason=f"rollback of log #{c['log_id']}: restore {restore / 1e6:.2f} euro",
                 )
             planned.append(

@@ -65,7 +65,7 @@ def preview_segment(
                     "current_budget_euro": _euro(decision.old_budget_micros),
                 },
                 "estimate": {
-                    "gap_leads": _number(decision.gap),
+                    "expected_gap": _number(decision.expected_gap),
                     "recent_cpl_euro": cpl,
                 },
                 "decision": {
