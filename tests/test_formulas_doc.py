@@ -106,3 +106,24 @@ def test_the_daily_limit_cannot_be_set_above_20_percent(sql: psycopg.Connection[
     sql.execute("update public.orchestration_settings set max_daily_change = 0.2")
     with pytest.raises(psycopg.errors.CheckViolation):
         sql.execute("update public.orchestration_settings set max_daily_change = 0.201")
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "steering_window_days = 10",  # not whole weeks: weekdays would count unequally
+        "steering_window_days = 0",
+        "scale_window_days = 10",
+        "elasticity_min = 0",
+        "elasticity_min = 0.95",  # not below elasticity_max
+        "elasticity_max = 1.01",
+        "demand_variance = -0.01",
+        "min_accepted_for_value = 0",
+        "estimate_max_age_days = 0",
+    ],
+)
+def test_the_estimator_and_window_parameters_are_checked(
+    sql: psycopg.Connection[Any], assignment: str
+) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation):
+        sql.execute(f"update public.orchestration_settings set {assignment}")

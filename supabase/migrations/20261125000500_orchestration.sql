@@ -890,7 +890,18 @@ alter table public.orchestration_settings
   add column value_window_days integer not null default 56 check (value_window_days between 7 and 365),
   add column saturation_lost_share numeric(4, 3) not null default 0.020
     check (saturation_lost_share >= 0 and saturation_lost_share < 1),
-  add column forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0);
+  add column forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0),
+  add column elasticity_min numeric(4, 3) not null default 0.150,
+  add column elasticity_max numeric(4, 3) not null default 0.950,
+  add column demand_variance numeric(4, 3) not null default 0.030 check (demand_variance >= 0),
+  add column scale_window_days integer not null default 14
+    check (scale_window_days between 7 and 364 and scale_window_days % 7 = 0),
+  add column min_accepted_for_value integer not null default 3 check (min_accepted_for_value >= 1),
+  add column estimate_max_age_days integer not null default 7 check (estimate_max_age_days >= 1),
+  add column steering_window_days integer not null default 7
+    check (steering_window_days between 7 and 364 and steering_window_days % 7 = 0),
+  add constraint orchestration_settings_elasticity_range
+    check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 1);
 
 comment on column public.orchestration_settings.account_daily_cap is
   'Optional account-wide daily cap (euro): the day''s budgets never sum to more. Null: no cap.';
@@ -908,6 +919,26 @@ comment on column public.orchestration_settings.value_window_days is
 comment on column public.orchestration_settings.forecast_prior_leads is
   'Leads of prior weight a weekday''s (or public holiday''s) factor of an industry is shrunk toward 1 '
   'with (orchestration_inputs.day_factor; see docs/FORMULAS.md).';
+comment on column public.orchestration_settings.elasticity_min is
+  'Smallest elasticity the estimator gives a segment (its estimate is clamped to elasticity_min .. '
+  'elasticity_max).';
+comment on column public.orchestration_settings.elasticity_max is
+  'Largest elasticity the estimator gives a segment (at most 1: paid leads never grow faster than spend).';
+comment on column public.orchestration_settings.demand_variance is
+  'Day-to-day variance of ln(demand): with the Poisson 1 / leads, var(ln mean) of a spend half of the '
+  'estimator is 1 / its leads + demand_variance / its days.';
+comment on column public.orchestration_settings.scale_window_days is
+  'Recent days (a whole number of weeks) the estimator''s scale is fitted over, and the paid leads per '
+  'day at the week''s spend (orchestration_inputs.paid_leads) are averaged over.';
+comment on column public.orchestration_settings.min_accepted_for_value is
+  'Accepted leads a segment (else its industry, else all segments) needs over value_window_days for its '
+  'mean price to be the value of an accepted lead.';
+comment on column public.orchestration_settings.estimate_max_age_days is
+  'orchestration_inputs uses the newest response estimate of the last this many days (to the day); '
+  'older: none (the prior elasticity, no value).';
+comment on column public.orchestration_settings.steering_window_days is
+  'The trailing window (a whole number of weeks: each weekday counts equally) of targets, leads and '
+  'spend the controller''s inputs are means over (orchestration_inputs).';
 comment on column public.orchestration_settings.saturation_lost_share is
   'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
   'holds under target, the estimator skips the day).';
@@ -1008,7 +1039,9 @@ set search_path = ''
 as $$
   with params as (
     select o.prior_elasticity as e0, o.elasticity_spread as tau,
-           o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat
+           o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat,
+           o.elasticity_min as e_min, o.elasticity_max as e_max, o.demand_variance as dv,
+           o.scale_window_days as sw, o.min_accepted_for_value as min_acc
     from public.orchestration_settings o
     limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
@@ -1056,12 +1089,13 @@ as $$
     group by h.segment_id
   ),
   own as (
-    -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand (0.03 / days).
+    -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand
+    -- (demand_variance / days).
     select pr.segment_id, pr.lo_n + pr.hi_n as n,
            ln(pr.hi_conversions / pr.lo_conversions) / ln(pr.hi_spend / pr.lo_spend) as slope,
-           (1 / pr.hi_total + 0.03 / pr.hi_n + 1 / pr.lo_total + 0.03 / pr.lo_n)
+           (1 / pr.hi_total + p.dv / pr.hi_n + 1 / pr.lo_total + p.dv / pr.lo_n)
              / ln(pr.hi_spend / pr.lo_spend) ^ 2 as var
-    from pairs pr
+    from pairs pr cross join params p
     where pr.lo_total > 0 and pr.hi_total > 0 and pr.hi_spend > pr.lo_spend * 1.01
   ),
   with_own as (
@@ -1097,12 +1131,13 @@ as $$
     join province_pool pp on pp.region_code = w.region_code
   ),
   scaled as (
-    -- Scale at the estimated elasticity over the last two weeks (recent: costs drift).
+    -- Scale at the estimated elasticity over the last scale_window_days (recent: costs drift).
     select po.segment_id,
            sum(d.conversions)
-             / nullif(sum(power(d.spend::float8, least(greatest(po.e, 0.15), 0.95)::float8)::numeric), 0) as scale
+             / nullif(sum(power(d.spend::float8, least(greatest(po.e, p.e_min), p.e_max)::float8)::numeric), 0) as scale
     from posterior po
-    join daily d on d.segment_id = po.segment_id and d.day >= p_day - 14 and d.spend > 0
+    cross join params p
+    join daily d on d.segment_id = po.segment_id and d.day >= p_day - p.sw and d.spend > 0
     group by po.segment_id
   ),
   value_window as (
@@ -1112,15 +1147,16 @@ as $$
     group by st.segment_id
   ),
   value_of as (
-    -- The segment's mean price of an accepted lead; with fewer than 3 accepted leads its
-    -- industry's, then every segment's; none: no value known (no economics rule).
+    -- The segment's mean price of an accepted lead; with fewer than min_accepted_for_value
+    -- accepted leads its industry's, then every segment's; none: no value known (no economics rule).
     select s.segment_id,
-           case when v.accepted >= 3 then v.revenue / v.accepted
-                when iv.accepted >= 3 then iv.revenue / iv.accepted
-                when av.accepted >= 3 then av.revenue / av.accepted end as value,
-           case when v.accepted >= 3 then 'segment' when iv.accepted >= 3 then 'industry'
-                when av.accepted >= 3 then 'all' else 'none' end as source
+           case when v.accepted >= p.min_acc then v.revenue / v.accepted
+                when iv.accepted >= p.min_acc then iv.revenue / iv.accepted
+                when av.accepted >= p.min_acc then av.revenue / av.accepted end as value,
+           case when v.accepted >= p.min_acc then 'segment' when iv.accepted >= p.min_acc then 'industry'
+                when av.accepted >= p.min_acc then 'all' else 'none' end as source
     from segments s
+    cross join params p
     left join value_window v on v.segment_id = s.segment_id
     left join (select s2.industry_id, sum(v2.revenue) as revenue, sum(v2.accepted) as accepted
                from value_window v2 join segments s2 on s2.segment_id = v2.segment_id
@@ -1132,12 +1168,13 @@ as $$
       (segment_id, day, lead_value, lead_value_source, elasticity, elasticity_sd, own_elasticity,
        own_elasticity_sd, pooled_elasticity, scale, days_used, computed_at)
     select po.segment_id, p_day, round(vo.value::numeric, 2), vo.source,
-           round(least(greatest(po.e, 0.15), 0.95)::numeric, 4), round(po.sd::numeric, 4),
+           round(least(greatest(po.e, p.e_min), p.e_max)::numeric, 4), round(po.sd::numeric, 4),
            case when po.slope is not null then round(least(greatest(po.slope, -999), 999)::numeric, 4) end,
            case when po.var is not null then round(least(sqrt(po.var), 999999)::numeric, 4) end,
-           round(least(greatest(po.pooled, 0.15), 0.95)::numeric, 4),
+           round(least(greatest(po.pooled, p.e_min), p.e_max)::numeric, 4),
            round(least(sc.scale, 99999999)::numeric, 6), coalesce(po.n, 0)::integer, now()
     from posterior po
+    cross join params p
     join value_of vo on vo.segment_id = po.segment_id
     left join scaled sc on sc.segment_id = po.segment_id
     on conflict (segment_id, day) do update set
@@ -1178,7 +1215,7 @@ grant execute on function public.estimate_segment_responses(date) to service_rol
 -- elasticity and its standard deviation, and the account's daily cap.
 -- =============================================================================
 
-create or replace function public.orchestration_inputs(p_day date, p_window_days integer default 7)
+create or replace function public.orchestration_inputs(p_day date)
 returns table (
   segment_id uuid,
   code text,
@@ -1202,7 +1239,6 @@ returns table (
   lead_elasticity numeric,
   lead_elasticity_sd numeric,
   account_daily_cap_micros bigint,
-  saturation_lost_share numeric,
   day_factor numeric,
   organic_leads numeric
 )
@@ -1211,15 +1247,18 @@ set search_path = ''
 as $$
   with settings as (
     select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread,
-           o.saturation_lost_share, o.response_window_days, o.forecast_prior_leads
+           o.response_window_days, o.forecast_prior_leads, o.steering_window_days,
+           o.scale_window_days, o.estimate_max_age_days
     from public.orchestration_settings o
     limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
   response as (
-    -- The newest estimate up to the day (estimate_segment_responses, run by orchestrate).
+    -- The newest estimate up to the day (estimate_segment_responses, run by orchestrate), of
+    -- the last estimate_max_age_days.
     select distinct on (r.segment_id) r.segment_id, r.lead_value, r.elasticity, r.elasticity_sd
     from public.segment_response_estimates r
-    where r.day <= p_day and r.day > p_day - 7
+    cross join settings se
+    where r.day <= p_day and r.day > p_day - se.estimate_max_age_days
     order by r.segment_id, r.day desc
   ),
   budgets as (
@@ -1232,25 +1271,27 @@ as $$
     where s.is_active
   ),
   targets as (
-    -- Trailing week of targets ending today: each weekday once.
+    -- Trailing steering window of targets ending today (whole weeks: each weekday equally).
     select p.segment_id, avg(p.target_leads) as target,
            bool_or(p.day = p_day) as has_today,
            max(p.acceptance_rate) filter (where p.day = p_day) as acceptance_rate
     from public.lead_segment_plans p
-    where p.day > p_day - p_window_days and p.day <= p_day
+    cross join settings se
+    where p.day > p_day - se.steering_window_days and p.day <= p_day
     group by p.segment_id
   ),
   week_spend as (
-    -- Trailing week of measured days before today: the spend the CPL is measured at.
+    -- Trailing steering window of measured days before today: the spend the CPL is measured at.
     select st.segment_id, avg(st.ad_spend) as spend
     from public.lead_generation_stats st
-    where st.day >= p_day - p_window_days and st.day < p_day
+    cross join settings se
+    where st.day >= p_day - se.steering_window_days and st.day < p_day
     group by st.segment_id
   ),
   actuals as (
-    -- Paid leads per day at the week's spend: two weeks of days, each day's paid leads
-    -- scaled to that spend along the segment's curve (half the noise of one week, and a
-    -- budget change counts at once). A day without spend counts as it was.
+    -- Paid leads per day at the week's spend: the last scale_window_days (two weeks: half
+    -- the noise of one), each day's paid leads scaled to that spend along the segment's
+    -- curve (a budget change counts at once). A day without spend counts as it was.
     select st.segment_id,
            avg(st.leads_google_ads * case
                  when st.ad_spend > 0 and ws.spend > 0
@@ -1261,7 +1302,7 @@ as $$
     cross join settings se
     join week_spend ws on ws.segment_id = st.segment_id
     left join response r on r.segment_id = st.segment_id
-    where st.day >= p_day - 2 * p_window_days and st.day < p_day
+    where st.day >= p_day - se.scale_window_days and st.day < p_day
     group by st.segment_id, ws.spend
   ),
   yesterday as (
@@ -1283,7 +1324,7 @@ as $$
     cross join settings se
     left join yesterday y on y.segment_id = st.segment_id
     left join response r on r.segment_id = st.segment_id
-    where st.day >= p_day - p_window_days and st.day < p_day
+    where st.day >= p_day - se.steering_window_days and st.day < p_day
     group by st.segment_id
   ),
   pattern as (
@@ -1313,7 +1354,8 @@ as $$
   day_kinds as (
     select g.day::date as day,
            case when h.day is not null then 0 else extract(isodow from g.day)::integer end as kind
-    from generate_series(p_day - p_window_days, p_day, interval '1 day') as g (day)
+    from settings se
+    cross join generate_series(p_day - se.steering_window_days, p_day, interval '1 day') as g (day)
     left join public.public_holidays h on h.day = g.day::date
   ),
   forecast as (
@@ -1350,7 +1392,6 @@ as $$
          coalesce(r.elasticity, se.prior_elasticity),
          coalesce(r.elasticity_sd, se.elasticity_spread),
          round(se.account_daily_cap * 1000000)::bigint,
-         se.saturation_lost_share,
          round(coalesce(fc.factor, 1), 4),
          round(e.organic * coalesce(fc.factor, 1) / b.n, 4)
   from budgets b
@@ -1366,16 +1407,17 @@ as $$
     on m.customer_id = b.customer_id and m.campaign_id = b.campaign_id and m.day = p_day - 1
   order by b.code, b.budget_resource_name
 $$;
-comment on function public.orchestration_inputs(date, integer) is
-  'Per active mapped budget: bounds, trailing-week average target, trailing-week leads at yesterday''s '
-  'spend (each day''s paid leads x (spend yesterday / spend that day) ^ e, e the segment''s estimated '
+comment on function public.orchestration_inputs(date) is
+  'Per active mapped budget: bounds, average target and leads at yesterday''s spend over the trailing '
+  'steering window (steering_window_days; each day''s paid leads x (spend yesterday / spend that day) ^ e, '
+  'e the segment''s estimated '
   'elasticity), paid leads and spend (split evenly over a segment''s budgets), data age, lost impression '
   'share; value of an accepted lead, acceptance rate, minimum margin, elasticity and its standard '
   'deviation, the account daily cap, and the forecast: the day''s weekday/holiday factor of the '
   'industry over the trailing week''s (day_factor) and the organic leads expected on the day. '
   'See docs/FORMULAS.md.';
-revoke execute on function public.orchestration_inputs(date, integer) from public, anon, authenticated;
-grant execute on function public.orchestration_inputs(date, integer) to service_role;
+revoke execute on function public.orchestration_inputs(date) from public, anon, authenticated;
+grant execute on function public.orchestration_inputs(date) to service_role;
 
 -- =============================================================================
 -- The operator's day (issue #14), self-contained:
