@@ -240,6 +240,30 @@ create table public.orchestration_settings (
     check (prior_acceptance > 0 and prior_acceptance <= 1),
   prior_acceptance_weight numeric(6, 2) not null default 20 check (prior_acceptance_weight >= 0),
   max_pace numeric(4, 2) not null default 1.50 check (max_pace >= 1),
+  -- Economics, the account cap and the response estimator (orchestration_inputs,
+  -- estimate_segment_responses).
+  account_daily_cap numeric(14, 2) check (account_daily_cap is null or account_daily_cap > 0),
+  min_margin numeric(4, 3) not null default 0.100 check (min_margin >= 0 and min_margin < 1),
+  prior_elasticity numeric(4, 3) not null default 0.550
+    check (prior_elasticity > 0 and prior_elasticity <= 1),
+  elasticity_spread numeric(4, 3) not null default 0.150 check (elasticity_spread > 0),
+  response_window_days integer not null default 56
+    check (response_window_days between 7 and 365),
+  value_window_days integer not null default 56 check (value_window_days between 7 and 365),
+  saturation_lost_share numeric(4, 3) not null default 0.020
+    check (saturation_lost_share >= 0 and saturation_lost_share < 1),
+  forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0),
+  elasticity_min numeric(4, 3) not null default 0.150,
+  elasticity_max numeric(4, 3) not null default 0.950,
+  demand_variance numeric(4, 3) not null default 0.030 check (demand_variance >= 0),
+  scale_window_days integer not null default 14
+    check (scale_window_days between 7 and 364 and scale_window_days % 7 = 0),
+  min_accepted_for_value integer not null default 3 check (min_accepted_for_value >= 1),
+  estimate_max_age_days integer not null default 7 check (estimate_max_age_days >= 1),
+  steering_window_days integer not null default 7
+    check (steering_window_days between 7 and 364 and steering_window_days % 7 = 0),
+  constraint orchestration_settings_elasticity_range
+    check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 1),
   updated_at timestamptz not null default now(),
   updated_by uuid
 );
@@ -270,6 +294,45 @@ comment on column public.orchestration_settings.prior_acceptance_weight is
   'How many decided leads the prior acceptance rate is worth.';
 comment on column public.orchestration_settings.max_pace is
   'A month behind schedule raises the daily accepted target to at most this multiple of the daily capacity.';
+comment on column public.orchestration_settings.account_daily_cap is
+  'Optional account-wide daily cap (euro): the day''s budgets never sum to more. Null: no cap.';
+comment on column public.orchestration_settings.min_margin is
+  'Minimum margin on an accepted lead: never raise a budget when the estimated marginal cost per accepted '
+  'lead exceeds value x (1 - min_margin). industry_economics overrides it per industry.';
+comment on column public.orchestration_settings.prior_elasticity is
+  'Elasticity (paid leads grow like spend ^ e) a segment is pooled toward when its own data say little.';
+comment on column public.orchestration_settings.elasticity_spread is
+  'Standard deviation of elasticities between segments (the prior''s, and the pooling''s, spread).';
+comment on column public.orchestration_settings.response_window_days is
+  'Days of Google Ads history an elasticity is estimated from.';
+comment on column public.orchestration_settings.value_window_days is
+  'Days of accepted leads the value of an accepted lead is averaged over.';
+comment on column public.orchestration_settings.forecast_prior_leads is
+  'Leads of prior weight a weekday''s (or public holiday''s) factor of an industry is shrunk toward 1 '
+  'with (orchestration_inputs.day_factor; see docs/FORMULAS.md).';
+comment on column public.orchestration_settings.elasticity_min is
+  'Smallest elasticity the estimator gives a segment (its estimate is clamped to elasticity_min .. '
+  'elasticity_max).';
+comment on column public.orchestration_settings.elasticity_max is
+  'Largest elasticity the estimator gives a segment (at most 1: paid leads never grow faster than spend).';
+comment on column public.orchestration_settings.demand_variance is
+  'Day-to-day variance of ln(demand): with the Poisson 1 / leads, var(ln mean) of a spend half of the '
+  'estimator is 1 / its leads + demand_variance / its days.';
+comment on column public.orchestration_settings.scale_window_days is
+  'Recent days (a whole number of weeks) the estimator''s scale is fitted over, and the paid leads per '
+  'day at the week''s spend (orchestration_inputs.paid_leads) are averaged over.';
+comment on column public.orchestration_settings.min_accepted_for_value is
+  'Accepted leads a segment (else its industry, else all segments) needs over value_window_days for its '
+  'mean price to be the value of an accepted lead.';
+comment on column public.orchestration_settings.estimate_max_age_days is
+  'orchestration_inputs uses the newest response estimate of the last this many days (to the day); '
+  'older: none (the prior elasticity, no value).';
+comment on column public.orchestration_settings.steering_window_days is
+  'The trailing window (a whole number of weeks: each weekday counts equally) of targets, leads and '
+  'spend the controller''s inputs are means over (orchestration_inputs).';
+comment on column public.orchestration_settings.saturation_lost_share is
+  'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
+  'holds under target, the estimator skips the day).';
 
 create or replace function private.stamp_settings_change() returns trigger
 language plpgsql
@@ -867,10 +930,9 @@ grant execute on function public.orchestration_settings_get() to authenticated, 
 -- =============================================================================
 -- Economics, the account cap and the learned response (the controller's inputs):
 --
---   orchestration_settings   + account_daily_cap, min_margin and the controller's
---                              parameters (prior elasticity, its spread, windows):
---                              their one home, read by SQL and (through
---                              orchestration_inputs) by Python
+--   orchestration_settings   (above) account_daily_cap, min_margin and the estimator's
+--                              parameters: their one home, read by SQL and (through
+--                              orchestration_settings_get) by Python
 --   orchestration_settings_history   append-only audit of every settings change
 --   industry_economics       an industry's own minimum margin (overrides the setting)
 --   segment_response_estimates  per segment and day: value of an accepted lead,
@@ -878,70 +940,6 @@ grant execute on function public.orchestration_settings_get() to authenticated, 
 --   estimate_segment_responses(day)  computes them, set-based, from compact daily
 --                              summaries (Google Ads metrics, stats)
 -- =============================================================================
-
-alter table public.orchestration_settings
-  add column account_daily_cap numeric(14, 2) check (account_daily_cap is null or account_daily_cap > 0),
-  add column min_margin numeric(4, 3) not null default 0.100 check (min_margin >= 0 and min_margin < 1),
-  add column prior_elasticity numeric(4, 3) not null default 0.550
-    check (prior_elasticity > 0 and prior_elasticity <= 1),
-  add column elasticity_spread numeric(4, 3) not null default 0.150 check (elasticity_spread > 0),
-  add column response_window_days integer not null default 56
-    check (response_window_days between 7 and 365),
-  add column value_window_days integer not null default 56 check (value_window_days between 7 and 365),
-  add column saturation_lost_share numeric(4, 3) not null default 0.020
-    check (saturation_lost_share >= 0 and saturation_lost_share < 1),
-  add column forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0),
-  add column elasticity_min numeric(4, 3) not null default 0.150,
-  add column elasticity_max numeric(4, 3) not null default 0.950,
-  add column demand_variance numeric(4, 3) not null default 0.030 check (demand_variance >= 0),
-  add column scale_window_days integer not null default 14
-    check (scale_window_days between 7 and 364 and scale_window_days % 7 = 0),
-  add column min_accepted_for_value integer not null default 3 check (min_accepted_for_value >= 1),
-  add column estimate_max_age_days integer not null default 7 check (estimate_max_age_days >= 1),
-  add column steering_window_days integer not null default 7
-    check (steering_window_days between 7 and 364 and steering_window_days % 7 = 0),
-  add constraint orchestration_settings_elasticity_range
-    check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 1);
-
-comment on column public.orchestration_settings.account_daily_cap is
-  'Optional account-wide daily cap (euro): the day''s budgets never sum to more. Null: no cap.';
-comment on column public.orchestration_settings.min_margin is
-  'Minimum margin on an accepted lead: never raise a budget when the estimated marginal cost per accepted '
-  'lead exceeds value x (1 - min_margin). industry_economics overrides it per industry.';
-comment on column public.orchestration_settings.prior_elasticity is
-  'Elasticity (paid leads grow like spend ^ e) a segment is pooled toward when its own data say little.';
-comment on column public.orchestration_settings.elasticity_spread is
-  'Standard deviation of elasticities between segments (the prior''s, and the pooling''s, spread).';
-comment on column public.orchestration_settings.response_window_days is
-  'Days of Google Ads history an elasticity is estimated from.';
-comment on column public.orchestration_settings.value_window_days is
-  'Days of accepted leads the value of an accepted lead is averaged over.';
-comment on column public.orchestration_settings.forecast_prior_leads is
-  'Leads of prior weight a weekday''s (or public holiday''s) factor of an industry is shrunk toward 1 '
-  'with (orchestration_inputs.day_factor; see docs/FORMULAS.md).';
-comment on column public.orchestration_settings.elasticity_min is
-  'Smallest elasticity the estimator gives a segment (its estimate is clamped to elasticity_min .. '
-  'elasticity_max).';
-comment on column public.orchestration_settings.elasticity_max is
-  'Largest elasticity the estimator gives a segment (at most 1: paid leads never grow faster than spend).';
-comment on column public.orchestration_settings.demand_variance is
-  'Day-to-day variance of ln(demand): with the Poisson 1 / leads, var(ln mean) of a spend half of the '
-  'estimator is 1 / its leads + demand_variance / its days.';
-comment on column public.orchestration_settings.scale_window_days is
-  'Recent days (a whole number of weeks) the estimator''s scale is fitted over, and the paid leads per '
-  'day at the week''s spend (orchestration_inputs.paid_leads) are averaged over.';
-comment on column public.orchestration_settings.min_accepted_for_value is
-  'Accepted leads a segment (else its industry, else all segments) needs over value_window_days for its '
-  'mean price to be the value of an accepted lead.';
-comment on column public.orchestration_settings.estimate_max_age_days is
-  'orchestration_inputs uses the newest response estimate of the last this many days (to the day); '
-  'older: none (the prior elasticity, no value).';
-comment on column public.orchestration_settings.steering_window_days is
-  'The trailing window (a whole number of weeks: each weekday counts equally) of targets, leads and '
-  'spend the controller''s inputs are means over (orchestration_inputs).';
-comment on column public.orchestration_settings.saturation_lost_share is
-  'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
-  'holds under target, the estimator skips the day).';
 
 -- Admins change these in the SQL editor (like the kill switch): no API role is granted the
 -- table, so pg_graphql shows it to no one (lint pg_graphql_admin_table_exposed).
