@@ -175,7 +175,7 @@ create policy "Admins can read the orchestration log"
 create view public.lead_segment_days with (security_invoker = true) as
 select p.segment_id, p.day, p.capacity, p.acceptance_rate, p.target_leads, p.actual_leads, p.lead_gap,
        st.leads_accepted, st.leads_rejected, st.leads_pending, st.leads_google_ads,
-       st.leads_seo + st.leads_microsite + st.leads_other as leads_organic,
+       st.leads_generated - st.leads_google_ads as leads_organic,
        st.revenue, st.ad_spend, st.cpl,
        d.budgets, d.planned_budget_micros, d.expected_gap, d.budget_action, d.budget_status,
        d.decided_at

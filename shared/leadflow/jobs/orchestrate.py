@@ -121,17 +121,13 @@ def _flat(value: SegmentSignal | ControllerConfig) -> dict[str, Any]:
 
 
 def decision_inputs(
-    signal: SegmentSignal,
-    config: ControllerConfig,
-    account_daily_cap_micros: int | None,
-    *,
-    settings: dict[str, Any] | None = None,
+    signal: SegmentSignal, settings: dict[str, Any], account_daily_cap_micros: int | None
 ) -> dict[str, Any]:
-    """What the controller saw for one budget: its signal and the settings it decided with
-    (`settings`: `config` already flattened, shared by every budget of a run)."""
+    """What the controller saw for one budget: its signal, the settings it decided with
+    (the run's `ControllerConfig`, flattened once) and the account cap."""
     return {
         "signal": _flat(signal),
-        "settings": _flat(config) if settings is None else settings,
+        "settings": settings,
         "account_daily_cap_micros": account_daily_cap_micros,
     }
 
@@ -199,9 +195,7 @@ def plan_decisions(
                 campaign_id=row["campaign_id"],
                 budget_resource_name=name,
                 decision=decision,
-                inputs=decision_inputs(
-                    signal, config, row.get("account_daily_cap_micros"), settings=settings
-                ),
+                inputs=decision_inputs(signal, settings, row.get("account_daily_cap_micros")),
             )
         )
     caps = [
