@@ -43,6 +43,16 @@ def test_backfill_and_plan_write_the_tables(db_url: str, sql: psycopg.Connection
     assert sql.execute("select count(*) from lead_generation_stats").fetchone() == (9 * 14,)
 
 
+def test_a_rerun_of_aggregate_says_the_stats_were_already_up_to_date(db_url: str) -> None:
+    first = _run("aggregate", "--day", "2026-11-20", db_url=db_url)
+    assert first.returncode == 0, first.stderr
+    assert "9 segment-day rows of stats changed" in first.stdout
+    again = _run("aggregate", "--day", "2026-11-20", db_url=db_url)
+    assert again.returncode == 0, again.stderr
+    assert "0 segment-day rows of stats changed" in again.stdout
+    assert "already up to date" in again.stdout
+
+
 def test_db_migrate_on_an_up_to_date_database_applies_nothing(db_url: str) -> None:
     result = _run("db", "migrate", "--json", db_url=db_url)
     assert result.returncode == 0, result.stderr

@@ -174,6 +174,8 @@ def test_segment_preview_shows_inputs_estimate_and_decision_and_writes_nothing(
     assert budget["inputs"]["max_budget_euro"] == 150.0
     assert budget["inputs"]["has_plan"] is True
     assert set(budget["estimate"]) == {"expected_gap", "recent_cpl_euro"}
+    gap = budget["estimate"]["expected_gap"]
+    assert gap is None or round(gap, 2) == gap  # two decimals, as the audit log keeps it
     assert budget["decision"]["action"] in ("increase", "decrease", "hold")
     assert budget["decision"]["reason"]
     assert _counts(sql) == before

@@ -327,12 +327,15 @@ def aggregate_command(
             on_progress=lambda done, total: progress.update(task, completed=done),
         )
     span = f"{start}" if start == end else f"{start} to {end} ({counts['days']} days)"
-    text = f"aggregate {span}: {counts['rows_written']} segment-day rows of stats written"
+    text = f"aggregate {span}: {counts['rows_written']} segment-day rows of stats changed"
     if "campaign_days" in counts:
         text += f", {counts['campaign_days']} campaign-days of Google Ads metrics"
     text += "."
     if not counts["rows_written"]:
-        text += "\nNeeds attention: nothing written (no active segments?)."
+        text += (
+            "\nNothing changed: the stats of these days were already up to date"
+            " (or there are no active segments)."
+        )
     _report(counts, as_json, text)
 
 

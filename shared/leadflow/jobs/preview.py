@@ -4,6 +4,7 @@ nowhere."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from leadflow.controller import ControllerConfig
@@ -19,6 +20,10 @@ def _euro(micros: Any) -> float | None:
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _two_decimals(value: Decimal | None) -> Decimal | None:
+    return value.quantize(Decimal("0.01")) if value is not None and value.is_finite() else value
 
 
 def preview_segment(
@@ -65,7 +70,8 @@ def preview_segment(
                     "current_budget_euro": _euro(decision.old_budget_micros),
                 },
                 "estimate": {
-                    "expected_gap": _number(decision.expected_gap),
+                    # Two decimals, as the audit log keeps it.
+                    "expected_gap": _number(_two_decimals(decision.expected_gap)),
                     "recent_cpl_euro": cpl,
                 },
                 "decision": {
