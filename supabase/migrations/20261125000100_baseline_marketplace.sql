@@ -18,6 +18,9 @@ comment on schema private is
 revoke all on schema private from public;
 grant usage on schema private to authenticated, service_role;
 
+-- Supabase's default privileges hand every new sequence to the API roles: not ours.
+alter default privileges in schema public revoke all on sequences from anon, authenticated;
+
 -- -----------------------------------------------------------------------------
 -- industries
 -- -----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from leadflow.errors import LeadflowError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = PROJECT_ROOT / "supabase" / "migrations"
+SCHEMAS_DIR = PROJECT_ROOT / "supabase" / "schemas"
 SEED_FILE = PROJECT_ROOT / "supabase" / "seed.sql"
 
 _FILE_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.+)\.sql$")
@@ -228,8 +229,13 @@ def applied_versions(conn: psycopg.Connection[Any]) -> set[str]:
     return {row[0] for row in rows}
 
 
-def migrate(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def migrate(
+    conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR, *, tools: bool = True
+) -> list[Migration]:
     """Apply the migrations not yet recorded, then backfill old leads; returns those applied.
+
+    On a local database (one we bootstrapped) the tools' SQL is installed after the
+    whole history (`install_tools`), unless `tools` is false.
 
     A file and its history row commit together or not at all (a file of
     non-transactional statements runs statement by statement, as the Supabase
@@ -279,7 +285,42 @@ def migrate(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> 
         applied.append(migration)
     if applied:
         backfill_leads(conn)
+    if tools and directory == MIGRATIONS_DIR and is_local_bootstrap_needed(conn):
+        install_tools(conn)  # the whole history is in: the tools' SQL can read it
     return applied
+
+
+def build_from_schemas(conn: psycopg.Connection[Any], directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """Build a database from the declarative schema: each file of `directory`, in name order,
+    in its own transaction (no history is recorded). The catalog-equality test compares the
+    result with a database built from the migrations."""
+    if not conn.autocommit:
+        raise ValueError("build_from_schemas() needs an autocommit connection")
+    bootstrap(conn)
+    files = sorted(directory.glob("*.sql"))
+    for path in files:
+        try:
+            with conn.transaction():
+                conn.execute(path.read_text(encoding="utf-8"))
+        except psycopg.Error as exc:
+            raise MigrationError(f"{path.name}: {_one_line(exc)}") from None
+    return files
+
+
+#: The tools' own SQL, installed on local databases only (never a migration): the
+#: simulated clock of demos and simulations, and the operator report's queries.
+TOOLS_SQL = ("sql/clock.sql", "sql/report.sql")
+
+
+def install_tools(conn: psycopg.Connection[Any]) -> None:
+    """Install (or refresh) the tools' SQL on a local database; rerunnable."""
+    for name in TOOLS_SQL:
+        text = resources.files("leadflow_tools").joinpath(name).read_text(encoding="utf-8")
+        try:
+            with conn.transaction():
+                conn.execute(text)
+        except psycopg.Error as exc:
+            raise MigrationError(f"tools' {name}: {_one_line(exc)}") from None
 
 
 def _normalized(statements: list[str]) -> str:

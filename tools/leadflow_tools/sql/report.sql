@@ -2,11 +2,11 @@
 -- The operator report: `leadflow report` and the demo's closing table read
 -- everything they show through `report_decisions`, `report_totals` and
 -- `report_data`. Security invoker, for the service role only.
+--
+-- Tools only: installed by `leadflow_tools.migrations.install_tools` on the
+-- local databases the tools build (demo, tests, simulations), never by a
+-- migration, so a deployed database holds nothing the functions do not use.
 -- =============================================================================
-
--- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
-set local lock_timeout = '1s';
-set local statement_timeout = '30s';
 
 -- -----------------------------------------------------------------------------
 -- Report: decisions of a day, totals of a range, everything for the HTML report

@@ -1,0 +1,199 @@
+-- =============================================================================
+-- The learned response per segment: value of an accepted lead and the
+-- spend -> paid leads curve, estimated set-based every orchestrate run.
+-- =============================================================================
+
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
+-- Each segment's estimated response and economics, per day they were computed for.
+create table public.segment_response_estimates (
+  segment_id uuid not null references public.lead_segments (id) on delete cascade,
+  day date not null,
+  lead_value numeric(12, 2),
+  lead_value_source text not null check (lead_value_source in ('segment', 'industry', 'all', 'none')),
+  elasticity numeric(6, 4) not null check (elasticity > 0 and elasticity <= 1),
+  elasticity_sd numeric(6, 4) not null check (elasticity_sd >= 0),
+  own_elasticity numeric(8, 4),
+  own_elasticity_sd numeric(10, 4),
+  pooled_elasticity numeric(6, 4) not null,
+  scale numeric(14, 6),
+  days_used integer not null default 0,
+  computed_at timestamptz not null default now(),
+  primary key (segment_id, day)
+);
+create index segment_response_estimates_day_idx on public.segment_response_estimates (day);
+comment on table public.segment_response_estimates is
+  'Per segment and day: value of an accepted lead and the spend -> paid leads curve '
+  '(paid leads/day = scale x spend ^ elasticity, spend in euro/day), elasticity with its standard '
+  'deviation, pooled toward the industry''s and province''s when the segment''s own data say little. '
+  'Written by estimate_segment_responses; admin-only. See docs/FORMULAS.md.';
+alter table public.segment_response_estimates enable row level security;
+revoke all on table public.segment_response_estimates from anon, authenticated, service_role;
+grant select on table public.segment_response_estimates to service_role;
+create policy "Admins can read response estimates"
+  on public.segment_response_estimates for select to authenticated
+  using ((select private.is_admin()));
+
+create or replace function public.estimate_segment_responses(p_day date)
+returns integer
+language sql
+security definer
+set search_path = ''
+as $$
+  with params as (
+    select o.prior_elasticity as e0, o.elasticity_spread as tau,
+           o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat,
+           o.elasticity_min as e_min, o.elasticity_max as e_max, o.demand_variance as dv,
+           o.scale_window_days as sw, o.min_accepted_for_value as min_acc
+    from public.orchestration_settings o
+    limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
+  ),
+  segments as (
+    select s.id as segment_id, s.industry_id, s.region_code
+    from public.lead_segments s where s.is_active
+  ),
+  daily as (
+    -- Per segment and click day: spend (euro) and Google Ads conversions (on the click's
+    -- day), on days the budget limited (impressions lost to budget): there, spend is what
+    -- the budget let through, not what demand asked for.
+    select cb.segment_id, m.day,
+           sum(m.cost_micros) / 1e6 as spend, sum(m.conversions) as conversions,
+           max(m.search_budget_lost_impression_share) as lost
+    from public.segment_campaign_budgets cb
+    join public.ad_campaign_daily_metrics m
+      on m.customer_id = cb.customer_id and m.campaign_id = cb.campaign_id
+    cross join params p
+    where cb.is_active and m.day >= p_day - p.w and m.day < p_day
+    group by cb.segment_id, m.day
+  ),
+  halves as (
+    -- The segment's budget-limited days split at the median spend; the elasticity is the
+    -- ratio of log means between the halves (a grouping estimator: no log of small counts,
+    -- which biases a least-squares slope on 1-3 leads a day toward 0).
+    select h.segment_id, h.half, count(*) as n, avg(h.spend) as spend,
+           avg(h.conversions) as conversions, sum(h.conversions) as total
+    from (select d.*, ntile(2) over (partition by d.segment_id order by d.spend) as half
+          from daily d cross join params p
+          where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) h
+    group by h.segment_id, h.half
+  ),
+  pairs as (
+    -- Both halves on one row, by one grouping (a self-join of the halves, whose row count
+    -- the planner cannot estimate, became a 10,000 x 10,000 nested loop at 10,000 segments).
+    select h.segment_id,
+           max(h.n) filter (where h.half = 1) as lo_n, max(h.n) filter (where h.half = 2) as hi_n,
+           max(h.spend) filter (where h.half = 1) as lo_spend,
+           max(h.spend) filter (where h.half = 2) as hi_spend,
+           max(h.conversions) filter (where h.half = 1) as lo_conversions,
+           max(h.conversions) filter (where h.half = 2) as hi_conversions,
+           max(h.total) filter (where h.half = 1) as lo_total,
+           max(h.total) filter (where h.half = 2) as hi_total
+    from halves h
+    group by h.segment_id
+  ),
+  own as (
+    -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand
+    -- (demand_variance / days).
+    select pr.segment_id, pr.lo_n + pr.hi_n as n,
+           ln(pr.hi_conversions / pr.lo_conversions) / ln(pr.hi_spend / pr.lo_spend) as slope,
+           (1 / pr.hi_total + p.dv / pr.hi_n + 1 / pr.lo_total + p.dv / pr.lo_n)
+             / ln(pr.hi_spend / pr.lo_spend) ^ 2 as var
+    from pairs pr cross join params p
+    where pr.lo_total > 0 and pr.hi_total > 0 and pr.hi_spend > pr.lo_spend * 1.01
+  ),
+  with_own as (
+    select s.*, o.n, o.slope, o.var
+    from segments s left join own o on o.segment_id = s.segment_id
+  ),
+  industry_pool as (
+    -- Precision-weighted mean of the industry's segments and the prior.
+    select w.industry_id,
+           (p.e0 / p.tau ^ 2 + coalesce(sum(w.slope / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0))
+           / (1 / p.tau ^ 2 + coalesce(sum(1 / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0)) as e
+    from with_own w cross join params p
+    group by w.industry_id, p.e0, p.tau
+  ),
+  province_pool as (
+    select w.region_code,
+           (p.e0 / p.tau ^ 2 + coalesce(sum(w.slope / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0))
+           / (1 / p.tau ^ 2 + coalesce(sum(1 / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0)) as e
+    from with_own w cross join params p
+    group by w.region_code, p.e0, p.tau
+  ),
+  posterior as (
+    select w.segment_id, w.industry_id, w.n, w.slope, w.var,
+           (ip.e + pp.e) / 2 as pooled,
+           case when w.var is null then (ip.e + pp.e) / 2
+                else (w.slope / w.var + (ip.e + pp.e) / 2 / p.tau ^ 2) / (1 / w.var + 1 / p.tau ^ 2)
+           end as e,
+           case when w.var is null then p.tau
+                else sqrt(1 / (1 / w.var + 1 / p.tau ^ 2)) end as sd
+    from with_own w
+    cross join params p
+    join industry_pool ip on ip.industry_id = w.industry_id
+    join province_pool pp on pp.region_code = w.region_code
+  ),
+  scaled as (
+    -- Scale at the estimated elasticity over the last scale_window_days (recent: costs drift).
+    select po.segment_id,
+           sum(d.conversions)
+             / nullif(sum(power(d.spend::float8, least(greatest(po.e, p.e_min), p.e_max)::float8)::numeric), 0) as scale
+    from posterior po
+    cross join params p
+    join daily d on d.segment_id = po.segment_id and d.day >= p_day - p.sw and d.spend > 0
+    group by po.segment_id
+  ),
+  value_window as (
+    select st.segment_id, sum(st.revenue) as revenue, sum(st.leads_accepted) as accepted
+    from public.lead_generation_stats st cross join params p
+    where st.day >= p_day - p.vw and st.day < p_day
+    group by st.segment_id
+  ),
+  value_of as (
+    -- The segment's mean price of an accepted lead; with fewer than min_accepted_for_value
+    -- accepted leads its industry's, then every segment's; none: no value known (no economics rule).
+    select s.segment_id,
+           case when v.accepted >= p.min_acc then v.revenue / v.accepted
+                when iv.accepted >= p.min_acc then iv.revenue / iv.accepted
+                when av.accepted >= p.min_acc then av.revenue / av.accepted end as value,
+           case when v.accepted >= p.min_acc then 'segment' when iv.accepted >= p.min_acc then 'industry'
+                when av.accepted >= p.min_acc then 'all' else 'none' end as source
+    from segments s
+    cross join params p
+    left join value_window v on v.segment_id = s.segment_id
+    left join (select s2.industry_id, sum(v2.revenue) as revenue, sum(v2.accepted) as accepted
+               from value_window v2 join segments s2 on s2.segment_id = v2.segment_id
+               group by s2.industry_id) iv on iv.industry_id = s.industry_id
+    cross join (select sum(v3.revenue) as revenue, sum(v3.accepted) as accepted from value_window v3) av
+  ),
+  written as (
+    insert into public.segment_response_estimates as r
+      (segment_id, day, lead_value, lead_value_source, elasticity, elasticity_sd, own_elasticity,
+       own_elasticity_sd, pooled_elasticity, scale, days_used, computed_at)
+    select po.segment_id, p_day, round(vo.value::numeric, 2), vo.source,
+           round(least(greatest(po.e, p.e_min), p.e_max)::numeric, 4), round(po.sd::numeric, 4),
+           case when po.slope is not null then round(least(greatest(po.slope, -999), 999)::numeric, 4) end,
+           case when po.var is not null then round(least(sqrt(po.var), 999999)::numeric, 4) end,
+           round(least(greatest(po.pooled, p.e_min), p.e_max)::numeric, 4),
+           round(least(sc.scale, 99999999)::numeric, 6), coalesce(po.n, 0)::integer, now()
+    from posterior po
+    cross join params p
+    join value_of vo on vo.segment_id = po.segment_id
+    left join scaled sc on sc.segment_id = po.segment_id
+    on conflict (segment_id, day) do update set
+      lead_value = excluded.lead_value, lead_value_source = excluded.lead_value_source,
+      elasticity = excluded.elasticity, elasticity_sd = excluded.elasticity_sd,
+      own_elasticity = excluded.own_elasticity, own_elasticity_sd = excluded.own_elasticity_sd,
+      pooled_elasticity = excluded.pooled_elasticity, scale = excluded.scale,
+      days_used = excluded.days_used, computed_at = excluded.computed_at
+    returning 1
+  )
+  select count(*)::integer from written
+$$;
+comment on function public.estimate_segment_responses(date) is
+  'Estimate every active segment''s value of an accepted lead and spend -> paid leads curve for a day '
+  '(from the days before it) into segment_response_estimates; returns how many. See docs/FORMULAS.md.';
+revoke execute on function public.estimate_segment_responses(date) from public, anon, authenticated;
+grant execute on function public.estimate_segment_responses(date) to service_role;

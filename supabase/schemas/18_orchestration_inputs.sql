@@ -1,0 +1,225 @@
+-- =============================================================================
+-- The controller's inputs, measured at the current spend, with the economics.
+--
+-- The trailing week's mean leads lag every budget change by up to a week (and the
+-- conversions of a day's clicks arrive over up to three days), so a controller
+-- fed that mean keeps pushing after its last change already closes the gap, and
+-- overshoots. Each day's paid leads are now scaled to yesterday's spend with the
+-- segment's estimated response curve (paid leads grow like spend ^ e, e from
+-- segment_response_estimates, else orchestration_settings.prior_elasticity):
+--
+--   expected_leads = mean over the week of
+--                    (leads - paid leads + paid leads x (spend yesterday / spend that day) ^ e)
+--
+-- Everything else (target, paid leads, spend, data age, lost impression share)
+-- comes from the plans, the stats and the Google Ads metrics. Found with `leadflow simulate`
+-- (bench/RESULTS.md, "Controller simulation").
+--
+-- Issue #11 adds, per budget: the value of an accepted lead, the acceptance rate of
+-- the day's plan, the minimum margin (industry's, else the setting), the segment's
+-- elasticity and its standard deviation, and the account's daily cap.
+-- =============================================================================
+
+create or replace function public.orchestration_inputs(p_day date)
+returns table (
+  segment_id uuid,
+  code text,
+  customer_id text,
+  campaign_id text,
+  budget_resource_name text,
+  budgets_in_segment integer,
+  min_budget_micros bigint,
+  max_budget_micros bigint,
+  target_cpl_micros bigint,
+  has_plan boolean,
+  target_leads numeric,
+  expected_leads numeric,
+  paid_leads numeric,
+  spend_micros bigint,
+  data_age_days integer,
+  lost_impression_share_budget numeric,
+  lead_value_micros bigint,
+  acceptance_rate numeric,
+  min_margin numeric,
+  lead_elasticity numeric,
+  lead_elasticity_sd numeric,
+  account_daily_cap_micros bigint,
+  day_factor numeric,
+  organic_leads numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  with settings as (
+    select o.account_daily_cap, o.min_margin, o.prior_elasticity, o.elasticity_spread,
+           o.response_window_days, o.forecast_prior_leads, o.steering_window_days,
+           o.scale_window_days, o.estimate_max_age_days
+    from public.orchestration_settings o
+    limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
+  ),
+  response as (
+    -- The newest estimate up to the day (estimate_segment_responses, run by orchestrate), of
+    -- the last estimate_max_age_days.
+    select distinct on (r.segment_id) r.segment_id, r.lead_value, r.elasticity, r.elasticity_sd
+    from public.segment_response_estimates r
+    cross join settings se
+    where r.day <= p_day and r.day > p_day - se.estimate_max_age_days
+    order by r.segment_id, r.day desc
+  ),
+  budgets as (
+    select s.id as segment_id, s.code, s.min_daily_budget, s.max_daily_budget, s.target_cpl,
+           s.industry_id,
+           cb.customer_id, cb.campaign_id, cb.budget_resource_name,
+           count(*) over (partition by s.id) as n
+    from public.lead_segments s
+    join public.segment_campaign_budgets cb on cb.segment_id = s.id and cb.is_active
+    where s.is_active
+  ),
+  targets as (
+    -- Trailing steering window of targets ending today (whole weeks: each weekday equally).
+    select p.segment_id, avg(p.target_leads) as target,
+           bool_or(p.day = p_day) as has_today,
+           max(p.acceptance_rate) filter (where p.day = p_day) as acceptance_rate
+    from public.lead_segment_plans p
+    cross join settings se
+    where p.day > p_day - se.steering_window_days and p.day <= p_day
+    group by p.segment_id
+  ),
+  week_spend as (
+    -- Trailing steering window of measured days before today: the spend the CPL is measured at.
+    select st.segment_id, avg(st.ad_spend) as spend
+    from public.lead_generation_stats st
+    cross join settings se
+    where st.day >= p_day - se.steering_window_days and st.day < p_day
+    group by st.segment_id
+  ),
+  actuals as (
+    -- Paid leads per day at the week's spend: the last scale_window_days (two weeks: half
+    -- the noise of one), each day's paid leads scaled to that spend along the segment's
+    -- curve (a budget change counts at once). A day without spend counts as it was.
+    select st.segment_id,
+           avg(st.leads_google_ads * case
+                 when st.ad_spend > 0 and ws.spend > 0
+                 then power((ws.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
+                 else 1 end) as paid,
+           ws.spend
+    from public.lead_generation_stats st
+    cross join settings se
+    join week_spend ws on ws.segment_id = st.segment_id
+    left join response r on r.segment_id = st.segment_id
+    where st.day >= p_day - se.scale_window_days and st.day < p_day
+    group by st.segment_id, ws.spend
+  ),
+  yesterday as (
+    select st.segment_id, st.ad_spend as spend
+    from public.lead_generation_stats st
+    where st.day = p_day - 1
+  ),
+  at_current_spend as (
+    -- The trailing week's leads, each day's paid leads scaled to yesterday's spend: paid
+    -- leads grow like spend ^ e (the segment's estimated elasticity, else the prior).
+    -- A day without spend to compare counts as it was.
+    select st.segment_id,
+           avg(st.leads_generated - st.leads_google_ads) as organic,
+           avg(st.leads_generated - st.leads_google_ads + st.leads_google_ads * case
+                 when st.ad_spend > 0 and y.spend > 0
+                 then power((y.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
+                 else 1 end) as expected
+    from public.lead_generation_stats st
+    cross join settings se
+    left join yesterday y on y.segment_id = st.segment_id
+    left join response r on r.segment_id = st.segment_id
+    where st.day >= p_day - se.steering_window_days and st.day < p_day
+    group by st.segment_id
+  ),
+  pattern as (
+    -- The forecast: per industry and kind of day (ISO weekday 1-7; 0 a public holiday), its
+    -- leads (all channels) and days over the response window.
+    select s.industry_id,
+           case when h.day is not null then 0 else extract(isodow from st.day)::integer end as kind,
+           sum(st.leads_generated) as leads, count(distinct st.day) as days
+    from public.lead_generation_stats st
+    join public.lead_segments s on s.id = st.segment_id
+    left join public.public_holidays h on h.day = st.day
+    cross join settings se
+    where st.day >= p_day - se.response_window_days and st.day < p_day
+    group by s.industry_id, 2
+  ),
+  factors as (
+    -- A kind of day's leads against what the industry's mean day gives, shrunk toward 1
+    -- by forecast_prior_leads.
+    select pt.industry_id, pt.kind,
+           (pt.leads + se.forecast_prior_leads)
+           / (pt.days * tot.leads / tot.days + se.forecast_prior_leads) as factor
+    from pattern pt
+    join (select p2.industry_id, sum(p2.leads) as leads, sum(p2.days) as days
+          from pattern p2 group by p2.industry_id) tot on tot.industry_id = pt.industry_id
+    cross join settings se
+  ),
+  day_kinds as (
+    select g.day::date as day,
+           case when h.day is not null then 0 else extract(isodow from g.day)::integer end as kind
+    from settings se
+    cross join generate_series(p_day - se.steering_window_days, p_day, interval '1 day') as g (day)
+    left join public.public_holidays h on h.day = g.day::date
+  ),
+  forecast as (
+    -- The day's factor over the mean factor of the trailing week the leads are measured on;
+    -- a kind without data counts 1.
+    select i.industry_id,
+           max(coalesce(f.factor, 1)) filter (where dk.day = p_day)
+           / avg(coalesce(f.factor, 1)) filter (where dk.day < p_day) as factor
+    from (select distinct f2.industry_id from factors f2) i
+    cross join day_kinds dk
+    left join factors f on f.industry_id = i.industry_id and f.kind = dk.kind
+    group by i.industry_id
+  ),
+  newest as (
+    select st.segment_id, max(st.day) as day
+    from public.lead_generation_stats st
+    where st.day < p_day and st.day >= p_day - 60
+    group by st.segment_id
+  )
+  select b.segment_id, b.code, b.customer_id, b.campaign_id, b.budget_resource_name, b.n::integer,
+         round(b.min_daily_budget * 1000000)::bigint,
+         round(b.max_daily_budget * 1000000)::bigint,
+         round(b.target_cpl * 1000000)::bigint,
+         coalesce(t.has_today, false),
+         round(t.target / b.n, 4),
+         round(e.expected / b.n, 4),
+         round(a.paid / b.n, 4),
+         round(a.spend * 1000000 / b.n)::bigint,
+         (p_day - nw.day)::integer,
+         m.search_budget_lost_impression_share,
+         round(r.lead_value * 1000000)::bigint,
+         t.acceptance_rate,
+         coalesce(ie.min_margin, se.min_margin),
+         coalesce(r.elasticity, se.prior_elasticity),
+         coalesce(r.elasticity_sd, se.elasticity_spread),
+         round(se.account_daily_cap * 1000000)::bigint,
+         round(coalesce(fc.factor, 1), 4),
+         round(e.organic * coalesce(fc.factor, 1) / b.n, 4)
+  from budgets b
+  cross join settings se
+  left join response r on r.segment_id = b.segment_id
+  left join public.industry_economics ie on ie.industry_id = b.industry_id
+  left join targets t on t.segment_id = b.segment_id
+  left join actuals a on a.segment_id = b.segment_id
+  left join at_current_spend e on e.segment_id = b.segment_id
+  left join newest nw on nw.segment_id = b.segment_id
+  left join forecast fc on fc.industry_id = b.industry_id
+  left join public.ad_campaign_daily_metrics m
+    on m.customer_id = b.customer_id and m.campaign_id = b.campaign_id and m.day = p_day - 1
+  order by b.code, b.budget_resource_name
+$$;
+comment on function public.orchestration_inputs(date) is
+  'Per active mapped budget: bounds, average target and leads at yesterday''s spend over the trailing '
+  'steering window (steering_window_days; each day''s paid leads x (spend yesterday / spend that day) ^ e, '
+  'e the segment''s estimated '
+  'elasticity), paid leads and spend (split evenly over a segment''s budgets), data age, lost impression '
+  'share; value of an accepted lead, acceptance rate, minimum margin, elasticity and its standard '
+  'deviation, the account daily cap, and the forecast: the day''s weekday/holiday factor of the '
+  'industry over the trailing week''s (day_factor) and the organic leads expected on the day. '
+  'See docs/FORMULAS.md.';
+revoke execute on function public.orchestration_inputs(date) from public, anon, authenticated;
+grant execute on function public.orchestration_inputs(date) to service_role;
