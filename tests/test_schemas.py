@@ -26,7 +26,8 @@ SCHEMAS = ("public", "private")
 CATALOG_QUERIES = {
     "relation": """
         select c.relkind::text, n.nspname || '.' || c.relname,
-               concat_ws(' | ', c.relacl::text, c.reloptions::text, c.relrowsecurity::text,
+               concat_ws(' | ', pg_get_userbyid(c.relowner), c.relacl::text, c.reloptions::text,
+                         c.relrowsecurity::text,
                          c.relforcerowsecurity::text, obj_description(c.oid, 'pg_class'))
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = any (%(schemas)s) and c.relkind in ('r', 'v', 'm', 'S', 'p', 'f')""",
@@ -68,7 +69,7 @@ CATALOG_QUERIES = {
     "function": """
         select 'function',
                n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-               concat_ws(' | ', pg_get_functiondef(p.oid), p.proacl::text,
+               concat_ws(' | ', pg_get_userbyid(p.proowner), pg_get_functiondef(p.oid), p.proacl::text,
                          obj_description(p.oid, 'pg_proc'))
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname = any (%(schemas)s)""",

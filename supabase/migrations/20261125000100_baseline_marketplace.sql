@@ -18,6 +18,20 @@ comment on schema private is
 revoke all on schema private from public;
 grant usage on schema private to authenticated, service_role;
 
+-- The owner of the money: a role no key maps to (nologin). It owns the tables that record
+-- budget decisions, budgets and job runs, and the security definer functions (in private)
+-- that are their only writers. No PostgREST role writes them. docs/MONEY_SAFETY.md.
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'leadflow_money') then
+    create role leadflow_money nologin noinherit;
+  end if;
+  -- The migrating role hands objects to it (alter ... owner to).
+  execute format('grant leadflow_money to %I', current_user);
+end
+$$;
+grant usage on schema private to leadflow_money;
+
 -- Supabase's default privileges hand every new sequence to the API roles: not ours.
 alter default privileges in schema public revoke all on sequences from anon, authenticated;
 

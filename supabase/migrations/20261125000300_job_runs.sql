@@ -41,12 +41,46 @@ comment on column public.job_runs.heartbeat_at is
 comment on column public.job_runs.taken_over_by is
   'The run that took this one''s lease: from then on this run can claim, send and complete nothing.';
 
+-- The runs are the fencing of every money write: only the functions below (owned by
+-- leadflow_money, like the table) write them; the service role reads them.
+alter table public.job_runs owner to leadflow_money;
 alter table public.job_runs enable row level security;
--- service_role too (see the log above): it starts, beats and finishes runs, never deletes them.
 revoke all on table public.job_runs from anon, authenticated, service_role;
 -- No grant to authenticated: pg_graphql would list the table to every signed-in user
 -- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
-grant select, insert, update on table public.job_runs to service_role;
+grant select on table public.job_runs to service_role;
+
+-- Fencing is one-way: a run moves running -> success | failed (taken over is failed, with
+-- taken_over_by), and an ended run never changes again, whoever writes.
+create or replace function private.job_runs_move_forward() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if tg_op in ('DELETE', 'TRUNCATE') then
+    raise exception 'job_runs keeps every run: rows cannot be deleted' using errcode = '42501';
+  end if;
+  if old.status <> 'running' then
+    raise exception 'job run % has ended (%): it never runs or changes again', old.id, old.status
+      using errcode = '42501';
+  end if;
+  if (new.id, new.job, new.day, new.triggered_by, new.started_at)
+     is distinct from (old.id, old.job, old.day, old.triggered_by, old.started_at) then
+    raise exception 'job run %: only its status, counts, error, heartbeat and end may change', old.id
+      using errcode = '42501';
+  end if;
+  return new;
+end
+$$;
+comment on function private.job_runs_move_forward() is
+  'Trigger: a job run only moves forward (running -> success/failed), is never revived or deleted.';
+alter function private.job_runs_move_forward() owner to leadflow_money;
+create trigger job_runs_move_forward
+  before update or delete on public.job_runs
+  for each row execute function private.job_runs_move_forward();
+create trigger job_runs_no_truncate
+  before truncate on public.job_runs
+  for each statement execute function private.job_runs_move_forward();
 create policy "Admins can read job runs"
   on public.job_runs for select to authenticated
   using ((select private.is_admin()));
@@ -92,14 +126,15 @@ $$;
 comment on function private.check_job_days(date, date) is
   'Refuses (22023) a job day or range outside public.job_day_window().';
 
-create or replace function public.start_job_run(
+create or replace function private.start_job_run(
   p_job text,
   p_day date,
   p_triggered_by text,
-  p_first date default null
+  p_first date
 )
 returns uuid
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
@@ -129,6 +164,18 @@ begin
   return run_id;
 end
 $$;
+alter function private.start_job_run(text, date, text, date) owner to leadflow_money;
+
+create or replace function public.start_job_run(
+  p_job text,
+  p_day date,
+  p_triggered_by text,
+  p_first date default null
+)
+returns uuid
+language sql
+set search_path = ''
+as $$ select private.start_job_run(p_job, p_day, p_triggered_by, p_first) $$;
 comment on function public.start_job_run(text, date, text, date) is
   'Record the start of a job run for a day (or the range p_first..p_day) inside job_day_window(); '
   'refused (23505) while a run of the same job and day holds its lease. A run without a heartbeat '
@@ -140,8 +187,9 @@ set search_path = ''
 as $$ select interval '30 minutes' $$;
 comment on function private.job_lease() is 'How long a run holds its lease without a heartbeat.';
 
-create or replace function public.heartbeat_job_run(p_run_id uuid) returns boolean
+create or replace function private.heartbeat_job_run(p_run_id uuid) returns boolean
 language sql
+security definer
 set search_path = ''
 as $$
   with beat as (
@@ -151,14 +199,21 @@ as $$
   )
   select exists (select 1 from beat)
 $$;
+alter function private.heartbeat_job_run(uuid) owner to leadflow_money;
+
+create or replace function public.heartbeat_job_run(p_run_id uuid) returns boolean
+language sql
+set search_path = ''
+as $$ select private.heartbeat_job_run(p_run_id) $$;
 comment on function public.heartbeat_job_run(uuid) is
   'A running job''s sign of life; false when the run no longer holds its lease (taken over or ended).';
 
-create or replace function public.finish_job_run(
-  p_run_id uuid, p_status text, p_counts jsonb default '{}'::jsonb, p_error text default null
+create or replace function private.finish_job_run(
+  p_run_id uuid, p_status text, p_counts jsonb, p_error text
 )
 returns void
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin
@@ -176,6 +231,15 @@ begin
   end if;
 end
 $$;
+alter function private.finish_job_run(uuid, text, jsonb, text) owner to leadflow_money;
+
+create or replace function public.finish_job_run(
+  p_run_id uuid, p_status text, p_counts jsonb default '{}'::jsonb, p_error text default null
+)
+returns void
+language sql
+set search_path = ''
+as $$ select private.finish_job_run(p_run_id, p_status, p_counts, p_error) $$;
 comment on function public.finish_job_run(uuid, text, jsonb, text) is
   'Record how a running job run ended, with its counts or error.';
 
@@ -191,6 +255,15 @@ grant execute on function private.job_lease() to authenticated, service_role;
 grant execute on function public.start_job_run(text, date, text, date) to service_role;
 grant execute on function public.heartbeat_job_run(uuid) to service_role;
 grant execute on function public.finish_job_run(uuid, text, jsonb, text) to service_role;
+revoke execute on function private.start_job_run(text, date, text, date) from public, anon, authenticated;
+revoke execute on function private.heartbeat_job_run(uuid) from public, anon, authenticated;
+revoke execute on function private.finish_job_run(uuid, text, jsonb, text) from public, anon, authenticated;
+grant execute on function private.start_job_run(text, date, text, date) to service_role;
+grant execute on function private.heartbeat_job_run(uuid) to service_role;
+grant execute on function private.finish_job_run(uuid, text, jsonb, text) to service_role;
+-- What the money owner's functions call.
+grant execute on function public.job_day_window(), private.check_job_days(date, date),
+  private.job_lease() to leadflow_money;
 
 -- -----------------------------------------------------------------------------
 -- The audit log's write path
@@ -227,10 +300,11 @@ set search_path = ''
 as $$ select interval '25 minutes' $$;
 comment on function private.send_window() is
   'A claimed change reaches Google Ads within this time of its claim or not at all: the sender starts '
-  'within a minute of the claim, and the gateway gives up after 4 attempts of at most 300 s with '
-  'backoff (under 22 minutes). Shorter than the 30-minute lease, so a run taken over has sent all it will.';
+  'within a minute of the claim (SEND_WITHIN_SECONDS), and the gateway''s hard deadline per call is 20 '
+  'minutes (leadflow.google_ads.SEND_DEADLINE_SECONDS). Shorter than the 30-minute lease, so a run '
+  'taken over has sent all it will.';
 
-revoke execute on function private.check_run_holds_lease(uuid) from public, anon, authenticated;
+alter function private.check_run_holds_lease(uuid) owner to leadflow_money;
+revoke execute on function private.check_run_holds_lease(uuid) from public, anon, authenticated, service_role;
 revoke execute on function private.send_window() from public, anon;
-grant execute on function private.check_run_holds_lease(uuid) to service_role;
-grant execute on function private.send_window() to authenticated, service_role;
+grant execute on function private.send_window() to authenticated, service_role, leadflow_money;

@@ -1,6 +1,6 @@
 -- =============================================================================
--- The orchestration log: the append-only audit of every budget decision,
--- and the checks every decision passes on insert. docs/MONEY_SAFETY.md.
+-- The orchestration log: the append-only audit of every budget decision.
+-- Its only writers are the functions of 16_claims_and_caps.sql. docs/MONEY_SAFETY.md.
 -- =============================================================================
 
 -- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
@@ -14,15 +14,18 @@ create table public.channel_orchestration_log (
   id bigint generated always as identity primary key,
   run_id uuid,
   day date not null,
-  segment_id uuid not null references public.lead_segments (id),
+  segment_id uuid references public.lead_segments (id),
   channel text not null default 'google_ads' check (channel in ('google_ads')),
   kind text not null default 'adjust' check (kind in ('adjust', 'rollback')),
   customer_id text,
   campaign_id text,
   budget_resource_name text,
   action text not null check (action in ('increase', 'decrease', 'hold')),
-  old_amount_micros bigint check (old_amount_micros is null or old_amount_micros >= 0),
-  new_amount_micros bigint check (new_amount_micros is null or new_amount_micros >= 0),
+  -- Whole euro cents: Google Ads takes budget micros in multiples of the currency's unit.
+  old_amount_micros bigint
+    check (old_amount_micros is null or (old_amount_micros >= 0 and old_amount_micros % 10000 = 0)),
+  new_amount_micros bigint
+    check (new_amount_micros is null or (new_amount_micros >= 0 and new_amount_micros % 10000 = 0)),
   change_pct numeric(9, 2),
   expected_gap numeric(12, 2),
   inputs jsonb check (inputs is null or jsonb_typeof(inputs) = 'object'),
@@ -139,6 +142,8 @@ comment on function private.orchestration_log_append_only() is
   'success/failed (or pending -> skipped) and nothing else of it changes; nothing is sent while the '
   'kill switch is on.';
 
+alter function private.orchestration_log_append_only() owner to leadflow_money;
+
 create trigger channel_orchestration_log_append_only
   before update or delete on public.channel_orchestration_log
   for each row execute function private.orchestration_log_append_only();
@@ -146,16 +151,15 @@ create trigger channel_orchestration_log_no_truncate
   before truncate on public.channel_orchestration_log
   for each statement execute function private.orchestration_log_append_only();
 
+-- Owned by the money owner, whose definer functions are its only writers: the service role
+-- (which default privileges give everything) reads it, nothing more.
+alter table public.channel_orchestration_log owner to leadflow_money;
 alter table public.channel_orchestration_log enable row level security;
--- Also from service_role, which default privileges give everything: it appends and completes.
 revoke all on table public.channel_orchestration_log from anon, authenticated, service_role;
 revoke all on sequence public.channel_orchestration_log_id_seq from public, anon, authenticated, service_role;
-grant usage on sequence public.channel_orchestration_log_id_seq to service_role;
--- Supabase's default privileges hand every new sequence to the API roles: not ours.
-alter default privileges in schema public revoke all on sequences from anon, authenticated;
 -- No grant to authenticated: pg_graphql would list the table to every signed-in user
 -- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
-grant select, insert, update on table public.channel_orchestration_log to service_role;
+grant select on table public.channel_orchestration_log to service_role;
 create policy "Admins can read the orchestration log"
   on public.channel_orchestration_log for select to authenticated
   using ((select private.is_admin()));
@@ -179,92 +183,7 @@ comment on function private.budget_day_reference(text, date) is
   'A budget''s amount at the start of an Amsterdam day: the old amount of the first live change sent '
   'that day (null before any). Every change sent that day stays within the daily limit of it.';
 
-create or replace function private.check_budget_decision() returns trigger
-language plpgsql
-set search_path = ''
-as $$
-declare
-  seg record;
-  settings record;
-  reference bigint;
-begin
-  if new.status not in ('pending', 'skipped') or new.sent_on is not null or new.claimed_at is not null then
-    raise exception 'a decision is logged pending or skipped; only sending and Google Ads'' answer move it on'
-      using errcode = '23514';
-  end if;
-  if new.action = 'hold' then
-    if new.new_amount_micros is distinct from new.old_amount_micros then
-      raise exception 'a hold keeps the budget: new must equal old' using errcode = '23514';
-    end if;
-    return new;
-  end if;
-  if new.budget_resource_name is null or new.old_amount_micros is null or new.new_amount_micros is null then
-    raise exception 'a budget change needs the budget, its old and its new amount' using errcode = '23514';
-  end if;
-  if (new.action = 'increase') <> (new.new_amount_micros > new.old_amount_micros)
-     or (new.action = 'decrease') <> (new.new_amount_micros < new.old_amount_micros) then
-    raise exception 'an % must % the budget (% -> % micros)', new.action,
-      case new.action when 'increase' then 'raise' else 'lower' end,
-      new.old_amount_micros, new.new_amount_micros using errcode = '23514';
-  end if;
-  if new.kind = 'adjust' and not coalesce(sign(new.expected_gap) = case new.action when 'increase' then 1 else -1 end, false) then
-    raise exception 'an adjustment never goes against the expected gap: % with a gap of %',
-      new.action, coalesce(new.expected_gap::text, 'unknown') using errcode = '23514';
-  end if;
-  select s.min_daily_budget, s.max_daily_budget into seg
-    from public.lead_segments s where s.id = new.segment_id;
-  select o.changes_enabled, o.max_daily_change into settings
-    from public.orchestration_settings o;
-  if not found then
-    raise exception 'orchestration_settings has no row: no decision is logged without the daily limit'
-      using errcode = '23514';
-  end if;
-  if new.new_amount_micros < round(seg.min_daily_budget * 1000000)
-     or new.new_amount_micros > round(seg.max_daily_budget * 1000000) then
-    raise exception 'budget % micros is outside the segment bounds % .. % euro',
-      new.new_amount_micros, seg.min_daily_budget, seg.max_daily_budget using errcode = '23514';
-  end if;
-  if new.mode = 'live' and new.status = 'pending' and new.day <> private.today_nl() then
-    raise exception 'live changes are only for today (%), not %', private.today_nl(), new.day
-      using errcode = '23514';
-  end if;
-  -- The daily limit is measured from the budget at the start of today; a rollback
-  -- restores exactly that.
-  reference := case when new.mode = 'live'
-                    then private.budget_day_reference(new.budget_resource_name, private.today_nl())
-               end;
-  if new.kind = 'rollback' and new.mode = 'live' and new.new_amount_micros is distinct from reference then
-    raise exception 'a rollback restores the amount of the start of today (% micros), not %',
-      coalesce(reference::text, 'none: nothing changed today'), new.new_amount_micros using errcode = '23514';
-  end if;
-  -- Every decision stays within the limit of the amount it starts from; one that
-  -- may be sent also within the limit of the start of today.
-  if new.status <> 'pending' then
-    reference := null;
-  end if;
-  if (new.kind = 'adjust' and abs(new.new_amount_micros - new.old_amount_micros)
-        > floor(new.old_amount_micros * settings.max_daily_change))
-     or abs(new.new_amount_micros - reference) > floor(reference * settings.max_daily_change) then
-    raise exception 'a change to % micros is more than % %% from the day''s starting budget of % micros',
-      new.new_amount_micros, settings.max_daily_change * 100,
-      coalesce(reference, new.old_amount_micros)
-      using errcode = '23514';
-  end if;
-  if new.mode <> 'dry_run' and new.status = 'pending' and not coalesce(settings.changes_enabled, false) then
-    raise exception 'the kill switch is on: no budget changes may be sent' using errcode = '23514';
-  end if;
-  return new;
-end
-$$;
-comment on function private.check_budget_decision() is
-  'Trigger: refuses a logged decision that is not pending or skipped, an action that contradicts its '
-  'amounts or (adjustments) the sign of the expected gap, an amount outside the segment bounds or more '
-  'than the daily limit from the start-of-day budget, a live change for another day than today, '
-  'a rollback to anything but the start-of-day amount, or a change to send while the kill switch is on.';
 
-create trigger channel_orchestration_log_check_decision
-  before insert on public.channel_orchestration_log
-  for each row execute function private.check_budget_decision();
-
+alter function private.budget_day_reference(text, date) owner to leadflow_money;
 revoke execute on function private.budget_day_reference(text, date) from public, anon, authenticated;
 grant execute on function private.budget_day_reference(text, date) to service_role;

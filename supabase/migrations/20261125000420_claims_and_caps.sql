@@ -1,11 +1,163 @@
 -- =============================================================================
--- The write path of budget decisions: log, claim (the gate: kill switch,
--- fencing, daily limit, account cap), complete, reconcile.
+-- The write path of budget decisions, and its gate.
+--
+--   log_budget_decisions       writes a run's decisions before anything is sent; the
+--                              database sets the old amount, segment and action itself
+--   claim_budget_decisions     the gate: re-checks everything at the moment of sending
+--   complete_budget_decisions  Google Ads' answer; a success becomes the budget's record
+--   reconcile_budget_decisions settles what ended runs left open
+--
+-- Whether a change may go is private.change_refusal (16_change_rules.sql). Each writer is security definer in private,
+-- owned by leadflow_money; public holds invoker wrappers the service role may execute.
+-- Whatever a caller passes is a request: amounts are checked, everything else is read.
 -- =============================================================================
 
 -- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
 set local lock_timeout = '1s';
 set local statement_timeout = '30s';
+
+-- -----------------------------------------------------------------------------
+-- Log
+-- -----------------------------------------------------------------------------
+create or replace function private.log_budget_decisions(
+  p_run_id uuid,
+  p_day date,
+  p_kind text,
+  p_mode text,
+  p_triggered_by text,
+  p_decisions jsonb
+)
+returns table (id bigint, budget_resource_name text, status text, error text)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  today date := private.today_nl();
+  d record;
+  m record;
+  old_amount bigint;
+  new_amount bigint;
+  act text;
+  why text;
+  cap bigint;
+  total bigint;
+  standing bigint;
+  queued text[] := '{}';
+begin
+  if p_day is null or p_kind is null or p_kind not in ('adjust', 'rollback')
+     or p_mode is null or p_mode not in ('live', 'dry_run', 'validate_only')
+     or coalesce(btrim(p_triggered_by), '') = '' then
+    raise exception 'log_budget_decisions needs a day, a kind (adjust, rollback), a mode (live, '
+      'dry_run, validate_only) and who triggered it' using errcode = '22023';
+  end if;
+  if jsonb_typeof(p_decisions) is distinct from 'array' then
+    raise exception 'log_budget_decisions: p_decisions must be an array' using errcode = '22023';
+  end if;
+  if p_mode = 'live' and p_day <> today then
+    raise exception 'live changes are only for today (%), not %; other days can be dry-run only', today, p_day
+      using errcode = '22023';
+  end if;
+  if exists (
+    select 1 from jsonb_array_elements(p_decisions) e
+    where jsonb_typeof(e) <> 'object'
+       or (e ? 'new_amount_micros' and jsonb_typeof(e -> 'new_amount_micros') not in ('number', 'null'))
+       or (jsonb_typeof(e -> 'new_amount_micros') = 'number'
+           and ((e ->> 'new_amount_micros')::numeric < 0
+                or (e ->> 'new_amount_micros')::numeric % 10000 <> 0
+                or (e ->> 'new_amount_micros')::numeric > 9000000000000000))
+  ) then
+    raise exception 'every decision is an object whose new_amount_micros is whole cents (micros, a '
+      'non-negative multiple of 10000)' using errcode = '22023';
+  end if;
+  perform private.lock_money();
+  perform private.check_run_holds_lease(p_run_id);
+  if p_mode <> 'dry_run' then
+    cap := (select round(o.account_daily_cap * 1000000)::bigint from public.orchestration_settings o);
+  end if;
+  if cap is not null then
+    total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
+  end if;
+  for d in
+    select x.budget_resource_name, x.action, x.old_amount_micros, x.new_amount_micros,
+           x.expected_gap, x.inputs, x.reason, x.skip_reason
+    from jsonb_to_recordset(p_decisions) with ordinality as x (
+      budget_resource_name text, action text, old_amount_micros numeric, new_amount_micros numeric,
+      expected_gap numeric, inputs jsonb, reason text, skip_reason text, ord bigint)
+    order by x.ord
+  loop
+    m := null;
+    select cb.segment_id, cb.customer_id, cb.campaign_id into m
+      from public.segment_campaign_budgets cb where cb.budget_resource_name = d.budget_resource_name;
+    -- The old amount is the database's: the budget at the start of today by its record. Only a
+    -- preview of another day (dry run) takes the caller's reading.
+    old_amount := case when p_day = today then private.budget_day_base(d.budget_resource_name, today) end;
+    if old_amount is null and p_mode <> 'live' then
+      old_amount := d.old_amount_micros::bigint;
+    end if;
+    new_amount := d.new_amount_micros::bigint;
+    act := case
+             when coalesce(d.action, 'hold') not in ('increase', 'decrease') or new_amount is null then 'hold'
+             when old_amount is null then d.action
+             when new_amount = old_amount then 'hold'
+             when new_amount > old_amount then 'increase'
+             else 'decrease'
+           end;
+    if act = 'hold' then
+      new_amount := old_amount;
+    end if;
+    why := case
+             when act = 'hold' then 'hold: ' || coalesce(nullif(btrim(d.reason), ''), 'no change')
+             when d.skip_reason is not null then d.skip_reason
+             when d.budget_resource_name = any (queued)
+               then 'the same budget twice in one call: only its first change is sent'
+             else private.change_refusal(p_kind, p_mode, p_day, d.budget_resource_name, m.segment_id,
+                                         old_amount, new_amount, d.expected_gap, null)
+           end;
+    if why is null and cap is not null then
+      -- The account daily cap, counted in the order given: a raise from what the budget may
+      -- stand at; a decrease of this call makes room for the raises after it (the claim
+      -- counts it only once Google Ads confirmed it).
+      standing := private.budget_standing_amount(d.budget_resource_name);
+      if act = 'increase' and new_amount > standing then
+        if total + new_amount - standing > cap then
+          why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
+                        '%s micros: not sent', total + new_amount - standing, cap);
+        else
+          total := total + new_amount - standing;
+        end if;
+      elsif act = 'decrease' and new_amount < standing then
+        total := total - (standing - new_amount);
+      end if;
+    end if;
+    if why is null and p_mode <> 'dry_run' then
+      queued := queued || d.budget_resource_name;
+    end if;
+    insert into public.channel_orchestration_log as l (
+      run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
+      old_amount_micros, new_amount_micros, change_pct, expected_gap, inputs, reason, mode, status,
+      error, triggered_by, completed_at)
+    values (
+      p_run_id, p_day, m.segment_id, p_kind, m.customer_id, m.campaign_id, d.budget_resource_name, act,
+      old_amount, new_amount,
+      round((new_amount - old_amount) * 100.0 / nullif(old_amount, 0), 2),
+      d.expected_gap, d.inputs, coalesce(nullif(btrim(d.reason), ''), 'no reason given'), p_mode,
+      case when why is null and p_mode <> 'dry_run' then 'pending' else 'skipped' end,
+      case when why is not null then why
+           when p_mode = 'dry_run' then 'dry run: not sent to Google Ads' end,
+      p_triggered_by,
+      case when why is null and p_mode <> 'dry_run' then null else now() end)
+    returning l.id, l.budget_resource_name, l.status, l.error
+      into id, budget_resource_name, status, error;
+    return next;
+  end loop;
+end
+$$;
+comment on function private.log_budget_decisions(uuid, date, text, text, text, jsonb) is
+  'Write a run''s decisions to the audit log before anything is sent: the database sets each row''s '
+  'segment, old amount (its record of the day) and action; rows that may go come back pending, the '
+  'others skipped with why (private.change_refusal, the account cap). Only by a run holding its lease.';
+alter function private.log_budget_decisions(uuid, date, text, text, text, jsonb) owner to leadflow_money;
 
 create or replace function public.log_budget_decisions(
   p_run_id uuid,
@@ -16,198 +168,62 @@ create or replace function public.log_budget_decisions(
   p_decisions jsonb
 )
 returns table (id bigint, budget_resource_name text, status text, error text)
-language plpgsql
+language sql
 set search_path = ''
 as $$
-declare
-  today date := private.today_nl();
-begin
-  if jsonb_typeof(p_decisions) is distinct from 'array' then
-    raise exception 'log_budget_decisions: p_decisions must be an array' using errcode = '22023';
-  end if;
-  if p_mode = 'live' and p_day is distinct from today then
-    raise exception 'live changes are only for today (%), not %; other days can be dry-run only', today, p_day
-      using errcode = '22023';
-  end if;
-  perform private.check_run_holds_lease(p_run_id);
-  return query
-  with d as (
-    select r.*, row_number() over () as ord
-    from jsonb_to_recordset(p_decisions) as r (
-      segment_id uuid, customer_id text, campaign_id text, budget_resource_name text,
-      action text, old_amount_micros bigint, new_amount_micros bigint, expected_gap numeric,
-      inputs jsonb, reason text, skip_reason text)
-  ),
-  settings as (
-    select o.changes_enabled, o.max_daily_change, o.account_daily_cap
-    from public.orchestration_settings o
-  ),
-  judged as (
-    select d.*, x.status, x.error
-    from d
-    cross join settings
-    cross join lateral (
-      select (select format('log #%s', prior.id)
-                from public.channel_orchestration_log prior
-               where prior.budget_resource_name = d.budget_resource_name and prior.day = p_day
-                 and prior.kind = p_kind and prior.mode = 'live' and prior.action <> 'hold'
-                 and prior.status in ('pending', 'sent', 'unknown', 'success')
-               order by prior.id limit 1) as already,
-             (select format('log #%s', doubt.id)
-                from public.channel_orchestration_log doubt
-               where doubt.budget_resource_name = d.budget_resource_name and doubt.mode = 'live'
-                 and doubt.status in ('sent', 'unknown')
-               limit 1) as in_doubt,
-             private.budget_day_reference(d.budget_resource_name, today) as reference
-    ) prior
-    cross join lateral (
-      select case
-               when d.action = 'hold' then 'skipped'
-               when d.skip_reason is not null then 'skipped'
-               when p_mode = 'dry_run' then 'skipped'
-               when p_mode = 'live' and prior.already is not null then 'skipped'
-               when p_mode = 'live' and prior.in_doubt is not null then 'skipped'
-               when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
-                    > floor(prior.reference * settings.max_daily_change) then 'skipped'
-               when not settings.changes_enabled then 'skipped'
-               else 'pending'
-             end as status,
-             case
-               when d.action = 'hold' then 'hold: ' || d.reason
-               when d.skip_reason is not null then d.skip_reason
-               when p_mode = 'dry_run' then 'dry run: not sent to Google Ads'
-               when p_mode = 'live' and prior.already is not null
-                 then format('already changed today (%s); not applied twice', prior.already)
-               when p_mode = 'live' and prior.in_doubt is not null
-                 then format('the outcome of %s is not known yet; nothing more is sent for this budget '
-                             'until it is reconciled with Google Ads', prior.in_doubt)
-               when p_mode = 'live' and abs(d.new_amount_micros - prior.reference)
-                    > floor(prior.reference * settings.max_daily_change)
-                 then format('more than %s %% from today''s starting budget of %s micros: not sent',
-                             settings.max_daily_change * 100, prior.reference)
-               when not settings.changes_enabled then 'kill switch is on: not sent'
-             end as error
-    ) x
-  ),
-  day_total as (
-    -- The account daily cap: the day's budgets as they would stand with every change of this
-    -- call that may be sent, raises not yet counted: budgets this call sends nothing for at
-    -- their standing amount, its decreases at their new and its raises at their old amount.
-    select (select coalesce(sum(sa.amount_micros), 0)
-              from private.budget_standing_amounts(today) sa
-             where not exists (select 1 from judged j
-                                where j.status = 'pending'
-                                  and j.budget_resource_name = sa.budget_resource_name))
-           + (select coalesce(sum(case when j.action = 'increase' then j.old_amount_micros
-                                       else j.new_amount_micros end), 0)
-                from judged j where j.status = 'pending') as base,
-           round(settings.account_daily_cap * 1000000)::bigint as cap
-    from settings
-    where settings.account_daily_cap is not null
-  ),
-  capped as (
-    -- Raises count in the order given; one that would take the sum over the cap is skipped
-    -- (and still counted: every later raise is skipped too).
-    select j.*,
-           case when j.status = 'pending' and j.action = 'increase'
-                then dt.base + sum(j.new_amount_micros - j.old_amount_micros)
-                       filter (where j.status = 'pending' and j.action = 'increase')
-                       over (order by j.ord rows between unbounded preceding and current row)
-           end as total,
-           dt.cap
-    from judged j
-    left join day_total dt on true
-  )
-  insert into public.channel_orchestration_log as l (
-    run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
-    old_amount_micros, new_amount_micros, change_pct, expected_gap, inputs, reason, mode, status, error,
-    triggered_by, completed_at)
-  select p_run_id, p_day, c.segment_id, p_kind, c.customer_id, c.campaign_id, c.budget_resource_name,
-         c.action, c.old_amount_micros, c.new_amount_micros,
-         round((c.new_amount_micros - c.old_amount_micros) * 100.0 / nullif(c.old_amount_micros, 0), 2),
-         c.expected_gap, c.inputs, c.reason, p_mode,
-         y.status, y.error, p_triggered_by,
-         case when y.status = 'pending' then null else now() end
-  from capped c
-  cross join lateral (
-    select case when c.total > c.cap then 'skipped' else c.status end as status,
-           case when c.total > c.cap
-                then format('the day''s budgets would sum to %s micros, over the account daily cap of '
-                            '%s micros: not sent', c.total, c.cap)
-                else c.error end as error
-  ) y
-  order by c.ord
-  returning l.id, l.budget_resource_name, l.status, l.error;
-end
+  select * from private.log_budget_decisions(p_run_id, p_day, p_kind, p_mode, p_triggered_by, p_decisions)
 $$;
 comment on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) is
-  'Write the decisions of a run to the audit log before anything is sent. Changes to send come back '
-  'pending; holds, dry runs, kill-switch, in-doubt, beyond-limit, over-the-account-cap and already-applied '
-  'changes come back skipped with why. Live only for today; only by a run that holds its lease.';
+  'Write the decisions of a run to the audit log before anything is sent ([{budget_resource_name, '
+  'action, new_amount_micros, expected_gap, reason, inputs, skip_reason}]); the database decides the '
+  'rest. Changes to send come back pending, the others skipped with why.';
 
-create or replace function public.claim_budget_decisions(p_run_id uuid, p_ids bigint[])
+-- -----------------------------------------------------------------------------
+-- Claim: the gate
+-- -----------------------------------------------------------------------------
+create or replace function private.claim_budget_decisions(p_run_id uuid, p_ids bigint[])
 returns table (id bigint, budget_resource_name text, new_amount_micros bigint, status text, error text)
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
   today date := private.today_nl();
   enabled boolean;
-  max_change numeric;
-  r record;
-  reference bigint;
-  doubt bigint;
-  why text;
   cap bigint;
   total bigint;
   standing bigint;
+  r record;
+  why text;
 begin
+  perform private.lock_money();
   perform private.check_run_holds_lease(p_run_id);
-  select k.changes_enabled, k.max_daily_change into enabled, max_change
-    from private.settings_for_sending() k;
-  -- The account daily cap (its row is locked for share above): the sum of the day's
-  -- budgets as they stand, kept while raises are claimed. One claim at a time counts it.
-  cap := (select round(o.account_daily_cap * 1000000)::bigint from public.orchestration_settings o);
+  select o.changes_enabled, round(o.account_daily_cap * 1000000)::bigint into enabled, cap
+    from public.orchestration_settings o;
   if cap is not null then
-    perform pg_advisory_xact_lock(hashtextextended('account_daily_cap', 0));
-    total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts(today) sa);
+    total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
   end if;
   for r in
     select l.* from public.channel_orchestration_log l
      where l.id = any (p_ids) and l.run_id = p_run_id and l.status = 'pending'
      order by l.id
   loop
-    why := null;
-    if not coalesce(enabled, false) then
-      why := 'kill switch is on at send time: not sent';
-    elsif r.mode = 'live' then
-      -- One claim per budget at a time, across runs and jobs.
-      perform pg_advisory_xact_lock(hashtextextended(r.budget_resource_name, 0));
-      reference := coalesce(private.budget_day_reference(r.budget_resource_name, today),
-                            r.old_amount_micros);
-      doubt := (select l.id from public.channel_orchestration_log l
-                 where l.budget_resource_name = r.budget_resource_name and l.mode = 'live'
-                   and l.status in ('sent', 'unknown')
-                 limit 1);
-      if r.day <> today then
-        why := format('live changes are only sent on their own day (%s); today is %s', r.day, today);
-      elsif doubt is not null then
-        why := format('the outcome of log #%s is not known yet; not sent until it is reconciled', doubt);
-      elsif abs(r.new_amount_micros - reference) > floor(reference * max_change) then
-        why := format('more than %s %% from today''s starting budget of %s micros: not sent',
-                      max_change * 100, reference);
-      elsif cap is not null then
-        -- A raise counts from what the budget stands at; a decrease is only counted once
-        -- Google Ads confirmed it (a later claim), so a refused one cannot make room.
-        standing := coalesce(private.budget_standing_amount(r.budget_resource_name, today),
-                             r.old_amount_micros);
-        if r.new_amount_micros > standing then
-          if total + r.new_amount_micros - standing > cap then
-            why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
-                          '%s micros: not sent', total + r.new_amount_micros - standing, cap);
-          else
-            total := total + r.new_amount_micros - standing;
-          end if;
+    why := case
+             when not coalesce(enabled, false) then 'kill switch is on at send time: not sent'
+             when r.action = 'hold' then 'a hold is never sent'
+             else private.change_refusal(r.kind, r.mode, r.day, r.budget_resource_name, r.segment_id,
+                                         r.old_amount_micros, r.new_amount_micros, r.expected_gap, r.id)
+           end;
+    if why is null and cap is not null and r.mode = 'live' then
+      -- A raise counts from what the budget may stand at; a decrease only once Google Ads
+      -- confirmed it (its record), so a refused one cannot make room.
+      standing := private.budget_standing_amount(r.budget_resource_name);
+      if r.new_amount_micros > standing then
+        if total + r.new_amount_micros - standing > cap then
+          why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
+                        '%s micros: not sent', total + r.new_amount_micros - standing, cap);
+        else
+          total := total + r.new_amount_micros - standing;
         end if;
       end if;
     end if;
@@ -227,40 +243,86 @@ begin
   end loop;
 end
 $$;
-comment on function public.claim_budget_decisions(uuid, bigint[]) is
-  'Claim a run''s pending rows for sending, in one transaction that re-reads the kill switch, the '
-  'daily limit of today''s starting budget, the account daily cap and the budgets in doubt: claimed rows come back sent '
-  '(send them now, within private.send_window()), the others skipped with why. Refused (PT409) for '
-  'a run without its lease.';
+comment on function private.claim_budget_decisions(uuid, bigint[]) is
+  'The gate: claim a run''s pending rows for sending, re-checking at this moment the kill switch, the '
+  'lease, private.change_refusal (mapping, active flags, bounds, daily limit of the base and of external '
+  'changes, one change a day, budgets in doubt) and the account daily cap. Claimed rows come back sent '
+  '(send them within private.send_window()), the others skipped with why.';
+alter function private.claim_budget_decisions(uuid, bigint[]) owner to leadflow_money;
 
-create or replace function public.complete_budget_decisions(p_run_id uuid, p_results jsonb) returns integer
+create or replace function public.claim_budget_decisions(p_run_id uuid, p_ids bigint[])
+returns table (id bigint, budget_resource_name text, new_amount_micros bigint, status text, error text)
+language sql
+set search_path = ''
+as $$ select * from private.claim_budget_decisions(p_run_id, p_ids) $$;
+comment on function public.claim_budget_decisions(uuid, bigint[]) is
+  'Claim a run''s pending rows for sending: the database''s gate (see private.claim_budget_decisions). '
+  'Refused (PT409) for a run without its lease.';
+
+-- -----------------------------------------------------------------------------
+-- Complete and reconcile
+-- -----------------------------------------------------------------------------
+create or replace function private.record_applied(p_log_ids bigint[]) returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  -- A live change Google Ads confirmed is the budget's new record.
+  insert into private.budget_records as r (budget_resource_name, amount_micros, source, log_id, recorded_at)
+  select distinct on (l.budget_resource_name) l.budget_resource_name, l.new_amount_micros, 'sent', l.id, now()
+  from public.channel_orchestration_log l
+  where l.id = any (p_log_ids) and l.mode = 'live' and l.status = 'success' and l.action <> 'hold'
+  order by l.budget_resource_name, l.id desc
+  on conflict (budget_resource_name) do update
+    set amount_micros = excluded.amount_micros, source = 'sent', log_id = excluded.log_id,
+        recorded_at = excluded.recorded_at
+$$;
+comment on function private.record_applied(bigint[]) is
+  'Make the confirmed live changes among these log rows their budgets'' record.';
+alter function private.record_applied(bigint[]) owner to leadflow_money;
+
+create or replace function private.complete_budget_decisions(p_run_id uuid, p_results jsonb) returns integer
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
-  completed integer;
+  done bigint[];
 begin
   if jsonb_typeof(p_results) is distinct from 'array' then
     raise exception 'complete_budget_decisions: p_results must be an array' using errcode = '22023';
   end if;
   if exists (
     select 1 from jsonb_to_recordset(p_results) as r (id bigint, status text, error text)
-    where r.status is null or r.status not in ('success', 'failed', 'unknown')
+    where r.id is null or r.status is null or r.status not in ('success', 'failed', 'unknown')
        or (r.status in ('failed', 'unknown') and r.error is null)
   ) then
-    raise exception 'complete_budget_decisions: status must be success, failed or unknown (with error)'
-      using errcode = '22023';
+    raise exception 'complete_budget_decisions: each result needs an id and a status success, failed or '
+      'unknown (with error)' using errcode = '22023';
   end if;
+  perform private.lock_money();
   perform private.check_run_holds_lease(p_run_id);
-  update public.channel_orchestration_log l
-     set status = r.status, error = r.error,
-         completed_at = case when r.status = 'unknown' then null else now() end
-    from jsonb_to_recordset(p_results) as r (id bigint, status text, error text)
-   where l.id = r.id and l.run_id = p_run_id and l.status = 'sent';
-  get diagnostics completed = row_count;
-  return completed;
+  with answered as (
+    update public.channel_orchestration_log l
+       set status = r.status, error = r.error,
+           completed_at = case when r.status = 'unknown' then null else now() end
+      from jsonb_to_recordset(p_results) as r (id bigint, status text, error text)
+     where l.id = r.id and l.run_id = p_run_id and l.status = 'sent'
+    returning l.id
+  )
+  select coalesce(array_agg(a.id), '{}') into done from answered a;
+  perform private.record_applied(done);
+  return cardinality(done);
 end
 $$;
+comment on function private.complete_budget_decisions(uuid, jsonb) is
+  'Record Google Ads'' answer for rows the run sent; a success becomes the budget''s record.';
+alter function private.complete_budget_decisions(uuid, jsonb) owner to leadflow_money;
+
+create or replace function public.complete_budget_decisions(p_run_id uuid, p_results jsonb) returns integer
+language sql
+set search_path = ''
+as $$ select private.complete_budget_decisions(p_run_id, p_results) $$;
 comment on function public.complete_budget_decisions(uuid, jsonb) is
   'Record Google Ads'' answer [{id, status, error}] for rows the run sent: success, failed (refused) '
   'or unknown (no clear answer; the budget stays blocked until reconciled). Only by the lease holder.';
@@ -289,23 +351,25 @@ comment on function public.open_budget_decisions() is
   'Audit rows left pending or in doubt by runs that ended or lost their lease, and whether each can '
   'be reconciled now.';
 
-create or replace function public.reconcile_budget_decisions(p_run_id uuid, p_observed jsonb) returns integer
+create or replace function private.reconcile_budget_decisions(p_run_id uuid, p_observed jsonb) returns integer
 language plpgsql
+security definer
 set search_path = ''
 as $$
 declare
-  done integer;
+  done bigint[];
 begin
   -- p_observed: [{budget_resource_name, amount_micros}] as Google Ads holds them now.
   if jsonb_typeof(p_observed) is distinct from 'array' then
     raise exception 'reconcile_budget_decisions: p_observed must be an array' using errcode = '22023';
   end if;
+  perform private.lock_money();
   perform private.check_run_holds_lease(p_run_id);
   with open as (
     select o.* from public.open_budget_decisions() o where o.reconcilable
   ),
   seen as (
-    select r.budget_resource_name, r.amount_micros
+    select distinct on (r.budget_resource_name) r.budget_resource_name, r.amount_micros
     from jsonb_to_recordset(p_observed) as r (budget_resource_name text, amount_micros bigint)
   ),
   outcome as (
@@ -328,24 +392,48 @@ begin
     from open o
     left join seen s on s.budget_resource_name = o.budget_resource_name
     where o.status = 'pending' or o.mode <> 'live' or s.budget_resource_name is not null
+  ),
+  settled as (
+    update public.channel_orchestration_log l
+       set status = outcome.status, error = outcome.error, completed_at = now()
+      from outcome
+     where l.id = outcome.id
+    returning l.id
   )
-  update public.channel_orchestration_log l
-     set status = outcome.status, error = outcome.error, completed_at = now()
-    from outcome
-   where l.id = outcome.id;
-  get diagnostics done = row_count;
-  return done;
+  select coalesce(array_agg(s.id), '{}') into done from settled s;
+  perform private.record_applied(done);
+  return cardinality(done);
 end
 $$;
-comment on function public.reconcile_budget_decisions(uuid, jsonb) is
+comment on function private.reconcile_budget_decisions(uuid, jsonb) is
   'Settle rows that ended runs left open, from the budgets Google Ads holds now: never-sent rows '
-  'become skipped, in-doubt rows success (found applied) or failed (not applied). Only by a lease holder.';
+  'become skipped, in-doubt rows success (found applied: the new record) or failed. Only by a lease holder.';
+alter function private.reconcile_budget_decisions(uuid, jsonb) owner to leadflow_money;
 
+create or replace function public.reconcile_budget_decisions(p_run_id uuid, p_observed jsonb) returns integer
+language sql
+set search_path = ''
+as $$ select private.reconcile_budget_decisions(p_run_id, p_observed) $$;
+comment on function public.reconcile_budget_decisions(uuid, jsonb) is
+  'Settle rows that ended runs left open, from the budgets Google Ads holds now ([{budget_resource_name, '
+  'amount_micros}]). Only by a lease holder.';
+
+revoke execute on function private.change_refusal(text, text, date, text, uuid, bigint, bigint, numeric, bigint)
+  from public, anon, authenticated, service_role;
+revoke execute on function private.record_applied(bigint[]) from public, anon, authenticated, service_role;
+revoke execute on function private.log_budget_decisions(uuid, date, text, text, text, jsonb) from public, anon, authenticated;
+revoke execute on function private.claim_budget_decisions(uuid, bigint[]) from public, anon, authenticated;
+revoke execute on function private.complete_budget_decisions(uuid, jsonb) from public, anon, authenticated;
+revoke execute on function private.reconcile_budget_decisions(uuid, jsonb) from public, anon, authenticated;
 revoke execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) from public, anon, authenticated;
 revoke execute on function public.claim_budget_decisions(uuid, bigint[]) from public, anon, authenticated;
 revoke execute on function public.complete_budget_decisions(uuid, jsonb) from public, anon, authenticated;
 revoke execute on function public.open_budget_decisions() from public, anon, authenticated;
 revoke execute on function public.reconcile_budget_decisions(uuid, jsonb) from public, anon, authenticated;
+grant execute on function private.log_budget_decisions(uuid, date, text, text, text, jsonb) to service_role;
+grant execute on function private.claim_budget_decisions(uuid, bigint[]) to service_role;
+grant execute on function private.complete_budget_decisions(uuid, jsonb) to service_role;
+grant execute on function private.reconcile_budget_decisions(uuid, jsonb) to service_role;
 grant execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) to service_role;
 grant execute on function public.claim_budget_decisions(uuid, bigint[]) to service_role;
 grant execute on function public.complete_budget_decisions(uuid, jsonb) to service_role;

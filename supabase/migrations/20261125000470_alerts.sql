@@ -12,7 +12,8 @@ set local statement_timeout = '30s';
 create table private.alerts_sent (
   day date not null,
   kind text not null
-    check (kind in ('job_failed', 'capacity_unreachable', 'unprofitable', 'kill_switch')),
+    check (kind in ('job_failed', 'capacity_unreachable', 'unprofitable', 'kill_switch',
+                    'external_change', 'rollback_skipped')),
   subject text not null,
   message text not null,
   targets integer not null check (targets >= 0),
@@ -58,6 +59,23 @@ as $$
           where s.is_active
           group by s.code) u
     where u.spend > 0 and u.spend > u.revenue
+    union all
+    -- Google Ads holds an amount the database's record does not explain (an edit in Google
+    -- Ads, a late write of a taken-over run, or a false report): changes stay within the
+    -- daily limit of both until an admin accepts one (public.accept_budget_amount).
+    select 'external_change', e.budget_resource_name || '=' || e.observed_micros,
+           format('%s: Google Ads was seen holding %s euro, the record says %s euro; accept the '
+                  'amount with accept_budget_amount if it is right', e.budget_resource_name,
+                  round(e.observed_micros / 1000000.0, 2), round(e.record_micros / 1000000.0, 2))
+    from private.budget_external_changes e
+    where e.accepted_at is null
+    union all
+    -- A live rollback of the day could not restore a budget (bounds changed, unmapped, ...).
+    select 'rollback_skipped', l.budget_resource_name,
+           format('rollback of %s was not sent: %s', l.budget_resource_name, l.error)
+    from public.channel_orchestration_log l
+    where l.day = p_day and l.kind = 'rollback' and l.mode = 'live' and l.status = 'skipped'
+      and l.action <> 'hold'
     union all
     -- The kill switch changed since the last alert about it (or is on, never alerted).
     select 'kill_switch', k.state,
@@ -105,11 +123,7 @@ $$;
 comment on function public.record_alerts_sent(date, jsonb, integer) is
   'Records alerts sent for a day ([{kind, subject, message}]); an alert already recorded is kept.';
 
-revoke execute on function public.record_budget_observations(jsonb) from public, anon, authenticated;
-revoke execute on function public.last_seen_budgets(text[]) from public, anon, authenticated;
 revoke execute on function public.alert_candidates(date) from public, anon, authenticated;
 revoke execute on function public.record_alerts_sent(date, jsonb, integer) from public, anon, authenticated;
-grant execute on function public.record_budget_observations(jsonb) to service_role;
-grant execute on function public.last_seen_budgets(text[]) to service_role;
 grant execute on function public.alert_candidates(date) to service_role;
 grant execute on function public.record_alerts_sent(date, jsonb, integer) to service_role;

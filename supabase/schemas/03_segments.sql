@@ -106,12 +106,16 @@ grant insert (code, name, industry_id, region_code, is_active, min_daily_budget,
 grant update (name, is_active, min_daily_budget, max_daily_budget, target_cpl)
   on table public.lead_segments to authenticated;
 grant all on table public.lead_segments to service_role;
+-- The money owner's functions read the bounds and flags at the moment they decide.
+grant select on table public.lead_segments to leadflow_money;
 
 -- A valid token is not enough: with sign-up open anyone has one. Only users
 -- with a marketplace profile (partners, admins) see segments.
 create policy "Partners read active segments, admins all"
   on public.lead_segments for select to authenticated
   using ((is_active and (select private.has_profile())) or (select private.is_admin()));
+create policy "The money owner reads segments"
+  on public.lead_segments for select to leadflow_money using (true);
 create policy "Admins can create segments"
   on public.lead_segments for insert to authenticated
   with check ((select private.is_admin()));

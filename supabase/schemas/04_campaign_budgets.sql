@@ -31,7 +31,12 @@ alter table public.segment_campaign_budgets enable row level security;
 revoke all on table public.segment_campaign_budgets from anon, authenticated;
 -- No grant to authenticated: pg_graphql would list the table to every signed-in user
 -- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
-grant all on table public.segment_campaign_budgets to service_role;
+-- The service role reads the mapping; it never writes it (a key that could map any budget
+-- could steer any budget): admins do, through the API's definer functions.
+grant select on table public.segment_campaign_budgets to service_role;
+grant select on table public.segment_campaign_budgets to leadflow_money;
+create policy "The money owner reads campaign mappings"
+  on public.segment_campaign_budgets for select to leadflow_money using (true);
 create policy "Admins manage campaign mappings"
   on public.segment_campaign_budgets for all to authenticated
   using ((select private.is_admin()))

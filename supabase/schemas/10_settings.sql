@@ -139,6 +139,9 @@ revoke all on table public.orchestration_settings from anon, authenticated, serv
 -- No grant to authenticated: pg_graphql would list the table to every signed-in user
 -- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 grant select on table public.orchestration_settings to service_role;
+grant select on table public.orchestration_settings to leadflow_money;
+create policy "The money owner reads orchestration settings"
+  on public.orchestration_settings for select to leadflow_money using (true);
 create policy "Admins can read orchestration settings"
   on public.orchestration_settings for select to authenticated
   using ((select private.is_admin()));
@@ -162,20 +165,6 @@ comment on function public.orchestration_settings_get() is
 revoke execute on function public.orchestration_settings_get() from public, anon;
 grant execute on function public.orchestration_settings_get() to authenticated, service_role;
 
-create or replace function private.settings_for_sending()
-returns table (changes_enabled boolean, max_daily_change numeric)
-language sql
-security definer
-set search_path = ''
-as $$
-  -- Read the kill switch now, and keep it from changing until the caller's transaction ends:
-  -- an admin who turns it off waits for claims in progress, and every later claim sees it.
-  select o.changes_enabled, o.max_daily_change from public.orchestration_settings o for share
-$$;
-comment on function private.settings_for_sending() is
-  'The kill switch and daily limit, locked (for share) until the calling transaction ends.';
-revoke execute on function private.settings_for_sending() from public, anon, authenticated;
-grant execute on function private.settings_for_sending() to service_role;
 
 -- Admins change these in the SQL editor (like the kill switch): no API role is granted the
 -- table, so pg_graphql shows it to no one (lint pg_graphql_admin_table_exposed).
