@@ -68,7 +68,9 @@ def ready_template(pg_cluster: PgCluster) -> Iterator[str]:
         db.close()
     with psycopg.connect(url, autocommit=True) as conn:
         _pin(conn, DAY)
-        conn.execute("delete from job_runs")
+        with conn.transaction():  # job runs are kept for ever: bypass the trigger to reset
+            conn.execute("set local session_replication_role = replica")
+            conn.execute("delete from job_runs")
     yield name
     pg_cluster.drop(name)
 
@@ -133,14 +135,14 @@ def _moving(sql: psycopg.Connection[Any], db: Database, ads: RecordingAds) -> li
 
 
 def _pass_time(sql: psycopg.Connection[Any], minutes: int = 40) -> None:
-    """Leases and send windows run out (the log's claim times are immutable: bypass the trigger)."""
-    sql.execute(
-        "update job_runs set heartbeat_at = heartbeat_at - make_interval(mins => %s), "
-        "started_at = started_at - make_interval(mins => %s) where status = 'running'",
-        (minutes, minutes),
-    )
+    """Leases and send windows run out (start and claim times are immutable: bypass the triggers)."""
     with sql.transaction():
         sql.execute("set local session_replication_role = replica")
+        sql.execute(
+            "update job_runs set heartbeat_at = heartbeat_at - make_interval(mins => %s), "
+            "started_at = started_at - make_interval(mins => %s) where status = 'running'",
+            (minutes, minutes),
+        )
         sql.execute(
             "update channel_orchestration_log set claimed_at = claimed_at - make_interval(mins => %s) "
             "where claimed_at is not null",
@@ -471,11 +473,18 @@ def _first_run(sql: psycopg.Connection[Any]) -> Any:
 
 
 @pytest.fixture
-def insert_as_service(sql: psycopg.Connection[Any]) -> Callable[..., None]:
+def insert_as_owner(sql: psycopg.Connection[Any], db: Database) -> Callable[..., None]:
+    """Insert into the log as its owner (leadflow_money), past every function: the insert
+    trigger alone must hold the rules. The budget was reported at START (its record)."""
     seg, name, cid, campaign = sql.execute(
         "select segment_id, budget_resource_name, customer_id, campaign_id "
         "from segment_campaign_budgets limit 1"
     ).fetchone()
+    db.rpc(
+        "record_budget_observations",
+        {"p_observed": [{"budget_resource_name": name, "amount_micros": START}]},
+        caller=SERVICE,
+    )
 
     def insert(**row: Any) -> None:
         values = {
@@ -498,7 +507,7 @@ def insert_as_service(sql: psycopg.Connection[Any]) -> Callable[..., None]:
             values.setdefault("completed_at", "now()")
         columns = ", ".join(values)
         with sql.transaction():
-            sql.execute("set local role service_role")
+            sql.execute("set local role leadflow_money")
             sql.execute(
                 f"insert into channel_orchestration_log ({columns}) values "
                 f"({', '.join(['%s'] * len(values))})",
@@ -522,30 +531,32 @@ def insert_as_service(sql: psycopg.Connection[Any]) -> Callable[..., None]:
         ({"action": "hold", "new_amount_micros": 55_000_000}, "a hold keeps the budget"),
         ({"status": "success"}, "logged pending or skipped"),
         ({"status": "sent", "sent_on": DAY, "claimed_at": "now()"}, "logged pending or skipped"),
-        ({"new_amount_micros": 60_010_000}, "from the day's starting budget"),
+        ({"new_amount_micros": 60_010_000}, "from today's starting budget"),
+        ({"old_amount_micros": 40_000_000}, "starts from the database's record"),
+        ({"new_amount_micros": 50_005_000}, "whole number of cents|check constraint"),
         ({"day": DAY - timedelta(days=1)}, "only for today"),
     ],
 )
 def test_case_5_the_database_refuses_decisions_the_readme_rules_out(
-    insert_as_service: Callable[..., None], row: dict[str, Any], message: str
+    insert_as_owner: Callable[..., None], row: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(psycopg.errors.CheckViolation, match=message):
-        insert_as_service(**row)
+        insert_as_owner(**row)
 
 
 def test_case_5_no_live_change_is_logged_to_send_while_the_kill_switch_is_on(
-    insert_as_service: Callable[..., None], sql: psycopg.Connection[Any]
+    insert_as_owner: Callable[..., None], sql: psycopg.Connection[Any]
 ) -> None:
-    insert_as_service(status="skipped", error="fine")
+    insert_as_owner(status="skipped", error="fine")
     sql.execute("update orchestration_settings set changes_enabled = false")
     with pytest.raises(psycopg.errors.CheckViolation, match="kill switch"):
-        insert_as_service()
+        insert_as_owner()
 
 
 def test_case_5_a_row_only_moves_forward(
-    insert_as_service: Callable[..., None], sql: psycopg.Connection[Any]
+    insert_as_owner: Callable[..., None], sql: psycopg.Connection[Any]
 ) -> None:
-    insert_as_service()
+    insert_as_owner()
     (row_id,) = sql.execute("select max(id) from channel_orchestration_log").fetchone()
     with pytest.raises(
         psycopg.errors.InsufficientPrivilege, match="cannot go from pending to success"

@@ -75,12 +75,16 @@ begin
     total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
   end if;
   for d in
-    select x.budget_resource_name, x.action, x.old_amount_micros, x.new_amount_micros,
-           x.expected_gap, x.inputs, x.reason, x.skip_reason
-    from jsonb_to_recordset(p_decisions) with ordinality as x (
-      budget_resource_name text, action text, old_amount_micros numeric, new_amount_micros numeric,
-      expected_gap numeric, inputs jsonb, reason text, skip_reason text, ord bigint)
-    order by x.ord
+    select e.value ->> 'budget_resource_name' as budget_resource_name,
+           e.value ->> 'action' as action,
+           (e.value ->> 'old_amount_micros')::numeric as old_amount_micros,
+           (e.value ->> 'new_amount_micros')::numeric as new_amount_micros,
+           (e.value ->> 'expected_gap')::numeric as expected_gap,
+           e.value -> 'inputs' as inputs,
+           e.value ->> 'reason' as reason,
+           e.value ->> 'skip_reason' as skip_reason
+    from jsonb_array_elements(p_decisions) with ordinality as e (value, ord)
+    order by e.ord
   loop
     m := null;
     select cb.segment_id, cb.customer_id, cb.campaign_id into m
@@ -433,5 +437,5 @@ grant execute on function private.reconcile_budget_decisions(uuid, jsonb) to ser
 grant execute on function public.log_budget_decisions(uuid, date, text, text, text, jsonb) to service_role;
 grant execute on function public.claim_budget_decisions(uuid, bigint[]) to service_role;
 grant execute on function public.complete_budget_decisions(uuid, jsonb) to service_role;
-grant execute on function public.open_budget_decisions() to service_role;
+grant execute on function public.open_budget_decisions() to service_role, leadflow_money;
 grant execute on function public.reconcile_budget_decisions(uuid, jsonb) to service_role;
