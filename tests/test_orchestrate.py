@@ -305,16 +305,21 @@ def test_the_database_refuses_a_change_beyond_the_limit_or_bounds(
             caller=SERVICE,
         )
 
+    ready.rpc(
+        "record_budget_observations",
+        {"p_observed": [{"budget_resource_name": name, "amount_micros": 50_000_000}]},
+        caller=SERVICE,
+    )
     for old, new, message in [
-        (50_000_000, 60_010_000, "from the day's starting budget"),
-        (140_000_000, 151_000_000, "outside the segment bounds"),
-        (11_000_000, 9_000_000, "outside the segment bounds"),
+        (50_000_000, 60_010_000, "from today's starting budget"),
+        (140_000_000, 151_000_000, "outside the segment's bounds"),
+        (11_000_000, 9_000_000, "outside the segment's bounds"),
     ]:
-        with pytest.raises(RpcError) as error:
-            log(old, new)
-        assert error.value.code == "23514" and message in error.value.message
+        # Refused per row, with why: the old amount is the database's (50 euro), whatever is passed.
+        [row] = log(old, new)
+        assert row["status"] == "skipped" and message in row["error"], row
     assert log(50_000_000, 60_000_000)[0]["status"] == "pending"
-    assert _log(sql, day=DAY)[0]["new_amount_micros"] == 60_000_000
+    assert [r["new_amount_micros"] for r in _log(sql, day=DAY, status="pending")] == [60_000_000]
 
 
 def test_shared_and_custom_period_budgets_are_held_with_a_reason(

@@ -371,13 +371,14 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("lead_segments",             "insert", (D,   D,       D,         A,    A)),
     ("lead_segments",             "update", (D,   H,       H,         A,    A)),
     ("lead_segments",             "delete", (D,   D,       D,         D,    A)),
-    # Campaign mappings: admins manage them (the API replaces a segment's list).
+    # Campaign mappings: admins manage them (the API replaces a segment's list); the service
+    # role reads them and never writes them (a key that could map a budget could steer it).
     # Admin-only tables: not granted to authenticated at all, so that pg_graphql lists
     # them to no signed-in user; admins go through security definer functions.
     ("segment_campaign_budgets",  "select", (D,   D,       D,         D,    A)),
-    ("segment_campaign_budgets",  "insert", (D,   D,       D,         D,    A)),
-    ("segment_campaign_budgets",  "update", (D,   D,       D,         D,    A)),
-    ("segment_campaign_budgets",  "delete", (D,   D,       D,         D,    A)),
+    ("segment_campaign_budgets",  "insert", (D,   D,       D,         D,    D)),
+    ("segment_campaign_budgets",  "update", (D,   D,       D,         D,    D)),
+    ("segment_campaign_budgets",  "delete", (D,   D,       D,         D,    D)),
     # Stats and plans: subscribers and admins read; only the jobs write.
     ("lead_generation_stats",     "select", (D,   H,       A,         A,    A)),
     ("lead_generation_stats",     "insert", (D,   D,       D,         D,    A)),
@@ -390,12 +391,12 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("lead_segment_plans",        "delete", (D,   D,       D,         D,    A)),
     # The audit log and job runs: admins read; the jobs append and complete; nobody deletes.
     ("channel_orchestration_log", "select", (D,   D,       D,         D,    A)),
-    ("channel_orchestration_log", "insert", (D,   D,       D,         D,    A)),
-    ("channel_orchestration_log", "update", (D,   D,       D,         D,    A)),
+    ("channel_orchestration_log", "insert", (D,   D,       D,         D,    D)),
+    ("channel_orchestration_log", "update", (D,   D,       D,         D,    D)),
     ("channel_orchestration_log", "delete", (D,   D,       D,         D,    D)),
     ("job_runs",                  "select", (D,   D,       D,         D,    A)),
-    ("job_runs",                  "insert", (D,   D,       D,         D,    A)),
-    ("job_runs",                  "update", (D,   D,       D,         D,    A)),
+    ("job_runs",                  "insert", (D,   D,       D,         D,    D)),
+    ("job_runs",                  "update", (D,   D,       D,         D,    D)),
     ("job_runs",                  "delete", (D,   D,       D,         D,    D)),
     # Holidays are reference data; campaign metrics are money (the jobs write; admins read
     # them through functions, not the table: pg_graphql).
@@ -696,7 +697,7 @@ def test_nobody_truncates_the_orchestration_log(
 
 
 def test_a_pending_decision_is_completed_once(conn: psycopg.Connection[Any]) -> None:
-    as_user(conn, None, "service_role")
+    as_user(conn, None, "leadflow_money")  # the owner: the rules hold even for it
     where = f"where run_id = '{LOG_RUN}'"
     done = conn.execute(
         "update public.channel_orchestration_log"
@@ -736,7 +737,7 @@ def test_completed_decisions_are_immutable(
 def test_only_status_error_and_completed_at_of_a_pending_decision_change(
     conn: psycopg.Connection[Any], change: str
 ) -> None:
-    as_user(conn, None, "service_role")
+    as_user(conn, None, "leadflow_money")
     with pytest.raises(InsufficientPrivilege):
         conn.execute(
             "update public.channel_orchestration_log"
@@ -747,7 +748,7 @@ def test_only_status_error_and_completed_at_of_a_pending_decision_change(
 def test_a_pending_decision_cannot_change_without_being_completed(
     conn: psycopg.Connection[Any],
 ) -> None:
-    as_user(conn, None, "service_role")
+    as_user(conn, None, "leadflow_money")
     with pytest.raises(InsufficientPrivilege):
         conn.execute(
             "update public.channel_orchestration_log set error = 'still trying'"

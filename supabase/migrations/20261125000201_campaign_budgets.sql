@@ -32,7 +32,8 @@ comment on column public.segment_campaign_budgets.budget_resource_name is
 comment on column public.segment_campaign_budgets.is_active is 'Inactive mappings are not orchestrated.';
 
 alter table public.segment_campaign_budgets enable row level security;
-revoke all on table public.segment_campaign_budgets from anon, authenticated;
+-- Also from service_role, which default privileges give everything.
+revoke all on table public.segment_campaign_budgets from anon, authenticated, service_role;
 -- No grant to authenticated: pg_graphql would list the table to every signed-in user
 -- (lint pg_graphql_admin_table_exposed); admins read it through private.*_for_admin.
 -- The service role reads the mapping; it never writes it (a key that could map any budget

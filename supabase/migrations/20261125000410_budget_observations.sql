@@ -131,6 +131,19 @@ create trigger segment_campaign_budgets_lock_money
 -- -----------------------------------------------------------------------------
 -- Reading the record
 -- -----------------------------------------------------------------------------
+create or replace function private.budget_record(p_budget text) returns bigint
+language sql stable
+security definer
+set search_path = ''
+as $$
+  select r.amount_micros from private.budget_records r where r.budget_resource_name = p_budget
+$$;
+comment on function private.budget_record(text) is
+  'The database''s record of a budget now (null: never reported): the old amount of every change.';
+alter function private.budget_record(text) owner to leadflow_money;
+revoke execute on function private.budget_record(text) from public, anon, authenticated;
+grant execute on function private.budget_record(text) to service_role;
+
 create or replace function private.budget_day_base(p_budget text, p_day date) returns bigint
 language sql stable
 security definer
@@ -138,9 +151,7 @@ set search_path = ''
 as $$
   -- The budget when the Amsterdam day began: the old amount of the first live change sent
   -- that day (which the database itself set from the record), else the record.
-  select coalesce(private.budget_day_reference(p_budget, p_day),
-                  (select r.amount_micros from private.budget_records r
-                    where r.budget_resource_name = p_budget))
+  select coalesce(private.budget_day_reference(p_budget, p_day), private.budget_record(p_budget))
 $$;
 comment on function private.budget_day_base(text, date) is
   'A budget''s amount at the start of an Amsterdam day by the database''s record: the base of the '

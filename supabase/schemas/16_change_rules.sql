@@ -69,6 +69,23 @@ begin
     if p_mode = 'live' and p_day is distinct from today then
       return format('live changes are only for today (%s), not %s', today, p_day);
     end if;
+    other := (select l.id from public.channel_orchestration_log l
+               where l.budget_resource_name = p_budget and l.mode = 'live' and l.kind = p_kind
+                 and l.day = today and l.action <> 'hold'
+                 and l.status in ('pending', 'sent', 'unknown', 'success')
+                 and l.id is distinct from p_log_id
+               order by l.id limit 1);
+    if other is not null then
+      return format('already changed today (log #%s); not applied twice', other);
+    end if;
+    other := (select l.id from public.channel_orchestration_log l
+               where l.budget_resource_name = p_budget and l.mode = 'live'
+                 and l.status in ('sent', 'unknown') and l.id is distinct from p_log_id
+               order by l.id limit 1);
+    if other is not null then
+      return format('the outcome of log #%s is not known yet; nothing more is sent for this budget '
+                    'until it is reconciled with Google Ads', other);
+    end if;
     base := private.budget_day_base(p_budget, today);
     if base is null then
       return 'never reported by Google Ads: no base to measure the daily limit from';
@@ -92,23 +109,6 @@ begin
                       ext.observed_micros, base, ext.id, settings.max_daily_change * 100);
       end if;
     end loop;
-    other := (select l.id from public.channel_orchestration_log l
-               where l.budget_resource_name = p_budget and l.mode = 'live' and l.kind = p_kind
-                 and l.day = today and l.action <> 'hold'
-                 and l.status in ('pending', 'sent', 'unknown', 'success')
-                 and l.id is distinct from p_log_id
-               order by l.id limit 1);
-    if other is not null then
-      return format('already changed today (log #%s); not applied twice', other);
-    end if;
-    other := (select l.id from public.channel_orchestration_log l
-               where l.budget_resource_name = p_budget and l.mode = 'live'
-                 and l.status in ('sent', 'unknown') and l.id is distinct from p_log_id
-               order by l.id limit 1);
-    if other is not null then
-      return format('the outcome of log #%s is not known yet; nothing more is sent for this budget '
-                    'until it is reconciled with Google Ads', other);
-    end if;
   end if;
   if not coalesce(settings.changes_enabled, false) then
     return 'kill switch is on: not sent';
@@ -156,9 +156,9 @@ begin
       new.old_amount_micros, new.new_amount_micros using errcode = '23514';
   end if;
   if new.mode = 'live' and new.old_amount_micros
-       is distinct from private.budget_day_base(new.budget_resource_name, new.day) then
-    raise exception 'a live change starts from the database''s record of the day (% micros), not %',
-      private.budget_day_base(new.budget_resource_name, new.day), new.old_amount_micros
+       is distinct from private.budget_record(new.budget_resource_name) then
+    raise exception 'a live change starts from the database''s record of the budget (% micros), not %',
+      private.budget_record(new.budget_resource_name), new.old_amount_micros
       using errcode = '23514';
   end if;
   why := private.change_refusal(new.kind, new.mode, new.day, new.budget_resource_name, new.segment_id,

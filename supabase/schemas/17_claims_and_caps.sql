@@ -89,9 +89,9 @@ begin
     m := null;
     select cb.segment_id, cb.customer_id, cb.campaign_id into m
       from public.segment_campaign_budgets cb where cb.budget_resource_name = d.budget_resource_name;
-    -- The old amount is the database's: the budget at the start of today by its record. Only a
-    -- preview of another day (dry run) takes the caller's reading.
-    old_amount := case when p_day = today then private.budget_day_base(d.budget_resource_name, today) end;
+    -- The old amount is the database's: its record of the budget now. Only a preview of
+    -- another day (dry run) takes the caller's reading.
+    old_amount := case when p_day = today then private.budget_record(d.budget_resource_name) end;
     if old_amount is null and p_mode <> 'live' then
       old_amount := d.old_amount_micros::bigint;
     end if;
@@ -155,7 +155,7 @@ end
 $$;
 comment on function private.log_budget_decisions(uuid, date, text, text, text, jsonb) is
   'Write a run''s decisions to the audit log before anything is sent: the database sets each row''s '
-  'segment, old amount (its record of the day) and action; rows that may go come back pending, the '
+  'segment, old amount (its record of the budget) and action; rows that may go come back pending, the '
   'others skipped with why (private.change_refusal, the account cap). Only by a run holding its lease.';
 alter function private.log_budget_decisions(uuid, date, text, text, text, jsonb) owner to leadflow_money;
 

@@ -104,6 +104,9 @@ create or replace function public.demo_generate_marketplace(
 )
 returns jsonb
 language plpgsql
+-- Definer (the local database's owner): it maps the demo's budgets, which the service role
+-- may not (segment_campaign_budgets is admin-written).
+security definer
 set search_path = ''
 as $$
 declare
