@@ -136,16 +136,6 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _hold(old: int | None, reason: str) -> Decision:
-    return Decision(
-        action="hold",
-        old_budget_micros=old,
-        new_budget_micros=old,
-        expected_gap=None,
-        reason=reason,
-    )
-
-
 def plan_decisions(
     inputs: list[dict[str, Any]],
     budgets: dict[str, BudgetInfo],
@@ -161,11 +151,11 @@ def plan_decisions(
         info = budgets.get(name)
         current = info.amount_micros if info else None
         if info is None:
-            decision = _hold(None, "budget not found in Google Ads; nothing to change")
+            decision = Decision.hold(None, "budget not found in Google Ads; nothing to change")
         elif info.skip_reason:
-            decision = _hold(current, info.skip_reason)
+            decision = Decision.hold(current, info.skip_reason)
         elif not row["has_plan"]:
-            decision = _hold(current, "no plan for this day; run plan first")
+            decision = Decision.hold(current, "no plan for this day; run plan first")
         signal = SegmentSignal(
             current_budget_micros=current,
             min_budget_micros=int(row["min_budget_micros"]),
@@ -209,11 +199,29 @@ def plan_decisions(
     return planned
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """The orchestration settings of one run, read once: the row and the controller's config."""
+
+    row: dict[str, Any]
+    config: ControllerConfig
+
+    @property
+    def changes_enabled(self) -> bool:
+        """False while the kill switch is on."""
+        return bool(self.row["changes_enabled"])
+
+
+def run_settings(db: Database, caller: Caller) -> RunSettings:
+    """The settings row from its one home, `public.orchestration_settings`, and the
+    `ControllerConfig` built from it (the one place it is built from the database)."""
+    row = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+    return RunSettings(row, ControllerConfig.from_settings(row))
+
+
 def controller_config(db: Database, caller: Caller) -> ControllerConfig:
-    """The controller's parameters from their one home, `public.orchestration_settings`."""
-    return ControllerConfig.from_settings(
-        db.rpc("orchestration_settings_get", caller=caller, read_only=True)
-    )
+    """The controller's parameters (`run_settings(...).config`)."""
+    return run_settings(db, caller).config
 
 
 def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: GoogleAdsGateway) -> int:
@@ -376,7 +384,6 @@ def orchestrate(
     gateway: GoogleAdsGateway,
     *,
     mode: Mode = Mode.dry_run,
-    config: ControllerConfig | None = None,
     triggered_by: str = "cli",
 ) -> dict[str, Any]:
     """Decide, log and (per mode) apply every active mapped budget's change for `day`."""
@@ -384,10 +391,9 @@ def orchestrate(
         check_live_day(db, caller, day)
     gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
-        settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
-        config = config or ControllerConfig.from_settings(settings)
+        settings = run_settings(db, caller)
         run.counts["mode"] = mode.value
-        run.counts["kill_switch"] = not settings["changes_enabled"]
+        run.counts["kill_switch"] = not settings.changes_enabled
         run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
 
         run.counts["estimated"] = db.rpc(
@@ -396,7 +402,7 @@ def orchestrate(
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
-        planned = plan_decisions(inputs, budgets, config)
+        planned = plan_decisions(inputs, budgets, settings.config)
         logged, statuses, stop = _log_and_send(
             db, caller, run, "adjust", planned, gateway, mode, triggered_by
         )
@@ -441,9 +447,9 @@ def rollback(
             old = info.amount_micros if info else None
             restore = int(c["restore_amount_micros"])
             if old is None:
-                decision = _hold(None, "budget not found in Google Ads; cannot roll back")
+                decision = Decision.hold(None, "budget not found in Google Ads; cannot roll back")
             elif old == restore:
-                decision = _hold(old, f"already at the amount before log #{c['log_id']}")
+                decision = Decision.hold(old, f"already at the amount before log #{c['log_id']}")
             else:
                 decision = Decision(
                     action="increase" if restore > old else "decrease",

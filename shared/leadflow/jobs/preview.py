@@ -7,11 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from leadflow.controller import ControllerConfig
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway
-from leadflow.jobs.orchestrate import plan_decisions
+from leadflow.jobs.orchestrate import plan_decisions, run_settings
 
 
 def _euro(micros: Any) -> float | None:
@@ -41,11 +40,10 @@ def preview_segment(
         raise LeadflowError(
             f"segment {code!r} is unknown, inactive or has no active Google Ads budget"
         )
-    settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
-    config = ControllerConfig.from_settings(settings)
+    settings = run_settings(db, caller)
     budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
     budgets_out = []
-    for row, planned in zip(inputs, plan_decisions(inputs, budgets, config), strict=True):
+    for row, planned in zip(inputs, plan_decisions(inputs, budgets, settings.config), strict=True):
         decision = planned.decision
         paid, spend = row["paid_leads"], row["spend_micros"]
         cpl = (
@@ -86,6 +84,6 @@ def preview_segment(
     return {
         "segment": code,
         "day": day.isoformat(),
-        "kill_switch": not settings["changes_enabled"],
+        "kill_switch": not settings.changes_enabled,
         "budgets": budgets_out,
     }
