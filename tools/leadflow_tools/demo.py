@@ -307,7 +307,7 @@ def load_model(db: Database, caller: Caller, seed: int) -> MarketModel:
     return MarketModel.from_rows(seed, rows)
 
 
-def run_day(
+def play_day(
     db: Database,
     caller: Caller,
     day: date,
@@ -397,7 +397,7 @@ def run_demo(
             )
             doing = "observing (dry_run)"
         else:
-            run_day(
+            play_day(
                 db,
                 caller,
                 day,
