@@ -32,7 +32,7 @@ from leadflow.controller import (
     decide,
     fit_account_cap,
 )
-from leadflow.db import Caller, Database, RpcError
+from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import (
     BudgetChange,
@@ -42,7 +42,7 @@ from leadflow.google_ads import (
     QuotaExhausted,
 )
 from leadflow.jobs.budget_view import remembering
-from leadflow.jobs.runs import JobRun, LeaseLost, check_live_day, job_run
+from leadflow.jobs.runs import JobRun, check_live_day, fenced, job_run
 from leadflow.settings import Mode, Settings
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
@@ -260,16 +260,12 @@ def _send(
     statuses: dict[int, str] = {}
     pending = [int(row["id"]) for row in logged if row["status"] == "pending"]
     for start in range(0, len(pending), SEND_BATCH):
-        try:
+        with fenced():
             claimed = db.rpc(
                 "claim_budget_decisions",
                 {"p_run_id": run.id, "p_ids": pending[start : start + SEND_BATCH]},
                 caller=caller,
             )
-        except RpcError as exc:
-            if exc.code == "PT409":
-                raise LeaseLost(exc.message) from None
-            raise
         claimed_at = time.monotonic()
         for row in claimed:
             statuses[row["id"]] = row["status"]
@@ -311,16 +307,12 @@ def _send(
             )
             completions.append({"id": change.key, "status": status, "error": error})
             statuses[change.key] = status
-        try:
+        with fenced():
             db.rpc(
                 "complete_budget_decisions",
                 {"p_run_id": run.id, "p_results": completions},
                 caller=caller,
             )
-        except RpcError as exc:
-            if exc.code == "PT409":
-                raise LeaseLost(exc.message) from None
-            raise
         if stop:
             return statuses, stop
     return statuses, None
