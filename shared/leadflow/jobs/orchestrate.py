@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from leadflow.controller import (
+    MICROS_PER_UNIT,
     ControllerConfig,
     Decision,
     SegmentSignal,
@@ -448,7 +449,10 @@ def rollback(
                     old_budget_micros=old,
                     new_budget_micros=restore,
                     expected_gap=None,
-                    reason=f"rollback of log #{c['log_id']}: restore {restore / 1e6:.2f} euro",
+                    reason=(
+                        f"rollback of log #{c['log_id']}: "
+                        f"restore {restore / MICROS_PER_UNIT:.2f} euro"
+                    ),
                 )
             planned.append(
                 PlannedDecision(

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from leadflow.controller import MICROS_PER_UNIT
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway
@@ -14,7 +15,7 @@ from leadflow.jobs.orchestrate import plan_decisions, run_settings
 
 
 def _euro(micros: Any) -> float | None:
-    return None if micros is None else round(int(micros) / 1_000_000, 2)
+    return None if micros is None else round(int(micros) / MICROS_PER_UNIT, 2)
 
 
 def _number(value: Any) -> float | None:
@@ -47,7 +48,7 @@ def preview_segment(
         decision = planned.decision
         paid, spend = row["paid_leads"], row["spend_micros"]
         cpl = (
-            round(int(spend) / float(paid) / 1_000_000, 2)
+            round(int(spend) / float(paid) / MICROS_PER_UNIT, 2)
             if paid not in (None, 0) and spend is not None and float(paid) > 0
             else None
         )
