@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from leadflow.alerts import notify_after_run
 from leadflow.db import Caller, Database
-from leadflow.jobs.entry import JobRequest, run_job
+from leadflow.jobs.entry import JobRequest, answer
 from leadflow.settings import Settings
 
 
@@ -184,7 +184,7 @@ def test_a_job_function_run_sends_alerts_after_the_run(
     sql.execute("update orchestration_settings set changes_enabled = false")
     today = _today(sql)
 
-    summary = run_job(
+    summary = answer(
         "plan",
         JobRequest(day=today),
         settings=_settings(endpoint.url),

@@ -3,6 +3,9 @@ and the simulation all run aggregate → plan → orchestrate through it."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -10,9 +13,14 @@ import psycopg
 import pytest
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
-from leadflow.jobs.day import default_day, run_day, run_job
-from leadflow.settings import Mode
+from leadflow.google_ads import CampaignMetrics
+from leadflow.jobs.budget_view import StoredBudgets
+from leadflow.jobs.day import JobRequest, default_day, run_day, run_job, run_request
+from leadflow.jobs.entry import scheduled_entry
+from leadflow.settings import Mode, Settings
+from leadflow_tools.cli import app as cli_app
 from leadflow_tools.google_ads_fake import InMemoryGoogleAds
+from typer.testing import CliRunner
 
 SERVICE = Caller.service()
 DAY = date(2026, 11, 23)  # a Monday; the seed has leads 9..22 November
@@ -63,3 +71,95 @@ def test_orchestrate_without_google_ads_is_refused_before_it_runs(
     with pytest.raises(LeadflowError, match="needs Google Ads credentials"):
         run_job("orchestrate", database, SERVICE, DAY, gateway=None, triggered_by="test")
     assert sql.execute("select count(*) from job_runs").fetchone() == (0,)
+
+
+# --------------------------------------------------------------------------- one path per job
+
+
+def _metrics_for_every_budget(
+    sql: psycopg.Connection[Any], ads: InMemoryGoogleAds, day: date
+) -> int:
+    rows = sql.execute(
+        "select customer_id, campaign_id, budget_resource_name from segment_campaign_budgets"
+    ).fetchall()
+    ads.add_metrics(
+        day,
+        [
+            CampaignMetrics(customer, campaign, name, 12_340_000, 40, 900, 3.0, 0.2)
+            for customer, campaign, name in rows
+        ],
+    )
+    return len(rows)
+
+
+def test_the_cli_aggregate_fetches_google_ads_metrics_as_the_scheduled_run_does(
+    database: Database,
+    sql: psycopg.Connection[Any],
+    ads: InMemoryGoogleAds,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Credentials configured: the configured gateway is (here) the fake Google Ads.
+    monkeypatch.setattr("leadflow.jobs.day.gateway_from_settings", lambda settings: ads)
+    yesterday = date(2026, 11, 22)
+    campaigns = _metrics_for_every_budget(sql, ads, yesterday)
+
+    @contextlib.contextmanager
+    def local_database(settings: Any = None) -> Iterator[Database]:
+        yield database
+
+    monkeypatch.setattr("leadflow_tools.cli.jobs.service_database", local_database)
+    result = CliRunner().invoke(cli_app, ["aggregate", "--day", "2026-11-22", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["campaign_days"] == campaigns > 0
+    stored = sql.execute(
+        "select count(*), sum(cost_micros) from ad_campaign_daily_metrics where day = %s",
+        (yesterday,),
+    ).fetchone()
+    assert stored == (campaigns, campaigns * 12_340_000)
+    scheduled = scheduled_entry("aggregate")
+    monkeypatch.setattr("leadflow.jobs.day.from_settings", lambda settings: database)
+    monkeypatch.setattr(database, "close", lambda: None)
+    summary = scheduled({"day": "2026-11-22"})
+    assert summary["counts"]["campaign_days"] == campaigns  # the same path, the same count
+
+
+def test_a_request_names_a_day_and_for_orchestrate_only_a_mode(database: Database) -> None:
+    with pytest.raises(LeadflowError, match="plan takes no mode"):
+        run_request(
+            "plan",
+            JobRequest(day=DAY, mode="dry_run"),
+            settings=Settings(),
+            triggered_by="test",
+            database=database,
+            caller=SERVICE,
+        )
+
+
+def test_a_dry_run_without_credentials_reads_the_stored_budgets_only_when_asked(
+    database: Database, ads: InMemoryGoogleAds
+) -> None:
+    settings = Settings()
+    assert settings.google_ads.missing()
+    request = JobRequest(day=DAY, mode="dry_run")
+    with pytest.raises(LeadflowError, match="needs Google Ads credentials"):
+        run_request(
+            "orchestrate",
+            request,
+            settings=settings,
+            triggered_by="test",
+            database=database,
+            caller=SERVICE,
+        )
+    outcome = run_request(
+        "orchestrate",
+        request,
+        settings=settings,
+        triggered_by="test",
+        database=database,
+        caller=SERVICE,
+        stored_budgets=True,
+    )
+    assert isinstance(outcome.gateway, StoredBudgets)
+    assert outcome.summary()["counts"]["mode"] == "dry_run"
+    assert outcome.summary()["day"] == DAY.isoformat()

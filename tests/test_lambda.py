@@ -300,7 +300,7 @@ def test_api_reads_the_jwt_secret_from_secrets_manager(
 
 
 class Runner:
-    """Stands in for `run_job`: records what a trigger asked and answers a summary."""
+    """Stands in for `answer`: records what a trigger asked and answers a summary."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -318,7 +318,7 @@ class Runner:
 @pytest.fixture
 def runner(clean_settings: pytest.MonkeyPatch) -> Runner:
     fake = Runner()
-    clean_settings.setattr("leadflow.jobs.entry.run_job", fake)
+    clean_settings.setattr("leadflow.jobs.entry.answer", fake)
     return fake
 
 

@@ -32,6 +32,7 @@ import psycopg
 from leadflow.days import AMSTERDAM, today_nl
 from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
+from leadflow.db.errors import INVALID_PARAMETER
 from leadflow.errors import LeadflowError
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.day import run_day as scheduled_day
@@ -295,7 +296,7 @@ def build_marketplace(
             caller=caller,
         )
     except RpcError as exc:
-        if exc.code != "22023":
+        if exc.code != INVALID_PARAMETER:
             raise
         raise LeadflowError(f"{exc.message}; run `leadflow demo --fresh` to start clean") from None
     return summary, load_model(db, caller, options.seed)
@@ -307,7 +308,7 @@ def load_model(db: Database, caller: Caller, seed: int) -> MarketModel:
     return MarketModel.from_rows(seed, rows)
 
 
-def run_day(
+def play_day(
     db: Database,
     caller: Caller,
     day: date,
@@ -397,7 +398,7 @@ def run_demo(
             )
             doing = "observing (dry_run)"
         else:
-            run_day(
+            play_day(
                 db,
                 caller,
                 day,

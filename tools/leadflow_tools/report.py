@@ -26,6 +26,7 @@ from typing import Any
 import plotly.graph_objects as go
 from leadflow.days import AMSTERDAM
 from leadflow.db import Caller, Database, RpcError
+from leadflow.db.errors import INVALID_PARAMETER
 from leadflow.errors import LeadflowError
 from plotly.offline import get_plotlyjs
 
@@ -97,7 +98,7 @@ def fetch(
             read_only=True,
         )
     except RpcError as exc:
-        if exc.code == "22023":
+        if exc.code == INVALID_PARAMETER:
             raise LeadflowError(exc.message) from None
         raise
     data["economics"] = db.rpc(

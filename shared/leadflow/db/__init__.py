@@ -20,7 +20,6 @@ from leadflow.settings import Settings
 __all__ = [
     "Caller",
     "Database",
-    "JsonTransport",
     "RpcError",
     "Transport",
     "from_settings",
@@ -38,16 +37,6 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-        ...
-
-
-class JsonTransport(Transport, Protocol):
-    """A transport that can also hand back the function's JSON answer unparsed."""
-
-    def call_json(
-        self, name: str, args: dict[str, Any], caller: Caller, *, read_only: bool
-    ) -> str | None:
-        """As `call`, but the JSON text itself (None for a void function)."""
         ...
 
 

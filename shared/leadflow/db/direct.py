@@ -32,10 +32,9 @@ from leadflow.db.caller import API_ROLES, Caller
 from leadflow.db.errors import (
     EXPOSED_SCHEMA,
     RpcError,
+    from_psycopg,
     function_not_found,
-    http_status,
     is_function_name,
-    raised_pgrst,
 )
 
 _SIGNATURE_SQL = """
@@ -180,7 +179,7 @@ class DirectTransport:
                 self._last_ok[conn] = time.monotonic()
                 return result
         except psycopg.Error as exc:
-            raise _rpc_error(exc, role) from None
+            raise from_psycopg(exc, role) from None
         except PoolTimeout:
             raise RpcError(503, "08000", "no database connection available") from None
 
@@ -320,18 +319,3 @@ def _roll_back(conn: psycopg.Connection[Any]) -> None:
     """End the call's failed transaction; a broken session is dropped by the pool anyway."""
     with contextlib.suppress(psycopg.Error):
         conn.rollback()
-
-
-def _rpc_error(exc: psycopg.Error, role: str) -> RpcError:
-    sqlstate = exc.sqlstate or "08000"
-    diag = exc.diag
-    message = diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if sqlstate == "PGRST":
-        return raised_pgrst(message, diag.message_detail)
-    return RpcError(
-        http_status(sqlstate, role=role, message=message),
-        sqlstate,
-        message,
-        diag.message_detail,
-        diag.message_hint,
-    )

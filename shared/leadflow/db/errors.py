@@ -1,12 +1,29 @@
-"""Database errors as PostgREST reports them: SQLSTATE and an HTTP status."""
+"""Database errors as PostgREST reports them: SQLSTATE and an HTTP status.
+
+The one place that translates a database's refusal into an `RpcError`: from psycopg (the
+direct transport, `from_psycopg`) and from PostgREST's answer (`from_response`), with the
+SQLSTATE-to-status table PostgREST uses. Callers branch on the named codes below.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leadflow.errors import LeadflowError
+
+if TYPE_CHECKING:
+    import httpx
+    import psycopg
+
+#: SQLSTATEs the jobs act on: a run's lease was taken over (its fencing token is stale), a
+#: second run of the same job and day, a day refused as a parameter.
+LEASE_TAKEN_OVER = "PT409"
+UNIQUE_VIOLATION = "23505"
+INVALID_PARAMETER = "22023"
+
+_MAX_DETAILS = 1000  # an error page from a proxy is not worth more in an error
 
 #: The one schema whose functions the data seam may call (PostgREST's `db-schemas`).
 EXPOSED_SCHEMA = "public"
@@ -148,3 +165,61 @@ def raised_pgrst(message: str, detail: str | None) -> RpcError:
         details if isinstance(details, str) else None,
         hint if isinstance(hint, str) else None,
     )
+
+
+def from_psycopg(exc: psycopg.Error, role: str) -> RpcError:
+    """The error PostgREST would answer for `exc`, raised by a call made as `role`."""
+    sqlstate = exc.sqlstate or "08000"
+    diag = exc.diag
+    message = diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if sqlstate == "PGRST":
+        return raised_pgrst(message, diag.message_detail)
+    return RpcError(
+        http_status(sqlstate, role=role, message=message),
+        sqlstate,
+        message,
+        diag.message_detail,
+        diag.message_hint,
+    )
+
+
+def from_response(response: httpx.Response, secrets: tuple[str, ...]) -> RpcError:
+    """PostgREST's error body and status; a gateway's non-PostgREST error as best we can;
+    never one of `secrets` (the api key, the caller's token) should a gateway echo them."""
+    from postgrest.exceptions import APIErrorFromJSON, generate_default_error_message
+    from pydantic import ValidationError
+
+    fallback = generate_default_error_message(response)
+    try:
+        body = APIErrorFromJSON.model_validate_json(response.content)
+    except ValidationError:
+        body = None
+    if body is None or (body.code is None and body.message is None):
+        code, message, details, hint = (
+            fallback["code"],
+            fallback["message"],
+            fallback["details"],
+            None,
+        )
+    else:
+        code = body.code or fallback["code"]
+        message = body.message or fallback["message"]
+        details = body.details
+        hint = body.hint
+    if details is not None and not isinstance(details, str):
+        details = json.dumps(details)
+    return RpcError(
+        response.status_code,
+        str(code),
+        _scrub(str(message), secrets),
+        _scrub(details[:_MAX_DETAILS], secrets) if details else None,
+        _scrub(hint, secrets) if hint else None,
+    )
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` without the api key or the caller's token, should a gateway echo them back."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text

@@ -17,15 +17,18 @@ from typing import Any
 import httpx
 from postgrest import DEFAULT_POSTGREST_CLIENT_HEADERS, SyncPostgrestClient
 from postgrest._sync.request_builder import send_with_retry
-from postgrest.exceptions import APIErrorFromJSON, generate_default_error_message
-from pydantic import ValidationError
 
 from leadflow.db.caller import Caller
-from leadflow.db.errors import EXPOSED_SCHEMA, RpcError, function_not_found, is_function_name
+from leadflow.db.errors import (
+    EXPOSED_SCHEMA,
+    RpcError,
+    from_response,
+    function_not_found,
+    is_function_name,
+)
 from leadflow.errors import LeadflowError
 
 REST_PATH = "/rest/v1"
-_MAX_DETAILS = 1000  # an error page from a proxy is not worth more in an error
 
 
 class PostgrestTransport:
@@ -114,7 +117,7 @@ class PostgrestTransport:
             ) from None
         if response.is_success:
             return response
-        raise _error(response, secrets)
+        raise from_response(response, secrets)
 
 
 def _as_json(args: dict[str, Any]) -> dict[str, Any]:
@@ -133,41 +136,3 @@ def _result(response: httpx.Response) -> Any:
         raise RpcError(
             502, "08P01", "the database API answered with a body that is not JSON"
         ) from None
-
-
-def _error(response: httpx.Response, secrets: tuple[str, ...]) -> RpcError:
-    """PostgREST's error body and status; a gateway's non-PostgREST error as best we can."""
-    fallback = generate_default_error_message(response)
-    try:
-        body = APIErrorFromJSON.model_validate_json(response.content)
-    except ValidationError:
-        body = None
-    if body is None or (body.code is None and body.message is None):
-        code, message, details, hint = (
-            fallback["code"],
-            fallback["message"],
-            fallback["details"],
-            None,
-        )
-    else:
-        code = body.code or fallback["code"]
-        message = body.message or fallback["message"]
-        details = body.details
-        hint = body.hint
-    if details is not None and not isinstance(details, str):
-        details = json.dumps(details)
-    return RpcError(
-        response.status_code,
-        str(code),
-        _scrub(str(message), secrets),
-        _scrub(details[:_MAX_DETAILS], secrets) if details else None,
-        _scrub(hint, secrets) if hint else None,
-    )
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` without the api key or the caller's token, should a gateway echo them back."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text

@@ -1,20 +1,25 @@
 """The scheduler's day, wired once: which day each job runs for, which Google Ads and mode
 a run steers with, and aggregate → plan → orchestrate.
 
-The job functions (`leadflow.jobs.entry`), the CLI, the demo and the market
-simulation all run their jobs through here.
+`run_request` is the one path of a configured run: the job functions' HTTP target and
+scheduled handler (`leadflow.jobs.entry`) and the CLI call it with the run's settings, read
+once. The demo and the market simulation bring their own Google Ads and call `run_day`;
+all of them end in `run_job`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from leadflow.alerts import notify_after_run
 from leadflow.days import today_nl
-from leadflow.db import Caller, Database
+from leadflow.db import Caller, Database, from_settings, service_caller
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway, gateway_from_settings
 from leadflow.jobs.aggregate import aggregate
@@ -47,18 +52,6 @@ def google_ads(
     return gateway
 
 
-def steering(
-    settings: Settings, db: Database, caller: Caller, requested: Mode | None
-) -> tuple[Mode, GoogleAdsGateway]:
-    """The mode (requested, else configured; checked against the credentials and the live
-    switch) and the Google Ads a scheduled orchestrate run steers with."""
-    mode = configured_mode(settings, requested)
-    gateway = google_ads(settings, db, caller)
-    if gateway is None:
-        raise LeadflowError("orchestrate needs Google Ads credentials to read the current budgets")
-    return mode, gateway
-
-
 @contextlib.contextmanager
 def alerting(
     db: Database, caller: Caller, day: date, *, settings: Settings | None = None
@@ -84,13 +77,26 @@ def run_job(
     gateway: GoogleAdsGateway | None,
     mode: Mode = Mode.dry_run,
     triggered_by: str,
+    last: date | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one job for its own `day` (aggregate: the day measured); returns its counts.
+    """Run one job for its own `day` (aggregate: the day measured, or `day`..`last`);
+    returns its counts.
 
     aggregate fetches Google Ads metrics when there is a gateway; orchestrate needs one.
     """
     if job == "aggregate":
-        return aggregate(db, caller, day, gateway=gateway, triggered_by=triggered_by)
+        return aggregate(
+            db,
+            caller,
+            day,
+            last,
+            gateway=gateway,
+            triggered_by=triggered_by,
+            on_progress=on_progress,
+        )
+    if last is not None and last != day:
+        raise LeadflowError(f"{job} runs for one day, not a range")
     if job == "plan":
         return plan(db, caller, day, triggered_by=triggered_by)
     if gateway is None:
@@ -123,3 +129,84 @@ def run_day(
         for job in DAY_JOBS
         if job in jobs
     }
+
+
+class JobRequest(BaseModel):
+    """What a trigger may say: the Dutch day (default: the job's usual day) and, for
+    orchestrate, the mode (default: the configured mode, itself dry-run by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date | None = None
+    mode: Literal["dry_run", "validate_only", "live"] | None = None
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """A finished run: its job, day, counts, and the Google Ads it read (None: none)."""
+
+    job: JobName
+    day: date
+    counts: dict[str, Any]
+    gateway: GoogleAdsGateway | None
+
+    def summary(self) -> dict[str, Any]:
+        """What a trigger answers."""
+        return {
+            "job": self.job,
+            "day": self.day.isoformat(),
+            "status": "success",
+            "counts": self.counts,
+        }
+
+
+def run_request(
+    job: JobName,
+    request: JobRequest,
+    *,
+    settings: Settings,
+    triggered_by: str,
+    database: Database | None = None,
+    caller: Caller | None = None,
+    last: date | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    stored_budgets: bool = False,
+) -> JobOutcome:
+    """Run one job for the request's day with the configured database and Google Ads, then
+    send the alerts: the one path of the scheduled handler, the HTTP target and the CLI.
+
+    Google Ads comes from `settings` (so aggregate fetches the day's metrics whenever
+    credentials are configured). Only the CLI asks for more: a backfill range (`last`,
+    with `on_progress`), and with `stored_budgets` a dry run without credentials reads the
+    budgets the jobs last saw instead of refusing.
+    """
+    if request.mode is not None and job != "orchestrate":
+        raise LeadflowError(f"{job} takes no mode")
+    day = request.day or default_day(job)
+    db = database or from_settings(settings)
+    caller = caller or service_caller(settings)
+    try:
+        with alerting(db, caller, last or day, settings=settings):
+            gateway: GoogleAdsGateway | None
+            if job == "orchestrate":
+                mode = configured_mode(settings, Mode(request.mode) if request.mode else None)
+                gateway = google_ads(
+                    settings, db, caller, stored_budgets=stored_budgets and mode is Mode.dry_run
+                )
+            else:
+                mode, gateway = Mode.dry_run, google_ads(settings, db, caller)
+            counts = run_job(
+                job,
+                db,
+                caller,
+                day,
+                gateway=gateway,
+                mode=mode,
+                triggered_by=triggered_by,
+                last=last,
+                on_progress=on_progress,
+            )
+    finally:
+        if database is None:
+            db.close()
+    return JobOutcome(job, day, counts, gateway)

@@ -12,25 +12,23 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Callable
-from datetime import date
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import flask
-import jwt
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from leadflow.db import Database, RpcError, from_settings, service_caller
-from leadflow.envelope import ApiError, error_response, rpc_error_response
+from leadflow.db import Database, RpcError
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import GoogleAdsGateway
-from leadflow.jobs.day import JobName, alerting, default_day, google_ads, steering
-from leadflow.jobs.day import run_job as day_job
+from leadflow.jobs.day import JobName, JobRequest, default_day, run_request
 from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
 from leadflow.log import logger
-from leadflow.settings import Mode, Settings, get_settings
+from leadflow.settings import Settings, get_settings
 
-__all__ = ["JobName", "JobRequest", "default_day", "http_entry", "run_job", "scheduled_entry"]
+if TYPE_CHECKING:  # Flask and PyJWT load on the first HTTP request, not at import
+    import flask
+    import jwt
+
+__all__ = ["JobName", "JobRequest", "answer", "default_day", "http_entry", "scheduled_entry"]
 
 MAX_BODY_BYTES = 4096
 NOT_CONFIGURED = (
@@ -40,17 +38,7 @@ NOT_CONFIGURED = (
 )
 
 
-class JobRequest(BaseModel):
-    """What a trigger may say: the Dutch day (default: the job's usual day) and, for
-    orchestrate, the mode (default: the configured mode, itself dry-run by default)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    day: date | None = None
-    mode: Literal["dry_run", "validate_only", "live"] | None = None
-
-
-def run_job(
+def answer(
     job: JobName,
     request: JobRequest,
     *,
@@ -58,30 +46,16 @@ def run_job(
     triggered_by: str,
     database: Database | None = None,
 ) -> dict[str, Any]:
-    """Run one job for the request's day with the configured database and Google Ads."""
-    if request.mode is not None and job != "orchestrate":
-        raise LeadflowError(f"{job} takes no mode")
-    day = request.day or default_day(job)
-    db = database or from_settings(settings)
-    caller = service_caller(settings)
-    try:
-        with alerting(db, caller, day, settings=settings):
-            gateway: GoogleAdsGateway | None
-            if job == "orchestrate":
-                requested = Mode(request.mode) if request.mode else None
-                mode, gateway = steering(settings, db, caller, requested)
-            else:
-                mode, gateway = Mode.dry_run, google_ads(settings, db, caller)
-            counts = day_job(
-                job, db, caller, day, gateway=gateway, mode=mode, triggered_by=triggered_by
-            )
-    finally:
-        if database is None:
-            db.close()
-    return {"job": job, "day": day.isoformat(), "status": "success", "counts": counts}
+    """Run `job` for a trigger's request (`run_request`, the CLI's path too) and answer its
+    summary."""
+    return run_request(
+        job, request, settings=settings, triggered_by=triggered_by, database=database
+    ).summary()
 
 
 def _error(status: int, code: str, message: str) -> flask.Response:
+    from leadflow.envelope import ApiError, error_response
+
     return error_response(ApiError(status, code, message))
 
 
@@ -91,6 +65,8 @@ GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 @lru_cache(maxsize=4)
 def _google_keys(jwks_url: str) -> jwt.PyJWKClient:
     # Cached across warm invocations, like the keys themselves (an hour).
+    import jwt
+
     return jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=3600, timeout=5)
 
 
@@ -99,6 +75,8 @@ def _verified_identity(token: str, settings: Settings) -> bool:
     audience, email = settings.scheduler_oidc_audience, settings.scheduler_oidc_email
     if not audience or not email:
         return False
+    import jwt
+
     try:
         key = _google_keys(settings.scheduler_oidc_jwks_url).get_signing_key_from_jwt(token)
         claims = jwt.decode(
@@ -130,7 +108,7 @@ def _authorized(request: flask.Request, settings: Settings) -> bool:
 
 
 def http_entry(
-    job: JobName, *, runner: Callable[..., dict[str, Any]] = run_job
+    job: JobName, *, runner: Callable[..., dict[str, Any]] | None = None
 ) -> Callable[[flask.Request], flask.Response]:
     """A functions-framework HTTP function running `job` for an authorised scheduler."""
 
@@ -143,6 +121,10 @@ def http_entry(
         logger.exception("job function settings could not be read", extra={"job": job})
 
     def handle(request: flask.Request) -> flask.Response:
+        import flask
+
+        from leadflow.envelope import rpc_error_response
+
         settings = get_settings()
         if not settings.scheduler_auth_configured:
             return _error(503, "not_configured", NOT_CONFIGURED)
@@ -164,7 +146,7 @@ def http_entry(
         run_id = str(uuid.uuid4())
         logger.set_correlation_id(run_id)
         try:
-            summary = runner(
+            summary = (runner or answer)(
                 job, job_request, settings=settings, triggered_by=f"scheduler:{run_id}"
             )
         except JobAlreadyRunning as exc:
@@ -195,6 +177,6 @@ def scheduled_entry(job: JobName) -> Callable[[dict[str, Any] | None, Any], dict
         logger.set_correlation_id(getattr(context, "aws_request_id", None) or str(uuid.uuid4()))
         payload = {k: v for k, v in (event or {}).items() if k in JobRequest.model_fields}
         request = JobRequest.model_validate(payload)
-        return run_job(job, request, settings=get_settings(), triggered_by="schedule")
+        return answer(job, request, settings=get_settings(), triggered_by="schedule")
 
     return handle

@@ -26,13 +26,14 @@ from decimal import Decimal
 from typing import Any
 
 from leadflow.controller import (
+    MICROS_PER_UNIT,
     ControllerConfig,
     Decision,
     SegmentSignal,
     decide,
     fit_account_cap,
 )
-from leadflow.db import Caller, Database, RpcError
+from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import (
     BudgetChange,
@@ -42,7 +43,7 @@ from leadflow.google_ads import (
     QuotaExhausted,
 )
 from leadflow.jobs.budget_view import remembering
-from leadflow.jobs.runs import JobRun, LeaseLost, check_live_day, job_run
+from leadflow.jobs.runs import JobRun, check_live_day, fenced, job_run
 from leadflow.settings import Mode, Settings
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
@@ -136,16 +137,6 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _hold(old: int | None, reason: str) -> Decision:
-    return Decision(
-        action="hold",
-        old_budget_micros=old,
-        new_budget_micros=old,
-        expected_gap=None,
-        reason=reason,
-    )
-
-
 def plan_decisions(
     inputs: list[dict[str, Any]],
     budgets: dict[str, BudgetInfo],
@@ -161,11 +152,11 @@ def plan_decisions(
         info = budgets.get(name)
         current = info.amount_micros if info else None
         if info is None:
-            decision = _hold(None, "budget not found in Google Ads; nothing to change")
+            decision = Decision.hold(None, "budget not found in Google Ads; nothing to change")
         elif info.skip_reason:
-            decision = _hold(current, info.skip_reason)
+            decision = Decision.hold(current, info.skip_reason)
         elif not row["has_plan"]:
-            decision = _hold(current, "no plan for this day; run plan first")
+            decision = Decision.hold(current, "no plan for this day; run plan first")
         signal = SegmentSignal(
             current_budget_micros=current,
             min_budget_micros=int(row["min_budget_micros"]),
@@ -209,11 +200,29 @@ def plan_decisions(
     return planned
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """The orchestration settings of one run, read once: the row and the controller's config."""
+
+    row: dict[str, Any]
+    config: ControllerConfig
+
+    @property
+    def changes_enabled(self) -> bool:
+        """False while the kill switch is on."""
+        return bool(self.row["changes_enabled"])
+
+
+def run_settings(db: Database, caller: Caller) -> RunSettings:
+    """The settings row from its one home, `public.orchestration_settings`, and the
+    `ControllerConfig` built from it (the one place it is built from the database)."""
+    row = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+    return RunSettings(row, ControllerConfig.from_settings(row))
+
+
 def controller_config(db: Database, caller: Caller) -> ControllerConfig:
-    """The controller's parameters from their one home, `public.orchestration_settings`."""
-    return ControllerConfig.from_settings(
-        db.rpc("orchestration_settings_get", caller=caller, read_only=True)
-    )
+    """The controller's parameters (`run_settings(...).config`)."""
+    return run_settings(db, caller).config
 
 
 def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: GoogleAdsGateway) -> int:
@@ -252,16 +261,12 @@ def _send(
     statuses: dict[int, str] = {}
     pending = [int(row["id"]) for row in logged if row["status"] == "pending"]
     for start in range(0, len(pending), SEND_BATCH):
-        try:
+        with fenced():
             claimed = db.rpc(
                 "claim_budget_decisions",
                 {"p_run_id": run.id, "p_ids": pending[start : start + SEND_BATCH]},
                 caller=caller,
             )
-        except RpcError as exc:
-            if exc.code == "PT409":
-                raise LeaseLost(exc.message) from None
-            raise
         claimed_at = time.monotonic()
         for row in claimed:
             statuses[row["id"]] = row["status"]
@@ -303,16 +308,12 @@ def _send(
             )
             completions.append({"id": change.key, "status": status, "error": error})
             statuses[change.key] = status
-        try:
+        with fenced():
             db.rpc(
                 "complete_budget_decisions",
                 {"p_run_id": run.id, "p_results": completions},
                 caller=caller,
             )
-        except RpcError as exc:
-            if exc.code == "PT409":
-                raise LeaseLost(exc.message) from None
-            raise
         if stop:
             return statuses, stop
     return statuses, None
@@ -376,7 +377,6 @@ def orchestrate(
     gateway: GoogleAdsGateway,
     *,
     mode: Mode = Mode.dry_run,
-    config: ControllerConfig | None = None,
     triggered_by: str = "cli",
 ) -> dict[str, Any]:
     """Decide, log and (per mode) apply every active mapped budget's change for `day`."""
@@ -384,10 +384,9 @@ def orchestrate(
         check_live_day(db, caller, day)
     gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
-        settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
-        config = config or ControllerConfig.from_settings(settings)
+        settings = run_settings(db, caller)
         run.counts["mode"] = mode.value
-        run.counts["kill_switch"] = not settings["changes_enabled"]
+        run.counts["kill_switch"] = not settings.changes_enabled
         run.counts["reconciled"] = _reconcile(db, caller, run, gateway)
 
         run.counts["estimated"] = db.rpc(
@@ -396,7 +395,7 @@ def orchestrate(
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
-        planned = plan_decisions(inputs, budgets, config)
+        planned = plan_decisions(inputs, budgets, settings.config)
         logged, statuses, stop = _log_and_send(
             db, caller, run, "adjust", planned, gateway, mode, triggered_by
         )
@@ -441,16 +440,19 @@ def rollback(
             old = info.amount_micros if info else None
             restore = int(c["restore_amount_micros"])
             if old is None:
-                decision = _hold(None, "budget not found in Google Ads; cannot roll back")
+                decision = Decision.hold(None, "budget not found in Google Ads; cannot roll back")
             elif old == restore:
-                decision = _hold(old, f"already at the amount before log #{c['log_id']}")
+                decision = Decision.hold(old, f"already at the amount before log #{c['log_id']}")
             else:
                 decision = Decision(
                     action="increase" if restore > old else "decrease",
                     old_budget_micros=old,
                     new_budget_micros=restore,
                     expected_gap=None,
-                    reason=f"rollback of log #{c['log_id']}: restore {restore / 1e6:.2f} euro",
+                    reason=(
+                        f"rollback of log #{c['log_id']}: "
+                        f"restore {restore / MICROS_PER_UNIT:.2f} euro"
+                    ),
                 )
             planned.append(
                 PlannedDecision(

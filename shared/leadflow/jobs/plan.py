@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import holidays
-
 from leadflow.db import Caller, Database
 from leadflow.jobs.runs import job_run
 
 
 def dutch_public_holidays(year: int) -> list[dict[str, str]]:
     """The Dutch public holidays of `year`, from the maintained `holidays` library."""
+    import holidays  # on the plan's path only, not at a function's import
+
     calendar = holidays.country_holidays("NL", years=year, language="nl")
     return [{"day": day.isoformat(), "name": name} for day, name in sorted(calendar.items())]
 

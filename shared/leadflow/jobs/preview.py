@@ -7,15 +7,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from leadflow.controller import ControllerConfig
+from leadflow.controller import MICROS_PER_UNIT
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway
-from leadflow.jobs.orchestrate import plan_decisions
+from leadflow.jobs.orchestrate import plan_decisions, run_settings
 
 
 def _euro(micros: Any) -> float | None:
-    return None if micros is None else round(int(micros) / 1_000_000, 2)
+    return None if micros is None else round(int(micros) / MICROS_PER_UNIT, 2)
 
 
 def _number(value: Any) -> float | None:
@@ -41,15 +41,14 @@ def preview_segment(
         raise LeadflowError(
             f"segment {code!r} is unknown, inactive or has no active Google Ads budget"
         )
-    settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
-    config = ControllerConfig.from_settings(settings)
+    settings = run_settings(db, caller)
     budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
     budgets_out = []
-    for row, planned in zip(inputs, plan_decisions(inputs, budgets, config), strict=True):
+    for row, planned in zip(inputs, plan_decisions(inputs, budgets, settings.config), strict=True):
         decision = planned.decision
         paid, spend = row["paid_leads"], row["spend_micros"]
         cpl = (
-            round(int(spend) / float(paid) / 1_000_000, 2)
+            round(int(spend) / float(paid) / MICROS_PER_UNIT, 2)
             if paid not in (None, 0) and spend is not None and float(paid) > 0
             else None
         )
@@ -86,6 +85,6 @@ def preview_segment(
     return {
         "segment": code,
         "day": day.isoformat(),
-        "kill_switch": not settings["changes_enabled"],
+        "kill_switch": not settings.changes_enabled,
         "budgets": budgets_out,
     }

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from leadflow.db import Caller, Database, RpcError
+from leadflow.db.errors import INVALID_PARAMETER, LEASE_TAKEN_OVER, UNIQUE_VIOLATION
 from leadflow.errors import LeadflowError
 from leadflow.log import keys as log_keys
 from leadflow.log import logger
@@ -33,6 +34,18 @@ def check_live_day(db: Database, caller: Caller, day: date) -> None:
 
 class LeaseLost(LeadflowError):
     """The run was taken over (or its lease ran out): it may write nothing more."""
+
+
+@contextlib.contextmanager
+def fenced() -> Iterator[None]:
+    """A write under the run's lease: the database's refusal of a stale fencing token
+    becomes LeaseLost."""
+    try:
+        yield
+    except RpcError as exc:
+        if exc.code == LEASE_TAKEN_OVER:
+            raise LeaseLost(exc.message) from None
+        raise
 
 
 @dataclass
@@ -76,9 +89,9 @@ def job_run(
             caller=caller,
         )
     except RpcError as exc:
-        if exc.code == "23505":
+        if exc.code == UNIQUE_VIOLATION:
             raise JobAlreadyRunning(exc.message) from None
-        if exc.code == "22023":
+        if exc.code == INVALID_PARAMETER:
             raise InvalidDay(exc.message) from None
         raise
     run = JobRun(id=run_id, job=job, day=day, db=db, caller=caller)
@@ -100,7 +113,7 @@ def job_run(
                     caller=caller,
                 )
             except RpcError as finish_error:
-                if finish_error.code != "PT409":  # taken over: the new holder owns the record
+                if finish_error.code != LEASE_TAKEN_OVER:  # the new holder owns the record
                     raise
             logger.info("job failed", extra={"error": message})
             raise

@@ -1,0 +1,136 @@
+"""The economics of the next lead: what it costs at the margin, what an accepted lead is worth,
+and how far the budget may go before the next accepted lead costs more than it earns.
+
+    marginal cost per accepted lead M = marginal CPL / acceptance rate
+    worth                             = value x (1 - minimum margin)
+    worth_budget = spend x (worth / M) ^ (1 / (1 - e))
+    worth_leads  = expected + paid x ((worth / M) ^ (e / (1 - e)) - (current / spend) ^ e)
+
+(relative to the week's spend M is measured at, not to the current budget; `expected` is
+at the current budget). See the package docstring and docs/FORMULAS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from leadflow.controller.arithmetic import as_decimal, as_share, is_int
+from leadflow.controller.curve import elasticity, growth, marginal_cpl, spend_ratio_for
+from leadflow.controller.model import ControllerConfig, SegmentSignal
+from leadflow.controller.wording import eur, share, text
+
+
+@dataclass(frozen=True)
+class Economics:
+    """What the next accepted lead costs and is worth (micros), and what follows."""
+
+    marginal: Decimal
+    """Marginal cost per accepted lead at the current spend."""
+    marginal_cpl: Decimal
+    acceptance: Decimal
+    value: Decimal
+    min_margin: Decimal
+    worth: Decimal
+    """value x (1 - min_margin): the most the next accepted lead may cost."""
+    worth_leads: Decimal | None
+    """Leads/day at the budget where the next accepted lead costs `worth` (None: unknown)."""
+    worth_budget: Decimal | None
+    """That budget in micros (None: unknown or unlimited): the spend M was measured at (the
+    week's) x (worth / M) ^ (1 / (1 - e)). The ratio is relative to that spend, not to the
+    current budget: after a run of raises the current budget is above the week's spend, and
+    scaling it would overshoot (and after cuts undershoot) the budget the curve names."""
+
+    def describe(self) -> str:
+        """The next accepted lead's cost against its worth, for a reason."""
+        return (
+            f"{eur(self.marginal)} (marginal CPL {eur(self.marginal_cpl)} ÷ acceptance "
+            f"{share(self.acceptance)}) against its value {eur(self.value)} less the "
+            f"{share(self.min_margin)} minimum margin ({eur(self.worth)})"
+        )
+
+
+def expected_of(s: SegmentSignal) -> Decimal:
+    """The signal's expected leads as a finite Decimal (0 when not valid)."""
+    return as_decimal(s.expected_leads) or Decimal(0)
+
+
+def economics(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    paid: Decimal | None,
+    spend: int | None,
+    target_cpl: int | None,
+) -> Economics | str | None:
+    """The economics of the next lead; None without a value or a cost; a reason when an
+    economic input is present but not valid."""
+    if s.lead_value_micros is None:
+        return None
+    value = s.lead_value_micros
+    if not is_int(value) or value < 0:
+        return f"Holding: the value of an accepted lead ({text(value)}) is not valid."
+    acceptance = Decimal(1) if s.acceptance_rate is None else as_decimal(s.acceptance_rate)
+    if acceptance is None or not 0 < acceptance <= 1:
+        return f"Holding: the acceptance rate ({text(s.acceptance_rate)}) is not valid."
+    margin = Decimal(0) if s.min_margin is None else as_decimal(s.min_margin)
+    if margin is None or not 0 <= margin < 1:
+        return f"Holding: the minimum margin ({text(s.min_margin)}) is not valid."
+    if s.lead_elasticity is not None:
+        e = as_decimal(s.lead_elasticity)
+        if e is None or not 0 < e <= 1:
+            return f"Holding: the elasticity ({text(s.lead_elasticity)}) is not valid."
+    e = elasticity(s, c)
+    observed = paid is not None and paid > 0 and spend is not None and spend > 0
+    if observed and paid is not None and spend is not None:
+        next_cpl = marginal_cpl(spend, paid, e)
+    elif target_cpl is not None and target_cpl > 0:
+        next_cpl = target_cpl / e
+    else:
+        return None
+    marginal = next_cpl / acceptance
+    worth = value * (1 - margin)
+    worth_leads = worth_budget = None
+    if observed and paid is not None and spend is not None and e < 1 and marginal > 0:
+        ratio = worth / marginal
+        budget_limit = spend_ratio_for(ratio, e) if ratio > 0 else Decimal(0)
+        expected = as_decimal(s.expected_leads) or Decimal(0)
+        # `expected` is measured at yesterday's spend, `paid` at the week's: while the budget
+        # limits the campaign (it spends about its budget), the leads worth buying are the
+        # expected ones plus the paid leads the curve adds from the current budget to
+        # worth_budget, so that the gap's sign and the budget agree after a run of moves.
+        current, lost = s.current_budget_micros, as_share(s.lost_impression_share_budget)
+        limiting = lost is not None and lost >= c.saturation_lost_share
+        now = Decimal(1)
+        if limiting and is_int(current) and current is not None and current > 0:
+            now = growth(current / Decimal(spend), e)
+        worth_leads = expected + paid * (growth(budget_limit, e) - now)
+        worth_budget = spend * budget_limit
+        if not (worth_budget.is_finite() and worth_leads.is_finite()):
+            worth_leads = worth_budget = None
+    return Economics(
+        marginal, next_cpl, acceptance, Decimal(value), margin, worth, worth_leads, worth_budget
+    )
+
+
+def value_per_euro(s: SegmentSignal, c: ControllerConfig, old: int) -> tuple[float | None, float]:
+    """Accepted-lead value the next euro of budget buys at the current budget, and the
+    elasticity; (None, e) when unknown."""
+    e = float(elasticity(s, c))
+    paid, value = as_decimal(s.paid_leads), s.lead_value_micros
+    acceptance = as_decimal(s.acceptance_rate) if s.acceptance_rate is not None else Decimal(1)
+    if (
+        paid is None
+        or paid <= 0
+        or old <= 0
+        or not is_int(value)
+        or value is None
+        or value <= 0
+        or acceptance is None
+        or not 0 < acceptance <= 1
+    ):
+        return None, e
+    margin = as_decimal(s.min_margin) if s.min_margin is not None else Decimal(0)
+    if margin is None or not 0 <= margin < 1:
+        return None, e
+    worth = float(value) * (1 - float(margin))
+    return worth * float(acceptance) * e * float(paid) / old, e

@@ -1,0 +1,162 @@
+"""`leadflow db …`: migrations, seed data, the embedded server."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import psycopg
+import typer
+from leadflow.errors import LeadflowError
+from leadflow.settings import get_settings
+
+from leadflow_tools import migrations
+from leadflow_tools.cli.app import JsonOption, connect_errors, console, db_app, emit_json, where
+from leadflow_tools.embedded import EmbeddedPostgres
+from leadflow_tools.local import (
+    LOCAL_DATABASE,
+    create_database,
+    database_url,
+    ensure_database,
+    is_local,
+)
+from leadflow_tools.schema import check_current
+
+
+@db_app.command("migrate")
+def db_migrate(as_json: JsonOption = False) -> None:
+    """Apply supabase/migrations/*.sql not applied yet (DATABASE_URL, or the embedded server).
+
+    The only command (with `demo`, on its own database) that changes a schema.
+
+    Example: leadflow db migrate
+    """
+    with (
+        database_url(get_settings()) as url,
+        connect_errors(url),
+        psycopg.connect(url, autocommit=True) as conn,
+    ):
+        applied = migrations.migrate(conn)
+    names = [f"{m.version}_{m.name}" for m in applied]
+    if as_json:
+        emit_json({"applied": names})
+    elif names:
+        for name in names:
+            console.print(f"applied {name}")
+    else:
+        console.print("database is up to date")
+
+
+def _seed(url: str) -> None:
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrations.seed(conn)
+    except migrations.MigrationError as exc:
+        raise LeadflowError(
+            f"{exc} — the seed goes into a database without other data; "
+            "`leadflow db reset` empties it first"
+        ) from None
+
+
+@db_app.command("seed")
+def db_seed(as_json: JsonOption = False) -> None:
+    """Load supabase/seed.sql: a small deterministic sample marketplace.
+
+    Example: leadflow db migrate && leadflow db seed
+    """
+    with database_url(get_settings()) as url, connect_errors(url):
+        check_current(url, where(url))
+        _seed(url)
+    if as_json:
+        emit_json({"seeded": True})
+    else:
+        console.print("seed data loaded")
+
+
+@db_app.command("backfill")
+def db_backfill(
+    batch: Annotated[
+        int, typer.Option(min=1, max=50000, help="Leads per transaction.")
+    ] = migrations.BACKFILL_BATCH,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill segment and source fields of leads that predate the migrations, in short batches.
+
+    `leadflow db migrate` does this itself; run it after `supabase db push`.
+    Example: leadflow db backfill --batch 5000
+    """
+    with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
+        changed = migrations.backfill_leads(conn, batch=batch)
+    if as_json:
+        emit_json({"leads_changed": changed})
+    else:
+        console.print(f"{changed} leads filled")
+
+
+@db_app.command("reset")
+def db_reset(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Also reset a database that is not on this machine.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Drop the database, create it again, migrate and seed it (like `supabase db reset`).
+
+    Refuses a database that is not on this machine unless --yes.
+
+    Example: leadflow db reset
+    """
+    with database_url(get_settings()) as url, connect_errors(url):
+        if not is_local(url) and not yes:
+            raise LeadflowError(
+                f"{where(url)} is not on this machine; `leadflow db reset --yes` drops it"
+            )
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        name = str(info.get("dbname") or "")
+        if name in ("", "postgres", "template0", "template1"):
+            raise LeadflowError(f"refusing to drop the maintenance database {name or '(none)'!r}")
+        create_database(psycopg.conninfo.make_conninfo(url, dbname="postgres"), name, replace=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            applied = migrations.migrate(conn)
+        _seed(url)
+    if as_json:
+        emit_json({"database": name, "migrations": len(applied), "seeded": True})
+    else:
+        console.print(f"database {name} reset: {len(applied)} migrations applied, seed loaded")
+
+
+def _embedded() -> EmbeddedPostgres:
+    settings = get_settings()
+    return EmbeddedPostgres(settings.home / "postgres", preferred_port=settings.local_db_port)
+
+
+@db_app.command("start")
+def db_start(as_json: JsonOption = False) -> None:
+    """Start the embedded server (LEADFLOW_HOME) and print the URL of its leadflow database.
+
+    The server keeps its port across restarts (first LEADFLOW_DB_PORT, default 54322,
+    if free). It does not migrate: run `leadflow db migrate`.
+
+    Example: export DATABASE_URL=$(leadflow db start) && leadflow db migrate
+    """
+    server = _embedded()
+    server.start()
+    ensure_database(server.url(), LOCAL_DATABASE)
+    url = server.url(LOCAL_DATABASE)
+    if as_json:
+        emit_json({"running": True, "url": url, "port": server.port()})
+    else:
+        sys.stdout.write(url + "\n")
+
+
+@db_app.command("stop")
+def db_stop(as_json: JsonOption = False) -> None:
+    """Stop the embedded server.
+
+    Example: leadflow db stop
+    """
+    _embedded().stop()
+    if as_json:
+        emit_json({"running": False})
+    else:
+        console.print("stopped")
