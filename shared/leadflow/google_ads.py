@@ -19,12 +19,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-import grpc
-from google.ads.googleads.errors import GoogleAdsException
-from google.api_core import exceptions as core_exceptions
-from google.protobuf import field_mask_pb2
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
 from tenacity.wait import wait_base
 
@@ -32,7 +29,10 @@ from leadflow.errors import LeadflowError
 from leadflow.log import logger
 from leadflow.settings import GoogleAdsSettings, normalize_customer_id
 
+# grpc, google-ads and protobuf load in the real adapter only (cold start: a function
+# that never reaches Google Ads never imports them; tests/functions check it).
 if TYPE_CHECKING:
+    import grpc
     from google.ads.googleads.client import GoogleAdsClient
 
 
@@ -56,23 +56,35 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _DAILY_QUOTA_CODES = frozenset({("quota_error", "RESOURCE_EXHAUSTED")})
-# Arrive as google.api_core exceptions, not GoogleAdsException: the library leaves
-# INTERNAL and RESOURCE_EXHAUSTED unconverted, and UNAVAILABLE / DEADLINE_EXCEEDED
-# carry no Google Ads failure.
-_TRANSIENT_STATUSES = frozenset(
-    {
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-    }
-)
-_TRANSIENT_API_ERRORS: tuple[type[Exception], ...] = (
-    core_exceptions.ResourceExhausted,
-    core_exceptions.InternalServerError,
-    core_exceptions.ServiceUnavailable,
-    core_exceptions.DeadlineExceeded,
-)
+
+
+@cache
+def _transient_statuses() -> frozenset[grpc.StatusCode]:
+    # Arrive as google.api_core exceptions, not GoogleAdsException: the library leaves
+    # INTERNAL and RESOURCE_EXHAUSTED unconverted, and UNAVAILABLE / DEADLINE_EXCEEDED
+    # carry no Google Ads failure.
+    import grpc
+
+    return frozenset(
+        {
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            grpc.StatusCode.INTERNAL,
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        }
+    )
+
+
+@cache
+def _transient_api_errors() -> tuple[type[Exception], ...]:
+    from google.api_core import exceptions as core_exceptions
+
+    return (
+        core_exceptions.ResourceExhausted,
+        core_exceptions.InternalServerError,
+        core_exceptions.ServiceUnavailable,
+        core_exceptions.DeadlineExceeded,
+    )
 
 _METRICS_QUERY = """
 SELECT
@@ -359,6 +371,8 @@ def _decide(codes: Sequence[tuple[str, str]], transient_status: bool) -> _Kind:
 
 
 def _status_code(call: Any) -> grpc.StatusCode | None:
+    import grpc
+
     try:
         code = call.code()
     except Exception:  # not a grpc.Call
@@ -522,6 +536,8 @@ class GoogleAdsApiGateway:
         results: dict[int, BudgetResult],
     ) -> list[BudgetChange]:
         """Send one request; record each change's result; return those to resend."""
+        from google.protobuf import field_mask_pb2
+
         request = self._client.get_type("MutateCampaignBudgetsRequest")
         request.customer_id = customer_id
         request.partial_failure = True
@@ -604,6 +620,10 @@ class GoogleAdsApiGateway:
 
     def _classify(self, exc: BaseException) -> _Classified | None:
         """Transient, permanent or daily quota; None for what is no API error (a bug)."""
+        import grpc
+        from google.ads.googleads.errors import GoogleAdsException
+        from google.api_core import exceptions as core_exceptions
+
         if isinstance(exc, GoogleAdsException):
             errors = list(exc.failure.errors)
             status = _status_code(exc.error)
@@ -611,7 +631,7 @@ class GoogleAdsApiGateway:
             if status is not None:
                 message = f"{status.name}: {message}"
             return _Classified(
-                _decide([_error_code(e) for e in errors], status in _TRANSIENT_STATUSES),
+                _decide([_error_code(e) for e in errors], status in _transient_statuses()),
                 self._clean(_with_request_id(message, exc.request_id)),
             )
         if isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
@@ -625,7 +645,7 @@ class GoogleAdsApiGateway:
                 message += f" ({_describe_errors(errors)})"
             request_id = _metadata_value(metadata, "request-id")
             return _Classified(
-                _decide([_error_code(e) for e in errors], isinstance(exc, _TRANSIENT_API_ERRORS)),
+                _decide([_error_code(e) for e in errors], isinstance(exc, _transient_api_errors())),
                 self._clean(_with_request_id(message, request_id)),
             )
         return None

@@ -19,7 +19,6 @@ from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway, gateway_from_settings
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.budget_view import StoredBudgets
-from leadflow.jobs.orchestrate import configured_mode, orchestrate
 from leadflow.jobs.plan import plan
 from leadflow.jobs.runs import InvalidDay
 from leadflow.settings import Mode, Settings
@@ -52,6 +51,8 @@ def steering(
 ) -> tuple[Mode, GoogleAdsGateway]:
     """The mode (requested, else configured; checked against the credentials and the live
     switch) and the Google Ads a scheduled orchestrate run steers with."""
+    from leadflow.jobs.orchestrate import configured_mode  # the controller: orchestrate only
+
     mode = configured_mode(settings, requested)
     gateway = google_ads(settings, db, caller)
     if gateway is None:
@@ -95,6 +96,8 @@ def run_job(
         return plan(db, caller, day, triggered_by=triggered_by)
     if gateway is None:
         raise LeadflowError("orchestrate needs Google Ads credentials to read the current budgets")
+    from leadflow.jobs.orchestrate import orchestrate  # the controller: orchestrate only
+
     return orchestrate(db, caller, day, gateway, mode=mode, triggered_by=triggered_by)
 
 

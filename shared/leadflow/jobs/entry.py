@@ -14,14 +14,11 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import flask
-import jwt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from leadflow.db import Database, RpcError, from_settings, service_caller
-from leadflow.envelope import ApiError, error_response, rpc_error_response
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway
 from leadflow.jobs.day import JobName, alerting, default_day, google_ads, steering
@@ -29,6 +26,12 @@ from leadflow.jobs.day import run_job as day_job
 from leadflow.jobs.runs import InvalidDay, JobAlreadyRunning
 from leadflow.log import logger
 from leadflow.settings import Mode, Settings, get_settings
+
+# Flask (the error envelope) and PyJWT load on the HTTP path only: a scheduled run on
+# Lambda never needs them (cold start, tests/functions/test_cold_start.py).
+if TYPE_CHECKING:
+    import flask
+    import jwt
 
 __all__ = ["JobName", "JobRequest", "default_day", "http_entry", "run_job", "scheduled_entry"]
 
@@ -82,6 +85,8 @@ def run_job(
 
 
 def _error(status: int, code: str, message: str) -> flask.Response:
+    from leadflow.envelope import ApiError, error_response
+
     return error_response(ApiError(status, code, message))
 
 
@@ -90,12 +95,16 @@ GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 @lru_cache(maxsize=4)
 def _google_keys(jwks_url: str) -> jwt.PyJWKClient:
+    import jwt
+
     # Cached across warm invocations, like the keys themselves (an hour).
     return jwt.PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=3600, timeout=5)
 
 
 def _verified_identity(token: str, settings: Settings) -> bool:
     """A Google-signed ID token for our audience, of the configured service account."""
+    import jwt
+
     audience, email = settings.scheduler_oidc_audience, settings.scheduler_oidc_email
     if not audience or not email:
         return False
@@ -143,6 +152,10 @@ def http_entry(
         logger.exception("job function settings could not be read", extra={"job": job})
 
     def handle(request: flask.Request) -> flask.Response:
+        import flask
+
+        from leadflow.envelope import rpc_error_response
+
         settings = get_settings()
         if not settings.scheduler_auth_configured:
             return _error(503, "not_configured", NOT_CONFIGURED)
