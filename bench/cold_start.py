@@ -45,7 +45,7 @@ BARE = "(bare interpreter)"
 
 
 def function_files() -> dict[str, Path]:
-    """Every deployable function's main.py by its folder under functions/ (api routes: api/<route>)."""
+    """Every function's main.py by its folder under functions/ (API routes: api/<route>)."""
     files = sorted((ROOT / "functions").rglob("main.py"))
     return {str(path.parent.relative_to(ROOT / "functions")): path for path in files}
 
@@ -104,7 +104,7 @@ def _targeted(name: str) -> bool:
 def table(results: dict[str, dict[str, float]]) -> str:
     """The results as a Markdown table, the bare interpreter first."""
     lines = [
-        "| function | import of main.py (ms) | whole process (ms) | ratio to bare | target ≤ 5× |",
+        "| function | import of main.py (ms) | whole process (ms) | ratio to bare | target <= 5x |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for name, row in sorted(results.items(), key=lambda item: (item[0] != BARE, item[0])):
@@ -113,7 +113,7 @@ def table(results: dict[str, dict[str, float]]) -> str:
             target = "met" if row["ratio"] <= TARGET_RATIO else "**not met**"
         imported = "-" if name == BARE else f"{row['import_ms']:.0f}"
         lines.append(
-            f"| {name} | {imported} | {row['wall_ms']:.0f} | {row['ratio']:.1f}× | {target} |"
+            f"| {name} | {imported} | {row['wall_ms']:.0f} | {row['ratio']:.1f}x | {target} |"
         )
     return "\n".join(lines)
 

@@ -86,6 +86,7 @@ def _transient_api_errors() -> tuple[type[Exception], ...]:
         core_exceptions.DeadlineExceeded,
     )
 
+
 _METRICS_QUERY = """
 SELECT
   campaign.id,
