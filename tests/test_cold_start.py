@@ -28,8 +28,8 @@ spec.loader.exec_module(module)
 print(json.dumps(sorted(sys.modules)))
 """
 
-#: Google Ads and its transport: only a run that reaches Google Ads loads them.
-GOOGLE_ADS = ("google.ads", "google.api_core", "google.protobuf", "grpc", "proto")
+#: Google Ads, its transport and its retries: only a run that reaches Google Ads loads them.
+GOOGLE_ADS = ("google.ads", "google.api_core", "google.protobuf", "grpc", "proto", "tenacity")
 #: The AWS SDK: loaded only to read a secret (no secret id is set here). Powertools' package
 #: imports the bare `botocore` package (its `__init__`, to register a user-agent hook, about
 #: 0.5 ms); none of botocore's machinery (sessions, clients, service models) may follow.

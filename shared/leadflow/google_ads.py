@@ -22,18 +22,17 @@ from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
-from tenacity.wait import wait_base
-
 from leadflow.errors import LeadflowError
 from leadflow.log import logger
 from leadflow.settings import GoogleAdsSettings, normalize_customer_id
 
-# grpc, google-ads and protobuf load in the real adapter only (cold start: a function
-# that never reaches Google Ads never imports them; tests/functions check it).
+# grpc, google-ads, protobuf and tenacity load in the real adapter only (cold start: a function
+# that never reaches Google Ads never imports them; tests/test_cold_start.py checks it).
 if TYPE_CHECKING:
     import grpc
     from google.ads.googleads.client import GoogleAdsClient
+    from tenacity import RetryCallState, Retrying
+    from tenacity.wait import wait_base
 
 
 #: The API version this module is written and tested against.
@@ -296,6 +295,8 @@ def _redact(message: str, secrets: Iterable[str]) -> str:
 
 
 def _default_wait() -> wait_base:
+    from tenacity import wait_exponential_jitter
+
     return wait_exponential_jitter(multiplier=2, max=60, jitter=2)
 
 
@@ -312,6 +313,7 @@ class RetryPolicy:
 
     def retrying(self, is_transient: Callable[[BaseException], bool]) -> Retrying:
         """A tenacity controller that retries exceptions for which `is_transient` holds."""
+        from tenacity import Retrying, stop_after_attempt
 
         def retry_on(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
