@@ -28,7 +28,7 @@ from leadflow.log import logger
 from leadflow.settings import Mode, Settings, get_settings
 
 # Flask (the error envelope) and PyJWT load on the HTTP path only: a scheduled run on
-# Lambda never needs them (cold start, tests/functions/test_cold_start.py).
+# Lambda never needs them (cold start, tests/test_cold_start.py).
 if TYPE_CHECKING:
     import flask
     import jwt
