@@ -18,7 +18,7 @@ import schemathesis
 from api_fixtures import ADMIN, bearer, mint, serving_function
 from hypothesis import HealthCheck, Phase, settings
 from leadflow.api import openapi
-from leadflow.api.routes import ROUTERS
+from leadflow.api.routes import all_operations
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -52,9 +52,7 @@ def api_base_url(shared_db_url: str) -> Iterator[str]:
 def _schema() -> Any:
     # The document is built from the route declarations at import (schemathesis needs it
     # to generate the tests); tests/test_api_openapi.py checks that the function serves it.
-    loaded = schemathesis.openapi.from_dict(
-        openapi.build(op for r in ROUTERS for op in r.operations)
-    )
+    loaded = schemathesis.openapi.from_dict(openapi.build(all_operations()))
     loaded.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
         max_examples=EXAMPLES_PER_OPERATION,

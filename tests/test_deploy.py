@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from cfnlint.api import ManualArgs, lint
 from leadflow import TIMEZONE, secrets
+from leadflow.api.openapi import document
+from leadflow.api.routes import all_operations
 from leadflow.jobs.entry import JobRequest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
@@ -34,11 +36,15 @@ SUPABASE = ROOT / "supabase"
 #: DESIGN.md, "The daily loop": local times in Europe/Amsterdam.
 DESIGNED_TIMES = {"aggregate": time(1, 0), "plan": time(2, 0), "orchestrate": time(3, 0)}
 JOBS = tuple(DESIGNED_TIMES)
-FUNCTIONS = ("api", *JOBS)
+#: One deployed function per API route (DESIGN.md), in functions/api/<operation id>/.
+ROUTES = tuple(f"api/{operation.operation_id}" for operation in all_operations())
+FUNCTIONS = (*ROUTES, *JOBS)
 
 #: The secrets each function may read (template parameter names), and no others.
 SECRETS_NEEDED = {
-    "api": {"SupabaseSecretArn", "JwtSecretArn"},
+    # Every route verifies user tokens (HS256 secret); the OpenAPI document needs none.
+    **{route: {"SupabaseSecretArn", "JwtSecretArn"} for route in ROUTES},
+    "api/openapi": {"SupabaseSecretArn"},
     # The jobs also read the alert targets (apprise URLs) they send to after each run.
     "aggregate": {
         "SupabaseSecretArn",
@@ -66,12 +72,31 @@ def template() -> dict[str, Any]:
 
 
 def functions() -> dict[str, dict[str, Any]]:
-    """The SAM functions by the name of their folder under functions/."""
+    """The SAM functions by their folder under functions/ (`plan`, `api/list_segments`)."""
+    return {
+        function: template()["Resources"][logical_id]
+        for function, logical_id in logical_ids().items()
+    }
+
+
+def logical_ids() -> dict[str, str]:
+    """The SAM functions' logical ids by their folder under functions/."""
     found = {}
-    for resource in template()["Resources"].values():
+    for logical_id, resource in template()["Resources"].items():
         if resource["Type"] == "AWS::Serverless::Function":
-            found[Path(resource["Properties"]["CodeUri"]).name] = resource
+            code = Path(resource["Properties"]["CodeUri"]).relative_to("functions")
+            assert code.as_posix() not in found, f"two functions deploy {code}"
+            found[code.as_posix()] = logical_id
     return found
+
+
+def routes_of(resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (method, path) of each HTTP API route a SAM function is the target of."""
+    return [
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    ]
 
 
 def schedules() -> dict[str, dict[str, Any]]:
@@ -137,7 +162,7 @@ def test_sam_transform_gives_the_functions_schedules_api_and_queue(
 ) -> None:
     types = [resource["Type"] for resource in transformed["Resources"].values()]
 
-    assert types.count("AWS::Lambda::Function") == 4
+    assert types.count("AWS::Lambda::Function") == len(JOBS) + len(ROUTES)
     assert types.count("AWS::Lambda::LayerVersion") == 1
     assert types.count("AWS::Scheduler::Schedule") == 4  # three nightly, one DST fallback
     assert types.count("AWS::ApiGatewayV2::Api") == 1
@@ -204,6 +229,7 @@ for folder in sys.argv[1:]:
 print("ok")
 """
     files = [str(ROOT / "functions" / name / "main.py") for name in FUNCTIONS]
+    assert len(files) == len(FUNCTIONS) == len(functions())
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LEADFLOW_HOME": str(tmp_path)}
 
     result = subprocess.run(
@@ -365,7 +391,7 @@ def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
 def test_each_function_may_read_exactly_the_secrets_it_is_given(
     function: str, transformed: dict[str, Any]
 ) -> None:
-    logical_id = f"{function.capitalize()}Function"
+    logical_id = logical_ids()[function]
     resources = transformed["Resources"]
     role = resources[f"{logical_id}Role"]
     environment = resources[logical_id]["Properties"]["Environment"]["Variables"]
@@ -414,17 +440,102 @@ def test_every_function_logs_to_a_group_with_retention(transformed: dict[str, An
     assert "authorization" not in access["Format"].lower()
 
 
-def test_the_api_is_served_by_the_http_api_default_route(transformed: dict[str, Any]) -> None:
-    resources = transformed["Resources"]
-    permission = resources["ApiFunctionHttpPermission"]["Properties"]
-    body = resources["HttpApi"]["Properties"]["Body"]
+# -----------------------------------------------------------------------------
+# One deployed function per API route
+# -----------------------------------------------------------------------------
 
-    assert permission["Principal"] == "apigateway.amazonaws.com"
-    assert "$default" in body["paths"]
-    integration = body["paths"]["$default"]["x-amazon-apigateway-any-method"][
-        "x-amazon-apigateway-integration"
+
+def _operations() -> set[tuple[str, str]]:
+    """The API's operations as its OpenAPI document (generated from the code) lists them."""
+    return {
+        (method.upper(), path)
+        for path, operations in document()["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_openapi_operation_is_exactly_one_deployed_function_and_back() -> None:
+    operations = _operations()
+    deployed = {name: routes_of(resource) for name, resource in functions().items()}
+    routed = [route for routes in deployed.values() for route in routes]
+
+    assert len(operations) == len(all_operations())  # no two operations share method and path
+    assert sorted(routed) == sorted(operations)  # each operation once, nothing else routed
+    for name in ROUTES:
+        assert len(deployed[name]) == 1, f"{name} serves {deployed[name]}"
+    for job in JOBS:
+        assert deployed[job] == []  # the jobs have no HTTP API route
+
+
+@pytest.mark.parametrize("function", ROUTES)
+def test_each_route_function_serves_the_one_operation_its_route_sends_it(
+    function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler's own app, not only the template, decides what the function serves."""
+    from leadflow.settings import get_settings
+
+    for source in secrets.SOURCES:
+        monkeypatch.delenv(source.id_variable, raising=False)
+    get_settings.cache_clear()
+    try:
+        module = _load_file(ROOT / "functions" / function / "main.py")
+    finally:
+        get_settings.cache_clear()
+    (route,) = routes_of(functions()[function])
+    (operation,) = module.function.operations
+    rules = [
+        (sorted(rule.methods - {"HEAD", "OPTIONS"}), rule.rule)
+        for rule in module.function.app.url_map.iter_rules()
     ]
-    assert integration["payloadFormatVersion"] == "2.0"
+
+    assert (operation.method, operation.openapi_path) == route
+    assert f"api/{operation.operation_id}" == function  # the folder is the operation id
+    assert rules == [([operation.method], operation.rule)]  # nothing else, not even /static
+    assert callable(getattr(module, operation.operation_id))  # functions-framework's target
+
+
+def test_route_functions_each_have_their_own_role_log_group_and_reserved_concurrency(
+    transformed: dict[str, Any],
+) -> None:
+    resources = transformed["Resources"]
+    roles, groups, layers = set(), set(), set()
+    for function in ROUTES:
+        properties = resources[logical_ids()[function]]["Properties"]
+        roles.add(properties["Role"]["Fn::GetAtt"][0])
+        groups.add(properties["LoggingConfig"]["LogGroup"]["Ref"])
+        (layer,) = properties["Layers"]
+        layers.add(layer["Ref"])
+        assert properties["Handler"] == "main.lambda_handler"
+        assert properties["ReservedConcurrentExecutions"] in (
+            {"Ref": "ApiReadConcurrency"},
+            {"Ref": "ApiAdminConcurrency"},
+        )
+
+    assert len(roles) == len(groups) == len(ROUTES)
+    assert all(resources[role]["Type"] == "AWS::IAM::Role" for role in roles)
+    assert all(resources[group]["Type"] == "AWS::Logs::LogGroup" for group in groups)
+    (layer,) = layers  # one code layer shared by every route
+    assert resources[layer]["Type"] == "AWS::Lambda::LayerVersion"
+
+
+def test_the_http_api_sends_each_route_to_its_function(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    paths = resources["HttpApi"]["Properties"]["Body"]["paths"]
+    targets = {
+        (method.upper(), path): operation["x-amazon-apigateway-integration"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+
+    assert set(targets) == _operations()  # no $default: an unknown route is the API's 404
+    for function in ROUTES:
+        logical_id = logical_ids()[function]
+        (route,) = routes_of(functions()[function])
+        integration = targets[route]
+        assert f"${{{logical_id}.Arn}}" in integration["uri"]["Fn::Sub"]
+        assert integration["payloadFormatVersion"] == "2.0"
+        permission = resources[f"{logical_id}RoutePermission"]["Properties"]
+        assert permission["Principal"] == "apigateway.amazonaws.com"
 
 
 # -----------------------------------------------------------------------------

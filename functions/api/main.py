@@ -1,25 +1,18 @@
-"""The API function: serves the operators' dashboard and the partners' portal.
+"""Every API route in one app: the local server (`leadflow serve api`), not deployed.
 
-The app is built once, at import; each invocation only resolves the request.
-Run locally with `functions-framework --source functions/api/main.py --target api`.
+Deployed, each route is its own function, `functions/api/<route>/main.py`
+(see README.md); this file serves them all at once for local runs and tests:
+`functions-framework --source functions/api/main.py --target api`.
 """
 
 from __future__ import annotations
 
-import functions_framework
-from flask import Request
-from leadflow.api import create_app, resolve
-from leadflow.lambda_adapter import make_lambda_handler
-from werkzeug.wrappers import Response
+from leadflow.api.function import RouteFunction
+from leadflow.api.routes import all_operations
 
-app = create_app()
-
-
-@functions_framework.http
-def api(request: Request) -> Response:
-    """Answer one HTTP request."""
-    return resolve(app, request)
-
-
-#: The AWS Lambda entry (HTTP API, Function URL): the same app, through apig-wsgi.
-lambda_handler = make_lambda_handler(app)
+function = RouteFunction(*all_operations())
+app = function.app
+#: The functions-framework target.
+api = function.http
+#: The same app on AWS Lambda (a single-function deployment; template.yaml deploys per route).
+lambda_handler = function.lambda_handler

@@ -1,4 +1,8 @@
-"""The API as a Flask app, built once per process; `functions/api/main.py` resolves requests."""
+"""The API as a Flask app, built once per process, serving some or all of the operations.
+
+A deployed route function (`leadflow.api.function`) builds an app of its one
+operation; the local server (`functions/api/main.py`) one of every operation.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,16 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.wrappers import Response as WsgiResponse
 
 from leadflow import db, envelope
-from leadflow.api import openapi
 from leadflow.api.auth import TokenVerifier
 from leadflow.api.context import STATE_KEY, ApiState
-from leadflow.api.routes import ROUTERS
+from leadflow.api.router import Operation
+from leadflow.api.routes import all_operations
 from leadflow.db import Database
 from leadflow.envelope import ApiError
 from leadflow.errors import LeadflowError
@@ -42,18 +46,19 @@ def create_app(
     settings: Settings | None = None,
     *,
     database_factory: Callable[[], Database] | None = None,
+    operations: Iterable[Operation] | None = None,
 ) -> Flask:
-    """Build the API app. The database is connected on first use, from `database_factory`."""
+    """Build an app serving `operations` (default: all). The database is connected on first
+    use, from `database_factory`."""
     settings = settings or get_settings()
     factory = database_factory or (lambda: database_from_settings(settings))
-    app = Flask("leadflow.api")
+    app = Flask("leadflow.api", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.url_map.strict_slashes = False
     state = ApiState(verifier=TokenVerifier.from_settings(settings), database_factory=factory)
     app.extensions[STATE_KEY] = state
-    for router in ROUTERS:
-        router.register(app)
-    state.openapi = openapi.build(op for router in ROUTERS for op in router.operations)
+    for operation in all_operations() if operations is None else operations:
+        operation.register(app)
     envelope.register(app)
     app.before_request(_begin)
     app.after_request(_finish)

@@ -26,11 +26,10 @@ class RawJson(str):
 
 @dataclass
 class ApiState:
-    """The app's long-lived parts: token verifier, (lazily built) database, its OpenAPI document."""
+    """The app's long-lived parts: token verifier and (lazily built) database."""
 
     verifier: TokenVerifier
     database_factory: Callable[[], Database]
-    openapi: dict[str, Any] = field(default_factory=dict)
     _database: Database | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 

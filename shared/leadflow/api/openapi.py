@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -76,6 +77,14 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
             parameter["description"] = prop["description"]
         parameters.append(parameter)
     return parameters
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The document of every operation of the API, whichever function serves it (built once)."""
+    from leadflow.api.routes import all_operations
+
+    return build(all_operations())
 
 
 def build(operations: Iterable[Operation], *, title: str = "Leadflow API") -> dict[str, Any]:

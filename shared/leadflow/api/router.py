@@ -2,7 +2,8 @@
 
 A route module makes a `Router`, decorates plain functions that take the
 validated `path`, `query` and `body` models and return a response model, and
-`leadflow.api.app` registers the routers. `leadflow.api.openapi` reads the
+`leadflow.api.app` registers the operations an app serves (a deployed route
+function: one; the local app: all). `leadflow.api.openapi` reads the
 same declarations, so the document cannot drift from what is served.
 """
 
@@ -81,9 +82,18 @@ class Operation:
             response.headers["Location"] = self.location(result)
         return response
 
+    def register(self, app: Flask) -> None:
+        """Add this operation to `app`'s URL map."""
+        app.add_url_rule(
+            self.rule,
+            endpoint=f"{self.tag}.{self.operation_id}",
+            view_func=self.view,
+            methods=[self.method],
+        )
+
 
 class Router:
-    """A group of operations, registered on an app together."""
+    """A group of operations on one resource, declared in one route module."""
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
@@ -124,12 +134,9 @@ class Router:
         """Declare a PATCH operation."""
         return self.route("PATCH", rule, **options)
 
-    def register(self, app: Flask) -> None:
-        """Add this router's operations to `app`'s URL map."""
+    def operation(self, operation_id: str) -> Operation:
+        """The operation whose id (its endpoint's name) is `operation_id`."""
         for operation in self.operations:
-            app.add_url_rule(
-                operation.rule,
-                endpoint=f"{self.tag}.{operation.operation_id}",
-                view_func=operation.view,
-                methods=[operation.method],
-            )
+            if operation.operation_id == operation_id:
+                return operation
+        raise LookupError(f"{self.tag} has no operation {operation_id!r}")

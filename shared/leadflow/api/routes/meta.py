@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from leadflow import __version__
-from leadflow.api.context import rpc, state
+from leadflow.api.context import rpc
 from leadflow.api.models import Health
 from leadflow.api.router import Router
 
@@ -22,4 +22,6 @@ def health() -> Health:
 @router.get("/api/openapi.json", response=None, errors=(500,), auth="none")
 def openapi() -> dict[str, Any]:
     """This API's OpenAPI 3.1 document."""
-    return state().openapi
+    from leadflow.api.openapi import document  # the generator: this route's function only
+
+    return document()
