@@ -24,7 +24,6 @@ from leadflow.errors import LeadflowError
 from leadflow.google_ads import GoogleAdsGateway, gateway_from_settings
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.budget_view import StoredBudgets
-from leadflow.jobs.orchestrate import configured_mode, orchestrate
 from leadflow.jobs.plan import plan
 from leadflow.jobs.runs import InvalidDay
 from leadflow.settings import Mode, Settings
@@ -101,6 +100,9 @@ def run_job(
         return plan(db, caller, day, triggered_by=triggered_by)
     if gateway is None:
         raise LeadflowError("orchestrate needs Google Ads credentials to read the current budgets")
+    # The controller loads when orchestrate runs, not when a job function is imported.
+    from leadflow.jobs.orchestrate import orchestrate
+
     return orchestrate(db, caller, day, gateway, mode=mode, triggered_by=triggered_by)
 
 
@@ -189,6 +191,8 @@ def run_request(
         with alerting(db, caller, last or day, settings=settings):
             gateway: GoogleAdsGateway | None
             if job == "orchestrate":
+                from leadflow.jobs.orchestrate import configured_mode
+
                 mode = configured_mode(settings, Mode(request.mode) if request.mode else None)
                 gateway = google_ads(
                     settings, db, caller, stored_budgets=stored_budgets and mode is Mode.dry_run
