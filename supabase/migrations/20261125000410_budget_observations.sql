@@ -291,11 +291,18 @@ set search_path = ''
 as $$
 declare
   accepted integer;
+  -- The caller's verified claims, as PostgREST sets them (auth.uid() reads the same).
+  claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+  who uuid;
 begin
   -- A person decides: an admin's own token, never the service role's key.
-  if (select auth.uid()) is null or not exists (
-    select 1 from public.profiles p where p.id = (select auth.uid()) and p.role = 'admin'
-  ) then
+  if claims ->> 'role' is distinct from 'authenticated' or claims ->> 'sub' is null
+     or claims ->> 'sub' !~ '^[0-9a-f-]{36}$' then
+    raise exception 'only an admin (signed in as themselves) accepts a budget amount'
+      using errcode = 'PT403';
+  end if;
+  who := (claims ->> 'sub')::uuid;
+  if not private.is_admin() then  -- for an authenticated caller: an admin profile
     raise exception 'only an admin (signed in as themselves) accepts a budget amount'
       using errcode = 'PT403';
   end if;
@@ -310,7 +317,7 @@ begin
       using errcode = 'PT404';
   end if;
   update private.budget_external_changes e
-     set accepted_at = now(), accepted_by = (select auth.uid())
+     set accepted_at = now(), accepted_by = who
    where e.budget_resource_name = p_budget and e.accepted_at is null;
   get diagnostics accepted = row_count;
   update private.budget_records

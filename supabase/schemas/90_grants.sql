@@ -9,4 +9,4 @@ grant execute on function private.today_nl(), private.is_admin(), private.has_pr
   private.segment_campaigns_for_admin(uuid)
   to authenticated, service_role;
 -- The money owner's functions cut every rule on the database's day.
-grant execute on function private.today_nl() to leadflow_money;
+grant execute on function private.today_nl(), private.is_admin() to leadflow_money;
