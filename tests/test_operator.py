@@ -462,3 +462,25 @@ def test_db_start_keeps_its_port_across_a_restart_and_does_not_migrate(tmp_path:
         busy.close()
         _run("db", "stop", db_url=None, home=tmp_path, **env)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("existing", [None, "old-secret\n"])
+def test_the_local_jwt_secret_file_is_private_whether_made_or_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: str | None
+) -> None:
+    from leadflow.settings import get_settings
+    from leadflow_tools.cli import serve
+
+    monkeypatch.setenv("LEADFLOW_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        path = tmp_path / "jwt_secret"
+        if existing is not None:
+            path.write_text(existing)
+            path.chmod(0o644)
+        secret, found, made = serve._local_jwt_secret()
+        assert found == path and made is (existing is None)
+        assert (path.stat().st_mode & 0o777) == 0o600
+        assert secret == (existing.strip() if existing else path.read_text().strip())
+    finally:
+        get_settings.cache_clear()

@@ -786,3 +786,18 @@ def test_who_may_run_the_gap_and_backfill_functions(
             conn.execute(f"select {call}")
     else:
         conn.execute(f"select {call}")
+
+
+@pytest.mark.parametrize("table", ["industries", "regions", "lead_segments", "public_holidays"])
+def test_a_bare_sign_up_without_a_profile_reads_nothing(
+    conn: psycopg.Connection[Any], table: str
+) -> None:
+    """With sign-up open anyone has a token; only partners and admins read reference data."""
+    stranger = "00000000-0000-4000-8000-0000000000ff"
+    conn.execute(
+        "insert into auth.users (id, email) values (%s, 'stranger@example.com')", (stranger,)
+    )
+    (everything,) = conn.execute(f"select count(*) from public.{table}").fetchone()
+    assert everything > 0
+    as_user(conn, stranger, "authenticated")
+    assert conn.execute(f"select count(*) from public.{table}").fetchone() == (0,)

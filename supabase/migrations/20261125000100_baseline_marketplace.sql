@@ -36,30 +36,6 @@ grant usage on schema private to leadflow_money;
 alter default privileges in schema public revoke all on sequences from anon, authenticated;
 
 -- -----------------------------------------------------------------------------
--- industries
--- -----------------------------------------------------------------------------
-do $$
-begin
-  if to_regclass('public.industries') is null then
-    create table public.industries (
-      id uuid primary key default gen_random_uuid(),
-      slug text not null unique check (slug ~ '^[a-z][a-z0-9_]*$'),
-      name text not null check (length(btrim(name)) > 0),
-      created_at timestamptz not null default now()
-    );
-    alter table public.industries enable row level security;
-    revoke all on table public.industries from anon, authenticated;
-    grant select on table public.industries to authenticated;
-    grant all on table public.industries to service_role;
-    create policy "Signed-in users can read industries"
-      on public.industries for select to authenticated using (true);
-  end if;
-end
-$$;
-comment on table public.industries is 'Trades the marketplace sells leads for (painter, plumber, ...).';
-comment on column public.industries.slug is 'Stable lower-case code, the first half of a segment code.';
-
--- -----------------------------------------------------------------------------
 -- profiles
 -- -----------------------------------------------------------------------------
 do $$
@@ -83,6 +59,32 @@ end
 $$;
 comment on table public.profiles is 'One row per user of the marketplace: partners (tradespeople) and admins.';
 comment on column public.profiles.role is 'partner or admin; admins manage Leadflow segments and see money.';
+
+-- -----------------------------------------------------------------------------
+-- industries
+-- -----------------------------------------------------------------------------
+do $$
+begin
+  if to_regclass('public.industries') is null then
+    create table public.industries (
+      id uuid primary key default gen_random_uuid(),
+      slug text not null unique check (slug ~ '^[a-z][a-z0-9_]*$'),
+      name text not null check (length(btrim(name)) > 0),
+      created_at timestamptz not null default now()
+    );
+    alter table public.industries enable row level security;
+    revoke all on table public.industries from anon, authenticated;
+    grant select on table public.industries to authenticated;
+    grant all on table public.industries to service_role;
+    -- Users with a marketplace profile: a bare sign-up (a token, no profile) reads nothing.
+    create policy "Partners and admins can read industries"
+      on public.industries for select to authenticated
+      using (exists (select 1 from public.profiles p where p.id = (select auth.uid())));
+  end if;
+end
+$$;
+comment on table public.industries is 'Trades the marketplace sells leads for (painter, plumber, ...).';
+comment on column public.industries.slug is 'Stable lower-case code, the first half of a segment code.';
 
 -- -----------------------------------------------------------------------------
 -- subscriptions

@@ -25,10 +25,12 @@ def _local_jwt_secret() -> tuple[str, Path, bool]:
 
     path = get_settings().home / "jwt_secret"
     if path.is_file() and path.read_text().strip():
+        path.chmod(0o600)  # a file made (or copied) readable by others is closed again
         return path.read_text().strip(), path, False
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     path.touch(mode=0o600)
+    path.chmod(0o600)  # touch keeps an existing file's mode
     path.write_text(secret + "\n")
     return secret, path, True
 
