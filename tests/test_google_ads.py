@@ -859,3 +859,37 @@ def test_fake_serves_metrics_per_day_and_customer_and_validates_like_the_real_on
     assert fake.daily_metrics(date(2026, 11, 25), ["111"]) == []
     with pytest.raises(ValueError, match="whole cent"):
         fake.apply_budgets([BudgetChange(1, budget("111", 1), 1)], validate_only=False)
+
+
+def test_a_call_to_google_ads_ends_within_its_hard_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each attempt may hang for its whole timeout (300 s): retries stop so that the call ends
+    within SEND_DEADLINE_SECONDS, inside the send window and the lease (MONEY_SAFETY.md)."""
+    import time
+
+    from leadflow.google_ads import SEND_DEADLINE_SECONDS
+    from leadflow.google_ads_api import RetryPolicy
+
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    attempts: list[float] = []
+
+    def hangs_then_fails() -> None:
+        attempts.append(clock[0])
+        clock[0] += 300.0
+        raise TimeoutError("DEADLINE_EXCEEDED")
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    policy = RetryPolicy(sleep=sleep)
+    with pytest.raises(TimeoutError):
+        policy.retrying(lambda exc: True, attempt_timeout=300.0)(hangs_then_fails)
+    assert clock[0] - 1000.0 <= SEND_DEADLINE_SECONDS == 20 * 60
+    assert len(attempts) == 3  # a fourth could end after 20 minutes
+    unbounded = RetryPolicy(sleep=sleep, deadline=float("inf"))
+    attempts.clear()
+    with pytest.raises(TimeoutError):
+        unbounded.retrying(lambda exc: True, attempt_timeout=300.0)(hangs_then_fails)
+    assert len(attempts) == 4

@@ -60,6 +60,13 @@ __all__ = [
 API_VERSION = "v26"
 #: Google's limit of operations in one mutate request.
 MAX_OPERATIONS_PER_REQUEST = 10_000
+
+#: The hard deadline of one call to Google Ads, retries and their waits included: no
+#: attempt starts that could end after it. With the orchestrator's minute from claim to
+#: send (SEND_WITHIN_SECONDS) it stays inside the database's send window (25 minutes,
+#: private.send_window()), itself inside the 30-minute lease (private.job_lease()): a run
+#: taken over has sent all it ever will before another run may reconcile its rows.
+SEND_DEADLINE_SECONDS = 20 * 60
 #: Budgets are set in whole cents (EUR's billable unit); Google refuses anything else.
 MICROS_PER_CENT = 10_000
 #: Resource names per `IN (...)` list, to keep each GAQL query short.

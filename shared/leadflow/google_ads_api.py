@@ -28,6 +28,7 @@ from leadflow.errors import LeadflowError
 from leadflow.google_ads import (
     API_VERSION,
     MAX_OPERATIONS_PER_REQUEST,
+    SEND_DEADLINE_SECONDS,
     NAMES_PER_QUERY,
     BudgetChange,
     BudgetInfo,
@@ -147,16 +148,25 @@ class RetryPolicy:
     attempts: int = 4
     wait: wait_base = field(default_factory=_default_wait)
     sleep: Callable[[float], None] = time.sleep
+    #: No attempt starts that could end after this many seconds from the first.
+    deadline: float = SEND_DEADLINE_SECONDS
 
-    def retrying(self, is_transient: Callable[[BaseException], bool]) -> Retrying:
-        """A tenacity controller that retries exceptions for which `is_transient` holds."""
+    def retrying(
+        self, is_transient: Callable[[BaseException], bool], attempt_timeout: float = 0.0
+    ) -> Retrying:
+        """A tenacity controller that retries exceptions for which `is_transient` holds,
+        within `attempts` and the hard `deadline` (each attempt may take `attempt_timeout`)."""
 
         def retry_on(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
             return exc is not None and is_transient(exc)
 
+        def past_deadline(state: RetryCallState) -> bool:
+            ends = state.seconds_since_start + (state.upcoming_sleep or 0.0) + attempt_timeout
+            return ends > self.deadline
+
         return Retrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | past_deadline,
             wait=self.wait,
             sleep=self.sleep,
             retry=retry_on,
@@ -433,7 +443,7 @@ class GoogleAdsApiGateway:
 
     def _call(self, fn: Callable[[], T], what: str) -> T:
         """fn() with transient errors retried; raises QuotaExhausted or GoogleAdsRequestError."""
-        retrying = self._retry.retrying(self._is_transient)
+        retrying = self._retry.retrying(self._is_transient, attempt_timeout=self._timeout)
         try:
             return retrying(fn)
         except _SomeOperationsFailedTransiently:
