@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from leadflow.db import Caller, Database, RpcError
+from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import BudgetChange, BudgetResult
 from leadflow.jobs.aggregate import aggregate

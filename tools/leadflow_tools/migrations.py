@@ -21,6 +21,7 @@ short transaction.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ import psycopg.sql
 from leadflow.errors import LeadflowError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS_DIR = PROJECT_ROOT / "supabase" / "migrations"
+#: LEADFLOW_MIGRATIONS_DIR points the tools (and the tests) at another copy of the history:
+#: bench/mutation.py runs the money tests against mutated copies of it.
+MIGRATIONS_DIR = Path(
+    os.environ.get("LEADFLOW_MIGRATIONS_DIR") or PROJECT_ROOT / "supabase" / "migrations"
+)
 SCHEMAS_DIR = PROJECT_ROOT / "supabase" / "schemas"
 SEED_FILE = PROJECT_ROOT / "supabase" / "seed.sql"
 
