@@ -29,6 +29,7 @@ from psycopg.pq import ExecStatus
 PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
 PG15_EXTENSION_DIR = Path("/usr/share/postgresql/15/extension")
 SPECS_DIR = Path(__file__).resolve().parents[2] / "supabase" / "tests"
+SEARCH_PATH = '"$user",public,extensions'
 INSTALL_HINT = "run `make sql-tools` as root (apt-get install postgresql-15-pgtap postgresql-15-plpgsql-check)"
 
 
@@ -160,7 +161,8 @@ def run_spec(url: str, path: Path) -> TapResult:
     text = path.read_text()
     lines: list[str] = []
     error: str | None = None
-    with psycopg.connect(url, autocommit=True) as conn:
+    # pgTAP lives in `extensions`, on the search path as on a Supabase database.
+    with psycopg.connect(url, autocommit=True, options=f"-c search_path={SEARCH_PATH}") as conn:
         # Simple query protocol: the whole file in one round trip, as psql -f would.
         cur = conn.cursor()
         try:
