@@ -104,7 +104,8 @@ def _check(result: pgtap.TapResult) -> None:
     assert result.ok, result.report()
     if result.todo_passing:
         warnings.warn(
-            f"{result.name}: TODO passes now, remove the todo(): {result.todo_passing}", stacklevel=1
+            f"{result.name}: TODO passes now, remove the todo(): {result.todo_passing}",
+            stacklevel=1,
         )
 
 
@@ -144,9 +145,7 @@ def test_plpgsql_check_finds_no_error_in_public_or_private(pg15: PgCluster) -> N
     errors = [f for f in findings if f.level == "error"]
     others = [f for f in findings if f.level != "error"]
     if others:
-        warnings.warn(
-            "plpgsql_check warnings:\n" + "\n".join(map(str, others)), stacklevel=1
-        )
+        warnings.warn("plpgsql_check warnings:\n" + "\n".join(map(str, others)), stacklevel=1)
     assert not errors, "plpgsql_check errors:\n" + "\n".join(map(str, errors))
 
 
@@ -158,3 +157,120 @@ def _plpgsql_functions(conn: psycopg.Connection[Any]) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+# -----------------------------------------------------------------------------
+# The specs fail for the right reason: each mutant below breaks one money rule in a
+# fresh database, and the named spec must then fail at the named assertion.
+# -----------------------------------------------------------------------------
+CHANGE_REFUSAL = "private.change_refusal(text,text,date,text,uuid,bigint,bigint,numeric,bigint)"
+FUNCTION_MUTANTS = {
+    "daily limit relaxed to 25 %": (
+        CHANGE_REFUSAL,
+        "floor(base * settings.max_daily_change)",
+        "floor(base * (settings.max_daily_change + 0.05))",
+        "05_budget_changes.sql",
+        "a raise of one cent past +20 % is logged skipped",
+    ),
+    "one change per budget per day dropped": (
+        CHANGE_REFUSAL,
+        "if other is not null then\n      return format('already changed today",
+        "if false then\n      return format('already changed today",
+        "05_budget_changes.sql",
+        "a second change of a budget on the same day is logged skipped",
+    ),
+    "bounds not checked": (
+        CHANGE_REFUSAL,
+        "if p_new < m.lo or p_new > m.hi then",
+        "if false then",
+        "05_budget_changes.sql",
+        "over the segment's maximum is logged skipped",
+    ),
+    "the claim ignores the kill switch": (
+        "private.claim_budget_decisions(uuid,bigint[])",
+        "when not coalesce(enabled, false) then",
+        "when false then",
+        "05_budget_changes.sql",
+        "a pending change is not sent once the kill switch is on",
+    ),
+    "an ended run may be revived": (
+        "private.job_runs_move_forward()",
+        "if old.status <> 'running' then",
+        "if false then",
+        "06_job_runs.sql",
+        "a taken-over run is never revived",
+    ),
+    "observations in fractions of a cent": (
+        "private.record_budget_observations(jsonb)",
+        "or x.amount_micros % 10000 <> 0",
+        "",
+        "07_budget_observations.sql",
+        "a reported amount that is not whole cents is refused",
+    ),
+    "a disagreeing report becomes the record": (
+        "private.record_budget_observations(jsonb)",
+        "insert into private.budget_external_changes (budget_resource_name, record_micros, "
+        "observed_micros)\n      values (seen.budget_resource_name, rec, seen.amount_micros)\n"
+        "      on conflict do nothing;",
+        "update private.budget_records set amount_micros = seen.amount_micros"
+        " where budget_resource_name = seen.budget_resource_name;",
+        "07_budget_observations.sql",
+        "but the record stays 50 euro",
+    ),
+}
+STATEMENT_MUTANTS = {
+    "the service role may update the log": (
+        "grant update on public.channel_orchestration_log to service_role",
+        "04_money_tables.sql",
+        "the service role cannot mark a decision sent past the claim",
+    ),
+    "partners read every plan": (
+        "create policy mutant on public.lead_segment_plans for select to authenticated using (true)",
+        "01_reads.sql",
+        "a partner reads plans only of the segment it subscribes to",
+    ),
+}
+
+
+def _killed(cluster: PgCluster, mutate: str, spec: str, assertion: str) -> None:
+    name = cluster.create(PGTAP_TEMPLATE)
+    try:
+        with psycopg.connect(cluster.url(name), autocommit=True) as conn:
+            conn.execute(mutate.encode())
+        result = pgtap.run_spec(cluster.url(name), pgtap.SPECS_DIR / spec)
+    finally:
+        cluster.drop(name)
+    assert not result.ok, f"{spec} holds against the mutant"
+    assert any(assertion in line for line in result.failed), result.report()
+
+
+@pytest.mark.parametrize("mutant", FUNCTION_MUTANTS, ids=str)
+def test_spec_fails_when_a_money_rule_is_removed(embedded_specs: PgCluster, mutant: str) -> None:
+    function, old, new, spec, assertion = FUNCTION_MUTANTS[mutant]
+    with psycopg.connect(embedded_specs.url(PGTAP_TEMPLATE)) as conn:
+        row = conn.execute("select pg_get_functiondef(%s::regprocedure)", (function,)).fetchone()
+    assert row is not None and old in row[0], f"the mutant no longer applies to {function}"
+    _killed(embedded_specs, row[0].replace(old, new), spec, assertion)
+
+
+@pytest.mark.parametrize("mutant", STATEMENT_MUTANTS, ids=str)
+def test_spec_fails_when_a_privilege_is_widened(embedded_specs: PgCluster, mutant: str) -> None:
+    statement, spec, assertion = STATEMENT_MUTANTS[mutant]
+    _killed(embedded_specs, statement, spec, assertion)
+
+
+def test_plpgsql_check_reports_a_broken_function(pg15: PgCluster) -> None:
+    name = pg15.create(PGTAP_TEMPLATE)
+    try:
+        with psycopg.connect(pg15.url(name), autocommit=True) as conn:
+            conn.execute(
+                "create function private.mutant() returns bigint language plpgsql as"
+                " $$ begin return (select no_such_column from public.job_runs); end $$"
+            )
+            findings = pgtap.plpgsql_check(conn)
+    finally:
+        pg15.drop(name)
+    assert any(
+        f.function == "private.mutant()" and f.level == "error" and "no_such_column" in f.message
+        for f in findings
+    ), findings

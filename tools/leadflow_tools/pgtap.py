@@ -15,7 +15,6 @@ from __future__ import annotations
 import filecmp
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,9 @@ PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
 PG15_EXTENSION_DIR = Path("/usr/share/postgresql/15/extension")
 SPECS_DIR = Path(__file__).resolve().parents[2] / "supabase" / "tests"
 SEARCH_PATH = '"$user",public,extensions'
-INSTALL_HINT = "run `make sql-tools` as root (apt-get install postgresql-15-pgtap postgresql-15-plpgsql-check)"
+INSTALL_HINT = (
+    "run `make sql-tools` as root (apt-get install postgresql-15-pgtap postgresql-15-plpgsql-check)"
+)
 
 
 class SqlToolMissing(LeadflowError):
@@ -39,18 +40,10 @@ class SqlToolMissing(LeadflowError):
 
 def pgtap_files(extension_dir: Path = PG15_EXTENSION_DIR) -> list[Path]:
     """pgTAP's control and SQL files as Debian installs them."""
-    files = sorted(extension_dir.glob("pgtap*.control")) + sorted(extension_dir.glob("pgtap--*.sql"))
-    if not any(f.suffix == ".control" for f in files):
-        raise SqlToolMissing(f"pgTAP is not installed ({extension_dir}/pgtap.control): {INSTALL_HINT}")
-    return files
-
-
-def share_extension_dir(pg_config: str) -> Path:
-    """The extension directory of the server whose `pg_config` this is."""
-    out = subprocess.run(  # noqa: S603 - a fixed server tool, no shell
-        [pg_config, "--sharedir"], capture_output=True, text=True, check=True
-    )
-    return Path(out.stdout.strip()) / "extension"
+    control = extension_dir / "pgtap.control"
+    if not control.exists():
+        raise SqlToolMissing(f"pgTAP is not installed ({control}): {INSTALL_HINT}")
+    return [control, *sorted(extension_dir.glob("pgtap--*.sql"))]
 
 
 def install_pgtap(target_extension_dir: Path, source_dir: Path = PG15_EXTENSION_DIR) -> list[Path]:
@@ -124,9 +117,8 @@ class TapResult:
 
     def report(self) -> str:
         """The failures with pgTAP's diagnostics (the `#` lines after each), for a test message."""
-        head = (
-            f"{self.name}: planned {self.planned}, ran {self.run}, failed {len(self.failed)}"
-            + (f"; died: {self.error}" if self.error else "")
+        head = f"{self.name}: planned {self.planned}, ran {self.run}, failed {len(self.failed)}" + (
+            f"; died: {self.error}" if self.error else ""
         )
         return "\n".join([head, *[line for line in self.lines if not line.startswith("ok ")]])
 
