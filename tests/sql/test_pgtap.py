@@ -274,3 +274,25 @@ def test_plpgsql_check_reports_a_broken_function(pg15: PgCluster) -> None:
         f.function == "private.mutant()" and f.level == "error" and "no_such_column" in f.message
         for f in findings
     ), findings
+
+
+# -----------------------------------------------------------------------------
+# The runner: what counts as a spec that holds
+# -----------------------------------------------------------------------------
+def test_missing_pgtap_is_reported_with_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(pgtap.SqlToolMissing, match="make sql-tools"):
+        pgtap.pgtap_files(tmp_path)
+    with pytest.raises(pgtap.SqlToolMissing, match="make sql-tools"):
+        pgtap.require_plpgsql_check(tmp_path)
+    with pytest.raises(pgtap.SqlToolMissing, match="make sql-tools"):
+        pgtap.require_pg15(tmp_path)
+
+
+def test_tap_counts_todo_failures_as_expected_and_plan_mismatches_as_failures() -> None:
+    holds = pgtap.parse_tap("a", ["1..2", "ok 1 - x", "not ok 2 - y # TODO later\n# Failed (TODO)"])
+    assert holds.ok and holds.passed == 2
+    short = pgtap.parse_tap("b", ["1..3", "ok 1 - x", "ok 2 - y"])
+    assert not short.ok, "a file that stops before its plan is done does not hold"
+    failed = pgtap.parse_tap("c", ["1..1", "not ok 1 - z\n# Failed test 1\n#   have: 1"])
+    assert not failed.ok and "have: 1" in failed.report()
+    assert not pgtap.parse_tap("d", []).ok, "no plan, no pass"
