@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint squawk typecheck unit install clean
+.PHONY: demo test lint squawk typecheck unit install sql-tools clean
 
 demo: $(STAMP)
 	$(BIN)/leadflow demo
@@ -44,8 +44,26 @@ squawk: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) sql-tools
 	$(BIN)/pytest -q
+
+# Debian's Postgres 15 with pgTAP and plpgsql_check: tests/sql runs the specifications of
+# supabase/tests/ on it and on the embedded server, and plpgsql_check on it. Installed with
+# apt when root (as CI is); otherwise this says how, and those tests fail with the same words.
+PG15_PACKAGES := postgresql-15 postgresql-15-pgtap postgresql-15-plpgsql-check
+PG15_FILES := /usr/lib/postgresql/15/bin/postgres /usr/share/postgresql/15/extension/pgtap.control \
+	/usr/share/postgresql/15/extension/plpgsql_check.control
+
+sql-tools:
+	@missing=""; for f in $(PG15_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "sql-tools: installing $(PG15_PACKAGES)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PG15_PACKAGES) >/dev/null; \
+	else \
+		echo "sql-tools: missing$$missing"; \
+		echo "sql-tools: run 'sudo make sql-tools' (apt-get install $(PG15_PACKAGES)); until then tests/sql fails"; \
+	fi
 
 clean:
 	rm -rf $(VENV) node_modules .leadflow .pytest_cache .mypy_cache .ruff_cache
