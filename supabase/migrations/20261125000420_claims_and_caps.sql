@@ -43,7 +43,7 @@ declare
   cap bigint;
   total bigint;
   standing bigint;
-  queued text[] := '{}';
+  queued text[] := '{}'::text[];
 begin
   if p_day is null or p_kind is null or p_kind not in ('adjust', 'rollback')
      or p_mode is null or p_mode not in ('live', 'dry_run', 'validate_only')

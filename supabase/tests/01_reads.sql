@@ -50,7 +50,6 @@ select is((select count(*) from public.lead_segment_plans), 0::bigint, 'a bare s
 select is((select count(*) from public.lead_generation_stats), 0::bigint,
   'a bare sign-up reads no lead counts');
 select is((select count(*) from public.public_holidays), 0::bigint, 'a bare sign-up reads no holiday');
-select todo('issue 21: profile-less users read nothing (industries are still readable)', 1);
 select is((select count(*) from public.industries), 0::bigint, 'a bare sign-up reads no industry');
 
 -- -----------------------------------------------------------------------------
