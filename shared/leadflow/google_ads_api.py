@@ -22,14 +22,15 @@ from google.ads.googleads.errors import GoogleAdsException
 from google.api_core import exceptions as core_exceptions
 from google.protobuf import field_mask_pb2
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from leadflow.errors import LeadflowError
 from leadflow.google_ads import (
     API_VERSION,
     MAX_OPERATIONS_PER_REQUEST,
-    SEND_DEADLINE_SECONDS,
     NAMES_PER_QUERY,
+    SEND_DEADLINE_SECONDS,
     BudgetChange,
     BudgetInfo,
     BudgetResult,
@@ -161,12 +162,13 @@ class RetryPolicy:
             exc = state.outcome.exception() if state.outcome else None
             return exc is not None and is_transient(exc)
 
-        def past_deadline(state: RetryCallState) -> bool:
-            ends = state.seconds_since_start + (state.upcoming_sleep or 0.0) + attempt_timeout
-            return ends > self.deadline
+        class past_deadline(stop_base):
+            def __call__(inner, state: RetryCallState) -> bool:
+                elapsed = state.seconds_since_start or 0.0
+                return elapsed + (state.upcoming_sleep or 0.0) + attempt_timeout > self.deadline
 
         return Retrying(
-            stop=stop_after_attempt(self.attempts) | past_deadline,
+            stop=stop_after_attempt(self.attempts) | past_deadline(),
             wait=self.wait,
             sleep=self.sleep,
             retry=retry_on,
