@@ -352,6 +352,9 @@ class StrategyRun:
     seconds: float = 0.0
     #: The daily limit the run's database set (orchestration_settings.max_daily_change).
     max_daily_change: Decimal = Decimal(0)
+    #: Per steered day: leads of the day before still pending when the morning's aggregate
+    #: measured it, and all of that day's leads (acceptance delay; before the final restate).
+    pending_seen: dict[date, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -371,6 +374,13 @@ class SimulationResult:
     controller_shortfall: str = "not supported"
     """Whether the controller was given the shortfall cost: the column it was written to,
     or "not supported" (the controller maximises margin alone; see `_give_controller`)."""
+
+    def pending_share(self, strategy: Strategy = "leadflow") -> float | None:
+        """Share of a day's leads still pending when the morning's aggregate measured it
+        (what the strategy's data showed; the score uses the final, settled stats)."""
+        seen = self.runs[strategy].pending_seen.values()
+        total = sum(n for _, n in seen)
+        return sum(p for p, _ in seen) / total if total else None
 
     def above_floor(self, strategy: Strategy) -> float:
         """Euro: the strategy's margin minus the margin of every budget at its floor."""
@@ -469,6 +479,7 @@ class SimulationResult:
             "shortfall_cost": o.shortfall_cost,
             "controller_shortfall_cost": self.controller_shortfall,
             "reconverge_tolerance": RECONVERGED_WITHIN,
+            "pending_when_aggregated": _round(self.pending_share(), 4),
             "oracle_above_floor": round(self.above_floor("oracle"), 2),
             "account_daily_cap": _round(self.cap, 2),
             "segments": len(self.model.segments),
@@ -744,7 +755,8 @@ def settle_leads(url: str, model: MarketModel, until: date | None) -> int:
     (None: on every pending lead). Each lead's delay (within the market's
     `acceptance_delay_days`) and verdict (accepted with its segment's acceptance rate)
     follow from its id, so every strategy's same lead gets the same answer at the same
-    time. Returns how many were decided."""
+    time (the lead's key is its segment, arrival time, medium and click id, all drawn from
+    the seed). Returns how many were decided."""
     if model.acceptance_delay_days is None:
         return 0
     low, high = model.acceptance_delay_days
@@ -758,17 +770,31 @@ def settle_leads(url: str, model: MarketModel, until: date | None) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         done = conn.execute(
             """
+            with pending as (
+              -- A lead's key is what the seed made of it (its id is random): two hashes of it
+              -- give its delay and its verdict.
+              select l.id, r.rate,
+                     md5(concat_ws(':', l.segment_id, l.created_at, l.utm_medium, l.gclid)) as h
+                from public.leads l
+                join unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
+                  on r.segment_id = l.segment_id
+               where l.status = 'pending'
+                 and (%(at)s::timestamptz is null
+                      or l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s))
+            ), judged as (
+              select p.id,
+                     ('x' || substr(md5(p.h || ':verdict'), 1, 8))::bit(32)::bigint
+                       / 4294967296.0 < p.rate as accepted,
+                     make_interval(secs => 86400 * (%(low)s + (%(high)s - %(low)s)
+                       * ('x' || substr(md5(p.h || ':delay'), 1, 8))::bit(32)::bigint
+                       / 4294967296.0)) as delay
+                from pending p
+            )
             update public.leads l
-               set status = case when ('x' || substr(md5(l.id::text || ':verdict'), 1, 8))
-                                        ::bit(32)::bigint / 4294967296.0 < r.rate
-                                 then 'accepted' else 'rejected' end
-              from unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
-             where l.segment_id = r.segment_id and l.status = 'pending'
-               and (%(at)s::timestamptz is null
-                    or (l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s)
-                        and l.created_at + make_interval(secs => 86400 * (%(low)s + (%(high)s
-                              - %(low)s) * ('x' || substr(md5(l.id::text || ':delay'), 1, 8))
-                              ::bit(32)::bigint / 4294967296.0)) <= %(at)s::timestamptz))
+               set status = case when j.accepted then 'accepted' else 'rejected' end
+              from judged j
+             where l.id = j.id
+               and (%(at)s::timestamptz is null or l.created_at + j.delay <= %(at)s::timestamptz)
             """,
             {
                 "ids": ids,
@@ -1056,6 +1082,7 @@ def _run_strategy(
                 gateway.today = day  # no jobs: the stats are aggregated once at the end
             else:
                 _jobs(db, caller, day, gateway, url, steer=steer)
+                run.pending_seen[day] = _pending(url, day - timedelta(days=1))
             if strategy == "rules":
                 _steer_rules(db, caller, day, gateway, cap)
             elif strategy == "cpl_rules":
@@ -1079,6 +1106,17 @@ def _run_strategy(
     _read_back(url, options, run)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _pending(url: str, day: date) -> tuple[int, int]:
+    """Leads of `day` pending in its stats row as aggregated, and all its leads."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select coalesce(sum(leads_pending), 0), coalesce(sum(leads_generated), 0) "
+            "from public.lead_generation_stats where day = %s",
+            (day,),
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
