@@ -702,10 +702,11 @@ def _build_base(
         gateway.open_accounts()
         gateway.insert_organic(options.first_day, options.last_day)
         warmup = list(days_between(options.first_day, options.start - timedelta(days=1)))
-        for done, day in enumerate(warmup, start=1):
-            _jobs(db, caller, day, gateway, url, steer=Mode.dry_run)
-            gateway.simulate(day, day)
-            progress("warmup", f"warm-up {day}", done, len(warmup))
+        with psycopg.connect(url, autocommit=True) as sql:
+            for done, day in enumerate(warmup, start=1):
+                _jobs(db, caller, day, gateway, url, steer=Mode.dry_run, sql=sql)
+                gateway.simulate(day, day)
+                progress("warmup", f"warm-up {day}", done, len(warmup))
     return model, gateway, shocks, cap
 
 
@@ -751,10 +752,18 @@ def market_summary(model: MarketModel) -> dict[str, Any]:
 
 
 def settle_leads(url: str, model: MarketModel, until: date | None) -> int:
+    """`settle_leads_on` on a connection of its own."""
+    if model.acceptance_delay_days is None:
+        return 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        return settle_leads_on(conn, model, until)
+
+
+def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: date | None) -> int:
     """Partners decide on pending leads whose delay has passed by `until` 01:00 Dutch time
     (None: on every pending lead). Each lead's delay (within the market's
     `acceptance_delay_days`) and verdict (accepted with its segment's acceptance rate)
-    follow from its id, so every strategy's same lead gets the same answer at the same
+    follow from the lead, so every strategy's same lead gets the same answer at the same
     time (the lead's key is its segment, arrival time, medium and click id, all drawn from
     the seed). Returns how many were decided."""
     if model.acceptance_delay_days is None:
@@ -767,45 +776,44 @@ def settle_leads(url: str, model: MarketModel, until: date | None) -> int:
         if until is None
         else datetime.combine(until, time_of_day(1), tzinfo=ZoneInfo("Europe/Amsterdam"))
     )
-    with psycopg.connect(url, autocommit=True) as conn:
-        done = conn.execute(
-            """
-            with pending as (
-              -- A lead's key is what the seed made of it (its id is random): two hashes of it
-              -- give its delay and its verdict.
-              select l.id, r.rate,
-                     md5(concat_ws(':', l.segment_id, l.created_at, l.utm_medium, l.gclid)) as h
-                from public.leads l
-                join unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
-                  on r.segment_id = l.segment_id
-               where l.status = 'pending'
-                 and (%(at)s::timestamptz is null
-                      or l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s))
-            ), judged as (
-              select p.id,
-                     ('x' || substr(md5(p.h || ':verdict'), 1, 8))::bit(32)::bigint
-                       / 4294967296.0 < p.rate as accepted,
-                     make_interval(secs => 86400 * (%(low)s + (%(high)s - %(low)s)
-                       * ('x' || substr(md5(p.h || ':delay'), 1, 8))::bit(32)::bigint
-                       / 4294967296.0)) as delay
-                from pending p
-            )
-            update public.leads l
-               set status = case when j.accepted then 'accepted' else 'rejected' end
-              from judged j
-             where l.id = j.id
-               and (%(at)s::timestamptz is null or l.created_at + j.delay <= %(at)s::timestamptz)
-            """,
-            {
-                "ids": ids,
-                "rates": rates,
-                "at": at,
-                "low": low,
-                "high": high,
-                "span": math.ceil(high) + 1,
-            },
+    done = conn.execute(
+        """
+        with pending as (
+          -- A lead's key is what the seed made of it (its id is random): two hashes of it
+          -- give its delay and its verdict.
+          select l.id, r.rate,
+                 md5(concat_ws(':', l.segment_id, l.created_at, l.utm_medium, l.gclid)) as h
+            from public.leads l
+            join unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
+              on r.segment_id = l.segment_id
+           where l.status = 'pending'
+             and (%(at)s::timestamptz is null
+                  or l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s))
+        ), judged as (
+          select p.id,
+                 ('x' || substr(md5(p.h || ':verdict'), 1, 8))::bit(32)::bigint
+                   / 4294967296.0 < p.rate as accepted,
+                 make_interval(secs => 86400 * (%(low)s + (%(high)s - %(low)s)
+                   * ('x' || substr(md5(p.h || ':delay'), 1, 8))::bit(32)::bigint
+                   / 4294967296.0)) as delay
+            from pending p
         )
-        return done.rowcount
+        update public.leads l
+           set status = case when j.accepted then 'accepted' else 'rejected' end
+          from judged j
+         where l.id = j.id
+           and (%(at)s::timestamptz is null or l.created_at + j.delay <= %(at)s::timestamptz)
+        """,
+        {
+            "ids": ids,
+            "rates": rates,
+            "at": at,
+            "low": low,
+            "high": high,
+            "span": math.ceil(high) + 1,
+        },
+    )
+    return done.rowcount
 
 
 def set_account_cap(db: Database, caller: Caller, cap: float | None) -> None:
@@ -821,12 +829,16 @@ def _jobs(
     url: str,
     *,
     steer: Mode | None = None,
+    sql: psycopg.Connection[Any] | None = None,
 ) -> None:
     """The scheduler's morning on a database whose today is `day`: aggregate yesterday
     (with Google Ads metrics), plan today and, with `steer`, orchestrate in that mode."""
     pin_today(url, day)
     gateway.today = day
-    settle_leads(url, gateway.model, day)
+    if sql is None:
+        settle_leads(url, gateway.model, day)
+    else:
+        settle_leads_on(sql, gateway.model, day)
     jobs: tuple[JobName, ...] = DAY_JOBS if steer else ("aggregate", "plan")
     run_day(
         db,
@@ -1071,7 +1083,7 @@ def _run_strategy(
 ) -> StrategyRun:
     started = time.perf_counter()
     run = StrategyRun(strategy)
-    with _connect(url) as db:
+    with _connect(url) as db, psycopg.connect(url, autocommit=True) as sql:
         gateway = base.fork(db)
         run.max_daily_change = controller_config(db, caller).max_daily_change
         run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
@@ -1081,8 +1093,8 @@ def _run_strategy(
             if strategy in BLIND:
                 gateway.today = day  # no jobs: the stats are aggregated once at the end
             else:
-                _jobs(db, caller, day, gateway, url, steer=steer)
-                run.pending_seen[day] = _pending(url, day - timedelta(days=1))
+                _jobs(db, caller, day, gateway, url, steer=steer, sql=sql)
+                run.pending_seen[day] = _pending(sql, day - timedelta(days=1))
             if strategy == "rules":
                 _steer_rules(db, caller, day, gateway, cap)
             elif strategy == "cpl_rules":
@@ -1095,7 +1107,7 @@ def _run_strategy(
             gateway.simulate(day, day)
             progress(strategy, f"{LABELS[strategy]} {day}", done, len(days))
         # The score is kept on the final truth: every lead decided, every day restated.
-        settle_leads(url, base.model, None)
+        settle_leads_on(sql, base.model, None)
         after = options.last_day + timedelta(days=1)
         pin_today(url, after)
         gateway.today = after
@@ -1108,14 +1120,13 @@ def _run_strategy(
     return run
 
 
-def _pending(url: str, day: date) -> tuple[int, int]:
+def _pending(conn: psycopg.Connection[Any], day: date) -> tuple[int, int]:
     """Leads of `day` pending in its stats row as aggregated, and all its leads."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "select coalesce(sum(leads_pending), 0), coalesce(sum(leads_generated), 0) "
-            "from public.lead_generation_stats where day = %s",
-            (day,),
-        ).fetchone()
+    row = conn.execute(
+        "select coalesce(sum(leads_pending), 0), coalesce(sum(leads_generated), 0) "
+        "from public.lead_generation_stats where day = %s",
+        (day,),
+    ).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
