@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -459,6 +460,16 @@ def test_a_competitor_raises_the_cost_and_takes_leads_from_its_day() -> None:
     before = day - timedelta(days=7)  # same weekday
     assert segment.reach(day) / segment.demand(day) > segment.reach(before) / segment.demand(before)
     assert segment.top(day) / segment.demand(day) < segment.top(before) / segment.demand(before)
+
+
+def test_the_command_refuses_an_unknown_market_in_one_line() -> None:
+    from test_cli import _run
+
+    result = _run("simulate", "--market", "banana", "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stderr) == {
+        "error": "--market must be one of classic, power, hill, adstock, lagged, mixed, not banana"
+    }
 
 
 def test_an_unknown_market_is_refused_with_the_names() -> None:

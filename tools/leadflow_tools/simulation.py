@@ -1136,7 +1136,8 @@ def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
     with psycopg.connect(url) as conn:
         for segment_id, day, generated, accepted, spend, capacity in conn.execute(
             "select segment_id::text, day, leads_generated, leads_accepted, ad_spend, "
-            "total_capacity from public.lead_generation_stats where day between %s and %s",
+            "total_capacity from public.lead_generation_stats where day between %s and %s "
+            "order by segment_id, day",  # the same order every run: sums to the same bits
             (first, last),
         ):
             run.stats[(segment_id, day)] = (generated, accepted, float(spend), float(capacity))
