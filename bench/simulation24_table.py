@@ -74,6 +74,23 @@ def main() -> None:
                 f"| €{row['shortfall_cost']:,.0f} | €{row['spend']:,.0f} "
                 f"| {_pct(row['over_delivery'])} |"
             )
+    print()
+    print(
+        "| market | scenario | seed | (c) spend / (d) spend | re-converged ≤ 7 d: join / "
+        "leave / competitor | pending when aggregated | build + warm-up | strategies |"
+    )
+    print("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |")
+    for r in main_runs:
+        c, o = r["rows"]["leadflow"], r["rows"]["oracle"]
+        kinds = " / ".join(
+            f"{sum(1 for d in days if d is not None and d <= 7)}/{len(days)}"
+            for days in c["reconverge_days"].values()
+        )
+        print(
+            f"| {r['market']} | {r['scenario']} | {r['options']['seed']} "
+            f"| {c['spend'] / o['spend']:.2f} | {kinds} | {_pct(r.get('pending_when_aggregated'))} "
+            f"| {r['timings']['build and warm-up']:.0f} s | {r['timings']['strategies']:.0f} s |"
+        )
     sweep = [r for r in runs if r["market"] == "mixed" and r["scenario"] == "base"]
     sweep = [r for r in sweep if r["options"]["seed"] == 7]
     if sweep:
