@@ -23,6 +23,7 @@ with its `acceptance_rate`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import defaultdict
@@ -56,6 +57,7 @@ MEAN_SPEND_SHARE = sum(SPEND_SHARE) / 2
 DEMAND_PER_SIZE = 4.0
 
 Channel = Literal["google_ads", "seo", "microsite"]
+Shape = Literal["power", "hill", "adstock"]
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -183,34 +185,118 @@ class SegmentMarket:
     cost_drift: float = 0.0
     drift_start: date | None = None
     drift_days: int = 30
+    #: The response curve's shape (see `response`); the classic market is "power".
+    shape: Shape = "power"
+    #: Hill curve: steepness n and half-saturation K as a share of full reach.
+    hill_n: float = 1.0
+    hill_k: float = 0.5
+    #: Adstock: the share of yesterday's effective spend carried into today.
+    carry: float = 0.0
+    #: Share of paid leads that arrive 0, 1, 2, ... days after the click.
+    lag_weights: tuple[float, ...] = LAG_WEIGHTS
+    #: Day-to-day noise on the paid leads' mean (sd of a lognormal factor).
+    noise_sd: float = 0.12
+    #: How strongly the weekday pattern shows (1: WEEKDAY_DEMAND as it is, 0: flat).
+    weekday_amplitude: float = 1.0
+    #: A competitor enters on this day: cost per click x (1 + competitor_cost) and this
+    #: share of the paid leads taken (competitor_loss).
+    competitor_day: date | None = None
+    competitor_cost: float = 0.0
+    competitor_loss: float = 0.0
 
     def demand(self, day: date) -> float:
         """Relative demand on `day`."""
-        return demand_factor(day, self.season_peak_day, self.season_amplitude)
+        base = demand_factor(day, self.season_peak_day, self.season_amplitude)
+        if self.weekday_amplitude == 1.0:
+            return base
+        weekday = WEEKDAY_DEMAND[day.weekday()]
+        return base / weekday * (1 + self.weekday_amplitude * (weekday - 1))
+
+    def competing(self, day: date) -> bool:
+        """Whether the competitor has entered by `day`."""
+        return self.competitor_day is not None and day >= self.competitor_day
 
     def cost_factor(self, day: date) -> float:
         """Cost per click on `day` relative to the segment's starting cost per click."""
+        factor = 1.0 + self.competitor_cost if self.competing(day) else 1.0
         if self.drift_start is None or not self.cost_drift:
-            return 1.0
+            return factor
         done = min(max((day - self.drift_start).days / self.drift_days, 0.0), 1.0)
-        return 1.0 + self.cost_drift * done
+        return factor * (1.0 + self.cost_drift * done)
 
     def reach(self, day: date) -> float:
         """Euro that buys every impression on `day`; more budget is not spent."""
         return self.saturation_spend * self.demand(day) * self.cost_factor(day)
 
+    def top(self, day: date) -> float:
+        """Paid leads per day at full reach on `day`."""
+        loss = self.competitor_loss if self.competing(day) else 0.0
+        return self.saturation_leads * self.demand(day) * (1 - loss)
+
+    def response(self, share: float) -> float:
+        """Paid leads at `share` (0..1) of full reach, as a share of those at full reach.
+
+        power (and adstock, on the effective spend): share ** elasticity;
+        hill: (1 + K^n) share^n / (share^n + K^n), saturating (S-shaped for n > 1).
+        """
+        if share <= 0:
+            return 0.0
+        share = min(share, 1.0)
+        if self.shape == "hill":
+            kn = self.hill_k**self.hill_n
+            xn = share**self.hill_n
+            return (1 + kn) * xn / (xn + kn)
+        return float(share**self.elasticity)
+
+    def slope(self, share: float) -> float:
+        """d response / d share (0 beyond full reach)."""
+        if share <= 0 or share >= 1:
+            return 0.0
+        if self.shape == "hill":
+            n, kn = self.hill_n, self.hill_k**self.hill_n
+            xn = share**n
+            return (1 + kn) * n * kn * share ** (n - 1) / (xn + kn) ** 2
+        return float(self.elasticity * share ** (self.elasticity - 1))
+
+    def _inverse(self, y: float) -> float:
+        """The share of full reach whose response is `y` (0 < y <= 1)."""
+        if self.shape == "hill":
+            kn = self.hill_k**self.hill_n
+            return float((y * kn / (1 + kn - y)) ** (1 / self.hill_n))
+        return float(y ** (1 / self.elasticity))
+
+    def _margin_share(self, need: float) -> float:
+        """The share of full reach at which slope = `need`, on the falling side of the
+        slope; 0 when no spend pays for itself; 1 when even full reach does."""
+        if self.shape != "hill":
+            e = self.elasticity
+            return min((need / e) ** (1 / (e - 1)), 1.0)
+        n, k = self.hill_n, self.hill_k
+        peak = k * ((n - 1) / (n + 1)) ** (1 / n) if n > 1 else 1e-9
+        if self.slope(peak) < need:
+            return 0.0
+        if self.slope(1 - 1e-9) >= need:
+            return 1.0
+        low, high = peak, 1.0
+        for _ in range(40):
+            middle = (low + high) / 2
+            if self.slope(middle) >= need:
+                low = middle
+            else:
+                high = middle
+        # An S-shaped curve: the local best may still lose money against spending nothing.
+        return low if self.response(low) >= need * low else 0.0
+
     def margin_budget(self, day: date, threshold: float) -> int:
         """The budget (whole cents) at which the next accepted lead costs `threshold` euro
-        (marginal cost per accepted lead = spend / (elasticity x paid leads x acceptance));
-        full reach when even that lead costs less."""
-        reach, e = self.reach(day), self.elasticity
-        top = self.saturation_leads * self.demand(day)
+        (marginal cost per accepted lead = reach / (acceptance x top x slope)); full reach
+        when even that lead costs less (for adstock: in the steady state)."""
+        reach, top = self.reach(day), self.top(day)
         if reach <= 0 or top <= 0 or threshold <= 0:
             return 0
-        # s / (e a top (s / reach) ** e) = threshold
-        #   <=>  s ** (1 - e) = threshold e a top reach ** -e
-        spend = (threshold * e * self.acceptance_rate * top * reach**-e) ** (1 / (1 - e))
-        euro = min(spend, reach) / MEAN_SPEND_SHARE
+        # reach / (a top slope(x)) = threshold  <=>  slope(x) = reach / (threshold a top)
+        share = self._margin_share(reach / (threshold * self.acceptance_rate * top))
+        euro = share * reach / MEAN_SPEND_SHARE
         return min(
             math.floor(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT,
             self.full_reach_budget(day),
@@ -222,31 +308,31 @@ class SegmentMarket:
         spend = max(budget_micros, 0) / MICROS * MEAN_SPEND_SHARE
         if reach <= 0 or spend <= 0 or spend >= reach:
             return 0.0
-        paid = self.saturation_leads * self.demand(day) * (spend / reach) ** self.elasticity
         return (
             self.lead_price
             * self.acceptance_rate
-            * self.elasticity
-            * paid
-            / (spend / MEAN_SPEND_SHARE)
+            * self.top(day)
+            * self.slope(spend / reach)
+            / reach
+            * MEAN_SPEND_SHARE
         )
 
     def expected_paid_leads(self, day: date, budget_micros: int) -> float:
-        """Mean paid leads from clicks on `day` at this budget (no noise, spend = budget)."""
+        """Mean paid leads from clicks on `day` at this budget (no noise, spend = budget;
+        adstock: in the steady state)."""
         reach = self.reach(day)
         if reach <= 0 or budget_micros <= 0:
             return 0.0
-        share = min(budget_micros / MICROS, reach) / reach
-        return self.saturation_leads * self.demand(day) * share**self.elasticity
+        return self.top(day) * self.response(budget_micros / MICROS / reach)
 
     def budget_for_paid_leads(self, day: date, leads: float) -> int | None:
         """The least budget (whole cents) expected to buy `leads` on `day`; None: unreachable."""
-        top = self.saturation_leads * self.demand(day)
+        top = self.top(day)
         if leads <= 0:
             return 0
         if leads > top:
             return None
-        euro = self.reach(day) * (leads / top) ** (1 / self.elasticity)
+        euro = self.reach(day) * self._inverse(leads / top)
         return math.ceil(euro * MICROS / MICROS_PER_CENT) * MICROS_PER_CENT
 
     def organic_mean(self, day: date) -> float:
@@ -308,6 +394,8 @@ class PaidDay:
     metrics: CampaignMetrics
     #: Leads from this day's clicks by the day they arrive.
     arrivals: tuple[tuple[date, int], ...]
+    #: Adstock: the day's effective spend (euro), carried into the next day.
+    effective_spend: float = 0.0
 
     @property
     def conversions(self) -> int:
@@ -322,6 +410,14 @@ class MarketModel:
     seed: int
     segments: tuple[SegmentMarket, ...]
     lag_weights: tuple[float, ...] = LAG_WEIGHTS
+    #: The family member these segments were drawn from (`leadflow_tools.markets`).
+    name: str = "classic"
+    #: Google Ads reports a click's conversions only once its lead has arrived (restated
+    #: for days); False: every conversion on the click's day at once (the classic market).
+    conversions_as_known: bool = False
+    #: Partners decide on a lead this many days (low, high) after it arrives; None: at once
+    #: (the classic market).
+    acceptance_delay_days: tuple[float, float] | None = None
 
     @classmethod
     def from_rows(
@@ -366,13 +462,31 @@ class MarketModel:
                         counts.append(LeadCount(s.segment_id, day, channel, n))  # type: ignore[arg-type]
         return counts
 
-    def simulate_day(self, day: date, budgets: Mapping[str, int]) -> list[PaidDay]:
-        """Each campaign's day at its budget (by budget resource name; missing means paused)."""
+    def simulate_day(
+        self,
+        day: date,
+        budgets: Mapping[str, int],
+        carried: Mapping[str, float] | None = None,
+    ) -> list[PaidDay]:
+        """Each campaign's day at its budget (by budget resource name; missing means paused).
+
+        `carried`: adstock segments' effective spend of the day before (euro, by budget
+        resource name); a segment without one starts in the steady state.
+        """
+        carried = carried or {}
         return [
-            self._paid_day(s, day, budgets.get(s.budget_resource_name, 0)) for s in self.segments
+            self._paid_day(
+                s,
+                day,
+                budgets.get(s.budget_resource_name, 0),
+                carried.get(s.budget_resource_name),
+            )
+            for s in self.segments
         ]
 
-    def _paid_day(self, s: SegmentMarket, day: date, budget_micros: int) -> PaidDay:
+    def _paid_day(
+        self, s: SegmentMarket, day: date, budget_micros: int, carried: float | None = None
+    ) -> PaidDay:
         rng = _rng(self.seed, s.code, day, "paid")
         reach = s.reach(day)
         budget = max(budget_micros, 0) / MICROS
@@ -381,15 +495,17 @@ class MarketModel:
         lost = max(0.0, min(0.95, 1 - budget / reach)) if limited and reach > 0 else 0.0
         if not limited:
             lost = rng.uniform(0.0, 0.015)
-        mean = (
-            s.saturation_leads * s.demand(day) * (spend / reach) ** s.elasticity if reach else 0.0
-        )
-        leads = poisson(rng, mean * rng.lognormvariate(0, 0.12))
+        effective = spend
+        if s.shape == "adstock" and carried is not None:
+            effective = (1 - s.carry) * spend + s.carry * carried
+        mean = s.top(day) * s.response(effective / reach) if reach else 0.0
+        leads = poisson(rng, mean * rng.lognormvariate(0, s.noise_sd))
         clicks = max(leads, round(mean / s.conversion_rate * rng.uniform(0.9, 1.1)))
         impressions = round(clicks / s.click_through_rate * rng.uniform(0.9, 1.1))
         arrivals: dict[date, int] = defaultdict(int)
+        weights = s.lag_weights
         for _ in range(leads):
-            lag = rng.choices(range(len(self.lag_weights)), weights=self.lag_weights)[0]
+            lag = rng.choices(range(len(weights)), weights=weights)[0]
             arrivals[day + timedelta(days=lag)] += 1
         metrics = CampaignMetrics(
             customer_id=s.customer_id,
@@ -401,7 +517,9 @@ class MarketModel:
             conversions=float(leads),
             search_budget_lost_impression_share=round(lost, 4),
         )
-        return PaidDay(metrics=metrics, arrivals=tuple(sorted(arrivals.items())))
+        return PaidDay(
+            metrics=metrics, arrivals=tuple(sorted(arrivals.items())), effective_spend=effective
+        )
 
 
 def _draw_segment(
@@ -470,6 +588,14 @@ class MarketGateway(InMemoryGoogleAds):
     last_lead_day: date | None = None
     #: Leads of days from this one on are partly still pending (the partner has not decided).
     pending_from: date | None = None
+    #: The account's today (the simulation pins it each morning): with
+    #: `model.conversions_as_known`, a day's conversions are those whose lead has arrived
+    #: before today, restated as more arrive.
+    today: date | None = None
+    #: Adstock: each campaign's effective spend of the last simulated day (euro).
+    carried: dict[str, float] = field(default_factory=dict)
+    #: Per day and budget: its clicks' leads by arrival day.
+    arrivals: dict[date, dict[str, tuple[tuple[date, int], ...]]] = field(default_factory=dict)
 
     def open_accounts(self) -> None:
         """Create every campaign budget at its hand-set starting amount."""
@@ -489,7 +615,31 @@ class MarketGateway(InMemoryGoogleAds):
             pending_from=self.pending_from,
             budgets=dict(self.budgets),
             metrics={day: list(rows) for day, rows in self.metrics.items()},
+            today=self.today,
+            carried=dict(self.carried),
+            arrivals={day: dict(rows) for day, rows in self.arrivals.items()},
         )
+
+    def daily_metrics(self, day: date, customer_ids: Sequence[str]) -> list[CampaignMetrics]:
+        """The day's metrics as Google Ads reports them today: with conversions credited to
+        the click's day only once the lead has arrived (`model.conversions_as_known`)."""
+        rows = super().daily_metrics(day, customer_ids)
+        if not self.model.conversions_as_known or self.today is None:
+            return rows
+        known = self.arrivals.get(day, {})
+        return [
+            dataclasses.replace(
+                m,
+                conversions=float(
+                    sum(
+                        n
+                        for arrival, n in known.get(m.budget_resource_name, ())
+                        if arrival < self.today
+                    )
+                ),
+            )
+            for m in rows
+        ]
 
     def budget_amounts(self) -> dict[str, int]:
         """Current daily budget (micros) per budget resource name."""
@@ -501,10 +651,13 @@ class MarketGateway(InMemoryGoogleAds):
         spend = conversions = 0
         by_budget = {s.budget_resource_name: s for s in self.model.segments}
         for day in days_between(first, last):
-            outcomes = self.model.simulate_day(day, self.budget_amounts())
+            outcomes = self.model.simulate_day(day, self.budget_amounts(), self.carried)
             self.add_metrics(day, [o.metrics for o in outcomes])
+            self.arrivals[day] = {o.metrics.budget_resource_name: o.arrivals for o in outcomes}
             for outcome in outcomes:
                 segment = by_budget[outcome.metrics.budget_resource_name]
+                if segment.shape == "adstock":
+                    self.carried[segment.budget_resource_name] = outcome.effective_spend
                 spend += outcome.metrics.cost_micros
                 conversions += outcome.conversions
                 for arrival, n in outcome.arrivals:

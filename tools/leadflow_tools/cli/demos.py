@@ -112,6 +112,13 @@ def simulate_command(
             "click of some segments rises 25 %, of others falls), or mixed (all of them).",
         ),
     ] = "base",
+    market: Annotated[
+        str, typer.Option("--market", help="classic, power, hill, adstock, lagged or mixed.")
+    ] = "mixed",
+    shortfall_cost: Annotated[
+        float,
+        typer.Option("--shortfall-cost", help="Cost of a lead missed within capacity, x value."),
+    ] = 0.25,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="HTML plot to write [default: .leadflow/simulation.html]."),
@@ -121,7 +128,7 @@ def simulate_command(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Compare fixed budgets, ±20 % rules, the Leadflow controller and an oracle on one market.
+    """Compare fixed and minimum budgets, two ±20 % rules, Leadflow and an oracle on one market.
 
     Runs the real jobs (aggregate, plan, and for Leadflow orchestrate) day by day on
     the embedded server, in scratch databases it drops afterwards; only Google Ads
@@ -129,6 +136,7 @@ def simulate_command(
 
     Examples: leadflow simulate
               leadflow simulate --scenario mixed --seed 7 --json
+              leadflow simulate --market hill --shortfall-cost 0.5
               leadflow simulate --days 30 --seed 7 --json
     """
     from leadflow_tools import simulation
@@ -140,6 +148,8 @@ def simulate_command(
         industries=industries,
         provinces=provinces,
         scenario=scenario,  # type: ignore[arg-type]  # validated by SimulationOptions
+        market=market,  # type: ignore[arg-type]  # validated by SimulationOptions
+        shortfall_cost=shortfall_cost,
     )
     settings = get_settings()
     with (
