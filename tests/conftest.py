@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +25,9 @@ from leadflow.db.direct import DirectTransport
 from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
 from leadflow_tools.local import create_database, drop_database
+
+#: The repository (tests are grouped by layer: tests/sql, tests/core, tests/functions, tests/tools).
+ROOT = Path(__file__).resolve().parents[1]
 
 EMPTY_TEMPLATE = "leadflow_tmpl_empty"
 SEEDED_TEMPLATE = "leadflow_tmpl_seeded"
@@ -115,6 +121,30 @@ def database(db_url: str) -> Iterator[Database]:
         yield db
     finally:
         db.close()
+
+
+def run_cli(
+    *args: str, db_url: str | None, home: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`leadflow ARGS` in a subprocess, as a user would run it (80 columns, its own home)."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LEADFLOW_HOME": str(home / "leadflow"),
+        "COLUMNS": "80",
+        **env,
+    }
+    if db_url:
+        environment["DATABASE_URL"] = db_url
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow_tools.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        check=False,
+        timeout=120,
+    )
 
 
 def as_user(

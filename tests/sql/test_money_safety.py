@@ -586,7 +586,7 @@ def test_case_6_an_empty_scheduler_secret_is_not_configured(
     try:
         from pathlib import Path
 
-        source = Path(__file__).parent.parent / "functions" / "plan" / "main.py"
+        source = Path(__file__).resolve().parents[2] / "functions" / "plan" / "main.py"
         client = create_app(target="plan", source=str(source)).test_client()
         for header in ("Bearer ", f"Bearer {secret}", "Bearer  "):
             response = client.post("/", json={}, headers={"Authorization": header})
@@ -615,7 +615,7 @@ def test_case_7_a_day_outside_the_window_is_refused_with_nothing_written(
     get_settings.cache_clear()
     try:
         for job in ("aggregate", "plan"):
-            source = Path(__file__).parent.parent / "functions" / job / "main.py"
+            source = Path(__file__).resolve().parents[2] / "functions" / job / "main.py"
             client = create_app(target=job, source=str(source)).test_client()
             response = client.post(
                 "/", json={"day": day}, headers={"Authorization": "Bearer s3cret"}

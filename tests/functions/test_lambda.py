@@ -32,7 +32,7 @@ from leadflow.jobs.entry import JobRequest, default_day
 from leadflow.settings import Settings, get_settings
 from moto import mock_aws
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count()
 
 

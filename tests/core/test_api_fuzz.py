@@ -3,7 +3,8 @@
 The function runs as deployed (functions-framework's WSGI app) in a werkzeug
 server on 127.0.0.1; requests carry an admin token so that every route is
 exercised past authentication. Bounded: a fixed number of examples per
-operation, and a deadline for the whole run.
+operation, and a budget for the whole run; an operation the budget did not reach is
+reported as skipped (with its name), never counted as passed.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ def test_api_never_fails_and_always_answers_as_documented(case: Any, api_base_ur
     if not _started:
         _started.append(time.monotonic())
     if time.monotonic() - _started[0] > RUN_BUDGET_SECONDS:
-        return  # over budget: the remaining examples are skipped, not failed
+        # Reported, never passed: pytest lists the operation as skipped with this reason.
+        pytest.skip(
+            f"fuzz budget of {RUN_BUDGET_SECONDS:.0f} s used up before "
+            f"{case.operation.label} was covered"
+        )
     admin = bearer(mint(ADMIN))
     headers = {**(case.headers or {}), **admin}
     case.call_and_validate(

@@ -32,7 +32,7 @@ from leadflow.api.openapi import document
 from leadflow.api.routes import all_operations
 from leadflow.settings import get_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RANGE = f"from={SAMPLE_FROM}&to={SAMPLE_TO}"
 
 

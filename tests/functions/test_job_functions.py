@@ -15,7 +15,7 @@ from leadflow.db import RpcError
 from leadflow.jobs import entry
 from leadflow.settings import get_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-scheduler-token"
 
 

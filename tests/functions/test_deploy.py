@@ -29,7 +29,7 @@ from leadflow.jobs.entry import JobRequest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SUPABASE = ROOT / "supabase"
 

@@ -20,7 +20,7 @@ import pytest
 from leadflow_tools import migrations
 from psycopg.conninfo import conninfo_to_dict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUPABASE_CLI = ROOT / "node_modules" / ".bin" / "supabase"
 PINNED = json.loads((ROOT / "package.json").read_text())["devDependencies"]["supabase"]
 HISTORY = (

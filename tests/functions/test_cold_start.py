@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from leadflow.api.routes import all_operations
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 _PROBE = """
 import importlib.util, json, sys

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -19,7 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import EMPTY_TEMPLATE, PgCluster
+from conftest import EMPTY_TEMPLATE, PgCluster, run_cli
 from leadflow.db import Caller, Database, direct
 from leadflow.db.direct import DirectTransport
 from leadflow_tools.demo import DemoOptions, DemoResult, show
@@ -27,31 +24,11 @@ from leadflow_tools.embedded import EmbeddedPostgres
 from leadflow_tools.report import ReportResult
 from rich.console import Console
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUDGET = "customers/1234567890/campaignBudgets/9007"  # schilder_noord_brabant in seed.sql
 
 
-def _run(
-    *args: str, db_url: str | None, home: Path, **env: str
-) -> subprocess.CompletedProcess[str]:
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LEADFLOW_HOME": str(home / "leadflow"),
-        "COLUMNS": "80",
-        **env,
-    }
-    if db_url:
-        environment["DATABASE_URL"] = db_url
-    return subprocess.run(
-        [sys.executable, "-m", "leadflow_tools.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-        check=False,
-        timeout=120,
-    )
+_run = run_cli
 
 
 def _today(sql: psycopg.Connection[Any]) -> date:

@@ -204,7 +204,7 @@ def test_alert_urls_are_a_secret(endpoint: Endpoint) -> None:
 def test_a_cli_job_run_sends_alerts_and_a_failed_one_too(
     db_url: str, sql: psycopg.Connection[Any], endpoint: Endpoint, tmp_path: Any
 ) -> None:
-    from test_operator import _run
+    from conftest import run_cli as _run
 
     sql.execute("update orchestration_settings set changes_enabled = false")
     today = str(_today(sql))

@@ -18,7 +18,7 @@ from leadflow.controller import ControllerConfig
 from leadflow.db import Caller, Database
 from leadflow.jobs.orchestrate import controller_config
 
-FORMULAS = Path(__file__).resolve().parents[1] / "docs" / "FORMULAS.md"
+FORMULAS = Path(__file__).resolve().parents[2] / "docs" / "FORMULAS.md"
 #: Columns of the settings row that are not parameters: the key, the kill switch, the stamp.
 NOT_PARAMETERS = {"id", "changes_enabled", "updated_at", "updated_by"}
 #: The ControllerConfig field whose column has another name.
