@@ -1,4 +1,4 @@
-"""Helpers shared by tests/test_migration_locks.py and bench/migration_locks_bench.py.
+"""Helpers shared by tests/sql/test_migration_locks.py and bench/migration_locks_bench.py.
 
 A database as production has it before Leadflow (the baseline marketplace with
 `n` leads), a writer inserting leads one by one and timing each insert, and

@@ -206,7 +206,7 @@ grant execute on function private.backfill_segment_leads(uuid) to authenticated,
 -- decides which rows are visible; money keys (and, on request, the campaign
 -- mappings) appear only for an admin, from the security definer helper. The
 -- API passes this JSON through as its response body, so the keys here are
--- exactly the `Segment` response model's (tests/test_api_models.py checks).
+-- exactly the `Segment` response model's (tests/core/test_api_models.py checks).
 create or replace function private.segments_json(p_segment_ids uuid[], p_with_campaigns boolean)
 returns table (segment_id uuid, code text, segment json)
 language plpgsql stable

@@ -52,7 +52,7 @@ def api_base_url(shared_db_url: str) -> Iterator[str]:
 
 def _schema() -> Any:
     # The document is built from the route declarations at import (schemathesis needs it
-    # to generate the tests); tests/test_api_openapi.py checks that the function serves it.
+    # to generate the tests); tests/core/test_api_openapi.py checks that the function serves it.
     loaded = schemathesis.openapi.from_dict(openapi.build(all_operations()))
     loaded.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],

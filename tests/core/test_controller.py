@@ -23,7 +23,7 @@ PROPERTY = settings(max_examples=300, deadline=None)
 #: The knobs the worked examples below are computed with (a segment without its own estimate
 #: steers with elasticity 0.5, so that their arithmetic stays round). The controller itself
 #: has no defaults: the jobs read the knobs from `orchestration_settings`, whose defaults
-#: tests/test_formulas_doc.py checks.
+#: tests/core/test_formulas_doc.py checks.
 CONFIG = ControllerConfig(
     max_daily_change=D("0.20"),
     dead_band=D("0.10"),

@@ -559,7 +559,7 @@ def test_supabase_config_is_production_safe() -> None:
     config = tomllib.loads((SUPABASE / "config.toml").read_text())
 
     # Sign-up off: a self-signed-up user would hold a valid token (it sees nothing,
-    # tests/test_grants.py, but it should not exist).
+    # tests/sql/test_grants.py, but it should not exist).
     assert config["auth"]["enable_signup"] is False
     assert config["auth"]["email"]["enable_signup"] is False
     assert config["auth"]["enable_anonymous_sign_ins"] is False

@@ -81,7 +81,7 @@ def rpc_passthrough(
     """A read-only call whose JSON answer is the response body, passed through as text.
 
     Only for functions whose answer has exactly the shape of `model` (the SQL
-    builds it key by key; `tests/test_api_models.py` validates every route's
+    builds it key by key; `tests/core/test_api_models.py` validates every route's
     answer, role by role, against its model). A transport that cannot pass
     text through gets the answer parsed and validated instead.
     """

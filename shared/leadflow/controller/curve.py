@@ -5,7 +5,7 @@
     the spend where the marginal CPL is `ratio` x today's = s x ratio ** (1 / (1 - e))
 
 The database scales each day's paid leads along the same curve in `orchestration_inputs`
-(`power(spend ratio, e)`); tests/test_controller_curve.py evaluates both on the same
+(`power(spend ratio, e)`); tests/core/test_controller_curve.py evaluates both on the same
 stats and asserts they agree.
 """
 
