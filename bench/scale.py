@@ -490,6 +490,10 @@ def phase_segments(
                         "client_cpu": med([c[0] for c in cpus]),
                         "server_cpu": med([c[1] for c in cpus]),
                         "counts": {k: v for k, v in counts.items() if isinstance(v, int | bool)},
+                        "runs": [
+                            {"wall": w, "client_cpu": c[0], "server_cpu": c[1]}
+                            for w, c in zip(walls, cpus, strict=True)
+                        ],
                     }
                 size["tables"] = {
                     t: table_sizes(conn, t)
