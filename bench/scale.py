@@ -168,8 +168,14 @@ def segs_table(conn: psycopg.Connection[Any], first: int, last: int) -> int:
 
 
 def insert_leads(
-    conn: psycopg.Connection[Any], *, first_id: int, count: int, segments: int, first_day: date,
-    days: int, drop_indexes: bool,
+    conn: psycopg.Connection[Any],
+    *,
+    first_id: int,
+    count: int,
+    segments: int,
+    first_day: date,
+    days: int,
+    drop_indexes: bool,
 ) -> None:
     """`count` leads over `days` from `first_day` into bench.segs' segments (skewed)."""
     lo = jb._dutch_midnight(conn, first_day)
@@ -205,7 +211,8 @@ def insert_leads(
 def add_people(conn: psycopg.Connection[Any]) -> tuple[str, str, str]:
     """An admin, and a partner with an active subscription and one of its segments."""
     conn.execute(
-        "insert into auth.users (id, email) values (%s, 'admin@scale.example') on conflict do nothing",
+        "insert into auth.users (id, email) values (%s, 'admin@scale.example')"
+        " on conflict do nothing",
         (ADMIN,),
     )
     conn.execute(
@@ -313,7 +320,9 @@ class Api:
 # -----------------------------------------------------------------------------
 
 
-def phase_leads(server: EmbeddedPostgres, args: argparse.Namespace, postmaster: int) -> list[dict[str, Any]]:
+def phase_leads(
+    server: EmbeddedPostgres, args: argparse.Namespace, postmaster: int
+) -> list[dict[str, Any]]:
     create_database(server.url(), "scale_leads", replace=True)
     url = server.url("scale_leads")
     first_day = END - timedelta(days=LEAD_DAYS)
@@ -325,8 +334,13 @@ def phase_leads(server: EmbeddedPostgres, args: argparse.Namespace, postmaster: 
         conn.execute(jb.SETUP_SQL)
         log(f"A: market of {args.lead_segments} segments x {LEAD_DAYS} days")
         jb.add_market(
-            conn, first=1, last=args.lead_segments, metrics_from=first_day, metrics_to=last_day,
-            first_day=first_day, days=LEAD_DAYS,
+            conn,
+            first=1,
+            last=args.lead_segments,
+            metrics_from=first_day,
+            metrics_to=last_day,
+            first_day=first_day,
+            days=LEAD_DAYS,
         )
         jb.sync_calendar(url, first_day)
         segs_table(conn, 1, args.lead_segments)
@@ -342,8 +356,13 @@ def phase_leads(server: EmbeddedPostgres, args: argparse.Namespace, postmaster: 
                 conn.execute("truncate public.lead_generation_stats")
                 size["generate_s"] = timed(
                     lambda n=n: insert_leads(
-                        conn, first_id=1, count=n, segments=args.lead_segments,
-                        first_day=first_day, days=LEAD_DAYS, drop_indexes=True,
+                        conn,
+                        first_id=1,
+                        count=n,
+                        segments=args.lead_segments,
+                        first_day=first_day,
+                        days=LEAD_DAYS,
+                        drop_indexes=True,
                     )
                 )
                 size["leads_table"] = table_sizes(conn, "leads")
@@ -391,7 +410,8 @@ def phase_leads(server: EmbeddedPostgres, args: argparse.Namespace, postmaster: 
                         for kind in ("stats", "plans"):
                             for who in ("admin", "partner"):
                                 size["api"][f"{kind} {span} d ({who})"] = api.measure(
-                                    f"/api/lead-segments/{segment}/{kind}?{rng}", who,
+                                    f"/api/lead-segments/{segment}/{kind}?{rng}",
+                                    who,
                                     args.api_requests,
                                 )
                 out.append(size)
@@ -434,14 +454,24 @@ def phase_segments(
                 size: dict[str, Any] = {"segments": n}
                 log(f"B: {n:,} segments")
                 jb.add_market(
-                    conn, first=have + 1, last=n, metrics_from=first_day, metrics_to=last_day,
-                    first_day=END - timedelta(days=LEAD_DAYS), days=LEAD_DAYS,
+                    conn,
+                    first=have + 1,
+                    last=n,
+                    metrics_from=first_day,
+                    metrics_to=last_day,
+                    first_day=END - timedelta(days=LEAD_DAYS),
+                    days=LEAD_DAYS,
                 )
                 count = (n - have) * args.leads_per_segment_day * SEGMENT_DAYS
                 segs = segs_table(conn, have + 1, n)
                 insert_leads(
-                    conn, first_id=next_lead, count=count, segments=segs, first_day=first_day,
-                    days=SEGMENT_DAYS, drop_indexes=False,
+                    conn,
+                    first_id=next_lead,
+                    count=count,
+                    segments=segs,
+                    first_day=first_day,
+                    days=SEGMENT_DAYS,
+                    drop_indexes=False,
                 )
                 next_lead += count
                 have = n
@@ -460,7 +490,9 @@ def phase_segments(
                     conn.execute(
                         "delete from public.lead_generation_stats where day = %s", (last_day,)
                     )
-                    day_runs.append(backend.run(jb.FUNCTION_SQL, {"from": last_day, "to": last_day}))
+                    day_runs.append(
+                        backend.run(jb.FUNCTION_SQL, {"from": last_day, "to": last_day})
+                    )
                     job_day.append(timed(lambda: aggregate(db, SERVICE, last_day)))
                 size["aggregate_day_sql"] = {"wall": med([r.wall for r in day_runs]),
                                              "cpu": med([r.cpu for r in day_runs])}  # fmt: skip
@@ -505,7 +537,9 @@ def phase_segments(
                     api = Api(url, admin, partner, postmaster)
                 rng = f"from={END - timedelta(days=30)}&to={last_day}"
                 size["api"] = {
-                    "list 100 (admin)": api.measure("/api/lead-segments", "admin", args.api_requests),
+                    "list 100 (admin)": api.measure(
+                        "/api/lead-segments", "admin", args.api_requests
+                    ),
                     "list 100 (partner)": api.measure(
                         "/api/lead-segments", "partner", args.api_requests
                     ),
@@ -547,7 +581,8 @@ def report(result: dict[str, Any]) -> str:
         f"start, {result['load_end']} at the end). Medians of {result['repeats']} runs; API "
         f"rows: {result['api_requests']} requests each. Read ratios within the run.",
         "",
-        f"### A. Leads ({result['lead_segments']:,} segments, 730 days; stats of every segment and day)",
+        f"### A. Leads ({result['lead_segments']:,} segments, 730 days;"
+        " stats of every segment and day)",
         "",
         "| leads | leads heap | leads indexes | total / M leads | 1 day: aggregate_lead_stats "
         "(CPU) | rerun | bare group by 1 day | 31-day chunk (CPU) | rerun | bare 31 days | "
@@ -573,9 +608,11 @@ def report(result: dict[str, Any]) -> str:
         f"{_mib(last['stats_table']['total'])} with indexes.",
         "",
         "API, one segment, in process (Flask test client, direct transport; no HTTP server):"
-        " median ms per request, and requests/s per core = 1 / (client CPU + server CPU) per request.",
+        " median ms per request, and requests/s per core"
+        " = 1 / (client CPU + server CPU) per request.",
         "",
-        "| leads | route | p50 ms | p90 ms | client CPU ms | server CPU ms | req/s per core | bytes | requests |",
+        "| leads | route | p50 ms | p90 ms | client CPU ms | server CPU ms | req/s per core"
+        " | bytes | requests |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in result["leads"]:
@@ -611,7 +648,8 @@ def report(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| segments | route | p50 ms | p90 ms | client CPU ms | server CPU ms | req/s per core | bytes | requests |",
+        "| segments | route | p50 ms | p90 ms | client CPU ms | server CPU ms"
+        " | req/s per core | bytes | requests |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in result["segments"]:
@@ -628,7 +666,11 @@ def report(result: dict[str, Any]) -> str:
     ]
     for s in result["segments"]:
         t = s["tables"]
-        st, pl, lg = t["lead_generation_stats"], t["lead_segment_plans"], t["channel_orchestration_log"]
+        st, pl, lg = (
+            t["lead_generation_stats"],
+            t["lead_segment_plans"],
+            t["channel_orchestration_log"],
+        )
         lines.append(
             f"| {s['segments']:,} | {st['rows']:,} | {_mib(st['total'])} | {pl['rows']:,} | "
             f"{_mib(pl['total'])} | {lg['rows']:,} | {_mib(lg['total'])} |"

@@ -31,9 +31,7 @@ from leadflow_tools import migrations
 from leadflow_tools.embedded import EmbeddedPostgres
 from leadflow_tools.local import create_database
 
-INDEXED = (
-    "select (min(created_at) at time zone 'Europe/Amsterdam')::date from public.leads"
-)
+INDEXED = "select (min(created_at) at time zone 'Europe/Amsterdam')::date from public.leads"
 
 
 def timed(conn: psycopg.Connection, query: str, runs: int = 5) -> float:
@@ -64,17 +62,30 @@ def main() -> int:
                 migrations.migrate(conn)
                 conn.execute(jb.SETUP_SQL)
                 jb.add_market(
-                    conn, first=1, last=180, metrics_from=jb.END - timedelta(days=2),
-                    metrics_to=jb.END - timedelta(days=1), first_day=first_day, days=730,
+                    conn,
+                    first=1,
+                    last=180,
+                    metrics_from=jb.END - timedelta(days=2),
+                    metrics_to=jb.END - timedelta(days=1),
+                    first_day=first_day,
+                    days=730,
                 )
                 scale.segs_table(conn, 1, 180)
-                print("| leads | job_day_window() ms | min(created_at) ms (index) | plan of the function's min |")
+                print(
+                    "| leads | job_day_window() ms | min(created_at) ms (index)"
+                    " | plan of the function's min |"
+                )
                 print("| ---: | ---: | ---: | --- |")
                 for n in args.leads:
                     conn.execute("truncate public.leads")
                     scale.insert_leads(
-                        conn, first_id=1, count=n, segments=180, first_day=first_day,
-                        days=730, drop_indexes=True,
+                        conn,
+                        first_id=1,
+                        count=n,
+                        segments=180,
+                        first_day=first_day,
+                        days=730,
+                        drop_indexes=True,
                     )
                     window = timed(conn, "select * from public.job_day_window()")
                     indexed = timed(conn, INDEXED)
@@ -82,9 +93,7 @@ def main() -> int:
                         "explain select min(l.created_at at time zone 'Europe/Amsterdam')::date"
                         " from public.leads l"
                     ).fetchall()
-                    nodes = " / ".join(
-                        r[0].strip().split("  (")[0].lstrip("-> ") for r in plan
-                    )
+                    nodes = " / ".join(r[0].strip().split("  (")[0].lstrip("-> ") for r in plan)
                     print(f"| {n:,} | {window:.1f} | {indexed:.2f} | {nodes} |", flush=True)
         finally:
             server.destroy()
