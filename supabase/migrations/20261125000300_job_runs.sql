@@ -95,8 +95,8 @@ security definer
 set search_path = ''
 as $$
   -- From a year before the marketplace's first lead (or today, without leads) to tomorrow.
-  select coalesce((select min(l.created_at at time zone 'Europe/Amsterdam')::date
-                   from public.leads l),
+  -- min(created_at) first (the index answers it), then the Amsterdam day of it.
+  select coalesce(((select min(l.created_at) from public.leads l) at time zone 'Europe/Amsterdam')::date,
                   private.today_nl()) - 366,
          private.today_nl() + 1,
          private.today_nl()

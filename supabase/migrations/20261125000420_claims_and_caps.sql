@@ -43,7 +43,6 @@ declare
   cap bigint;
   total bigint;
   standing bigint;
-  queued text[] := '{}'::text[];
 begin
   if p_day is null or p_kind is null or p_kind not in ('adjust', 'rollback')
      or p_mode is null or p_mode not in ('live', 'dry_run', 'validate_only')
@@ -86,7 +85,10 @@ begin
            (e.value ->> 'expected_gap')::numeric as expected_gap,
            e.value -> 'inputs' as inputs,
            e.value ->> 'reason' as reason,
-           e.value ->> 'skip_reason' as skip_reason
+           e.value ->> 'skip_reason' as skip_reason,
+           -- One change per budget and call: a budget's later rows are records only.
+           row_number() over (partition by e.value ->> 'budget_resource_name' order by e.ord) > 1
+             as repeated
     from jsonb_array_elements(p_decisions) with ordinality as e (value, ord)
     order by e.ord
   loop
@@ -113,8 +115,8 @@ begin
     why := case
              when act = 'hold' then 'hold: ' || coalesce(nullif(btrim(d.reason), ''), 'no change')
              when d.skip_reason is not null then d.skip_reason
-             when d.budget_resource_name = any (queued)
-               then 'the same budget twice in one call: only its first change is sent'
+             when d.repeated
+               then 'the same budget twice in one call: only its first change may be sent'
              else private.change_refusal(p_kind, p_mode, p_day, d.budget_resource_name, m.segment_id,
                                          old_amount, new_amount, d.expected_gap, null)
            end;
@@ -133,9 +135,6 @@ begin
       elsif act = 'decrease' and new_amount < standing then
         total := total - (standing - new_amount);
       end if;
-    end if;
-    if why is null and p_mode <> 'dry_run' then
-      queued := queued || d.budget_resource_name;
     end if;
     insert into public.channel_orchestration_log as l (
       run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,

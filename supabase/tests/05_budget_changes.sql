@@ -114,7 +114,7 @@ select is(
         "new_amount_micros": 55000000, "expected_gap": 2, "reason": "first"},
        {"budget_resource_name": "customers/1234567890/campaignBudgets/9002", "action": "decrease",
         "new_amount_micros": 45000000, "expected_gap": -2, "reason": "second"}]') d),
-  'pending:  | skipped: the same budget twice in one call: only its first change is sent',
+  'pending:  | skipped: the same budget twice in one call: only its first change may be sent',
   'the same budget twice in one call: only the first change may go');
 
 -- A hold is a record, never a change to send.

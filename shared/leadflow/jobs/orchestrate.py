@@ -48,6 +48,9 @@ from leadflow.settings import Mode, Settings
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
 SEND_BATCH = 200
+#: Decisions logged per call: each row is judged by the database's rules (about 1-3 ms), so
+#: a call stays well inside the 8 s statement timeout of Supabase's API roles at any size.
+LOG_BATCH = 500
 #: A claimed batch goes out within this of its claim, or not at all: with the gateway's retries
 #: it then reaches Google Ads inside the database's send window (25 minutes, under the lease).
 SEND_WITHIN_SECONDS = 60.0
@@ -339,18 +342,20 @@ def _log_and_send(
     triggered_by: str,
 ) -> tuple[list[dict[str, Any]], dict[int, str], str | None]:
     """Write the decisions to the audit log, then claim, send and complete what may go."""
-    logged = db.rpc(
-        "log_budget_decisions",
-        {
-            "p_run_id": run.id,
-            "p_day": run.day.isoformat(),
-            "p_kind": kind,
-            "p_mode": mode.value,
-            "p_triggered_by": triggered_by,
-            "p_decisions": [p.as_log_row() for p in planned],
-        },
-        caller=caller,
-    )
+    logged: list[dict[str, Any]] = []
+    for start in range(0, len(planned), LOG_BATCH):
+        logged += db.rpc(
+            "log_budget_decisions",
+            {
+                "p_run_id": run.id,
+                "p_day": run.day.isoformat(),
+                "p_kind": kind,
+                "p_mode": mode.value,
+                "p_triggered_by": triggered_by,
+                "p_decisions": [p.as_log_row() for p in planned[start : start + LOG_BATCH]],
+            },
+            caller=caller,
+        )
     # Decreases go out in batches of their own, first: the account daily cap counts a
     # decrease only once Google Ads confirmed it, so the raises' claims see the room it made.
     lowered = {p.budget_resource_name for p in planned if p.decision.action == "decrease"}
