@@ -27,7 +27,7 @@ from leadflow_tools.embedded import EmbeddedPostgres
 from leadflow_tools.local import create_database
 
 sys.path.insert(0, str(Path(__file__).parent))
-import jobs_bench as jb  # noqa: E402
+import jobs_bench as jb
 
 SERVICE = Caller.service()
 START = 50_000_000

@@ -8,7 +8,7 @@ such a session. The library is not in the embedded server (nor in any Debian
 package we can install), so instead of failing at run time on the real project,
 this check reads the body of every SQL and PL/pgSQL function in our schemas and
 reports each UPDATE or DELETE that has no WHERE at its own level. A clean
-database has no findings (tests/sql/test_supabase_roles.py).
+database has no findings (tests/functions/test_supabase_roles.py).
 """
 
 from __future__ import annotations
