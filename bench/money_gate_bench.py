@@ -48,7 +48,8 @@ def main() -> int:
         url = server.url("gate")
         day = date(2026, 11, 1)
         print(
-            "| budgets | log, 500 a call (s) | claims, 200 a call (s) | completions (s) | slowest call (s) |"
+            "| budgets | log, 500 a call (s) | claims, 200 a call (s) | completions (s) "
+            "| slowest call (s) |"
         )
         print("| ---: | ---: | ---: | ---: | ---: |")
         with psycopg.connect(url, autocommit=True) as conn:
