@@ -206,10 +206,62 @@ def _orchestrate_text(job: str, day: date, counts: dict[str, Any], source: dict[
             attention.append(f"{counts[key]} {what}")
     if mode != "dry_run" and counts.get("skipped"):
         attention.append(f"{counts['skipped']} skipped")
-    lines = [head, source_text(source)]
+    if counts.get("refused"):
+        attention.append(f"{counts['refused']} the database would refuse (see below)")
+    lines = [escape(head), escape(source_text(source))]
+    lines += change_lines(counts.get("changes") or [], mode)
     if attention:
-        lines.append("Needs attention: " + "; ".join(attention) + ".")
+        lines.append(escape("Needs attention: " + "; ".join(attention) + "."))
     return "\n".join(lines)
+
+
+def _amount(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.2f}"
+
+
+def _verdict(change: dict[str, Any], mode: str) -> str:
+    """Whether the database accepts a change, in words (and what became of it when sent)."""
+    if change["accepted"] is False:
+        return f"database refuses: {change['refusal']}"
+    if mode == "dry_run":
+        return "database would accept it (dry run: not sent)"
+    outcome = {
+        "success": "applied" if mode == "live" else "validated by Google Ads",
+        "failed": "refused by Google Ads",
+        "unknown": "outcome unknown",
+        "sent": "outcome unknown",
+        "skipped": "not sent",
+    }.get(change["status"], change["status"])
+    error = f": {change['error']}" if change.get("error") else ""
+    return f"database accepted; {outcome}{error}"
+
+
+def change_lines(changes: list[dict[str, Any]], mode: str) -> list[str]:
+    """Every proposed change, one block each (segment, channel, budget, old → new, percent,
+    reason, the database's verdict); then the holds, one line each with why."""
+    moves = [c for c in changes if c["action"] != "hold"]
+    holds = [c for c in changes if c["action"] == "hold"]
+    lines = []
+    if moves:
+        lines.append(f"Proposed changes ({len(moves)}):")
+    for c in moves:
+        pct = "" if c["change_pct"] is None else f" ({c['change_pct']:+.2f} %)"
+        lines += [
+            f"  [bold]{escape(c['segment'])}[/bold] · {c['channel']} · {escape(c['budget'])}",
+            f"    {_amount(c['old_budget_euro'])} → {_amount(c['new_budget_euro'])} euro{pct}"
+            f" — {escape(_verdict(c, mode))}",
+            f"    why: {escape(c['reason'])}",
+        ]
+    if not moves:
+        lines.append("No budget would change.")
+    if holds:
+        lines.append(f"Held ({len(holds)}), budget unchanged:")
+        lines += [
+            f"  {escape(c['segment'])} · {c['channel']} at {_amount(c['old_budget_euro'])} euro:"
+            f" {escape(c['reason'])}"
+            for c in holds
+        ]
+    return lines
 
 
 def _show_run(name: str, day: date, counts: dict[str, Any], gateway: Any, as_json: bool) -> None:
