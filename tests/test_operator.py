@@ -234,7 +234,7 @@ def test_a_day_outside_the_job_window_is_one_line_and_writes_nothing(
 def test_errors_are_json_under_json(db_url: str, tmp_path: Path) -> None:
     result = _run("plan", "--day", "2099-01-01", "--json", db_url=db_url, home=tmp_path)
     assert result.returncode == 1
-    assert "outside the days" in json.loads(result.stderr)["error"]
+    assert "outside the days" in json.loads(result.stderr)["error"]["message"]
 
 
 def test_version_prints_the_version(tmp_path: Path) -> None:

@@ -85,8 +85,14 @@ def db_backfill(
     `leadflow db migrate` does this itself; run it after `supabase db push`.
     Example: leadflow db backfill --batch 5000
     """
-    with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
-        changed = migrations.backfill_leads(conn, batch=batch)
+    with (
+        database_url(get_settings()) as url,
+        connect_errors(url),
+    ):
+        # An unmigrated database has nothing to fill: say so (and exit 1), never "0 leads".
+        check_current(url, where(url))
+        with psycopg.connect(url, autocommit=True) as conn:
+            changed = migrations.backfill_leads(conn, batch=batch)
     if as_json:
         emit_json({"leads_changed": changed})
     else:

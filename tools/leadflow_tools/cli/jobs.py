@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
+from leadflow.days import today_nl
 from leadflow.db import Caller
 from leadflow.errors import LeadflowError
 from leadflow.settings import Mode, Settings, get_settings
@@ -26,6 +27,7 @@ from leadflow_tools.cli.app import (
     console,
     emit_json,
     orchestrate_app,
+    parse_day,
     parse_mode,
     service_database,
     show,
@@ -39,10 +41,10 @@ def aggregate_command(
     day: DayOption = None,
     first: Annotated[
         datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="First day of a backfill."),
+        typer.Option("--from", parser=parse_day, help="First day of a backfill."),
     ] = None,
     last: Annotated[
-        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of a backfill.")
+        datetime | None, typer.Option("--to", parser=parse_day, help="Last day of a backfill.")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -62,6 +64,16 @@ def aggregate_command(
         raise LeadflowError("a backfill needs both --from and --to")
     start = (first or day or datetime.combine(default_day("aggregate"), datetime.min.time())).date()
     end = last.date() if last else start
+    today = today_nl()
+    if start > today:
+        raise LeadflowError(
+            f"nothing to aggregate: {start} has not begun in the Netherlands (today is {today})"
+        )
+    if end > today:
+        raise LeadflowError(
+            f"nothing to aggregate after today ({today}): --to {end} has not begun;"
+            f" use --to {today} or earlier"
+        )
     settings = get_settings()
     with (
         service_database(settings) as database,
@@ -358,7 +370,7 @@ def orchestrate_command(
 @orchestrate_app.command("rollback")
 def rollback_command(
     day: Annotated[
-        datetime, typer.Option("--day", formats=["%Y-%m-%d"], help="The day whose changes to undo.")
+        datetime, typer.Option("--day", parser=parse_day, help="The day whose changes to undo.")
     ],
     mode: ModeOption = "dry_run",
     as_json: JsonOption = False,
