@@ -8,7 +8,7 @@ range with progress, and a dry run without credentials reading the budgets the j
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -64,12 +64,15 @@ def aggregate_command(
         raise LeadflowError("a backfill needs both --from and --to")
     start = (first or day or datetime.combine(default_day("aggregate"), datetime.min.time())).date()
     end = last.date() if last else start
+    # Tomorrow is inside the job window but holds nothing yet: say so instead of writing
+    # zero rows (days further out are refused by the window itself, with its own words).
     today = today_nl()
-    if start > today:
+    tomorrow = today + timedelta(days=1)
+    if today < start <= tomorrow:
         raise LeadflowError(
             f"nothing to aggregate: {start} has not begun in the Netherlands (today is {today})"
         )
-    if end > today:
+    if today < end <= tomorrow:
         raise LeadflowError(
             f"nothing to aggregate after today ({today}): --to {end} has not begun;"
             f" use --to {today} or earlier"
