@@ -139,10 +139,14 @@ def test_aggregate_for_a_day_not_begun_says_so_and_fails(
 
 @pytest.fixture
 def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from leadflow.log import logger
+
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("LEADFLOW_HOME", str(tmp_path / "leadflow"))
     get_settings.cache_clear()
+    level = logger.log_level  # main() quiets the core's logger; later tests need it back
     yield
+    logger.setLevel(level)
     get_settings.cache_clear()
 
 
