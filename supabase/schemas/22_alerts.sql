@@ -8,8 +8,8 @@
 create table private.alerts_sent (
   day date not null,
   kind text not null
-    check (kind in ('job_failed', 'capacity_unreachable', 'unprofitable', 'kill_switch',
-                    'external_change', 'rollback_skipped')),
+    check (kind in ('job_failed', 'job_recovered', 'capacity_unreachable', 'unprofitable',
+                    'kill_switch', 'external_change', 'rollback_skipped')),
   subject text not null,
   message text not null,
   targets integer not null check (targets >= 0),
@@ -17,7 +17,8 @@ create table private.alerts_sent (
   primary key (day, kind, subject)
 );
 comment on table private.alerts_sent is
-  'Alerts sent to the operators: one per kind and subject (segment code, job, switch state) per day.';
+  'Alerts sent to the operators: one per kind and subject (segment code, job and day, switch state) '
+  'per Amsterdam calendar day of sending (day), whichever job day they were found for.';
 revoke all on table private.alerts_sent from public, anon, authenticated, service_role;
 
 create or replace function public.alert_candidates(p_day date)
@@ -27,13 +28,27 @@ security definer
 set search_path = ''
 as $$
   with candidates as (
-    -- A job run for the day that failed.
-    select 'job_failed'::text as kind, r.job as subject,
+    -- A job for the day whose last finished run failed (a successful rerun makes it stale).
+    select 'job_failed'::text as kind, r.job || ' ' || r.day as subject,
            format('%s for %s failed: %s', r.job, r.day, left(r.error, 300)) as message
-    from (select distinct on (j.job) j.job, j.day, j.error
+    from (select distinct on (j.job) j.job, j.day, j.status, j.error
           from public.job_runs j
-          where j.day = p_day and j.status = 'failed'
+          where j.day = p_day and j.status in ('success', 'failed')
           order by j.job, j.started_at desc) r
+    where r.status = 'failed'
+    union all
+    -- A job whose failure was alerted today and whose last run for the day succeeded.
+    select 'job_recovered', r.job || ' ' || r.day,
+           format('%s for %s recovered: the run of %s succeeded after the failure alerted earlier',
+                  r.job, r.day, to_char(r.finished_at at time zone 'Europe/Amsterdam', 'HH24:MI'))
+    from (select distinct on (j.job) j.job, j.day, j.status, j.finished_at
+          from public.job_runs j
+          where j.day = p_day and j.status in ('success', 'failed')
+          order by j.job, j.started_at desc) r
+    where r.status = 'success'
+      and exists (select 1 from private.alerts_sent a
+                  where a.day = private.today_nl() and a.kind = 'job_failed'
+                    and a.subject = r.job || ' ' || r.day)
     union all
     -- The day's decisions put the segment at its maximum budget and it is still under target.
     select 'capacity_unreachable', s.code,
@@ -90,14 +105,17 @@ as $$
   cross join public.job_day_window() w
   where p_day between w.earliest and w.latest  -- nothing for a day no job may run for
     and not exists (
+    -- Once per calendar day of sending, whichever job day found it (aggregate runs for
+    -- yesterday, plan and orchestrate for today: one alert, not three).
     select 1 from private.alerts_sent a
-    where a.day = p_day and a.kind = c.kind and a.subject = c.subject
+    where a.day = private.today_nl() and a.kind = c.kind and a.subject = c.subject
   )
   order by c.kind, c.subject
 $$;
 comment on function public.alert_candidates(date) is
-  'What needs a human for the day and was not alerted yet: failed runs, capacity unreachable, '
-  'unprofitable segments, kill-switch changes.';
+  'What needs a human for the day and was not alerted yet today (Amsterdam calendar day): failed '
+  'runs (not when a rerun succeeded), recoveries of alerted failures, capacity unreachable, '
+  'unprofitable segments, external changes, skipped rollbacks, kill-switch changes.';
 
 create or replace function public.record_alerts_sent(p_day date, p_alerts jsonb, p_targets integer)
 returns integer
@@ -107,7 +125,7 @@ set search_path = ''
 as $$
   with written as (
     insert into private.alerts_sent (day, kind, subject, message, targets)
-    select p_day, x.kind, x.subject, x.message, p_targets
+    select private.today_nl(), x.kind, x.subject, x.message, p_targets
     from jsonb_to_recordset(coalesce(p_alerts, '[]'::jsonb)) as x (kind text, subject text, message text)
     cross join public.job_day_window() w
     where p_day between w.earliest and w.latest
@@ -117,7 +135,8 @@ as $$
   select count(*)::integer from written
 $$;
 comment on function public.record_alerts_sent(date, jsonb, integer) is
-  'Records alerts sent for a day ([{kind, subject, message}]); an alert already recorded is kept.';
+  'Records alerts sent for a job day ([{kind, subject, message}]) under today''s Amsterdam date, the '
+  'day of sending; an alert already recorded today is kept.';
 
 revoke execute on function public.alert_candidates(date) from public, anon, authenticated;
 revoke execute on function public.record_alerts_sent(date, jsonb, integer) from public, anon, authenticated;

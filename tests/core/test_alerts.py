@@ -87,17 +87,19 @@ def test_kill_switch_and_failed_run_are_sent_once_per_day(
 
     sent = notify_after_run(database, Caller.service(), today, settings=_settings(endpoint.url))
 
-    assert {(a["kind"], a["subject"]) for a in sent} == {
-        ("job_failed", "plan"),
-        ("kill_switch", "on"),
+    assert {(a["kind"], a["subject"], a["severity"]) for a in sent} == {
+        ("job_failed", f"plan {today}", "error"),
+        ("kill_switch", "on", "warning"),
     }
-    assert len(endpoint.bodies) == 1
-    body = endpoint.bodies[0]["message"]
-    assert "kill switch is ON" in body and "plan for" in body and "boom" in body
-    assert _sent(sql) == [("job_failed", "plan"), ("kill_switch", "on")]
+    assert len(endpoint.bodies) == 2  # one message per severity, the worst first
+    failure, warning = (b["message"] for b in endpoint.bodies)
+    assert "plan for" in failure and "boom" in failure
+    assert "kill switch is ON" in warning
+    assert [b["type"] for b in endpoint.bodies] == ["failure", "warning"]
+    assert _sent(sql) == [("job_failed", f"plan {today}"), ("kill_switch", "on")]
 
     again = notify_after_run(database, Caller.service(), today, settings=_settings(endpoint.url))
-    assert again == [] and len(endpoint.bodies) == 1
+    assert again == [] and len(endpoint.bodies) == 2
 
     sql.execute("update orchestration_settings set changes_enabled = true")
     back = notify_after_run(database, Caller.service(), today, settings=_settings(endpoint.url))
@@ -215,3 +217,157 @@ def test_a_cli_job_run_sends_alerts_and_a_failed_one_too(
 
     assert result.returncode == 0, result.stderr
     assert any("kill switch is ON" in b["message"] for b in endpoint.bodies)
+
+
+# --------------------------------------------------------------------------- issue #23
+# Through apprise's own custom-notification hook (apprise.decorators.notify): a schema of
+# our own, delivered in-process, with the notify_type apprise hands every plugin.
+
+
+class Inbox:
+    """What apprise delivered to the `leadflowtest://` schema: (title, body, notify_type)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, str]] = []
+
+    def kinds(self) -> list[str]:
+        return [notify_type for _, _, notify_type in self.messages]
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    from apprise.decorators import notify
+
+    box = Inbox()
+
+    @notify(on="leadflowtest", name="Leadflow test inbox")
+    def deliver(body: str, title: str, notify_type: str, *args: Any, **kwargs: Any) -> bool:
+        box.messages.append((title, body, str(notify_type)))
+        return True
+
+    try:
+        yield box
+    finally:
+        from apprise.manager_plugins import NotificationManager
+
+        NotificationManager().remove("leadflowtest")
+
+
+INBOX = _settings("leadflowtest://")
+
+
+def _failed_run(sql: psycopg.Connection[Any], job: str, day: date, minutes_ago: int) -> None:
+    sql.execute(
+        "insert into job_runs (job, day, status, triggered_by, error, started_at, finished_at)"
+        " values (%s, %s, 'failed', 'test', 'boom', now() - make_interval(mins => %s),"
+        " now() - make_interval(mins => %s))",
+        (job, day, minutes_ago, minutes_ago - 1),
+    )
+
+
+def _succeeded_run(sql: psycopg.Connection[Any], job: str, day: date, minutes_ago: int) -> None:
+    sql.execute(
+        "insert into job_runs (job, day, status, triggered_by, started_at, finished_at)"
+        " values (%s, %s, 'success', 'test', now() - make_interval(mins => %s),"
+        " now() - make_interval(mins => %s))",
+        (job, day, minutes_ago, minutes_ago - 1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "level"),
+    [
+        ("job_failed", "plan 2026-12-06", "error"),
+        ("capacity_unreachable", "x", "warning"),
+        ("unprofitable", "x", "warning"),
+        ("external_change", "x", "warning"),
+        ("rollback_skipped", "x", "warning"),
+        ("kill_switch", "on", "warning"),
+        ("kill_switch", "off", "info"),
+        ("job_recovered", "plan 2026-12-06", "info"),
+    ],
+)
+def test_each_kind_has_its_severity(kind: str, subject: str, level: str) -> None:
+    from leadflow.alerts import severity
+
+    assert severity(kind, subject) == level
+
+
+def test_severity_reaches_the_target_as_apprises_notify_type(
+    database: Database, sql: psycopg.Connection[Any], inbox: Inbox
+) -> None:
+    today = _today(sql)
+    _failed_run(sql, "plan", today, 5)
+    sql.execute("update orchestration_settings set changes_enabled = false")
+
+    notify_after_run(database, Caller.service(), today, settings=INBOX)
+    assert inbox.kinds() == ["failure", "warning"]
+    assert "[error] [job_failed]" in inbox.messages[0][1]
+    assert inbox.messages[0][0].startswith(f"Leadflow {today} error")
+
+    sql.execute("update orchestration_settings set changes_enabled = true")
+    notify_after_run(database, Caller.service(), today, settings=INBOX)
+    assert inbox.kinds()[2:] == ["info"]
+    assert "kill switch is OFF" in inbox.messages[2][1]
+
+
+def test_the_same_alert_is_sent_once_per_calendar_day_whichever_job_day_found_it(
+    database: Database, sql: psycopg.Connection[Any], inbox: Inbox
+) -> None:
+    from datetime import timedelta
+
+    today = _today(sql)
+    yesterday = today - timedelta(days=1)
+    segment_id = sql.execute(
+        "select id from lead_segments where code = 'schilder_noord_brabant'"
+    ).fetchone()
+    assert segment_id is not None
+    sql.execute(
+        "insert into lead_generation_stats (segment_id, day, revenue, ad_spend)"
+        " values (%s, %s, 10, 250)",
+        (segment_id[0], yesterday),
+    )
+
+    # aggregate runs for yesterday, plan and orchestrate for today: three job days' checks.
+    for day in (yesterday, today, today):
+        notify_after_run(database, Caller.service(), day, settings=INBOX)
+
+    unprofitable = [m for m in inbox.messages if "[unprofitable]" in m[1]]
+    assert len(unprofitable) == 1
+    assert _sent(sql).count(("unprofitable", "schilder_noord_brabant")) == 1
+    (recorded,) = sql.execute(
+        "select day from private.alerts_sent where kind = 'unprofitable'"
+    ).fetchone() or (None,)
+    assert recorded == today  # the calendar day of sending, not the job day
+
+
+def test_a_successful_rerun_sends_no_stale_failure(
+    database: Database, sql: psycopg.Connection[Any], inbox: Inbox
+) -> None:
+    today = _today(sql)
+    _failed_run(sql, "plan", today, 10)
+    _succeeded_run(sql, "plan", today, 5)  # the rerun fixed it before any alert went out
+
+    sent = notify_after_run(database, Caller.service(), today, settings=INBOX)
+
+    assert [a["kind"] for a in sent if a["kind"].startswith("job_")] == []
+    assert not any("failed" in body for _, body, _ in inbox.messages)
+
+
+def test_a_recovered_failure_sends_a_recovery_once(
+    database: Database, sql: psycopg.Connection[Any], inbox: Inbox
+) -> None:
+    today = _today(sql)
+    _failed_run(sql, "plan", today, 10)
+    first = notify_after_run(database, Caller.service(), today, settings=INBOX)
+    assert ("job_failed", f"plan {today}") in {(a["kind"], a["subject"]) for a in first}
+
+    _succeeded_run(sql, "plan", today, 5)
+    second = notify_after_run(database, Caller.service(), today, settings=INBOX)
+
+    assert [(a["kind"], a["severity"]) for a in second] == [("job_recovered", "info")]
+    title, body, notify_type = inbox.messages[-1]
+    assert notify_type == "success" and "recovered" in title
+    assert f"plan for {today} recovered" in body
+    assert "boom" not in body
+    assert notify_after_run(database, Caller.service(), today, settings=INBOX) == []

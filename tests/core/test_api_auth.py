@@ -78,6 +78,10 @@ BAD_AUTHORIZATION = {
         )
     ),
     "oversized": "Bearer " + mint(ADMIN, padding="x" * 10_000),
+    "without-sub": "Bearer "
+    + jwt.encode({k: v for k, v in valid_claims().items() if k != "sub"}, JWT_SECRET),
+    "blank-sub": "Bearer " + jwt.encode(valid_claims(sub=" "), JWT_SECRET),
+    "sub-not-a-string": "Bearer " + jwt.encode(valid_claims(sub=42), JWT_SECRET),
 }
 
 

@@ -117,7 +117,8 @@ def test_held_conflicting_lock_makes_migrate_fail_fast_with_nothing_half_applied
 
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
-    message = json.loads(result.stderr)["error"]  # migrate ran with --json: the error is JSON
+    # migrate ran with --json: the error is the JSON envelope of the API
+    message = json.loads(result.stderr)["error"]["message"]
     assert message.startswith(
         "20261125000210_leads_segment_columns.sql: canceling statement due to lock"
         " timeout: another transaction holds a conflicting lock; nothing of this file was"

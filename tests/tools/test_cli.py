@@ -101,7 +101,12 @@ def test_an_unreachable_database_is_one_line_without_secrets() -> None:
 def test_simulate_refuses_an_unknown_scenario_in_one_line() -> None:
     result = _run("simulate", "--scenario", "cheap", "--json")
     assert result.returncode == 1
-    assert json.loads(result.stderr) == {  # under --json the one line is JSON
-        "error": "--scenario must be one of base, account-cap, unprofitable, drift, mixed, not cheap"
+    assert json.loads(result.stderr) == {  # under --json the one line is the API's envelope
+        "error": {
+            "code": "failed",
+            "message": "--scenario must be one of base, account-cap, unprofitable, drift, mixed,"
+            " not cheap",
+            "details": None,
+        }
     }
     assert result.stdout == ""

@@ -607,44 +607,18 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     )
 
     shown = result.decisions[:top]
-    wide = console.width >= 140
-    table = Table(
-        title=f"Budget decisions for {o.end}: the {len(shown)} segments with the largest gap "
-        f"(of {len(result.decisions)})",
-        caption="capacity: accepted leads/day the partners can take today; target and expected: "
-        "leads/day as the controller saw them (expected: at the current budget; "
-        "gap = target - expected); "
-        "budget: euro/day." + ("" if wide else " Each decision's reason follows the table."),
-        expand=wide,
-    )
     curves = {r["code"]: r for r in result.economics.get("segments") or []}
-    rows = [
-        [
-            _fmt(d["capacity"]),
-            _fmt(d["target_leads"]),
-            _fmt(d["expected_leads"]),
-            _fmt(d["expected_gap"], sign=True),
-            _budget(d),
-            _money((curves.get(d["code"]) or {}).get("lead_value")),
-            _curve(curves.get(d["code"]) or {}),
-        ]
-        for d in shown
-    ]
-    # Numbers never shrink (no "…" inside a number at 80 columns or piped): the segment
-    # code wraps instead.
-    table.add_column("segment", overflow="fold", min_width=10)
-    names = ("capacity", "target", "expected", "gap", "budget", "value", "curve e")
-    for i, name in enumerate(names):
-        width = max([len(name), *(Text.from_markup(row[i]).cell_len for row in rows)])
-        table.add_column(name, justify="right", no_wrap=True, min_width=width)
-    if wide:
-        table.add_column("reason", ratio=1)
-    for d, numbers in zip(shown, rows, strict=True):
-        table.add_row(d["code"], *numbers, *([escape(d["reason"])] if wide else []))
+    table, legend = decision_table(console, o.end, shown, len(result.decisions), curves)
     console.print(table)
-    if not wide:
+    console.print(f"[dim]{escape(legend)}[/dim]")
+    if not any(c.header == "reason" for c in table.columns):
         for d in shown:
             console.print(f"[bold]{d['code']}[/bold] [dim]{escape(d['reason'])}[/dim]")
+    attention = needs_attention(result)
+    if attention:
+        console.print("[bold]Needs attention:[/bold]")
+        for line in attention:
+            console.print(f"  {escape(line)}")
     counts = result.counts()
     console.print(
         f"{len(result.decisions)} budgets today: [green]{counts['increase']} up[/green], "
@@ -695,6 +669,131 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     )
     console.print(f"Report: [bold]{report.path}[/bold]  ({report.path.resolve().as_uri()})")
     console.print(f"Took {result.seconds:.1f} s.")
+
+
+#: What the decision table gives up, in this order, until it fits the terminal: columns
+#: dropped, then the budget wrapped at its spaces. The segment code is never cut (it stays
+#: whole) and the reasons go below the table.
+DROP_ORDER = ("reason", "curve e", "value", "capacity", "wrap budget", "expected", "target")
+
+
+def day_numbers(d: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """Target, expected and gap for the day, as they add up: the controller compares the
+    trailing week's target and expected leads x the day's weekday/holiday factor (its gap
+    is in those units), so the table shows both x that factor and gap = target - expected
+    of the numbers shown."""
+    target, expected, gap = d.get("target_leads"), d.get("expected_leads"), d.get("expected_gap")
+    if target is None or expected is None:
+        return _num(target), _num(expected), _num(gap)
+    t, e = float(target), float(expected)
+    factor = 1.0
+    if gap is not None and abs(t - e) > 1e-9:
+        derived = float(gap) / (t - e)
+        if 0 < derived <= 10:  # a weekday/holiday factor; anything else: shown as it is
+            factor = derived
+    t_day, e_day = round(t * factor, 1), round(e * factor, 1)
+    return t_day, e_day, round(t_day - e_day, 1)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def decision_table(
+    console: Console,
+    day: date,
+    shown: list[dict[str, Any]],
+    total: int,
+    curves: dict[str, dict[str, Any]],
+) -> tuple[Table, str]:
+    """Today's decisions, fitted to the console: columns are dropped (DROP_ORDER) until the
+    table fits; the segment code and the numbers are never cut."""
+    columns: dict[str, list[str]] = {"capacity": [], "target": [], "expected": [], "gap": []}
+    columns.update({"budget": [], "value": [], "curve e": []})
+    for d in shown:
+        target, expected, gap = day_numbers(d)
+        columns["capacity"].append(_fmt(d["capacity"]))
+        columns["target"].append(_fmt(target))
+        columns["expected"].append(_fmt(expected))
+        columns["gap"].append(_fmt(gap, sign=True))
+        columns["budget"].append(_budget(d))
+        columns["value"].append(_money((curves.get(d["code"]) or {}).get("lead_value")))
+        columns["curve e"].append(_curve(curves.get(d["code"]) or {}))
+    keep = ["segment", *columns, "reason"]
+    legend = {
+        "capacity": "capacity: accepted leads/day the partners can take that day",
+        "target": "target and expected: leads/day for the day (the trailing week x the day's "
+        "weekday/holiday factor; expected: at the current budget); gap = target - expected",
+        "budget": "budget: euro/day",
+        "value": "value: euro per accepted lead",
+        "curve e": "curve e: elasticity of leads to spend",
+    }
+
+    def build(wrap_budget: bool = False) -> tuple[Table, int]:
+        """The table with the columns in `keep`, and the width it needs at least."""
+        table = Table(
+            title=f"Budget decisions for {day}: the {len(shown)} segments with the largest gap "
+            f"(of {total})",
+        )
+        code_width = max([len("segment"), *(len(d["code"]) for d in shown)])
+        table.add_column("segment", no_wrap=True, min_width=code_width)
+        need = code_width
+        for name, cells in columns.items():
+            if name not in keep:
+                continue
+            plain = [Text.from_markup(c).plain for c in cells]
+            if name == "budget" and wrap_budget:
+                # Wrapped at its spaces, never inside a number.
+                width = max([len(name), *(len(w) for c in plain for w in c.split())])
+                table.add_column(name, justify="right", min_width=width)
+            else:
+                width = max([len(name), *(len(c) for c in plain)])
+                table.add_column(name, justify="right", no_wrap=True, min_width=width)
+            need += width
+        if "reason" in keep:
+            table.add_column("reason", ratio=1, min_width=30)
+            need += 30
+        for i, d in enumerate(shown):
+            cells = [columns[name][i] for name in columns if name in keep]
+            table.add_row(d["code"], *cells, *([escape(d["reason"])] if "reason" in keep else []))
+        # Each column has one space of padding either side and one rule between columns.
+        return table, need + 3 * len(table.columns) + 1
+
+    wrap = False
+    table, need = build()
+    for step in DROP_ORDER:
+        if need <= console.width:
+            break
+        if step == "wrap budget":
+            wrap = True
+        else:
+            keep.remove(step)
+        table, need = build(wrap)
+    shown_legend = [text for name, text in legend.items() if name in keep]
+    if "reason" not in keep:
+        shown_legend.append("each decision's reason follows")
+    return table, "; ".join(shown_legend) + "."
+
+
+def needs_attention(result: DemoResult) -> list[str]:
+    """What an operator should look at: unprofitable segments (ad spend over revenue in the
+    report's range), budgets the controller could not decide (unknown), segments at their
+    maximum budget and still under target."""
+    lines = []
+    losing = [
+        s
+        for s in result.economics.get("segments") or []
+        if s.get("margin") is not None and float(s["margin"]) < 0
+    ]
+    for s in sorted(losing, key=lambda s: float(s["margin"])):
+        lines.append(
+            f"{s['code']} is unprofitable: ad spend {_money(s.get('spend'))} exceeds revenue "
+            f"{_money(s.get('revenue'))} (margin {_money(s['margin'])})"
+        )
+    unknown = [d["code"] for d in result.decisions if d.get("old_budget") is None]
+    if unknown:
+        lines.append(f"{len(unknown)} budget(s) unknown to Google Ads: {', '.join(unknown[:5])}")
+    return lines
 
 
 def _local_time(stamp: Any) -> str:

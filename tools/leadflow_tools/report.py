@@ -124,6 +124,15 @@ def write_report(
     progress = on_progress or (lambda step, done, total: None)
     progress("reading the database", 0, 3)
     data = fetch(db, caller, first, last, segment)
+    totals = data.get("totals") or {}
+    if not totals.get("segments") and not data.get("changes") and not data.get("decisions"):
+        # An empty page is not a report: a script must notice (exit 1), nothing is written.
+        which = f"segment {segment}" if segment else "any segment"
+        raise LeadflowError(
+            f"no data from {data['from']} to {data['to']} for {which}: no stats, plans or"
+            " budget decisions in that range (run `leadflow aggregate` for those days?);"
+            " no report written"
+        )
     progress("drawing the charts", 1, 3)
     page = render(data)
     progress("writing the file", 2, 3)

@@ -127,6 +127,11 @@ class TokenVerifier:
         role = claims.get("role")
         if role is not None and (not isinstance(role, str) or role not in API_ROLES):
             raise _unauthorized("the token's role is not accepted")
+        sub = claims.get("sub")
+        if role in (None, "authenticated") and (not isinstance(sub, str) or not sub.strip()):
+            # A signed-in user's token names the user; without it the database would answer
+            # as nobody (200 with nothing), which hides a broken token.
+            raise _unauthorized("the token lacks the 'sub' claim (the user's id)")
         return claims
 
     def _key_for(self, alg: Any, kid: Any, token: str) -> Any:

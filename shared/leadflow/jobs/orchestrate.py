@@ -44,7 +44,15 @@ from leadflow.google_ads import (
 )
 from leadflow.jobs.budget_view import remembering
 from leadflow.jobs.runs import JobRun, check_live_day, fenced, job_run
+from leadflow.log import logger
 from leadflow.settings import Mode, Settings
+
+#: The channel every budget of this module belongs to (the log's `channel`).
+CHANNEL = "google_ads"
+#: What `log_budget_decisions` says of a dry-run row it would have accepted.
+DRY_RUN_NOTE = "dry run: not sent to Google Ads"
+#: How the database words a hold (`log_budget_decisions`): "hold: <reason>".
+HOLD_PREFIX = "hold: "
 
 #: Rows claimed and sent per batch: the kill switch and the lease are re-checked between.
 SEND_BATCH = 200
@@ -256,12 +264,15 @@ def _send(
     logged: list[dict[str, Any]],
     gateway: GoogleAdsGateway,
     mode: Mode,
+    errors: dict[int, str | None] | None = None,
 ) -> tuple[dict[int, str], str | None]:
     """Claim, apply and complete the pending rows batch by batch.
 
-    Returns the final status per log id of the rows it handled, and a stop reason.
+    Returns the final status per log id of the rows it handled, and a stop reason; the
+    error of each (the claim's refusal, Google Ads' answer) goes into `errors` when given.
     """
     statuses: dict[int, str] = {}
+    errors = {} if errors is None else errors
     pending = [int(row["id"]) for row in logged if row["status"] == "pending"]
     for start in range(0, len(pending), SEND_BATCH):
         with fenced():
@@ -273,6 +284,7 @@ def _send(
         claimed_at = time.monotonic()
         for row in claimed:
             statuses[row["id"]] = row["status"]
+            errors[row["id"]] = row.get("error")
         to_send = [row for row in claimed if row["status"] == "sent"]
         if not to_send:
             continue
@@ -311,6 +323,7 @@ def _send(
             )
             completions.append({"id": change.key, "status": status, "error": error})
             statuses[change.key] = status
+            errors[change.key] = error
         with fenced():
             db.rpc(
                 "complete_budget_decisions",
@@ -340,6 +353,7 @@ def _log_and_send(
     gateway: GoogleAdsGateway,
     mode: Mode,
     triggered_by: str,
+    errors: dict[int, str | None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[int, str], str | None]:
     """Write the decisions to the audit log, then claim, send and complete what may go."""
     logged: list[dict[str, Any]] = []
@@ -360,7 +374,13 @@ def _log_and_send(
     # decrease only once Google Ads confirmed it, so the raises' claims see the room it made.
     lowered = {p.budget_resource_name for p in planned if p.decision.action == "decrease"}
     statuses, stop = _send(
-        db, caller, run, [r for r in logged if r["budget_resource_name"] in lowered], gateway, mode
+        db,
+        caller,
+        run,
+        [r for r in logged if r["budget_resource_name"] in lowered],
+        gateway,
+        mode,
+        errors,
     )
     if stop is None:
         more, stop = _send(
@@ -370,9 +390,69 @@ def _log_and_send(
             [r for r in logged if r["budget_resource_name"] not in lowered],
             gateway,
             mode,
+            errors,
         )
         statuses.update(more)
     return logged, statuses, stop
+
+
+def _euro(micros: int | None) -> float | None:
+    return None if micros is None else round(micros / MICROS_PER_UNIT, 2)
+
+
+def change_list(
+    planned: list[PlannedDecision],
+    logged: list[dict[str, Any]],
+    statuses: dict[int, str],
+    errors: dict[int, str | None],
+    mode: Mode,
+    codes: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every proposed change of a run, as the database judged it: segment, channel, budget,
+    old → new (euro, cents), percent, the reason in plain words, and whether the database
+    accepts it (`accepted`; None for a hold) with its refusal's words when it does not.
+
+    `logged` is what `log_budget_decisions` returned, one row per decision in order.
+    """
+    changes = []
+    for p, row in zip(planned, logged, strict=True):
+        d = p.decision
+        note = row.get("error")
+        hold = d.action == "hold" or (note or "").startswith(HOLD_PREFIX)
+        if hold:
+            accepted: bool | None = None
+        elif mode is Mode.dry_run:
+            accepted = note == DRY_RUN_NOTE
+        else:
+            accepted = row["status"] == "pending"
+        log_id = int(row["id"])
+        status = statuses.get(log_id, row["status"])
+        changes.append(
+            {
+                "log_id": log_id,
+                "segment": p.code or (codes or {}).get(p.segment_id) or p.segment_id,
+                "channel": CHANNEL,
+                "budget": p.budget_resource_name,
+                "action": "hold" if hold else d.action,
+                "old_budget_euro": _euro(d.old_budget_micros),
+                "new_budget_euro": _euro(d.old_budget_micros if hold else d.new_budget_micros),
+                "change_pct": None if hold or d.change_pct is None else float(d.change_pct),
+                "reason": d.reason,
+                "accepted": accepted,
+                "refusal": None if accepted or hold else note,
+                "status": status,
+                # What the claim or Google Ads said when it was sent (None: nothing).
+                "error": errors.get(log_id),
+            }
+        )
+    return changes
+
+
+def log_changes(kind: str, mode: Mode, changes: list[dict[str, Any]]) -> None:
+    """One structured log line per proposed change: what a live run leaves in the logs is
+    the list its preview showed."""
+    for change in changes:
+        logger.info("budget_change", extra={"kind": kind, "mode": mode.value, **change})
 
 
 def orchestrate(
@@ -401,9 +481,12 @@ def orchestrate(
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
         planned = plan_decisions(inputs, budgets, settings.config)
+        errors: dict[int, str | None] = {}
         logged, statuses, stop = _log_and_send(
-            db, caller, run, "adjust", planned, gateway, mode, triggered_by
+            db, caller, run, "adjust", planned, gateway, mode, triggered_by, errors
         )
+        changes = change_list(planned, logged, statuses, errors, mode)
+        log_changes("adjust", mode, changes)
         actions = Counter(p.decision.action for p in planned)
         final = Counter(statuses.get(row["id"], row["status"]) for row in logged)
         run.counts.update(
@@ -415,11 +498,12 @@ def orchestrate(
                 "applied": final["success"] if mode is Mode.live else 0,
                 "validated": final["success"] if mode is Mode.validate_only else 0,
                 **_settled(final),
+                "refused": sum(c["accepted"] is False for c in changes),
             }
         )
         if stop:
             raise LeadflowError(stop)
-    return run.counts
+    return {**run.counts, "changes": changes}
 
 
 def rollback(
@@ -474,9 +558,16 @@ def rollback(
                     },
                 )
             )
+        errors: dict[int, str | None] = {}
         logged, statuses, stop = _log_and_send(
-            db, caller, run, "rollback", planned, gateway, mode, triggered_by
+            db, caller, run, "rollback", planned, gateway, mode, triggered_by, errors
         )
+        codes = {
+            row["segment_id"]: row["code"]
+            for row in db.rpc("segment_overview", caller=caller, read_only=True)
+        }
+        changes = change_list(planned, logged, statuses, errors, mode, codes)
+        log_changes("rollback", mode, changes)
         final = Counter(statuses.get(row["id"], row["status"]) for row in logged)
         run.counts.update(
             {
@@ -484,8 +575,9 @@ def rollback(
                 "budgets": len(planned),
                 "restored": final["success"],
                 **_settled(final),
+                "refused": sum(c["accepted"] is False for c in changes),
             }
         )
         if stop:
             raise LeadflowError(stop)
-    return run.counts
+    return {**run.counts, "changes": changes}

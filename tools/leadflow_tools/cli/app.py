@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -75,6 +77,23 @@ def where(url: str) -> str:
     return f"the embedded server ({describe(url)}, data in {get_settings().home / 'postgres'})"
 
 
+class InvalidDatabaseUrl(LeadflowError):
+    """DATABASE_URL cannot be parsed as a connection string."""
+
+    cli_code = "invalid_database_url"
+
+
+def bad_database_url(exc: psycopg.ProgrammingError) -> LeadflowError | None:
+    """An unparsable DATABASE_URL (psycopg's "invalid dsn") as one line naming it."""
+    text = str(exc).strip()
+    if "connection info string" not in text and "invalid dsn" not in text.lower():
+        return None
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return InvalidDatabaseUrl(
+        "DATABASE_URL is not a Postgres URL (postgresql://user:password@host:5432/dbname): " + first
+    )
+
+
 @contextlib.contextmanager
 def connect_errors(url: str) -> Iterator[None]:
     """A refused or failed connection becomes one line naming the database tried."""
@@ -83,11 +102,34 @@ def connect_errors(url: str) -> Iterator[None]:
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LeadflowError(f"cannot reach {where(url)}: {first}") from None
+    except psycopg.ProgrammingError as exc:
+        error = bad_database_url(exc)
+        if error is None:
+            raise
+        raise error from None
+
+
+def parse_day(value: str | datetime) -> datetime:
+    """A Dutch calendar day as YYYY-MM-DD; an impossible one (2026-02-30) says why."""
+    if isinstance(value, datetime):
+        return value
+    found = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", value.strip())
+    if not found:
+        raise typer.BadParameter(f"{value!r} is not a day: write it as YYYY-MM-DD (2026-11-25)")
+    year, month, day = (int(part) for part in found.groups())
+    if not 1 <= month <= 12:
+        raise typer.BadParameter(f"{value} is not a date: a month is 1 to 12, not {month}")
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if not 1 <= day <= days:
+        raise typer.BadParameter(
+            f"{value} is not a date: {calendar.month_name[month]} {year} has {days} days"
+        )
+    return datetime(year, month, day)
 
 
 DayOption = Annotated[
     datetime | None,
-    typer.Option("--day", formats=["%Y-%m-%d"], help="Dutch calendar day, YYYY-MM-DD."),
+    typer.Option("--day", parser=parse_day, help="Dutch calendar day, YYYY-MM-DD."),
 ]
 
 ModeOption = Annotated[

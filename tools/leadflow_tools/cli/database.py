@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 import psycopg
 import typer
 from leadflow.errors import LeadflowError
 from leadflow.settings import get_settings
+from rich.markup import escape
 
 from leadflow_tools import migrations
 from leadflow_tools.cli.app import JsonOption, connect_errors, console, db_app, emit_json, where
@@ -20,7 +22,7 @@ from leadflow_tools.local import (
     ensure_database,
     is_local,
 )
-from leadflow_tools.schema import check_current
+from leadflow_tools.schema import check_current, pending
 
 
 @db_app.command("migrate")
@@ -85,8 +87,14 @@ def db_backfill(
     `leadflow db migrate` does this itself; run it after `supabase db push`.
     Example: leadflow db backfill --batch 5000
     """
-    with database_url(get_settings()) as url, psycopg.connect(url, autocommit=True) as conn:
-        changed = migrations.backfill_leads(conn, batch=batch)
+    with (
+        database_url(get_settings()) as url,
+        connect_errors(url),
+    ):
+        # An unmigrated database has nothing to fill: say so (and exit 1), never "0 leads".
+        check_current(url, where(url))
+        with psycopg.connect(url, autocommit=True) as conn:
+            changed = migrations.backfill_leads(conn, batch=batch)
     if as_json:
         emit_json({"leads_changed": changed})
     else:
@@ -160,3 +168,96 @@ def db_stop(as_json: JsonOption = False) -> None:
         emit_json({"running": False})
     else:
         console.print("stopped")
+
+
+@db_app.command("status")
+def db_status(as_json: JsonOption = False) -> None:
+    """Where the database stands: migrations applied and pending, the orchestration settings
+    (kill switch, daily limit, account cap) and how this machine is configured to run.
+
+    Exits 1 when migrations are pending (run `leadflow db migrate`), so a script notices.
+
+    Example: leadflow db status
+    """
+    settings = get_settings()
+    with (
+        database_url(settings) as url,
+        connect_errors(url),
+        psycopg.connect(url, autocommit=True) as conn,
+    ):
+        known = [f"{m.version}_{m.name}" for m in migrations.discover()]
+        missing = pending(conn)
+        row = None
+        found = conn.execute(
+            "select to_regclass('public.orchestration_settings') is not null"
+        ).fetchone()
+        if found and found[0]:
+            cursor = conn.execute("select * from public.orchestration_settings")
+            names = [c.name for c in cursor.description or []]
+            values = cursor.fetchone()
+            if values:
+                # Numbers as JSON numbers (numeric columns arrive as Decimal).
+                row = {
+                    k: float(v) if isinstance(v, Decimal) else v
+                    for k, v in zip(names, values, strict=True)
+                }
+        database = where(url)
+    status = {
+        "database": database,
+        "migrations": {
+            "applied": len(known) - len(missing),
+            "known": len(known),
+            "pending": missing,
+            "latest": known[-1] if known else None,
+        },
+        "kill_switch": None if row is None else ("off" if row["changes_enabled"] else "on"),
+        "orchestration_settings": None
+        if row is None
+        else {k: v for k, v in row.items() if k != "id"},
+        "configured": {
+            "orchestrator_mode": settings.orchestrator_mode.value,
+            "orchestrator_live": settings.orchestrator_live,
+            "google_ads_credentials": not settings.google_ads.missing(),
+            "alert_urls": settings.alert_urls is not None,
+        },
+    }
+    if as_json:
+        emit_json(status)
+    else:
+        console.print(_status_text(status), soft_wrap=True)
+    if missing:
+        raise typer.Exit(1)
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    m = status["migrations"]
+    lines = [f"database: {escape(status['database'])}"]
+    if not m["pending"]:
+        lines.append(f"migrations: {m['applied']} of {m['known']} applied, up to date")
+    else:
+        lines.append(
+            f"migrations: {m['applied']} of {m['known']} applied; {len(m['pending'])} pending "
+            f"({escape(m['pending'][0])} first): run `leadflow db migrate`"
+        )
+    row = status["orchestration_settings"]
+    if row is None:
+        lines.append("orchestration settings: none yet (the schema is not there)")
+    else:
+        switch = status["kill_switch"]
+        lines.append(
+            f"kill switch: {switch.upper()}"
+            + (" — no budget change is sent" if switch == "on" else " — changes may be sent")
+        )
+        cap = row.get("account_daily_cap")
+        lines.append(
+            f"daily limit: {float(row['max_daily_change']) * 100:.1f} % of the day's starting "
+            f"budget; account daily cap: {'none' if cap is None else f'{float(cap):,.2f} euro'}"
+        )
+    c = status["configured"]
+    lines.append(
+        f"this machine: mode {c['orchestrator_mode']}, live switch "
+        f"{'on' if c['orchestrator_live'] else 'off'}, Google Ads credentials "
+        f"{'configured' if c['google_ads_credentials'] else 'missing'}, alert targets "
+        f"{'configured' if c['alert_urls'] else 'none'}"
+    )
+    return "\n".join(lines)

@@ -11,7 +11,7 @@ from leadflow.errors import LeadflowError
 from leadflow.settings import Mode, get_settings
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from leadflow_tools.cli.app import JsonOption, console, emit_json, parse_mode
+from leadflow_tools.cli.app import JsonOption, console, emit_json, parse_day, parse_mode
 
 
 def _demo_mode(value: str) -> Mode:
@@ -33,9 +33,7 @@ def demo(
     ] = None,
     end: Annotated[
         datetime | None,
-        typer.Option(
-            "--end", formats=["%Y-%m-%d"], help="The demo's today (default: today in NL)."
-        ),
+        typer.Option("--end", parser=parse_day, help="The demo's today (default: today in NL)."),
     ] = None,
     industries: Annotated[
         int | None, typer.Option("--industries", help="Industries, 1-15 (default: 15).")

@@ -8,10 +8,11 @@ range with progress, and a dry run without credentials reading the budgets the j
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from leadflow.days import today_nl
 from leadflow.db import Caller
 from leadflow.errors import LeadflowError
 from leadflow.settings import Mode, Settings, get_settings
@@ -26,6 +27,7 @@ from leadflow_tools.cli.app import (
     console,
     emit_json,
     orchestrate_app,
+    parse_day,
     parse_mode,
     service_database,
     show,
@@ -39,10 +41,10 @@ def aggregate_command(
     day: DayOption = None,
     first: Annotated[
         datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="First day of a backfill."),
+        typer.Option("--from", parser=parse_day, help="First day of a backfill."),
     ] = None,
     last: Annotated[
-        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of a backfill.")
+        datetime | None, typer.Option("--to", parser=parse_day, help="Last day of a backfill.")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -62,6 +64,19 @@ def aggregate_command(
         raise LeadflowError("a backfill needs both --from and --to")
     start = (first or day or datetime.combine(default_day("aggregate"), datetime.min.time())).date()
     end = last.date() if last else start
+    # Tomorrow is inside the job window but holds nothing yet: say so instead of writing
+    # zero rows (days further out are refused by the window itself, with its own words).
+    today = today_nl()
+    tomorrow = today + timedelta(days=1)
+    if today < start <= tomorrow:
+        raise LeadflowError(
+            f"nothing to aggregate: {start} has not begun in the Netherlands (today is {today})"
+        )
+    if today < end <= tomorrow:
+        raise LeadflowError(
+            f"nothing to aggregate after today ({today}): --to {end} has not begun;"
+            f" use --to {today} or earlier"
+        )
     settings = get_settings()
     with (
         service_database(settings) as database,
@@ -206,10 +221,62 @@ def _orchestrate_text(job: str, day: date, counts: dict[str, Any], source: dict[
             attention.append(f"{counts[key]} {what}")
     if mode != "dry_run" and counts.get("skipped"):
         attention.append(f"{counts['skipped']} skipped")
-    lines = [head, source_text(source)]
+    if counts.get("refused"):
+        attention.append(f"{counts['refused']} the database would refuse (see below)")
+    lines = [escape(head), escape(source_text(source))]
+    lines += change_lines(counts.get("changes") or [], mode)
     if attention:
-        lines.append("Needs attention: " + "; ".join(attention) + ".")
+        lines.append(escape("Needs attention: " + "; ".join(attention) + "."))
     return "\n".join(lines)
+
+
+def _amount(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.2f}"
+
+
+def _verdict(change: dict[str, Any], mode: str) -> str:
+    """Whether the database accepts a change, in words (and what became of it when sent)."""
+    if change["accepted"] is False:
+        return f"database refuses: {change['refusal']}"
+    if mode == "dry_run":
+        return "database would accept it (dry run: not sent)"
+    outcome = {
+        "success": "applied" if mode == "live" else "validated by Google Ads",
+        "failed": "refused by Google Ads",
+        "unknown": "outcome unknown",
+        "sent": "outcome unknown",
+        "skipped": "not sent",
+    }.get(change["status"], change["status"])
+    error = f": {change['error']}" if change.get("error") else ""
+    return f"database accepted; {outcome}{error}"
+
+
+def change_lines(changes: list[dict[str, Any]], mode: str) -> list[str]:
+    """Every proposed change, one block each (segment, channel, budget, old → new, percent,
+    reason, the database's verdict); then the holds, one line each with why."""
+    moves = [c for c in changes if c["action"] != "hold"]
+    holds = [c for c in changes if c["action"] == "hold"]
+    lines = []
+    if moves:
+        lines.append(f"Proposed changes ({len(moves)}):")
+    for c in moves:
+        pct = "" if c["change_pct"] is None else f" ({c['change_pct']:+.2f} %)"
+        lines += [
+            f"  [bold]{escape(c['segment'])}[/bold] · {c['channel']} · {escape(c['budget'])}",
+            f"    {_amount(c['old_budget_euro'])} → {_amount(c['new_budget_euro'])} euro{pct}"
+            f" — {escape(_verdict(c, mode))}",
+            f"    why: {escape(c['reason'])}",
+        ]
+    if not moves:
+        lines.append("No budget would change.")
+    if holds:
+        lines.append(f"Held ({len(holds)}), budget unchanged:")
+        lines += [
+            f"  {escape(c['segment'])} · {c['channel']} at {_amount(c['old_budget_euro'])} euro:"
+            f" {escape(c['reason'])}"
+            for c in holds
+        ]
+    return lines
 
 
 def _show_run(name: str, day: date, counts: dict[str, Any], gateway: Any, as_json: bool) -> None:
@@ -306,7 +373,7 @@ def orchestrate_command(
 @orchestrate_app.command("rollback")
 def rollback_command(
     day: Annotated[
-        datetime, typer.Option("--day", formats=["%Y-%m-%d"], help="The day whose changes to undo.")
+        datetime, typer.Option("--day", parser=parse_day, help="The day whose changes to undo.")
     ],
     mode: ModeOption = "dry_run",
     as_json: JsonOption = False,

@@ -12,17 +12,17 @@ from leadflow.errors import LeadflowError
 from leadflow.settings import get_settings
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from leadflow_tools.cli.app import JsonOption, console, emit_json, service_database
+from leadflow_tools.cli.app import JsonOption, console, emit_json, parse_day, service_database
 
 
 def report_command(
     first: Annotated[
         datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="First day (default: --to minus 29)."),
+        typer.Option("--from", parser=parse_day, help="First day (default: --to minus 29)."),
     ] = None,
     last: Annotated[
         datetime | None,
-        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (default: the latest plan)."),
+        typer.Option("--to", parser=parse_day, help="Last day (default: the latest plan)."),
     ] = None,
     segment: Annotated[
         str | None, typer.Option("--segment", help="Only this segment code.")
