@@ -99,8 +99,9 @@ begin
                     base, p_new);
     end if;
     if abs(p_new - base) > floor(base * settings.max_daily_change) then
-      return format('more than %s %% from today''s starting budget of %s micros',
-                    settings.max_daily_change * 100, base);
+      return format('%s euro is more than %s %% from today''s starting budget of %s euro',
+                    round(p_new / 1000000.0, 2), trim_scale(settings.max_daily_change * 100),
+                    round(base / 1000000.0, 2));
     end if;
     for ext in
       select e.id, e.observed_micros from private.budget_external_changes e

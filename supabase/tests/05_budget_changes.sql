@@ -84,7 +84,7 @@ select is(
 
 -- The daily limit, the bounds, the mapping, the active flags.
 select matches(pg_temp.decide('9008', 'increase', 60010000, 2),
-  '^skipped: more than 20\.0+ % from today''s starting budget of 50000000 micros',
+  '^skipped: 60\.01 euro is more than 20 % from today''s starting budget of 50\.00 euro',
   'a raise of one cent past +20 % is logged skipped, with the limit as reason');
 select matches(pg_temp.decide('9008', 'decrease', 39990000, -2),
   '^skipped: more than 20\.0+ % from today''s starting budget',

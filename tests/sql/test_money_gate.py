@@ -268,7 +268,7 @@ def test_the_daily_limit_is_exactly_twenty_percent_of_the_days_base(
     [row] = _send(db, run, [_change(name, new, gap=1 if new > START else -1)])
     assert (row["status"] == "sent") is allowed, row
     if not allowed:
-        assert "from today's starting budget of 50000000" in row["error"]
+        assert "is more than 20 % from today's starting budget of 50.00 euro" in row["error"]
 
 
 def test_a_false_report_never_becomes_the_base(db: Database, sql: psycopg.Connection[Any]) -> None:

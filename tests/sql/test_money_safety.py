@@ -248,7 +248,7 @@ def test_case_1_a_failed_change_still_counts_against_the_day(
         caller=SERVICE,
     )
     assert logged[0]["status"] == "skipped"
-    assert "from today's starting budget of 50000000" in logged[0]["error"]
+    assert "from today's starting budget of 50.00 euro" in logged[0]["error"]
 
 
 # --------------------------------------------------------------------------- case 2
