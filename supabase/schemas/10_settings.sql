@@ -49,6 +49,8 @@ create table public.orchestration_settings (
   estimate_max_age_days integer not null default 7 check (estimate_max_age_days >= 1),
   steering_window_days integer not null default 7
     check (steering_window_days between 7 and 364 and steering_window_days % 7 = 0),
+  -- The aggregate job's (leadflow.jobs.aggregate): data that settles late.
+  restate_window_days integer not null default 7 check (restate_window_days between 1 and 60),
   constraint orchestration_settings_elasticity_range
     check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 1),
   updated_at timestamptz not null default now(),
@@ -121,6 +123,10 @@ comment on column public.orchestration_settings.estimate_max_age_days is
 comment on column public.orchestration_settings.steering_window_days is
   'The trailing window (a whole number of weeks: each weekday counts equally) of targets, leads and '
   'spend the controller''s inputs are means over (orchestration_inputs).';
+comment on column public.orchestration_settings.restate_window_days is
+  'The scheduled aggregate measures the trailing this many days (yesterday included) again each run, '
+  'leads and Google Ads metrics: late acceptances and restated cost and conversions reach the stats; '
+  'unchanged rows are not rewritten.';
 comment on column public.orchestration_settings.saturation_lost_share is
   'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
   'holds under target, the estimator skips the day).';
