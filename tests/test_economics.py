@@ -191,3 +191,47 @@ def test_the_cap_is_changed_in_the_sql_editor_and_every_change_is_audited(
                 sql.execute(statement)
     cap = sql.execute("select account_daily_cap from orchestration_settings").fetchone()
     assert cap == (Decimal("900.00"),)
+
+
+def test_the_estimator_learns_only_from_days_that_have_settled(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # 28 days of one segment's campaign at €40 and €80 a day, paid leads = 2 x spend ^ 0.8;
+    # the newest 7 (restate_window_days) at €121-127 with their conversions not yet arrived (Google
+    # Ads credits them to the click's day once the lead comes in, days later).
+    sql.execute("insert into private.clock (id, today) values (true, %s)", (DAY,))
+    row = sql.execute(
+        "select segment_id, customer_id, campaign_id, budget_resource_name"
+        " from segment_campaign_budgets where is_active order by 1 limit 1"
+    ).fetchone()
+    assert row is not None
+    segment, customer, campaign, name = row
+    for index in range(28):
+        day = DAY - timedelta(days=28 - index)
+        spend = (40 if index % 2 == 0 else 80) if index < 21 else 100 + index
+        conversions = 2 * spend**0.8 if index < 21 else 0
+        sql.execute(
+            "insert into ad_campaign_daily_metrics (customer_id, campaign_id, day,"
+            " budget_resource_name, cost_micros, clicks, impressions, conversions,"
+            " search_budget_lost_impression_share) values (%s, %s, %s, %s, %s, 100, 1000, %s, 0.3)",
+            (customer, campaign, day, name, spend * 1_000_000, conversions),
+        )
+
+    def estimate() -> tuple[int, Decimal]:
+        database.rpc("estimate_segment_responses", {"p_day": DAY.isoformat()}, caller=SERVICE)
+        got = sql.execute(
+            "select days_used, own_elasticity from segment_response_estimates"
+            " where segment_id = %s and day = %s",
+            (segment, DAY),
+        ).fetchone()
+        assert got is not None
+        return got[0], got[1]
+
+    # The 21 settled days: 11 at €40, 10 at €80, and the slope is the curve's.
+    days, own = estimate()
+    assert days == 21 and abs(own - Decimal("0.8")) < Decimal("0.001")
+    # Counting the unsettled days (a window of 1) reads their missing conversions as leads
+    # that fall as the spend rises.
+    sql.execute("update orchestration_settings set restate_window_days = 1")
+    days, own = estimate()
+    assert days == 27 and own < Decimal("0.5")
