@@ -46,8 +46,7 @@ as $$
     select o.prior_elasticity as e0, o.elasticity_spread as tau,
            o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat,
            o.elasticity_min as e_min, o.elasticity_max as e_max, o.demand_variance as dv,
-           o.scale_window_days as sw, o.min_accepted_for_value as min_acc,
-           o.restate_window_days as rw
+           o.scale_window_days as sw, o.min_accepted_for_value as min_acc
     from public.orchestration_settings o
     limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
@@ -58,9 +57,7 @@ as $$
   daily as (
     -- Per segment and click day: spend (euro) and Google Ads conversions (on the click's
     -- day), on days the budget limited (impressions lost to budget): there, spend is what
-    -- the budget let through, not what demand asked for. Only settled days: the newest
-    -- restate_window_days are still being restated (conversions arrive days after the
-    -- click), and their low counts at a rising spend would bias the slope down.
+    -- the budget let through, not what demand asked for.
     select cb.segment_id, m.day,
            sum(m.cost_micros) / 1e6 as spend, sum(m.conversions) as conversions,
            max(m.search_budget_lost_impression_share) as lost
@@ -68,7 +65,7 @@ as $$
     join public.ad_campaign_daily_metrics m
       on m.customer_id = cb.customer_id and m.campaign_id = cb.campaign_id
     cross join params p
-    where cb.is_active and m.day >= p_day - p.w and m.day < p_day - p.rw
+    where cb.is_active and m.day >= p_day - p.w and m.day < p_day
     group by cb.segment_id, m.day
   ),
   halves as (
