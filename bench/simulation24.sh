@@ -6,8 +6,10 @@
 # `python bench/simulation24_table.py` prints the Markdown tables in bench/RESULTS.md.
 set -e
 cd "$(dirname "$0")/.."
+OUT="${OUT:-bench/simulation24}"  # OUT=bench/simulation24b: the controller's re-run
+mkdir -p "$OUT"
 run() {  # market scenario seed shortfall-cost
-  out="bench/simulation24/$1_$2_$3_$4.json"
+  out="$OUT/$1_$2_$3_$4.json"
   [ -s "$out" ] && return 0
   .venv/bin/leadflow simulate --market "$1" --scenario "$2" --seed "$3" \
     --shortfall-cost "$4" --json > "$out.tmp" && mv "$out.tmp" "$out"

@@ -1,15 +1,18 @@
 """The issue 24 tables for bench/RESULTS.md, from bench/simulation24/*.json.
 
-Run `bench/simulation24.sh` first; then `.venv/bin/python bench/simulation24_table.py`.
+Run `bench/simulation24.sh` first; then `.venv/bin/python bench/simulation24_table.py`
+(or `... simulation24_table.py DIR` for the runs in another directory, e.g. the controller's
+re-run in bench/simulation24b/).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent / "simulation24"
+HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "simulation24"
 ORDER = ("mixed", "power", "hill", "adstock", "lagged")
 
 

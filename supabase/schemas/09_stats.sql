@@ -87,6 +87,8 @@ create index ad_campaign_daily_metrics_day_idx on public.ad_campaign_daily_metri
 
 comment on table public.ad_campaign_daily_metrics is
   'Google Ads metrics per campaign per day, as fetched by the aggregate job. Admin-only.';
+comment on column public.ad_campaign_daily_metrics.fetched_at is
+  'When the row was fetched with these values (a re-fetch that changes nothing leaves it).';
 comment on column public.ad_campaign_daily_metrics.cost_micros is 'Cost in micros (1,000,000 = 1 euro).';
 comment on column public.ad_campaign_daily_metrics.search_budget_lost_impression_share is
   'Share of impressions lost to a too small budget; near 0 means more budget buys little.';
@@ -126,13 +128,21 @@ begin
     impressions = excluded.impressions,
     conversions = excluded.conversions,
     search_budget_lost_impression_share = excluded.search_budget_lost_impression_share,
-    fetched_at = now();
+    fetched_at = now()
+  -- The aggregate re-fetches a trailing window every run: a row Google Ads has not
+  -- restated is left as it is (no dead tuple, its fetched_at the time it last changed).
+  where (m.budget_resource_name, m.cost_micros, m.clicks, m.impressions, m.conversions,
+         m.search_budget_lost_impression_share)
+        is distinct from (excluded.budget_resource_name, excluded.cost_micros, excluded.clicks,
+                          excluded.impressions, excluded.conversions,
+                          excluded.search_budget_lost_impression_share);
   get diagnostics written = row_count;
   return written;
 end
 $$;
 comment on function public.record_campaign_metrics(date, jsonb) is
-  'Upsert one day of Google Ads campaign metrics [{customer_id, campaign_id, cost_micros, ...}].';
+  'Upsert one day of Google Ads campaign metrics [{customer_id, campaign_id, cost_micros, ...}]; rows '
+  'that did not change are not rewritten. Returns the rows written.';
 revoke execute on function public.record_campaign_metrics(date, jsonb) from public, anon, authenticated;
 grant execute on function public.record_campaign_metrics(date, jsonb) to service_role;
 

@@ -29,6 +29,8 @@ create table public.orchestration_settings (
   -- estimate_segment_responses).
   account_daily_cap numeric(14, 2) check (account_daily_cap is null or account_daily_cap > 0),
   min_margin numeric(4, 3) not null default 0.100 check (min_margin >= 0 and min_margin < 1),
+  shortfall_cost numeric(4, 3) not null default 0.250
+    check (shortfall_cost >= 0 and shortfall_cost <= 2),
   prior_elasticity numeric(4, 3) not null default 0.550
     check (prior_elasticity > 0 and prior_elasticity <= 1),
   elasticity_spread numeric(4, 3) not null default 0.150 check (elasticity_spread > 0),
@@ -47,6 +49,8 @@ create table public.orchestration_settings (
   estimate_max_age_days integer not null default 7 check (estimate_max_age_days >= 1),
   steering_window_days integer not null default 7
     check (steering_window_days between 7 and 364 and steering_window_days % 7 = 0),
+  -- The aggregate job's (leadflow.jobs.aggregate): data that settles late.
+  restate_window_days integer not null default 7 check (restate_window_days between 1 and 60),
   constraint orchestration_settings_elasticity_range
     check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 1),
   updated_at timestamptz not null default now(),
@@ -84,6 +88,10 @@ comment on column public.orchestration_settings.account_daily_cap is
 comment on column public.orchestration_settings.min_margin is
   'Minimum margin on an accepted lead: never raise a budget when the estimated marginal cost per accepted '
   'lead exceeds value x (1 - min_margin). industry_economics overrides it per industry.';
+comment on column public.orchestration_settings.shortfall_cost is
+  'The partner promise: what a lead missed within the partners'' capacity (the day''s target) costs, as '
+  'a fraction of its value (credits, refunds, churn). A lead within the target is worth value x '
+  '(1 - min_margin + shortfall_cost) to the controller; 0: margin alone (docs/FORMULAS.md).';
 comment on column public.orchestration_settings.prior_elasticity is
   'Elasticity (paid leads grow like spend ^ e) a segment is pooled toward when its own data say little.';
 comment on column public.orchestration_settings.elasticity_spread is
@@ -115,6 +123,10 @@ comment on column public.orchestration_settings.estimate_max_age_days is
 comment on column public.orchestration_settings.steering_window_days is
   'The trailing window (a whole number of weeks: each weekday counts equally) of targets, leads and '
   'spend the controller''s inputs are means over (orchestration_inputs).';
+comment on column public.orchestration_settings.restate_window_days is
+  'The scheduled aggregate measures the trailing this many days (yesterday included) again each run, '
+  'leads and Google Ads metrics: late acceptances and restated cost and conversions reach the stats; '
+  'unchanged rows are not rewritten.';
 comment on column public.orchestration_settings.saturation_lost_share is
   'Impressions lost to budget below this share: the budget is not what limits volume (the controller '
   'holds under target, the estimator skips the day).';

@@ -376,3 +376,36 @@ def test_plan_starting_mid_month_assumes_the_unmeasured_days_went_to_plan(
     # 50 - 15 x 50/21 left over 6 working days = 50/21 a day: the plain daily capacity, / 0.7.
     assert capacity == Decimal("2.38")
     assert target == Decimal("3.40")
+
+
+def test_recording_metrics_google_ads_did_not_restate_writes_nothing(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    customer, campaign = sql.execute(
+        "select customer_id, campaign_id from segment_campaign_budgets limit 1"
+    ).fetchone()
+    metrics = {
+        "customer_id": customer,
+        "campaign_id": campaign,
+        "cost_micros": 45_500_000,
+        "clicks": 30,
+        "impressions": 900,
+        "conversions": 2,
+    }
+
+    def record(**changes: Any) -> int:
+        written = database.rpc(
+            "record_campaign_metrics",
+            {"p_day": "2026-12-02", "p_metrics": [{**metrics, **changes}]},
+            caller=SERVICE,
+        )
+        return int(written)
+
+    assert record() == 1
+    fetched = sql.execute("select fetched_at from ad_campaign_daily_metrics").fetchall()
+    assert record() == 0  # the aggregate's next run re-fetches the day: nothing restated
+    assert sql.execute("select fetched_at from ad_campaign_daily_metrics").fetchall() == fetched
+    assert record(conversions=3) == 1  # a conversion credited to the click's day later
+    assert sql.execute("select sum(conversions) from ad_campaign_daily_metrics").fetchone() == (
+        Decimal(3),
+    )

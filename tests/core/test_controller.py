@@ -403,6 +403,8 @@ def test_plausible_signals_mostly_lead_to_a_change() -> None:
         {"lead_elasticity": D("1.5")},
         {"fallback_step": D(0)},
         {"saturation_lost_share": D(1)},
+        {"shortfall_cost": D("-0.01")},
+        {"shortfall_cost": D("2.01")},
     ],
 )
 def test_bad_config_is_refused_at_construction(changes: dict[str, object]) -> None:
@@ -431,9 +433,11 @@ def test_config_is_read_from_the_settings_row_as_json_gives_it() -> None:
         "fallback_step": 0.5,
         "saturation_lost_share": 0.02,
         "min_margin": 0.1,
+        "shortfall_cost": 0.25,
     }
     config = ControllerConfig.from_settings(row)
     assert config.max_daily_change == D("0.15") and config.lead_elasticity == D("0.55")
+    assert config.shortfall_cost == D("0.25")
     assert config.billable_unit_micros == 10_000
 
 

@@ -163,3 +163,75 @@ def test_a_dry_run_without_credentials_reads_the_stored_budgets_only_when_asked(
     assert isinstance(outcome.gateway, StoredBudgets)
     assert outcome.summary()["counts"]["mode"] == "dry_run"
     assert outcome.summary()["day"] == DAY.isoformat()
+
+
+# --------------------------------------------------------------------------- data that settles late
+
+
+def _accepted_pending(sql: psycopg.Connection[Any], day: date) -> tuple[int, int, float]:
+    row = sql.execute(
+        "select sum(leads_accepted), sum(leads_pending), sum(ad_conversions)"
+        " from lead_generation_stats where day = %s",
+        (day,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), float(row[2])
+
+
+def test_a_lead_accepted_two_days_late_reaches_its_days_stats_on_the_next_run(
+    database: Database, sql: psycopg.Connection[Any], ads: InMemoryGoogleAds
+) -> None:
+    day = date(2026, 11, 18)
+    counts = run_job("aggregate", database, SERVICE, day, gateway=ads, triggered_by="test")
+    # The scheduled run measures the trailing restate_window_days (7) up to its day.
+    assert (counts["from"], counts["to"], counts["days"]) == ("2026-11-12", "2026-11-18", 7)
+    accepted, pending, conversions = _accepted_pending(sql, day)
+    assert pending > 0 and conversions == 0
+    # Two days later the partners decide on that day's pending leads, and Google Ads
+    # restates the day's cost and conversions (credited to the click's day).
+    sql.execute(
+        "update leads set status = 'accepted' where status = 'pending'"
+        " and (created_at at time zone 'Europe/Amsterdam')::date = %s",
+        (day,),
+    )
+    campaigns = _metrics_for_every_budget(sql, ads, day)
+    later = run_job(
+        "aggregate", database, SERVICE, date(2026, 11, 20), gateway=ads, triggered_by="test"
+    )
+    assert (later["from"], later["to"]) == ("2026-11-14", "2026-11-20")
+    assert later["campaign_days"] == campaigns
+    assert _accepted_pending(sql, day) == (accepted + pending, 0, campaigns * 3.0)
+    asked = [c.args["day"] for c in ads.calls if c.method == "daily_metrics"]
+    assert asked[-7:] == [date(2026, 11, 14 + i) for i in range(7)]
+    # Idempotent: nothing changed since, so the next run over the same days writes nothing.
+    again = run_job(
+        "aggregate", database, SERVICE, date(2026, 11, 20), gateway=ads, triggered_by="test"
+    )
+    assert again["rows_written"] == 0
+
+
+def test_a_restate_window_of_one_day_measures_only_the_day(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    sql.execute("update orchestration_settings set restate_window_days = 1")
+    counts = run_job(
+        "aggregate", database, SERVICE, date(2026, 11, 18), gateway=None, triggered_by="test"
+    )
+    assert (counts["from"], counts["to"], counts["days"]) == ("2026-11-18", "2026-11-18", 1)
+    # An explicit range (a backfill) is measured as asked.
+    ranged = run_job(
+        "aggregate",
+        database,
+        SERVICE,
+        date(2026, 11, 10),
+        gateway=None,
+        triggered_by="test",
+        last=date(2026, 11, 12),
+    )
+    assert ranged["days"] == 3
+
+
+def test_restate_window_days_is_checked(sql: psycopg.Connection[Any]) -> None:
+    for bad in (0, 61):
+        with pytest.raises(psycopg.errors.CheckViolation):
+            sql.execute("update orchestration_settings set restate_window_days = %s", (bad,))

@@ -111,8 +111,8 @@ def test_the_oracle_beats_the_floor_and_the_margin_is_its_parts(small: Simulatio
     assert data["oracle_above_floor"] == rows["oracle"]["margin_above_floor"] > 0
     assert data["reconverge_tolerance"] == RECONVERGED_WITHIN == 0.20
     assert data["shortfall_cost"] == SMALL.shortfall_cost == 0.25
-    # The controller does not read a shortfall cost yet (the hook reports it).
-    assert data["controller_shortfall_cost"] == "not supported"
+    # The controller is given the same shortfall cost (its settings column, read back).
+    assert data["controller_shortfall_cost"] == 0.25
     for strategy in STRATEGIES:
         m = small.metrics[strategy]
         assert m.margin == pytest.approx(m.revenue - m.spend - m.shortfall_cost)
@@ -477,3 +477,5 @@ def test_an_unknown_market_is_refused_with_the_names() -> None:
         SimulationOptions(market="banana")  # type: ignore[arg-type]
     with pytest.raises(LeadflowError, match="shortfall"):
         SimulationOptions(shortfall_cost=-1)
+    with pytest.raises(LeadflowError, match="between 0 and 2"):  # the settings column's check
+        SimulationOptions(shortfall_cost=2.5)

@@ -148,9 +148,9 @@ class SimulationOptions:
 
     def __post_init__(self) -> None:
         check_market(self.market)
-        if not 0 <= self.shortfall_cost <= 5:
+        if not 0 <= self.shortfall_cost <= 2:
             raise LeadflowError(
-                f"--shortfall-cost must be between 0 and 5 (x the lead's value), "
+                f"--shortfall-cost must be between 0 and 2 (x the lead's value), "
                 f"not {self.shortfall_cost}"
             )
         if self.scenario not in SCENARIOS:
@@ -371,9 +371,9 @@ class SimulationResult:
     """The account's daily cap in euro (account-cap and mixed), else None."""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
-    controller_shortfall: str = "not supported"
-    """Whether the controller was given the shortfall cost: the column it was written to,
-    or "not supported" (the controller maximises margin alone; see `_give_controller`)."""
+    controller_shortfall: float | str = "not supported"
+    """The shortfall cost the controller was given, as its settings column holds it (read
+    back), or "not supported" (the controller maximises margin alone; `_give_controller`)."""
 
     def pending_share(self, strategy: Strategy = "leadflow") -> float | None:
         """Share of a day's leads still pending when the morning's aggregate measured it
@@ -1227,15 +1227,15 @@ def run_simulation(
     )
 
 
-#: The settings column the controller will read the shortfall cost from (issue 24, being
-#: added by the controller's side): a share of the lead's value, like `--shortfall-cost`.
+#: The settings column the controller reads the shortfall cost from: a share of the lead's
+#: value, like `--shortfall-cost`.
 SHORTFALL_SETTING = "shortfall_cost"
 
 
-def _give_controller(url: str, shortfall_cost: float) -> str:
-    """The hook for the controller's side of the partner promise: when
-    `orchestration_settings` has a SHORTFALL_SETTING column, the run's shortfall cost is
-    written there (before the strategies' databases are copied) and its name returned;
+def _give_controller(url: str, shortfall_cost: float) -> float | str:
+    """The controller's side of the partner promise: when `orchestration_settings` has a
+    SHORTFALL_SETTING column, the run's shortfall cost is written there (before the
+    strategies' databases are copied) and the value the column then holds returned;
     otherwise "not supported" and the controller maximises margin alone."""
     with psycopg.connect(url, autocommit=True) as conn:
         found = conn.execute(
@@ -1245,11 +1245,13 @@ def _give_controller(url: str, shortfall_cost: float) -> str:
         ).fetchone()
         if found is None:
             return "not supported"
-        conn.execute(
-            f"update public.orchestration_settings set {SHORTFALL_SETTING} = %s",
+        held = conn.execute(
+            f"update public.orchestration_settings set {SHORTFALL_SETTING} = %s "
+            f"returning {SHORTFALL_SETTING}",
             (shortfall_cost,),
-        )
-    return f"orchestration_settings.{SHORTFALL_SETTING}"
+        ).fetchone()
+    assert held is not None
+    return float(held[0])
 
 
 # --------------------------------------------------------------------------- the metrics

@@ -25,7 +25,9 @@ The economics (when the signal carries the value of an accepted lead)::
 
     elasticity e        = the segment's estimated elasticity, else config.lead_elasticity
     marginal cost per accepted lead M = marginal CPL / acceptance rate
-    worth               = value x (1 - minimum margin)
+    worth               = value x (1 - minimum margin + shortfall cost)   (a lead within
+                          the target also saves what a lead missed within the partners'
+                          capacity costs; config.shortfall_cost, 0: margin alone)
     never raise when M >= worth (hold, the reason names M and the value);
     with recent paid leads (at the week's spend), the budget where the next accepted lead
     costs exactly `worth` and the leads it buys are

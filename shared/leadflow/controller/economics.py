@@ -2,12 +2,18 @@
 and how far the budget may go before the next accepted lead costs more than it earns.
 
     marginal cost per accepted lead M = marginal CPL / acceptance rate
-    worth                             = value x (1 - minimum margin)
+    worth                             = value x (1 - minimum margin + shortfall cost)
     worth_budget = spend x (worth / M) ^ (1 / (1 - e))
     worth_leads  = expected + paid x ((worth / M) ^ (e / (1 - e)) - (current / spend) ^ e)
 
 (relative to the week's spend M is measured at, not to the current budget; `expected` is
 at the current budget). See the package docstring and docs/FORMULAS.md.
+
+The partner promise: the controller only buys leads within the day's target (partner
+capacity), and a lead bought there also saves the shortfall cost a lead missed within the
+capacity costs (`ControllerConfig.shortfall_cost`, a fraction of the value), so it is worth
+value x (1 - min margin + shortfall cost). A lead beyond the target would be worth at most
+value x (1 - min margin) and is never steered to (the target caps the leads bought).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ class Economics:
     value: Decimal
     min_margin: Decimal
     worth: Decimal
-    """value x (1 - min_margin): the most the next accepted lead may cost."""
+    """value x (1 - min_margin + shortfall): the most the next accepted lead within the
+    target may cost."""
     worth_leads: Decimal | None
     """Leads/day at the budget where the next accepted lead costs `worth` (None: unknown)."""
     worth_budget: Decimal | None
@@ -40,13 +47,24 @@ class Economics:
     week's) x (worth / M) ^ (1 / (1 - e)). The ratio is relative to that spend, not to the
     current budget: after a run of raises the current budget is above the week's spend, and
     scaling it would overshoot (and after cuts undershoot) the budget the curve names."""
+    shortfall: Decimal = Decimal(0)
+    """The shortfall cost (a fraction of the value) a lead bought within the target saves."""
 
     def describe(self) -> str:
         """The next accepted lead's cost against its worth, for a reason."""
-        return (
+        cost = (
             f"{eur(self.marginal)} (marginal CPL {eur(self.marginal_cpl)} ÷ acceptance "
-            f"{share(self.acceptance)}) against its value {eur(self.value)} less the "
-            f"{share(self.min_margin)} minimum margin ({eur(self.worth)})"
+            f"{share(self.acceptance)})"
+        )
+        if not self.shortfall:
+            return (
+                f"{cost} against its value {eur(self.value)} less the "
+                f"{share(self.min_margin)} minimum margin ({eur(self.worth)})"
+            )
+        return (
+            f"{cost} against its worth {eur(self.worth)} (its value {eur(self.value)} less the "
+            f"{share(self.min_margin)} minimum margin, plus the {share(self.shortfall)} "
+            "shortfall cost a lead missed within the partners' capacity costs)"
         )
 
 
@@ -88,7 +106,7 @@ def economics(
     else:
         return None
     marginal = next_cpl / acceptance
-    worth = value * (1 - margin)
+    worth = value * (1 - margin + c.shortfall_cost)
     worth_leads = worth_budget = None
     if observed and paid is not None and spend is not None and e < 1 and marginal > 0:
         ratio = worth / marginal
@@ -108,13 +126,22 @@ def economics(
         if not (worth_budget.is_finite() and worth_leads.is_finite()):
             worth_leads = worth_budget = None
     return Economics(
-        marginal, next_cpl, acceptance, Decimal(value), margin, worth, worth_leads, worth_budget
+        marginal,
+        next_cpl,
+        acceptance,
+        Decimal(value),
+        margin,
+        worth,
+        worth_leads,
+        worth_budget,
+        c.shortfall_cost,
     )
 
 
 def value_per_euro(s: SegmentSignal, c: ControllerConfig, old: int) -> tuple[float | None, float]:
-    """Accepted-lead value the next euro of budget buys at the current budget, and the
-    elasticity; (None, e) when unknown."""
+    """Accepted-lead value the next euro of budget buys at the current budget (a lead within
+    the target counted at its worth, the shortfall it saves included), and the elasticity;
+    (None, e) when unknown."""
     e = float(elasticity(s, c))
     paid, value = as_decimal(s.paid_leads), s.lead_value_micros
     acceptance = as_decimal(s.acceptance_rate) if s.acceptance_rate is not None else Decimal(1)
@@ -132,5 +159,5 @@ def value_per_euro(s: SegmentSignal, c: ControllerConfig, old: int) -> tuple[flo
     margin = as_decimal(s.min_margin) if s.min_margin is not None else Decimal(0)
     if margin is None or not 0 <= margin < 1:
         return None, e
-    worth = float(value) * (1 - float(margin))
+    worth = float(value) * (1 - float(margin) + float(c.shortfall_cost))
     return worth * float(acceptance) * e * float(paid) / old, e

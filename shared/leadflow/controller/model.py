@@ -44,6 +44,10 @@ class ControllerConfig:
     saturation_lost_share: Decimal
     """Lost impression share (budget) below this: the budget is not what limits volume
     (under target: hold; over target: cut from actual spend). 0 disables; 0 <= x < 1."""
+    shortfall_cost: Decimal = Decimal(0)
+    """The partner promise: what a lead missed within the day's target (partner capacity)
+    costs the marketplace, as a fraction of its value; a lead within the target is worth
+    value x (1 - min_margin + shortfall_cost) to buy. 0: margin alone; 0 <= x <= 2."""
 
     def __post_init__(self) -> None:
         _require_decimal("max_daily_change", self.max_daily_change, 0, 1)
@@ -62,6 +66,7 @@ class ControllerConfig:
         _require_decimal("saturation_lost_share", self.saturation_lost_share, 0, 1)
         if self.saturation_lost_share >= 1:
             raise ValueError("saturation_lost_share must be less than 1")
+        _require_decimal("shortfall_cost", self.shortfall_cost, 0, 2)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ControllerConfig:
@@ -80,6 +85,7 @@ class ControllerConfig:
             lead_elasticity=number("prior_elasticity"),
             fallback_step=number("fallback_step"),
             saturation_lost_share=number("saturation_lost_share"),
+            shortfall_cost=number("shortfall_cost"),
         )
 
 

@@ -56,16 +56,17 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
         worth_leads = next_lead.worth_leads
         if worth_leads is not None and worth_leads < target:
             # Leads past the budget where the next accepted one costs its worth lose money.
-            target = max(worth_leads, Decimal(0))
+            planned, target = target, max(worth_leads, Decimal(0))
             gap = target - expected
             told_worth = (
                 f"only {leads(target)} leads/day are worth buying (the next accepted lead "
-                f"costs {next_lead.describe()}); "
+                f"costs {next_lead.describe()}), so {not_bought(planned, target)}; "
             )
         if gap > 0 and next_lead.marginal >= next_lead.worth:
             return hold(
                 f"Holding: under target by {leads(gap)} leads/day, but the next accepted lead "
-                f"would cost {next_lead.describe()}."
+                f"would cost {next_lead.describe()}: it is not bought, as it would cost more "
+                "than it is worth."
             )
 
     band = max(c.dead_band * target, c.min_gap_leads)
@@ -81,9 +82,12 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
     if told_worth:
         told = f"{upper(told_worth)}{lower(told)}"
     if abs(gap) <= band:
+        worth = ""
+        if told_worth and next_lead is not None:
+            worth = f"; {not_bought(checked.target, target)} ({next_lead.describe()})"
         return hold(
             f"Holding: {leads(target)} leads/day targeted, {leads(expected)} expected, "
-            f"a gap of {leads(gap)} within the dead band of ±{leads(band)}."
+            f"a gap of {leads(gap)} within the dead band of ±{leads(band)}{worth}."
         )
     saturated = lost is not None and lost < c.saturation_lost_share
     if gap > 0 and saturated and lost is not None:
@@ -92,6 +96,14 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
             "to budget, so more money would buy few leads."
         )
     return _change(s, c, old, gap, told, paid, spend, target_cpl, saturated, next_lead)
+
+
+def not_bought(planned: Decimal, bought: Decimal) -> str:
+    """The leads of the target not bought as they would cost more than they are worth."""
+    return (
+        f"{leads(planned - bought)} of the {leads(planned)} leads/day planned are not bought: "
+        "they would cost more than they are worth"
+    )
 
 
 def _checked(s: SegmentSignal, c: ControllerConfig) -> _Inputs | Decision:

@@ -1,10 +1,18 @@
-"""aggregate(day or range): lead_generation_stats from leads and Google Ads metrics."""
+"""aggregate(day or range): lead_generation_stats from leads and Google Ads metrics.
+
+Data settles late: partners accept or reject a lead hours to days after it arrives, and
+Google Ads restates a day's cost and conversions for days (a conversion is credited to the
+click's day). So the scheduled run (`restate=True`) measures not only yesterday but the
+trailing `orchestration_settings.restate_window_days` days up to it, the Google Ads metrics
+of each re-fetched; `aggregate_lead_stats` upserts only the rows that changed, so a rerun
+over settled days writes nothing.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from leadflow.days import chunks, days_between
@@ -30,12 +38,18 @@ def aggregate(
     gateway: GoogleAdsGateway | None = None,
     triggered_by: str = "cli",
     on_progress: Progress | None = None,
+    restate: bool = False,
 ) -> dict[str, Any]:
     """Recompute stats for the Dutch days `first`..`last` (one day when `last` is None).
 
+    With `restate` and one day, the trailing `restate_window_days` days up to it (the
+    settings') are recomputed: what settled since they were last measured is restated.
     With a gateway, each day's Google Ads metrics are fetched and stored first.
     Returns the run's counts.
     """
+    if restate and last is None:
+        last = first
+        first = first - timedelta(days=restate_window_days(db, caller) - 1)
     last = last or first
     if first > last:
         raise LeadflowError(f"aggregate: from {first} is after to {last}")
@@ -71,3 +85,9 @@ def aggregate(
                 on_progress(done, total)
         run.counts["rows_written"] = written
     return run.counts
+
+
+def restate_window_days(db: Database, caller: Caller) -> int:
+    """The days the scheduled aggregate measures again, yesterday included (the settings')."""
+    settings = db.rpc("orchestration_settings_get", caller=caller, read_only=True)
+    return max(1, int(settings["restate_window_days"]))

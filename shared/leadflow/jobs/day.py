@@ -82,7 +82,9 @@ def run_job(
     """Run one job for its own `day` (aggregate: the day measured, or `day`..`last`);
     returns its counts.
 
-    aggregate fetches Google Ads metrics when there is a gateway; orchestrate needs one.
+    aggregate fetches Google Ads metrics when there is a gateway; for one day it measures
+    again the trailing `restate_window_days` up to it (late acceptances, restated Google
+    Ads metrics). orchestrate needs a gateway.
     """
     if job == "aggregate":
         return aggregate(
@@ -93,6 +95,7 @@ def run_job(
             gateway=gateway,
             triggered_by=triggered_by,
             on_progress=on_progress,
+            restate=last is None,
         )
     if last is not None and last != day:
         raise LeadflowError(f"{job} runs for one day, not a range")
