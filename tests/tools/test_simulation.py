@@ -468,7 +468,12 @@ def test_the_command_refuses_an_unknown_market_in_one_line() -> None:
     result = _run("simulate", "--market", "banana", "--json")
     assert result.returncode == 1
     assert json.loads(result.stderr) == {
-        "error": "--market must be one of classic, power, hill, adstock, lagged, mixed, not banana"
+        "error": {
+            "code": "failed",
+            "message": "--market must be one of classic, power, hill, adstock, lagged, mixed, "
+            "not banana",
+            "details": None,
+        }
     }
 
 
