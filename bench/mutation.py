@@ -70,6 +70,9 @@ CLAIMS = "claims_and_caps"
 OBSERVATIONS = "budget_observations"
 RUNS = "job_runs"
 LOG = "orchestration_log"
+LEASE_CHECK = (
+    "if not found or run.status <> 'running' or run.heartbeat_at < now() - private.job_lease() then"
+)
 
 SQL_MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -99,19 +102,43 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "account cap at the claim: total == cap refused (>= instead of >)",
-        (sql(CLAIMS, "if total + r.new_amount_micros - standing > cap then", "if total + r.new_amount_micros - standing >= cap then"),),
+        (
+            sql(
+                CLAIMS,
+                "if total + r.new_amount_micros - standing > cap then",
+                "if total + r.new_amount_micros - standing >= cap then",
+            ),
+        ),
     ),
     Mutant(
         "account cap at the claim: one cent over the cap allowed (> cap + 1 cent)",
-        (sql(CLAIMS, "if total + r.new_amount_micros - standing > cap then", "if total + r.new_amount_micros - standing > cap + 10000 then"),),
+        (
+            sql(
+                CLAIMS,
+                "if total + r.new_amount_micros - standing > cap then",
+                "if total + r.new_amount_micros - standing > cap + 10000 then",
+            ),
+        ),
     ),
     Mutant(
         "account cap at the log: total == cap refused (>= instead of >)",
-        (sql(CLAIMS, "if total + new_amount - standing > cap then", "if total + new_amount - standing >= cap then"),),
+        (
+            sql(
+                CLAIMS,
+                "if total + new_amount - standing > cap then",
+                "if total + new_amount - standing >= cap then",
+            ),
+        ),
     ),
     Mutant(
         "account cap at the log: one cent over the cap logged pending",
-        (sql(CLAIMS, "if total + new_amount - standing > cap then", "if total + new_amount - standing > cap + 10000 then"),),
+        (
+            sql(
+                CLAIMS,
+                "if total + new_amount - standing > cap then",
+                "if total + new_amount - standing > cap + 10000 then",
+            ),
+        ),
     ),
     Mutant(
         "account cap counts only active segments' budgets",
@@ -119,8 +146,9 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
             sql(
                 OBSERVATIONS,
                 "  from public.segment_campaign_budgets cb\n$$;",
-                "  from public.segment_campaign_budgets cb\n  where cb.is_active and exists (select 1 from"
-                " public.lead_segments s where s.id = cb.segment_id and s.is_active)\n$$;",
+                "  from public.segment_campaign_budgets cb\n  where cb.is_active and exists ("
+                "select 1 from public.lead_segments s where s.id = cb.segment_id and s.is_active)"
+                "\n$$;",
             ),
         ),
     ),
@@ -145,7 +173,13 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "sign of the gap not checked",
-        (sql(RULES, "if p_kind = 'adjust' and p_old is not null\n", "if false and p_old is not null\n"),),
+        (
+            sql(
+                RULES,
+                "if p_kind = 'adjust' and p_old is not null\n",
+                "if false and p_old is not null\n",
+            ),
+        ),
     ),
     Mutant(
         "live changes not limited to today",
@@ -171,7 +205,8 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
         (
             sql(
                 RULES,
-                "if abs(p_new - ext.observed_micros) > floor(ext.observed_micros * settings.max_daily_change) then",
+                "if abs(p_new - ext.observed_micros) > "
+                "floor(ext.observed_micros * settings.max_daily_change) then",
                 "if false then",
             ),
         ),
@@ -183,16 +218,37 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "hold rows sendable (the trigger and the claim let a pending hold through)",
         (
-            sql(RULES, "if new.status = 'pending' then\n      raise exception 'a hold is never sent", "if false then\n      raise exception 'a hold is never sent"),
-            sql(CLAIMS, "when r.action = 'hold' then 'a hold is never sent'", "when r.action = 'hold' then null"),
+            sql(
+                RULES,
+                "if new.status = 'pending' then\n      raise exception 'a hold is never sent",
+                "if false then\n      raise exception 'a hold is never sent",
+            ),
+            sql(
+                CLAIMS,
+                "when r.action = 'hold' then 'a hold is never sent'",
+                "when r.action = 'hold' then null",
+            ),
         ),
     ),
     Mutant(
         "hold rows sendable (logged pending, unchecked by the trigger and the claim)",
         (
-            sql(CLAIMS, "when act = 'hold' then 'hold: ' || coalesce(nullif(btrim(d.reason), ''), 'no change')", "when act = 'hold' then null"),
-            sql(RULES, "if new.status = 'pending' then\n      raise exception 'a hold is never sent", "if false then\n      raise exception 'a hold is never sent"),
-            sql(CLAIMS, "when r.action = 'hold' then 'a hold is never sent'", "when r.action = 'hold' then null"),
+            sql(
+                CLAIMS,
+                "when act = 'hold' then 'hold: ' || "
+                "coalesce(nullif(btrim(d.reason), ''), 'no change')",
+                "when act = 'hold' then null",
+            ),
+            sql(
+                RULES,
+                "if new.status = 'pending' then\n      raise exception 'a hold is never sent",
+                "if false then\n      raise exception 'a hold is never sent",
+            ),
+            sql(
+                CLAIMS,
+                "when r.action = 'hold' then 'a hold is never sent'",
+                "when r.action = 'hold' then null",
+            ),
         ),
     ),
     Mutant(
@@ -201,7 +257,8 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
             sql(
                 OBSERVATIONS,
                 "insert into private.budget_external_changes (budget_resource_name, record_micros, "
-                "observed_micros)\n      values (seen.budget_resource_name, rec, seen.amount_micros)\n"
+                "observed_micros)\n      values (seen.budget_resource_name, rec, "
+                "seen.amount_micros)\n"
                 "      on conflict do nothing;",
                 "update private.budget_records set amount_micros = seen.amount_micros"
                 " where budget_resource_name = seen.budget_resource_name;",
@@ -213,7 +270,8 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
         (
             sql(
                 CLAIMS,
-                "old_amount := case when p_day = today then private.budget_record(d.budget_resource_name) end;",
+                "old_amount := case when p_day = today then "
+                "private.budget_record(d.budget_resource_name) end;",
                 "old_amount := d.old_amount_micros::bigint;",
             ),
         ),
@@ -243,7 +301,9 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "whole cents not checked (log's argument check and change_refusal)",
         (
-            sql(CLAIMS, "                or (e ->> 'new_amount_micros')::numeric % 10000 <> 0\n", ""),
+            sql(
+                CLAIMS, "                or (e ->> 'new_amount_micros')::numeric % 10000 <> 0\n", ""
+            ),
             sql(RULES, "if p_new < 0 or p_new % 10000 <> 0 then", "if p_new < 0 then"),
         ),
     ),
@@ -256,7 +316,7 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
         (
             sql(
                 RUNS,
-                "if not found or run.status <> 'running' or run.heartbeat_at < now() - private.job_lease() then",
+                LEASE_CHECK,
                 "if false then",
             ),
         ),
@@ -266,14 +326,20 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
         (
             sql(
                 RUNS,
-                "if not found or run.status <> 'running' or run.heartbeat_at < now() - private.job_lease() then",
+                LEASE_CHECK,
                 "if not found or run.status <> 'running' then",
             ),
         ),
     ),
     Mutant(
         "job_runs trigger allows revival of an ended run",
-        (sql(RUNS, "if old.status <> 'running' then\n    raise exception 'job run % has ended", "if false then\n    raise exception 'job run % has ended"),),
+        (
+            sql(
+                RUNS,
+                "if old.status <> 'running' then\n    raise exception 'job run % has ended",
+                "if false then\n    raise exception 'job run % has ended",
+            ),
+        ),
     ),
     Mutant(
         "service_role granted update on the log",
@@ -287,7 +353,13 @@ SQL_MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "complete accepts rows that were never sent",
-        (sql(CLAIMS, "where l.id = r.id and l.run_id = p_run_id and l.status = 'sent'", "where l.id = r.id and l.run_id = p_run_id"),),
+        (
+            sql(
+                CLAIMS,
+                "where l.id = r.id and l.run_id = p_run_id and l.status = 'sent'",
+                "where l.id = r.id and l.run_id = p_run_id",
+            ),
+        ),
     ),
 )
 
@@ -296,25 +368,52 @@ def py(path: str, old: str, new: str, count: int = 1) -> Edit:
     return Edit(path, old, new, count)
 
 
-CONTROLLER_TESTS = ("tests/test_controller_rules.py", "tests/test_controller_steering.py", "tests/test_controller.py")
+CONTROLLER_TESTS = (
+    "tests/test_controller_rules.py",
+    "tests/test_controller_steering.py",
+    "tests/test_controller.py",
+)
 GATEWAY_TESTS = ("tests/test_google_ads.py",)
 ENTRY_TESTS = ("tests/test_job_functions.py",)
 ORCHESTRATE_TESTS = ("tests/test_orchestrate.py", "tests/test_money_safety.py")
 
+UNKNOWN_RESULT = (
+    "                results[change.key] = "
+    'BudgetResult(change.key, "unknown", self._clean(message))\n'
+)
+
 PY_MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "controller: the final sign rule removed",
-        (py("controller/rules.py", "if (gap > 0 and new < old) or (gap < 0 and new > old) or gap == 0:", "if False:"),),
+        (
+            py(
+                "controller/rules.py",
+                "if (gap > 0 and new < old) or (gap < 0 and new > old) or gap == 0:",
+                "if False:",
+            ),
+        ),
         CONTROLLER_TESTS,
     ),
     Mutant(
         "controller: the final daily-limit rule removed",
-        (py("controller/rules.py", "if abs(new - old) * denominator > old * numerator:", "if False:"),),
+        (
+            py(
+                "controller/rules.py",
+                "if abs(new - old) * denominator > old * numerator:",
+                "if False:",
+            ),
+        ),
         CONTROLLER_TESTS,
     ),
     Mutant(
         "controller: the final bounds rule removed",
-        (py("controller/rules.py", "if not s.min_budget_micros <= new <= s.max_budget_micros:", "if False:"),),
+        (
+            py(
+                "controller/rules.py",
+                "if not s.min_budget_micros <= new <= s.max_budget_micros:",
+                "if False:",
+            ),
+        ),
         CONTROLLER_TESTS,
     ),
     Mutant(
@@ -327,21 +426,32 @@ PY_MUTANTS: tuple[Mutant, ...] = (
         (
             py(
                 "google_ads_api.py",
-                '                results[change.key] = BudgetResult(change.key, "unknown", self._clean(message))\n',
-                '                results[change.key] = BudgetResult(change.key, "unknown", self._clean(message))\n'
-                "                resend.append(change)\n",
+                UNKNOWN_RESULT,
+                UNKNOWN_RESULT + "                resend.append(change)\n",
             ),
         ),
         GATEWAY_TESTS,
     ),
     Mutant(
         "gateway: an operation whose result is missing counts as applied",
-        (py("google_ads_api.py", "elif not validate_only and not _has_result(response, index):", "elif False:"),),
+        (
+            py(
+                "google_ads_api.py",
+                "elif not validate_only and not _has_result(response, index):",
+                "elif False:",
+            ),
+        ),
         GATEWAY_TESTS,
     ),
     Mutant(
         "gateway: a permanently refused operation is sent again",
-        (py("google_ads_api.py", 'if kind == "transient":\n                    resend.append(change)', "resend.append(change)"),),
+        (
+            py(
+                "google_ads_api.py",
+                'if kind == "transient":\n                    resend.append(change)',
+                "resend.append(change)",
+            ),
+        ),
         GATEWAY_TESTS,
     ),
     Mutant(
@@ -350,24 +460,42 @@ PY_MUTANTS: tuple[Mutant, ...] = (
             py(
                 "jobs/entry.py",
                 'return token.count(".") == 2 and _verified_identity(token, settings)',
-                'return secret is None or _verified_identity(token, settings)',
+                "return secret is None or _verified_identity(token, settings)",
             ),
         ),
         ENTRY_TESTS,
     ),
     Mutant(
         "job auth: an OIDC token of another service account accepted",
-        (py("jobs/entry.py", 'return claims.get("email") == email and claims.get("email_verified") is True', "return True"),),
+        (
+            py(
+                "jobs/entry.py",
+                'return claims.get("email") == email and claims.get("email_verified") is True',
+                "return True",
+            ),
+        ),
         ENTRY_TESTS,
     ),
     Mutant(
         "orchestrator: a row its claim returned as skipped is sent",
-        (py("jobs/orchestrate.py", 'to_send = [row for row in claimed if row["status"] == "sent"]', "to_send = list(claimed)"),),
+        (
+            py(
+                "jobs/orchestrate.py",
+                'to_send = [row for row in claimed if row["status"] == "sent"]',
+                "to_send = list(claimed)",
+            ),
+        ),
         ORCHESTRATE_TESTS,
     ),
     Mutant(
         "orchestrator: a claim older than the send window is still sent",
-        (py("jobs/orchestrate.py", "if time.monotonic() - claimed_at > SEND_WITHIN_SECONDS:", "if False:"),),
+        (
+            py(
+                "jobs/orchestrate.py",
+                "if time.monotonic() - claimed_at > SEND_WITHIN_SECONDS:",
+                "if False:",
+            ),
+        ),
         ORCHESTRATE_TESTS,
     ),
 )
@@ -377,11 +505,14 @@ def _apply(mutant: Mutant, directory: Path) -> None:
     for edit in mutant.edits:
         files = sorted(directory.glob(edit.glob))
         if len(files) != 1:
-            raise SystemExit(f"{mutant.name}: {edit.glob} matches {len(files)} files in {directory}")
+            raise SystemExit(
+                f"{mutant.name}: {edit.glob} matches {len(files)} files in {directory}"
+            )
         text = files[0].read_text()
         if text.count(edit.old) != edit.count:
             raise SystemExit(
-                f"{mutant.name}: the snippet is found {text.count(edit.old)} times in {files[0].name}, "
+                f"{mutant.name}: the snippet is found {text.count(edit.old)} times in "
+                f"{files[0].name}, "
                 f"not {edit.count}: the mutant list no longer follows the code\n{edit.old}"
             )
         files[0].write_text(text.replace(edit.old, edit.new))
@@ -403,26 +534,50 @@ def _run(mutant: Mutant, kind: str, timeout: float) -> tuple[bool, float, str]:
             env["PYTHONPATH"] = os.pathsep.join([tmp, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
             env["PYTHONDONTWRITEBYTECODE"] = "1"
             _check_import(env, copy)
-        command = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *mutant.tests]
+        command = [
+            PYTHON,
+            "-m",
+            "pytest",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            *mutant.tests,
+        ]
         started = time.monotonic()
         try:
-            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(
+                command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
-            return False, time.monotonic() - started, f"timed out after {timeout:.0f} s (counted as survived)"
+            return (
+                False,
+                time.monotonic() - started,
+                f"timed out after {timeout:.0f} s (counted as survived)",
+            )
         seconds = time.monotonic() - started
         lines = [line for line in done.stdout.splitlines() if line.strip()]
         failed = [line for line in lines if line.startswith(("FAILED", "ERROR"))]
-        last = (failed[0] if failed else lines[-1] if lines else done.stderr.strip()[-200:])
+        last = failed[0] if failed else lines[-1] if lines else done.stderr.strip()[-200:]
         if done.returncode not in (0, 1):
             # 2-5: interrupted, internal error, usage error, nothing collected: not a kill.
-            raise SystemExit(f"{mutant.name}: pytest exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise SystemExit(
+                f"{mutant.name}: pytest exited {done.returncode}\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         return done.returncode == 1, seconds, last
 
 
 def _check_import(env: dict[str, str], copy: Path) -> None:
     probe = subprocess.run(
         [PYTHON, "-c", "import leadflow; print(leadflow.__file__)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     if not Path(probe.stdout.strip()).is_relative_to(copy):
         raise SystemExit(f"the mutated copy is not the one imported: {probe.stdout.strip()}")
@@ -455,9 +610,9 @@ def main() -> int:
     survived = 0
     for kind, rows in table.items():
         if rows:
-            killed = sum(1 for row in rows if row[1])
-            survived += len(rows) - killed
-            print(f"{kind}: {killed}/{len(rows)} killed ({100 * killed / len(rows):.0f} %)")
+            dead = sum(1 for row in rows if row[1])
+            survived += len(rows) - dead
+            print(f"{kind}: {dead}/{len(rows)} killed ({100 * dead / len(rows):.0f} %)")
     print(f"total time {time.monotonic() - started:.0f} s")
     return 1 if survived else 0
 

@@ -13,6 +13,7 @@ from leadflow.controller import ControllerConfig, Decision, SegmentSignal, decid
 from leadflow.controller.rules import breaks_a_rule
 
 EUR = 1_000_000
+OLD = 60 * EUR
 CONFIG = ControllerConfig(
     max_daily_change=D("0.20"),
     dead_band=D("0.10"),
@@ -24,7 +25,7 @@ CONFIG = ControllerConfig(
     saturation_lost_share=D("0.02"),
 )
 SIGNAL = SegmentSignal(
-    current_budget_micros=60 * EUR,
+    current_budget_micros=OLD,
     min_budget_micros=10 * EUR,
     max_budget_micros=70 * EUR,
     target_leads=D(12),
@@ -36,8 +37,7 @@ SIGNAL = SegmentSignal(
 
 
 def change(new: int, gap: str) -> Decision:
-    action = "increase" if new > SIGNAL.current_budget_micros else "decrease"
-    return Decision(action, SIGNAL.current_budget_micros, new, D(gap), "a bad steering")
+    return Decision("increase" if new > OLD else "decrease", OLD, new, D(gap), "a bad steering")
 
 
 def test_a_change_within_every_rule_passes() -> None:

@@ -308,9 +308,7 @@ def test_partial_failure_fails_only_the_operation_it_names(ads, gateway):
     assert len(ads.mutates) == 1
 
 
-def test_an_operation_whose_result_is_missing_is_unknown_and_never_sent_again(
-    ads, gateway, sleeps
-):
+def test_an_operation_whose_result_is_missing_is_unknown_and_never_sent_again(ads, gateway, sleeps):
     """No error names it and no result answers it: it may have been applied, so it is of
     unknown outcome (the database blocks its budget until reconciled), never resent."""
 
@@ -329,9 +327,7 @@ def test_an_operation_whose_result_is_missing_is_unknown_and_never_sent_again(
     assert len(ads.mutates) == 1 and sleeps == []
 
 
-def test_a_missing_result_next_to_a_transient_failure_is_not_resent_with_it(
-    ads, gateway, sleeps
-):
+def test_a_missing_result_next_to_a_transient_failure_is_not_resent_with_it(ads, gateway, sleeps):
     def first_fails_second_unanswered(request, context):
         if len(ads.mutates) > 1:
             return all_succeed(request)
