@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -374,6 +374,12 @@ def test_a_second_change_the_same_day_is_refused_even_within_the_limit(
         ("update lead_segments set max_daily_budget = 52", "outside the segment's bounds"),
         ("delete from segment_campaign_budgets", "not mapped"),
         ("update orchestration_settings set changes_enabled = false", "kill switch"),
+        (
+            "update segment_campaign_budgets set segment_id = "
+            "(select id from lead_segments s where s.id <> segment_campaign_budgets.segment_id "
+            "order by s.id limit 1)",
+            "now mapped to segment",
+        ),
     ],
 )
 def test_the_claim_re_reads_what_changed_since_the_decision(
@@ -387,6 +393,19 @@ def test_the_claim_re_reads_what_changed_since_the_decision(
     sql.execute(f"{between} where true" if "where" not in between else between)
     [claimed] = _claim(db, run, [row["id"]])
     assert claimed["status"] == "skipped" and refusal in claimed["error"], claimed
+
+
+def test_a_change_logged_yesterday_is_not_sent_today(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    assert row["status"] == "pending"
+    sql.execute("update private.clock set today = %s", (DAY + timedelta(days=1),))
+    [claimed] = _claim(db, run, [row["id"]])
+    assert claimed["status"] == "skipped" and "only for today" in claimed["error"], claimed
 
 
 def test_the_account_cap_is_held_at_exactly_the_cap(
@@ -405,6 +424,46 @@ def test_the_account_cap_is_held_at_exactly_the_cap(
     )
     assert first["status"] == "sent"  # total == cap: allowed
     assert second["status"] == "skipped" and "account daily cap" in second["error"]
+
+
+def test_the_log_holds_the_account_cap_at_exactly_the_cap(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    budgets = _budgets(sql)
+    _observe(db, {n: START for n, _ in budgets})
+    sql.execute(
+        "update orchestration_settings set account_daily_cap = %s",
+        ((len(budgets) * START + 5_000_000) / 1e6,),
+    )
+    run = _run(db)
+    first, second = _log(
+        db, run, [_change(budgets[0][0], 55_000_000), _change(budgets[1][0], 50_010_000)]
+    )
+    assert first["status"] == "pending"  # the day's budgets sum to exactly the cap
+    assert second["status"] == "skipped" and "account daily cap" in second["error"]  # 1 cent over
+
+
+def test_the_claim_holds_the_account_cap_at_exactly_the_cap(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    budgets = _budgets(sql)
+    _observe(db, {n: START for n, _ in budgets})
+    sql.execute(
+        "update orchestration_settings set account_daily_cap = %s",
+        ((len(budgets) * START + 5_000_000) / 1e6,),
+    )
+    run = _run(db)
+    # Logged one at a time, each fits (a pending raise is not counted until claimed); the
+    # claim is the gate that counts them together.
+    [first] = _log(db, run, [_change(budgets[0][0], 55_000_000)])
+    [second] = _log(db, run, [_change(budgets[1][0], 50_010_000)])
+    assert first["status"] == second["status"] == "pending"
+    claimed = _claim(db, run, [first["id"], second["id"]])
+    assert [(r["id"], r["status"]) for r in claimed] == [
+        (first["id"], "sent"),  # total == cap: allowed
+        (second["id"], "skipped"),  # one cent over: refused
+    ]
+    assert "account daily cap" in claimed[1]["error"]
 
 
 def test_the_cap_counts_budgets_of_inactive_segments(
