@@ -583,13 +583,71 @@ def _check_import(env: dict[str, str], copy: Path) -> None:
         raise SystemExit(f"the mutated copy is not the one imported: {probe.stdout.strip()}")
 
 
+#: mutmut's own operators on the controller's last check, with its specification tests.
+MUTMUT_TARGET = "leadflow/controller/rules.py"
+MUTMUT_TESTS = ("tests/test_controller_rules.py", "tests/test_controller_steering.py")
+#: mutmut's mutants of rules.py that no input can tell from the original (checked by hand;
+#: mutmut numbers them stably while the file is unchanged). Counted apart, not as killed.
+MUTMUT_EQUIVALENT = {
+    "x_breaks_a_rule__mutmut_14": "`old is None and new is None`: is_int(None) already fails",
+    "x_breaks_a_rule__mutmut_34": "`new >= old` for `new > old`: new == old is refused by the "
+    "`or new == old` beside it",
+    "x_breaks_a_rule__mutmut_42": "`gap >= 0` for `gap > 0`: gap == 0 is refused by `or gap == 0`",
+    "x_breaks_a_rule__mutmut_44": "`new <= old` for `new < old`: new == old never gets here",
+    "x_breaks_a_rule__mutmut_46": "`gap <= 0` for `gap < 0`: gap == 0 is refused by `or gap == 0`",
+    "x_breaks_a_rule__mutmut_48": "`new >= old` for `new > old`: new == old never gets here",
+}
+
+
+def _mutmut(timeout: float) -> tuple[int, int, list[str], float]:
+    """(killed, total, survivors, seconds) of `mutmut run` on MUTMUT_TARGET, equivalent
+    mutants (MUTMUT_EQUIVALENT) left out.
+
+    mutmut 3 imports the mutated code from mutants/ (or mutants/src) and names each mutant
+    by its module path from the working directory; the package lives in shared/, so the run
+    happens in a temporary layout where `leadflow` sits at the top.
+    """
+    mutmut = Path(PYTHON).with_name("mutmut")
+    with tempfile.TemporaryDirectory(prefix="leadflow-mutmut-") as tmp:
+        work = Path(tmp)
+        shutil.copytree(PACKAGE, work / "leadflow", ignore=shutil.ignore_patterns("__pycache__"))
+        (work / "tests").mkdir()
+        for test in MUTMUT_TESTS:
+            shutil.copy2(ROOT / test, work / test)
+        tests = ", ".join(f'"{t}"' for t in MUTMUT_TESTS)
+        (work / "pyproject.toml").write_text(
+            "[tool.mutmut]\n"
+            'source_paths = ["leadflow/"]\n'
+            f'only_mutate = ["{MUTMUT_TARGET}"]\n'
+            'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
+            f"pytest_add_cli_args_test_selection = [{tests}]\n"
+        )
+        started = time.monotonic()
+        subprocess.run(
+            [str(mutmut), "run"], cwd=work, capture_output=True, timeout=timeout, check=False
+        )
+        seconds = time.monotonic() - started
+        listed = subprocess.run(
+            [str(mutmut), "results", "--all", "true"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    verdicts = [line.strip().rsplit(": ", 1) for line in listed.splitlines() if ": " in line]
+    counted = [(n, v) for n, v in verdicts if n.rsplit(".", 1)[-1] not in MUTMUT_EQUIVALENT]
+    survivors = [name for name, verdict in counted if verdict != "killed"]
+    return len(counted) - len(survivors), len(counted), survivors, seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("sql", "python"), help="one kind of mutant")
+    parser.add_argument("--only", choices=("sql", "python", "mutmut"), help="one kind")
     parser.add_argument("--match", default="", help="only mutants whose name contains this")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant")
     args = parser.parse_args()
     started = time.monotonic()
+    mutmut_counts = (0, 0)
     table: dict[str, list[tuple[str, bool, float, str]]] = {"sql": [], "python": []}
     for kind, mutants in (("sql", SQL_MUTANTS), ("python", PY_MUTANTS)):
         if args.only and args.only != kind:
@@ -601,6 +659,13 @@ def main() -> int:
             table[kind].append((mutant.name, killed, seconds, last))
             verdict = "killed  " if killed else "SURVIVED"
             print(f"{kind:6} {verdict} {seconds:6.1f} s  {mutant.name}\n{'':25}{last}", flush=True)
+    if args.only in (None, "mutmut") and not args.match:
+        dead, total, survivors, seconds = _mutmut(args.timeout)
+        mutmut_counts = (dead, total)
+        table["mutmut"] = [
+            (f"mutmut {MUTMUT_TARGET}: {dead}/{total} killed", not survivors, seconds, "")
+        ]
+        print(f"mutmut {dead}/{total} killed in {seconds:.0f} s; survived: {survivors}", flush=True)
     print()
     print("| kind | mutant | result | seconds |")
     print("| --- | --- | --- | --- |")
@@ -608,8 +673,17 @@ def main() -> int:
         for name, killed, seconds, _ in rows:
             print(f"| {kind} | {name} | {'killed' if killed else '**survived**'} | {seconds:.0f} |")
     survived = 0
+    dead = total = 0
+    if "mutmut" in table:
+        dead, total = mutmut_counts
     for kind, rows in table.items():
-        if rows:
+        if rows and kind == "mutmut":
+            survived += total - dead
+            print(
+                f"mutmut ({MUTMUT_TARGET}): {dead}/{total} killed ({100 * dead / total:.0f} %), "
+                f"{len(MUTMUT_EQUIVALENT)} equivalent mutants left out"
+            )
+        elif rows:
             dead = sum(1 for row in rows if row[1])
             survived += len(rows) - dead
             print(f"{kind}: {dead}/{len(rows)} killed ({100 * dead / len(rows):.0f} %)")

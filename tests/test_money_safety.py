@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -898,3 +899,21 @@ def test_property_any_interleaving_keeps_the_daily_limit_and_the_log_equal_to_go
     finally:
         db.close()
         pg_cluster.drop(name)
+
+
+def test_a_claim_older_than_its_send_window_is_never_sent(
+    db: Database, sql: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ads = _ads(sql)
+    assert _moving(sql, db, ads)
+    ticks = iter(range(0, 10_000 * 61, 61))  # a minute and a second between two readings
+    monkeypatch.setattr(
+        orchestrate_module, "time", SimpleNamespace(monotonic=lambda: float(next(ticks)))
+    )
+    with pytest.raises(LeadflowError, match="not sent in time"):
+        orchestrate(db, SERVICE, DAY, ads, mode=Mode.live)
+    assert ads.history == []
+    late = _rows(sql, "mode = 'live' and claimed_at is not null")
+    assert late and {(r["status"], r["error"]) for r in late} == {
+        ("unknown", "the claimed changes were not sent in time; a later run settles them")
+    }
