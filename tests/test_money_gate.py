@@ -235,6 +235,58 @@ def test_a_hold_is_never_sent_whatever_amount_it_carries(
     assert _claim(db, run, [row["id"]]) == []
 
 
+_PENDING_HOLD = (
+    "insert into channel_orchestration_log (run_id, day, segment_id, kind, customer_id, "
+    "campaign_id, budget_resource_name, action, old_amount_micros, new_amount_micros, "
+    "expected_gap, reason, mode, status, triggered_by) "
+    "select run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, "
+    "'hold', %s, %s, expected_gap, 'slipped in', mode, 'pending', triggered_by "
+    "from channel_orchestration_log where id = %s returning id"
+)
+
+
+def test_only_a_sent_row_takes_google_ads_answer(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), (other, _), *_ = _budgets(sql)
+    _observe(db, {name: START, other: START})
+    run = _run(db)
+    pending, skipped = _log(db, run, [_change(name, 55_000_000), _change(other, 90_000_000)])
+    assert (pending["status"], skipped["status"]) == ("pending", "skipped")
+    assert _complete(db, run, [pending["id"], skipped["id"]]) == 0  # never claimed: no answer
+    stored = sql.execute(
+        "select status from channel_orchestration_log where id = any(%s) order by id",
+        ([pending["id"], skipped["id"]],),
+    ).fetchall()
+    assert stored == [("pending",), ("skipped",)]
+
+
+def test_not_even_the_table_owner_logs_a_hold_to_send(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    with pytest.raises(psycopg.errors.CheckViolation, match="a hold is never sent"):
+        sql.execute(_PENDING_HOLD, (START, START, row["id"]))
+
+
+def test_the_claim_never_sends_a_hold_even_one_found_pending(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    with sql.transaction():  # past every trigger: the claim is the last line
+        sql.execute("set local session_replication_role = replica")
+        found = sql.execute(_PENDING_HOLD, (START, 10 * START, row["id"])).fetchone()
+    assert found is not None
+    [claimed] = _claim(db, run, [found[0]])
+    assert (claimed["status"], claimed["error"]) == ("skipped", "a hold is never sent")
+
+
 def test_the_old_amount_and_segment_are_the_databases_not_the_callers(
     db: Database, sql: psycopg.Connection[Any]
 ) -> None:
