@@ -381,6 +381,19 @@ def test_only_an_admin_signed_in_as_themselves_accepts_an_external_amount(
     assert row["status"] == "sent"
 
 
+def test_an_adjustment_against_the_expected_gap_is_never_sent(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), (other, _), *_ = _budgets(sql)
+    _observe(db, {name: START, other: START})
+    run = _run(db)
+    raised, lowered = _log(
+        db, run, [_change(name, 55_000_000, gap=-1.0), _change(other, 45_000_000, gap=1.0)]
+    )
+    for row in (raised, lowered):
+        assert row["status"] == "skipped" and "against the expected gap" in row["error"], row
+
+
 def test_amounts_are_whole_cents(db: Database, sql: psycopg.Connection[Any]) -> None:
     (name, _), *_ = _budgets(sql)
     with pytest.raises(RpcError, match="whole cents"):
