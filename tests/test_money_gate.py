@@ -394,6 +394,16 @@ def test_an_adjustment_against_the_expected_gap_is_never_sent(
         assert row["status"] == "skipped" and "against the expected gap" in row["error"], row
 
 
+def test_a_rollback_restores_only_the_amount_of_the_start_of_the_day(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    back = _run(db, "rollback")
+    [row] = _log(db, back, [_change(name, 55_000_000)], kind="rollback")
+    assert row["status"] == "skipped" and "a rollback restores the amount" in row["error"], row
+
+
 def test_amounts_are_whole_cents(db: Database, sql: psycopg.Connection[Any]) -> None:
     (name, _), *_ = _budgets(sql)
     with pytest.raises(RpcError, match="whole cents"):
