@@ -404,6 +404,38 @@ def test_a_rollback_restores_only_the_amount_of_the_start_of_the_day(
     assert row["status"] == "skipped" and "a rollback restores the amount" in row["error"], row
 
 
+def test_nothing_more_is_sent_for_a_budget_while_a_change_of_it_is_in_doubt(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    [claimed] = _claim(db, run, [row["id"]])
+    assert claimed["status"] == "sent"  # and no answer from Google Ads yet
+    tomorrow = DAY + timedelta(days=1)
+    sql.execute("update private.clock set today = %s", (tomorrow,))
+    later = db.rpc(
+        "start_job_run",
+        {"p_job": "orchestrate", "p_day": tomorrow.isoformat(), "p_triggered_by": "attacker"},
+        caller=SERVICE,
+    )
+    [next_change] = db.rpc(
+        "log_budget_decisions",
+        {
+            "p_run_id": later,
+            "p_day": tomorrow.isoformat(),
+            "p_kind": "adjust",
+            "p_mode": "live",
+            "p_triggered_by": "attacker",
+            "p_decisions": [_change(name, 58_000_000)],
+        },
+        caller=SERVICE,
+    )
+    assert next_change["status"] == "skipped", next_change
+    assert "is not known yet" in next_change["error"], next_change
+
+
 def test_amounts_are_whole_cents(db: Database, sql: psycopg.Connection[Any]) -> None:
     (name, _), *_ = _budgets(sql)
     with pytest.raises(RpcError, match="whole cents"):
