@@ -643,6 +643,23 @@ def test_a_finished_or_taken_over_run_is_never_revived(
     assert fenced.value.code == "PT409"
 
 
+def test_a_run_silent_past_its_lease_claims_nothing_even_before_a_takeover(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    sql.execute(
+        "update job_runs set heartbeat_at = now() - private.job_lease() - interval '1 second' "
+        "where id = %s",
+        (run,),
+    )
+    with pytest.raises(RpcError) as fenced:
+        _claim(db, run, [row["id"]])
+    assert fenced.value.code == "PT409" and "no heartbeat" in fenced.value.message
+
+
 # --------------------------------------------------------------------------- isolation
 
 
