@@ -308,6 +308,46 @@ def test_partial_failure_fails_only_the_operation_it_names(ads, gateway):
     assert len(ads.mutates) == 1
 
 
+def test_an_operation_whose_result_is_missing_is_unknown_and_never_sent_again(ads, gateway, sleeps):
+    """No error names it and no result answers it: it may have been applied, so it is of
+    unknown outcome (the database blocks its budget until reconciled), never resent."""
+
+    def second_result_missing(request, context):
+        response = all_succeed(request)
+        if len(ads.mutates) == 1:
+            response.results[1] = cbs.MutateCampaignBudgetResult()
+        return response
+
+    ads.mutate = second_result_missing
+
+    results = gateway.apply_budgets([change(1), change(2), change(3)], validate_only=False)
+
+    assert [r.status for r in results] == ["success", "unknown", "success"]
+    assert "no result" in results[1].error
+    assert len(ads.mutates) == 1 and sleeps == []
+
+
+def test_a_missing_result_next_to_a_transient_failure_is_not_resent_with_it(ads, gateway, sleeps):
+    def first_fails_second_unanswered(request, context):
+        if len(ads.mutates) > 1:
+            return all_succeed(request)
+        response = partial(
+            request, failure(("database_error", "CONCURRENT_MODIFICATION", "try again", 0))
+        )
+        response.results[1] = cbs.MutateCampaignBudgetResult()
+        return response
+
+    ads.mutate = first_fails_second_unanswered
+
+    results = gateway.apply_budgets([change(1), change(2), change(3)], validate_only=False)
+
+    assert [r.status for r in results] == ["success", "unknown", "success"]
+    assert [[op.update.resource_name for op in r.operations] for r in ads.mutates] == [
+        [budget("111", 1), budget("111", 2), budget("111", 3)],
+        [budget("111", 1)],
+    ]
+
+
 def test_an_operation_that_failed_transiently_is_resent_alone(ads, gateway, sleeps):
     def concurrent_once(request, context):
         if len(ads.mutates) == 1:

@@ -238,6 +238,26 @@ def test_an_identity_token_for_anyone_else_is_refused(
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize(
+    "bearer", ["anything", "a.b.c", SECRET, "eyJhbGciOiJub25lIn0.eyJlbWFpbCI6IngifQ."]
+)
+def test_with_only_oidc_configured_a_bearer_that_is_not_a_google_identity_is_refused(
+    oidc_env: Any, monkeypatch: pytest.MonkeyPatch, bearer: str
+) -> None:
+    monkeypatch.delenv("LEADFLOW_SCHEDULER_SECRET")
+    get_settings.cache_clear()
+    assert get_settings().scheduler_secret is None and get_settings().scheduler_auth_configured
+    client = _client("plan")
+    response = client.post("/", json={}, headers={"Authorization": f"Bearer {bearer}"})
+    assert response.status_code == 401, response.get_json()
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    token = _google_token(oidc_env)  # the configured identity still gets in
+    response = client.post(
+        "/", json={"day": "2026-11-23"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.get_json()
+
+
 def test_an_identity_token_signed_by_another_key_is_refused(oidc_env: Any) -> None:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import rsa

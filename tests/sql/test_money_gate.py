@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -235,6 +235,58 @@ def test_a_hold_is_never_sent_whatever_amount_it_carries(
     assert _claim(db, run, [row["id"]]) == []
 
 
+_PENDING_HOLD = (
+    "insert into channel_orchestration_log (run_id, day, segment_id, kind, customer_id, "
+    "campaign_id, budget_resource_name, action, old_amount_micros, new_amount_micros, "
+    "expected_gap, reason, mode, status, triggered_by) "
+    "select run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, "
+    "'hold', %s, %s, expected_gap, 'slipped in', mode, 'pending', triggered_by "
+    "from channel_orchestration_log where id = %s returning id"
+)
+
+
+def test_only_a_sent_row_takes_google_ads_answer(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), (other, _), *_ = _budgets(sql)
+    _observe(db, {name: START, other: START})
+    run = _run(db)
+    pending, skipped = _log(db, run, [_change(name, 55_000_000), _change(other, 90_000_000)])
+    assert (pending["status"], skipped["status"]) == ("pending", "skipped")
+    assert _complete(db, run, [pending["id"], skipped["id"]]) == 0  # never claimed: no answer
+    stored = sql.execute(
+        "select status from channel_orchestration_log where id = any(%s) order by id",
+        ([pending["id"], skipped["id"]],),
+    ).fetchall()
+    assert stored == [("pending",), ("skipped",)]
+
+
+def test_not_even_the_table_owner_logs_a_hold_to_send(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    with pytest.raises(psycopg.errors.CheckViolation, match="a hold is never sent"):
+        sql.execute(_PENDING_HOLD, (START, START, row["id"]))
+
+
+def test_the_claim_never_sends_a_hold_even_one_found_pending(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    with sql.transaction():  # past every trigger: the claim is the last line
+        sql.execute("set local session_replication_role = replica")
+        found = sql.execute(_PENDING_HOLD, (START, 10 * START, row["id"])).fetchone()
+    assert found is not None
+    [claimed] = _claim(db, run, [found[0]])
+    assert (claimed["status"], claimed["error"]) == ("skipped", "a hold is never sent")
+
+
 def test_the_old_amount_and_segment_are_the_databases_not_the_callers(
     db: Database, sql: psycopg.Connection[Any]
 ) -> None:
@@ -329,6 +381,61 @@ def test_only_an_admin_signed_in_as_themselves_accepts_an_external_amount(
     assert row["status"] == "sent"
 
 
+def test_an_adjustment_against_the_expected_gap_is_never_sent(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), (other, _), *_ = _budgets(sql)
+    _observe(db, {name: START, other: START})
+    run = _run(db)
+    raised, lowered = _log(
+        db, run, [_change(name, 55_000_000, gap=-1.0), _change(other, 45_000_000, gap=1.0)]
+    )
+    for row in (raised, lowered):
+        assert row["status"] == "skipped" and "against the expected gap" in row["error"], row
+
+
+def test_a_rollback_restores_only_the_amount_of_the_start_of_the_day(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    back = _run(db, "rollback")
+    [row] = _log(db, back, [_change(name, 55_000_000)], kind="rollback")
+    assert row["status"] == "skipped" and "a rollback restores the amount" in row["error"], row
+
+
+def test_nothing_more_is_sent_for_a_budget_while_a_change_of_it_is_in_doubt(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    [claimed] = _claim(db, run, [row["id"]])
+    assert claimed["status"] == "sent"  # and no answer from Google Ads yet
+    tomorrow = DAY + timedelta(days=1)
+    sql.execute("update private.clock set today = %s", (tomorrow,))
+    later = db.rpc(
+        "start_job_run",
+        {"p_job": "orchestrate", "p_day": tomorrow.isoformat(), "p_triggered_by": "attacker"},
+        caller=SERVICE,
+    )
+    [next_change] = db.rpc(
+        "log_budget_decisions",
+        {
+            "p_run_id": later,
+            "p_day": tomorrow.isoformat(),
+            "p_kind": "adjust",
+            "p_mode": "live",
+            "p_triggered_by": "attacker",
+            "p_decisions": [_change(name, 58_000_000)],
+        },
+        caller=SERVICE,
+    )
+    assert next_change["status"] == "skipped", next_change
+    assert "is not known yet" in next_change["error"], next_change
+
+
 def test_amounts_are_whole_cents(db: Database, sql: psycopg.Connection[Any]) -> None:
     (name, _), *_ = _budgets(sql)
     with pytest.raises(RpcError, match="whole cents"):
@@ -374,6 +481,12 @@ def test_a_second_change_the_same_day_is_refused_even_within_the_limit(
         ("update lead_segments set max_daily_budget = 52", "outside the segment's bounds"),
         ("delete from segment_campaign_budgets", "not mapped"),
         ("update orchestration_settings set changes_enabled = false", "kill switch"),
+        (
+            "update segment_campaign_budgets set segment_id = "
+            "(select id from lead_segments s where s.id <> segment_campaign_budgets.segment_id "
+            "order by s.id limit 1)",
+            "now mapped to segment",
+        ),
     ],
 )
 def test_the_claim_re_reads_what_changed_since_the_decision(
@@ -387,6 +500,19 @@ def test_the_claim_re_reads_what_changed_since_the_decision(
     sql.execute(f"{between} where true" if "where" not in between else between)
     [claimed] = _claim(db, run, [row["id"]])
     assert claimed["status"] == "skipped" and refusal in claimed["error"], claimed
+
+
+def test_a_change_logged_yesterday_is_not_sent_today(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    assert row["status"] == "pending"
+    sql.execute("update private.clock set today = %s", (DAY + timedelta(days=1),))
+    [claimed] = _claim(db, run, [row["id"]])
+    assert claimed["status"] == "skipped" and "only for today" in claimed["error"], claimed
 
 
 def test_the_account_cap_is_held_at_exactly_the_cap(
@@ -405,6 +531,46 @@ def test_the_account_cap_is_held_at_exactly_the_cap(
     )
     assert first["status"] == "sent"  # total == cap: allowed
     assert second["status"] == "skipped" and "account daily cap" in second["error"]
+
+
+def test_the_log_holds_the_account_cap_at_exactly_the_cap(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    budgets = _budgets(sql)
+    _observe(db, {n: START for n, _ in budgets})
+    sql.execute(
+        "update orchestration_settings set account_daily_cap = %s",
+        ((len(budgets) * START + 5_000_000) / 1e6,),
+    )
+    run = _run(db)
+    first, second = _log(
+        db, run, [_change(budgets[0][0], 55_000_000), _change(budgets[1][0], 50_010_000)]
+    )
+    assert first["status"] == "pending"  # the day's budgets sum to exactly the cap
+    assert second["status"] == "skipped" and "account daily cap" in second["error"]  # 1 cent over
+
+
+def test_the_claim_holds_the_account_cap_at_exactly_the_cap(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    budgets = _budgets(sql)
+    _observe(db, {n: START for n, _ in budgets})
+    sql.execute(
+        "update orchestration_settings set account_daily_cap = %s",
+        ((len(budgets) * START + 5_000_000) / 1e6,),
+    )
+    run = _run(db)
+    # Logged one at a time, each fits (a pending raise is not counted until claimed); the
+    # claim is the gate that counts them together.
+    [first] = _log(db, run, [_change(budgets[0][0], 55_000_000)])
+    [second] = _log(db, run, [_change(budgets[1][0], 50_010_000)])
+    assert first["status"] == second["status"] == "pending"
+    claimed = _claim(db, run, [first["id"], second["id"]])
+    assert [(r["id"], r["status"]) for r in claimed] == [
+        (first["id"], "sent"),  # total == cap: allowed
+        (second["id"], "skipped"),  # one cent over: refused
+    ]
+    assert "account daily cap" in claimed[1]["error"]
 
 
 def test_the_cap_counts_budgets_of_inactive_segments(
@@ -475,6 +641,23 @@ def test_a_finished_or_taken_over_run_is_never_revived(
     with pytest.raises(RpcError) as fenced:
         _log(db, run, [])
     assert fenced.value.code == "PT409"
+
+
+def test_a_run_silent_past_its_lease_claims_nothing_even_before_a_takeover(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (name, _), *_ = _budgets(sql)
+    _observe(db, {name: START})
+    run = _run(db)
+    [row] = _log(db, run, [_change(name, 55_000_000)])
+    sql.execute(
+        "update job_runs set heartbeat_at = now() - private.job_lease() - interval '1 second' "
+        "where id = %s",
+        (run,),
+    )
+    with pytest.raises(RpcError) as fenced:
+        _claim(db, run, [row["id"]])
+    assert fenced.value.code == "PT409" and "no heartbeat" in fenced.value.message
 
 
 # --------------------------------------------------------------------------- isolation
