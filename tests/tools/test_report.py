@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -194,7 +195,7 @@ def test_totals_fill_rates_changes_and_decisions_equal_the_database(
         for d in data["decisions"]
     ) == [(c, a, o, n, _n(g), r) for c, a, o, n, g, r in decisions]
     for d in data["decisions"]:
-        assert d["reason"] in page  # the table shows every reason (HTML-escaped text is plain)
+        assert html.escape(d["reason"]) in page  # the table shows every reason, escaped
 
 
 def test_the_charts_draw_the_embedded_numbers(page: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from leadflow.days import chunks, days_between
@@ -49,7 +49,9 @@ def aggregate(
     """
     if restate and last is None:
         last = first
-        first = first - timedelta(days=restate_window_days(db, caller) - 1)
+        # (from ordinals: a day near date.min stays a date; the job window then refuses it)
+        back = restate_window_days(db, caller) - 1
+        first = date.fromordinal(max(1, first.toordinal() - back))
     last = last or first
     if first > last:
         raise LeadflowError(f"aggregate: from {first} is after to {last}")
