@@ -36,11 +36,11 @@ PYTHON = sys.executable
 
 #: The money tests, fastest and most pointed first (pytest -x stops at the first failure).
 SQL_TESTS = (
-    "tests/test_money_gate.py",
+    "tests/sql/test_money_gate.py",
     "tests/sql/test_pgtap.py::test_spec_holds_on_the_embedded_server",
-    "tests/test_orchestrate.py",
-    "tests/test_money_safety.py",
-    "tests/test_money_adversary.py",
+    "tests/core/test_orchestrate.py",
+    "tests/sql/test_money_safety.py",
+    "tests/sql/test_money_adversary.py",
 )
 
 
@@ -369,13 +369,13 @@ def py(path: str, old: str, new: str, count: int = 1) -> Edit:
 
 
 CONTROLLER_TESTS = (
-    "tests/test_controller_rules.py",
-    "tests/test_controller_steering.py",
-    "tests/test_controller.py",
+    "tests/core/test_controller_rules.py",
+    "tests/core/test_controller_steering.py",
+    "tests/core/test_controller.py",
 )
-GATEWAY_TESTS = ("tests/test_google_ads.py",)
-ENTRY_TESTS = ("tests/test_job_functions.py",)
-ORCHESTRATE_TESTS = ("tests/test_orchestrate.py", "tests/test_money_safety.py")
+GATEWAY_TESTS = ("tests/core/test_google_ads.py",)
+ENTRY_TESTS = ("tests/functions/test_job_functions.py",)
+ORCHESTRATE_TESTS = ("tests/core/test_orchestrate.py", "tests/sql/test_money_safety.py")
 
 UNKNOWN_RESULT = (
     "                results[change.key] = "
@@ -585,7 +585,7 @@ def _check_import(env: dict[str, str], copy: Path) -> None:
 
 #: mutmut's own operators on the controller's last check, with its specification tests.
 MUTMUT_TARGET = "leadflow/controller/rules.py"
-MUTMUT_TESTS = ("tests/test_controller_rules.py", "tests/test_controller_steering.py")
+MUTMUT_TESTS = ("tests/core/test_controller_rules.py", "tests/core/test_controller_steering.py")
 #: mutmut's mutants of rules.py that no input can tell from the original (checked by hand;
 #: mutmut numbers them stably while the file is unchanged). Counted apart, not as killed.
 MUTMUT_EQUIVALENT = {
@@ -611,8 +611,8 @@ def _mutmut(timeout: float) -> tuple[int, int, list[str], float]:
     with tempfile.TemporaryDirectory(prefix="leadflow-mutmut-") as tmp:
         work = Path(tmp)
         shutil.copytree(PACKAGE, work / "leadflow", ignore=shutil.ignore_patterns("__pycache__"))
-        (work / "tests").mkdir()
         for test in MUTMUT_TESTS:
+            (work / test).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / test, work / test)
         tests = ", ".join(f'"{t}"' for t in MUTMUT_TESTS)
         (work / "pyproject.toml").write_text(
