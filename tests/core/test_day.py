@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from leadflow.channels.google_ads import CampaignMetrics
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import CampaignMetrics
 from leadflow.jobs.budget_view import StoredBudgets
 from leadflow.jobs.day import JobRequest, default_day, run_day, run_job, run_request
 from leadflow.jobs.entry import scheduled_entry

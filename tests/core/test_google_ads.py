@@ -29,9 +29,8 @@ from google.ads.googleads.v26.services.types import google_ads_service as gas
 from google.auth.credentials import AnonymousCredentials
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
-from leadflow import google_ads
-from leadflow.errors import LeadflowError
-from leadflow.google_ads import (
+from leadflow.channels import google_ads
+from leadflow.channels.google_ads import (
     BudgetChange,
     BudgetInfo,
     BudgetResult,
@@ -42,6 +41,7 @@ from leadflow.google_ads import (
     QuotaExhausted,
     RetryPolicy,
 )
+from leadflow.errors import LeadflowError
 from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 
 DEV_TOKEN = "dev-token-SECRET-1234"
@@ -908,8 +908,8 @@ def test_a_call_to_google_ads_ends_within_its_hard_deadline(
     within SEND_DEADLINE_SECONDS, inside the send window and the lease (MONEY_SAFETY.md)."""
     import time
 
-    from leadflow.google_ads import SEND_DEADLINE_SECONDS
-    from leadflow.google_ads_api import RetryPolicy
+    from leadflow.channels.google_ads import SEND_DEADLINE_SECONDS
+    from leadflow.channels.google_ads_api import RetryPolicy
 
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])

@@ -7,9 +7,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from leadflow.channels.google_ads import BudgetChange, BudgetResult
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import BudgetChange, BudgetResult
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.orchestrate import Mode, orchestrate, resolve_mode, rollback
 from leadflow.jobs.plan import plan

@@ -63,7 +63,7 @@ def _route_may_not_load(operation_id: str, router: str) -> tuple[str, ...]:
         *HOST,
         *TRANSPORTS,
         "leadflow.jobs",
-        "leadflow.google_ads",
+        "leadflow.channels.google_ads",
         "leadflow.controller",
         *others,
         *builder,

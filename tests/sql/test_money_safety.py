@@ -23,11 +23,11 @@ import pytest
 from conftest import SEEDED_TEMPLATE, PgCluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from leadflow.channels.google_ads import BudgetResult
 from leadflow.controller import Decision
 from leadflow.db import Caller, Database, RpcError
 from leadflow.db.direct import DirectTransport
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import BudgetResult
 from leadflow.jobs import orchestrate as orchestrate_module
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.orchestrate import Mode, orchestrate, rollback

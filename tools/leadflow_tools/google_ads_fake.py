@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from leadflow.google_ads import (
+from leadflow.channels.google_ads import (
     BudgetChange,
     BudgetInfo,
     BudgetResult,

@@ -34,9 +34,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import holidays
+from leadflow.channels.google_ads import MICROS_PER_CENT, CampaignMetrics, GoogleAdsGateway
 from leadflow.days import days_between
 from leadflow.db import Caller, Database
-from leadflow.google_ads import MICROS_PER_CENT, CampaignMetrics, GoogleAdsGateway
 
 from leadflow_tools.google_ads_fake import InMemoryGoogleAds
 

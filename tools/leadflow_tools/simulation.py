@@ -54,11 +54,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import psycopg
+from leadflow.channels.google_ads import BudgetChange
 from leadflow.controller import ControllerConfig
 from leadflow.days import days_between
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import BudgetChange
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.day import DAY_JOBS, JobName, run_day
 from leadflow.jobs.orchestrate import controller_config

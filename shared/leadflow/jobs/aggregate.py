@@ -21,7 +21,7 @@ from leadflow.errors import LeadflowError
 from leadflow.jobs.runs import job_run
 
 if TYPE_CHECKING:
-    from leadflow.google_ads import GoogleAdsGateway
+    from leadflow.channels.google_ads import GoogleAdsGateway
 
 #: Days per SQL call in a backfill: big enough to stay set-based, small enough to show progress.
 BACKFILL_CHUNK_DAYS = 31

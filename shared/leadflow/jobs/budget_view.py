@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from leadflow.db import Caller, Database
-from leadflow.errors import LeadflowError
-from leadflow.google_ads import (
+from leadflow.channels.google_ads import (
     BudgetChange,
     BudgetInfo,
     BudgetResult,
     CampaignMetrics,
     GoogleAdsGateway,
 )
+from leadflow.db import Caller, Database
+from leadflow.errors import LeadflowError
 
 
 class StoredBudgets:

@@ -18,10 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from leadflow.alerts import notify_after_run
+from leadflow.channels.google_ads import GoogleAdsGateway, gateway_from_settings
 from leadflow.days import today_nl
 from leadflow.db import Caller, Database, from_settings, service_caller
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import GoogleAdsGateway, gateway_from_settings
 from leadflow.jobs.aggregate import aggregate
 from leadflow.jobs.budget_view import StoredBudgets
 from leadflow.jobs.plan import plan

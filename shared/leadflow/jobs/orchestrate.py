@@ -25,6 +25,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from leadflow.channels.google_ads import (
+    BudgetChange,
+    BudgetInfo,
+    BudgetResult,
+    GoogleAdsGateway,
+    QuotaExhausted,
+)
 from leadflow.controller import (
     MICROS_PER_UNIT,
     ControllerConfig,
@@ -35,13 +42,6 @@ from leadflow.controller import (
 )
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import (
-    BudgetChange,
-    BudgetInfo,
-    BudgetResult,
-    GoogleAdsGateway,
-    QuotaExhausted,
-)
 from leadflow.jobs.budget_view import remembering
 from leadflow.jobs.runs import JobRun, check_live_day, fenced, job_run
 from leadflow.log import logger

@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from leadflow.channels.google_ads import GoogleAdsGateway
 from leadflow.controller import MICROS_PER_UNIT
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
-from leadflow.google_ads import GoogleAdsGateway
 from leadflow.jobs.orchestrate import plan_decisions, run_settings
 
 

@@ -1,6 +1,6 @@
 """Google Ads over the google-ads library: the real adapter behind `GoogleAdsGateway`.
 
-Imported only when a run talks to Google Ads (`leadflow.google_ads.gateway_from_settings`).
+Imported only when a run talks to Google Ads (`leadflow.channels.google_ads.gateway_from_settings`).
 
 Failure policy: transient errors are retried with bounded exponential backoff; a used-up
 daily operation quota raises `QuotaExhausted` at once (retrying only burns more quota);
@@ -25,8 +25,7 @@ from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponent
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from leadflow.errors import LeadflowError
-from leadflow.google_ads import (
+from leadflow.channels.google_ads import (
     API_VERSION,
     MAX_OPERATIONS_PER_REQUEST,
     NAMES_PER_QUERY,
@@ -40,13 +39,14 @@ from leadflow.google_ads import (
     budget_customer_id,
     validate_changes,
 )
+from leadflow.errors import LeadflowError
 from leadflow.log import logger
 from leadflow.settings import GoogleAdsSettings, normalize_customer_id
 
 if TYPE_CHECKING:
     from google.ads.googleads.client import GoogleAdsClient
 
-    from leadflow.google_ads import GoogleAdsGateway
+    from leadflow.channels.google_ads import GoogleAdsGateway
 
 # Google Ads error codes, as (ErrorCode oneof field, enum name).
 _TRANSIENT_CODES = frozenset(
