@@ -3,24 +3,72 @@
 -- The columns and the trigger are in 06_leads_columns.sql.
 -- =============================================================================
 
+-- -----------------------------------------------------------------------------
+-- Attribution: a lead's channel from its click fields, by data
+-- -----------------------------------------------------------------------------
+create table public.channel_attribution_rules (
+  priority integer primary key check (priority > 0),
+  channel text not null references public.ad_channels (key),
+  -- A click id the lead carries (a column of leads), or UTM values (lower case; '' matches
+  -- a missing value): the first rule by priority that matches names the channel.
+  click_id text check (click_id in ('gclid', 'msclkid')),
+  utm_sources text[],
+  utm_mediums text[],
+  note text,
+  check (click_id is not null or utm_sources is not null or utm_mediums is not null)
+);
+comment on table public.channel_attribution_rules is
+  'How a lead''s source_channel is found: the first rule by priority whose click id the lead carries, '
+  'or whose UTM source and medium lists (null: any; an empty string matches a missing value) contain '
+  'the lead''s. No rule matches: other. Admins write; a new channel is a row of ad_channels and its rules.';
+
+insert into public.channel_attribution_rules (priority, channel, click_id, utm_sources, utm_mediums, note) values
+  (10, 'google_ads', 'gclid', null, null, 'Google click id'),
+  (20, 'microsoft_ads', 'msclkid', null, null, 'Microsoft click id'),
+  (30, 'google_ads', null, array['google', 'adwords', 'google_ads', 'googleads', ''],
+   array['cpc', 'ppc', 'paid', 'paid_search', 'paidsearch', 'sem'], 'paid Google UTMs (no source: Google)'),
+  (40, 'microsoft_ads', null,
+   array['bing', 'microsoft', 'msn', 'bing_ads', 'bingads', 'microsoft_ads', 'microsoftads'],
+   array['cpc', 'ppc', 'paid', 'paid_search', 'paidsearch', 'sem'], 'paid Bing UTMs'),
+  (50, 'microsite', null, array['microsite'], null, 'microsite as source'),
+  (60, 'microsite', null, null, array['microsite'], 'microsite as medium'),
+  (70, 'seo', null, null, array['organic', 'seo'], 'organic search');
+
+alter table public.channel_attribution_rules enable row level security;
+revoke all on table public.channel_attribution_rules from anon, authenticated, service_role;
+grant select on table public.channel_attribution_rules to service_role;
+grant select, insert, update, delete on table public.channel_attribution_rules to authenticated;
+create policy "The service role reads attribution rules"
+  on public.channel_attribution_rules for select to service_role using (true);
+create policy "Admins manage attribution rules"
+  on public.channel_attribution_rules for all to authenticated
+  using ((select private.is_admin()))
+  with check ((select private.is_admin()));
+
 create or replace function private.lead_source_channel(
-  p_gclid text, p_utm_source text, p_utm_medium text
+  p_gclid text, p_msclkid text, p_utm_source text, p_utm_medium text
 ) returns text
-language sql immutable
+language sql stable
 set search_path = ''
 as $$
-  select case
-    when nullif(btrim(p_gclid), '') is not null then 'google_ads'
-    when lower(p_utm_medium) in ('cpc', 'ppc', 'paid', 'paid_search', 'paidsearch', 'sem')
-         and lower(coalesce(p_utm_source, 'google')) in ('google', 'adwords', 'google_ads', 'googleads')
-      then 'google_ads'
-    when lower(p_utm_source) = 'microsite' or lower(p_utm_medium) = 'microsite' then 'microsite'
-    when lower(p_utm_medium) in ('organic', 'seo') then 'seo'
-    else 'other'
-  end
+  select coalesce((
+    select r.channel
+    from public.channel_attribution_rules r
+    where case r.click_id
+            when 'gclid' then nullif(btrim(p_gclid), '') is not null
+            when 'msclkid' then nullif(btrim(p_msclkid), '') is not null
+            else (r.utm_sources is null
+                  or coalesce(lower(btrim(p_utm_source)), '') = any (r.utm_sources))
+             and (r.utm_mediums is null
+                  or coalesce(lower(btrim(p_utm_medium)), '') = any (r.utm_mediums))
+          end
+    order by r.priority
+    limit 1
+  ), 'other')
 $$;
-comment on function private.lead_source_channel(text, text, text) is
-  'Channel of a lead from its click fields: gclid or paid Google UTM -> google_ads; microsite; organic -> seo; else other.';
+comment on function private.lead_source_channel(text, text, text, text) is
+  'Channel of a lead from its click fields (gclid, msclkid, utm_source, utm_medium), by the first '
+  'matching public.channel_attribution_rules row; other when none matches.';
 
 create or replace function private.assign_lead_segment() returns trigger
 language plpgsql security definer
@@ -39,7 +87,7 @@ begin
   if tg_op = 'INSERT' then
     new.source_channel := coalesce(
       new.source_channel,
-      private.lead_source_channel(new.gclid, new.utm_source, new.utm_medium)
+      private.lead_source_channel(new.gclid, new.msclkid, new.utm_source, new.utm_medium)
     );
     new.source_campaign_id := coalesce(new.source_campaign_id, new.utm_campaign);
     new.source_keyword := coalesce(new.source_keyword, new.utm_term);
@@ -47,9 +95,10 @@ begin
     -- Click fields changed: derive again, unless the same update sets the value itself.
     if new.source_channel is not distinct from old.source_channel
        and (new.gclid is distinct from old.gclid
+            or new.msclkid is distinct from old.msclkid
             or new.utm_source is distinct from old.utm_source
             or new.utm_medium is distinct from old.utm_medium) then
-      new.source_channel := private.lead_source_channel(new.gclid, new.utm_source, new.utm_medium);
+      new.source_channel := private.lead_source_channel(new.gclid, new.msclkid, new.utm_source, new.utm_medium);
     end if;
     if new.source_campaign_id is not distinct from old.source_campaign_id
        and new.utm_campaign is distinct from old.utm_campaign then
@@ -64,7 +113,7 @@ begin
 end
 $$;
 comment on function private.assign_lead_segment() is
-  'Trigger: sets leads.segment_id from (industry, region) and the source fields from gclid / UTM.';
+  'Trigger: sets leads.segment_id from (industry, region) and the source fields from the click ids / UTM.';
 
 create or replace function public.assign_lead_segments(p_from date, p_to date) returns integer
 language plpgsql
@@ -120,7 +169,7 @@ begin
   changed as (
     update public.leads l
        set source_channel = coalesce(
-             l.source_channel, private.lead_source_channel(l.gclid, l.utm_source, l.utm_medium)),
+             l.source_channel, private.lead_source_channel(l.gclid, l.msclkid, l.utm_source, l.utm_medium)),
            source_campaign_id = coalesce(l.source_campaign_id, l.utm_campaign),
            source_keyword = coalesce(l.source_keyword, l.utm_term),
            segment_id = coalesce(l.segment_id, (

@@ -13,10 +13,7 @@ create table public.lead_generation_stats (
   leads_accepted integer not null default 0 check (leads_accepted >= 0),
   leads_rejected integer not null default 0 check (leads_rejected >= 0),
   leads_pending integer not null default 0 check (leads_pending >= 0),
-  leads_google_ads integer not null default 0 check (leads_google_ads >= 0),
-  leads_seo integer not null default 0 check (leads_seo >= 0),
-  leads_microsite integer not null default 0 check (leads_microsite >= 0),
-  leads_other integer not null default 0 check (leads_other >= 0),
+  leads_paid integer not null default 0 check (leads_paid >= 0),
   revenue numeric(12, 2) not null default 0 check (revenue >= 0),
   ad_spend numeric(12, 2) not null default 0 check (ad_spend >= 0),
   ad_clicks bigint not null default 0 check (ad_clicks >= 0),
@@ -28,7 +25,7 @@ create table public.lead_generation_stats (
   computed_at timestamptz not null default now(),
   primary key (segment_id, day),
   check (leads_accepted + leads_rejected + leads_pending = leads_generated),
-  check (leads_google_ads + leads_seo + leads_microsite + leads_other = leads_generated)
+  check (leads_paid <= leads_generated)
 );
 create index lead_generation_stats_day_idx on public.lead_generation_stats (day);
 
@@ -39,16 +36,14 @@ comment on column public.lead_generation_stats.leads_generated is 'Leads created
 comment on column public.lead_generation_stats.leads_accepted is 'Of those, accepted by a partner (as of the last aggregation).';
 comment on column public.lead_generation_stats.leads_rejected is 'Of those, rejected.';
 comment on column public.lead_generation_stats.leads_pending is 'Of those, not yet accepted or rejected.';
-comment on column public.lead_generation_stats.leads_google_ads is 'Leads from Google Ads.';
-comment on column public.lead_generation_stats.leads_seo is 'Leads from organic search.';
-comment on column public.lead_generation_stats.leads_microsite is 'Leads from our microsites.';
-comment on column public.lead_generation_stats.leads_other is 'Leads from any other or unknown source.';
+comment on column public.lead_generation_stats.leads_paid is
+  'Leads from the paid channels (public.ad_channels.is_paid); per channel in lead_channel_stats.';
 comment on column public.lead_generation_stats.revenue is 'Sum of the price of accepted leads (euro). Admin-only.';
-comment on column public.lead_generation_stats.ad_spend is 'Google Ads cost attributed to the segment (euro). Admin-only.';
-comment on column public.lead_generation_stats.ad_clicks is 'Google Ads clicks. Admin-only.';
-comment on column public.lead_generation_stats.ad_impressions is 'Google Ads impressions. Admin-only.';
-comment on column public.lead_generation_stats.ad_conversions is 'Google Ads conversions (click date). Admin-only.';
-comment on column public.lead_generation_stats.cpl is 'ad_spend / leads_google_ads; null when there were no Google Ads leads. Admin-only.';
+comment on column public.lead_generation_stats.ad_spend is 'Cost of every paid channel attributed to the segment (euro). Admin-only.';
+comment on column public.lead_generation_stats.ad_clicks is 'Clicks, every paid channel. Admin-only.';
+comment on column public.lead_generation_stats.ad_impressions is 'Impressions, every paid channel. Admin-only.';
+comment on column public.lead_generation_stats.ad_conversions is 'Conversions reported by the paid channels (click date). Admin-only.';
+comment on column public.lead_generation_stats.cpl is 'ad_spend / leads_paid; null when there were no paid leads. Admin-only.';
 comment on column public.lead_generation_stats.active_partners is 'Partners with an active subscription covering the segment that day.';
 comment on column public.lead_generation_stats.total_capacity is 'Leads those partners can absorb that day.';
 comment on column public.lead_generation_stats.computed_at is 'When the aggregate job last wrote this row.';
@@ -57,8 +52,7 @@ alter table public.lead_generation_stats enable row level security;
 revoke all on table public.lead_generation_stats from anon, authenticated;
 grant select (
   segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
-  leads_google_ads, leads_seo, leads_microsite, leads_other, active_partners, total_capacity,
-  computed_at
+  leads_paid, active_partners, total_capacity, computed_at
 ) on table public.lead_generation_stats to authenticated;
 grant all on table public.lead_generation_stats to service_role;
 create policy "Partners read counts of their subscribed segments, admins all"
@@ -66,9 +60,10 @@ create policy "Partners read counts of their subscribed segments, admins all"
   using (segment_id in (select private.readable_segment_ids()));
 
 -- -----------------------------------------------------------------------------
--- Google Ads metrics per campaign per day
+-- Ad metrics per channel, campaign and day
 -- -----------------------------------------------------------------------------
 create table public.ad_campaign_daily_metrics (
+  channel text not null default 'google_ads' references public.ad_channels (key),
   customer_id text not null,
   campaign_id text not null,
   day date not null,
@@ -81,12 +76,12 @@ create table public.ad_campaign_daily_metrics (
     check (search_budget_lost_impression_share is null
            or search_budget_lost_impression_share between 0 and 1),
   fetched_at timestamptz not null default now(),
-  primary key (customer_id, campaign_id, day)
+  primary key (channel, customer_id, campaign_id, day)
 );
 create index ad_campaign_daily_metrics_day_idx on public.ad_campaign_daily_metrics (day);
 
 comment on table public.ad_campaign_daily_metrics is
-  'Google Ads metrics per campaign per day, as fetched by the aggregate job. Admin-only.';
+  'Metrics per paid channel, campaign and day, as fetched by the aggregate job. Admin-only.';
 comment on column public.ad_campaign_daily_metrics.fetched_at is
   'When the row was fetched with these values (a re-fetch that changes nothing leaves it).';
 comment on column public.ad_campaign_daily_metrics.cost_micros is 'Cost in micros (1,000,000 = 1 euro).';
@@ -102,7 +97,7 @@ create policy "Admins can read campaign metrics"
   on public.ad_campaign_daily_metrics for select to authenticated
   using ((select private.is_admin()));
 
-create or replace function public.record_campaign_metrics(p_day date, p_metrics jsonb)
+create or replace function public.record_campaign_metrics(p_channel text, p_day date, p_metrics jsonb)
 returns integer
 language plpgsql
 set search_path = ''
@@ -113,15 +108,19 @@ begin
   if p_day is null or jsonb_typeof(p_metrics) is distinct from 'array' then
     raise exception 'record_campaign_metrics needs a day and an array of metrics' using errcode = '22023';
   end if;
+  if not exists (select 1 from public.ad_channels c where c.key = p_channel and c.is_paid) then
+    raise exception 'record_campaign_metrics: % is not a paid channel', coalesce(p_channel, 'null')
+      using errcode = '22023';
+  end if;
   insert into public.ad_campaign_daily_metrics as m (
-    customer_id, campaign_id, day, budget_resource_name, cost_micros, clicks, impressions,
+    channel, customer_id, campaign_id, day, budget_resource_name, cost_micros, clicks, impressions,
     conversions, search_budget_lost_impression_share)
-  select r.customer_id, r.campaign_id, p_day, r.budget_resource_name, r.cost_micros, r.clicks,
+  select p_channel, r.customer_id, r.campaign_id, p_day, r.budget_resource_name, r.cost_micros, r.clicks,
          r.impressions, r.conversions, r.search_budget_lost_impression_share
   from jsonb_to_recordset(p_metrics) as r (
     customer_id text, campaign_id text, budget_resource_name text, cost_micros bigint,
     clicks bigint, impressions bigint, conversions numeric, search_budget_lost_impression_share numeric)
-  on conflict (customer_id, campaign_id, day) do update set
+  on conflict (channel, customer_id, campaign_id, day) do update set
     budget_resource_name = excluded.budget_resource_name,
     cost_micros = excluded.cost_micros,
     clicks = excluded.clicks,
@@ -129,7 +128,7 @@ begin
     conversions = excluded.conversions,
     search_budget_lost_impression_share = excluded.search_budget_lost_impression_share,
     fetched_at = now()
-  -- The aggregate re-fetches a trailing window every run: a row Google Ads has not
+  -- The aggregate re-fetches a trailing window every run: a row the channel has not
   -- restated is left as it is (no dead tuple, its fetched_at the time it last changed).
   where (m.budget_resource_name, m.cost_micros, m.clicks, m.impressions, m.conversions,
          m.search_budget_lost_impression_share)
@@ -140,11 +139,46 @@ begin
   return written;
 end
 $$;
-comment on function public.record_campaign_metrics(date, jsonb) is
-  'Upsert one day of Google Ads campaign metrics [{customer_id, campaign_id, cost_micros, ...}]; rows '
-  'that did not change are not rewritten. Returns the rows written.';
-revoke execute on function public.record_campaign_metrics(date, jsonb) from public, anon, authenticated;
-grant execute on function public.record_campaign_metrics(date, jsonb) to service_role;
+comment on function public.record_campaign_metrics(text, date, jsonb) is
+  'Upsert one day of one paid channel''s campaign metrics [{customer_id, campaign_id, cost_micros, ...}]; '
+  'rows that did not change are not rewritten. Returns the rows written.';
+revoke execute on function public.record_campaign_metrics(text, date, jsonb) from public, anon, authenticated;
+grant execute on function public.record_campaign_metrics(text, date, jsonb) to service_role;
+
+-- -----------------------------------------------------------------------------
+-- lead_channel_stats: the same day per channel (rows, not a column per channel)
+-- -----------------------------------------------------------------------------
+create table public.lead_channel_stats (
+  segment_id uuid not null references public.lead_segments (id) on delete cascade,
+  day date not null,
+  channel text not null references public.ad_channels (key),
+  leads_generated integer not null default 0 check (leads_generated >= 0),
+  leads_accepted integer not null default 0 check (leads_accepted >= 0),
+  revenue numeric(12, 2) not null default 0 check (revenue >= 0),
+  spend numeric(12, 2) not null default 0 check (spend >= 0),
+  clicks bigint not null default 0 check (clicks >= 0),
+  impressions bigint not null default 0 check (impressions >= 0),
+  conversions numeric(12, 2) not null default 0 check (conversions >= 0),
+  computed_at timestamptz not null default now(),
+  primary key (segment_id, day, channel),
+  check (leads_accepted <= leads_generated)
+);
+create index lead_channel_stats_day_idx on public.lead_channel_stats (day);
+comment on table public.lead_channel_stats is
+  'Per segment, Dutch day and channel (paid and organic): leads by leads.source_channel, and for paid '
+  'channels the ad metrics of the segment''s mapped campaigns. A row only where there were leads or spend. '
+  'Written with lead_generation_stats by aggregate_lead_stats.';
+comment on column public.lead_channel_stats.spend is 'Cost on the channel (euro). Admin-only.';
+comment on column public.lead_channel_stats.conversions is 'Conversions the channel reported (click date). Admin-only.';
+
+alter table public.lead_channel_stats enable row level security;
+revoke all on table public.lead_channel_stats from anon, authenticated;
+grant select (segment_id, day, channel, leads_generated, leads_accepted, computed_at)
+  on table public.lead_channel_stats to authenticated;
+grant all on table public.lead_channel_stats to service_role;
+create policy "Partners read channel counts of their subscribed segments, admins all"
+  on public.lead_channel_stats for select to authenticated
+  using (segment_id in (select private.readable_segment_ids()));
 
 -- -----------------------------------------------------------------------------
 -- Aggregation: leads + ad metrics + capacity -> lead_generation_stats
@@ -162,6 +196,8 @@ begin
       using errcode = '22023';
   end if;
 
+  -- Per channel first: leads by their source channel, ad metrics by the channel's mapped
+  -- campaigns. The segment's day is their sum. One statement: both tables or neither.
   with bounds as (
     select (p_from::timestamp at time zone 'Europe/Amsterdam') as lo,
            ((p_to + 1)::timestamp at time zone 'Europe/Amsterdam') as hi
@@ -169,29 +205,84 @@ begin
   lead_counts as (
     select l.segment_id,
            (l.created_at at time zone 'Europe/Amsterdam')::date as day,
+           coalesce(l.source_channel, 'other') as channel,
            count(*)::integer as generated,
            count(*) filter (where l.status = 'accepted')::integer as accepted,
            count(*) filter (where l.status = 'rejected')::integer as rejected,
            count(*) filter (where l.status = 'pending')::integer as pending,
-           count(*) filter (where l.source_channel = 'google_ads')::integer as google_ads,
-           count(*) filter (where l.source_channel = 'seo')::integer as seo,
-           count(*) filter (where l.source_channel = 'microsite')::integer as microsite,
-           count(*) filter (where l.source_channel is null or l.source_channel = 'other')::integer as other,
            coalesce(sum(l.price) filter (where l.status = 'accepted'), 0) as revenue
     from public.leads l, bounds b
     where l.segment_id is not null and l.created_at >= b.lo and l.created_at < b.hi
-    group by 1, 2
+    group by 1, 2, 3
   ),
   ads as (
-    select cb.segment_id, m.day,
+    select cb.segment_id, m.day, m.channel,
            round(sum(m.cost_micros) / 1000000.0, 2) as spend,
            sum(m.clicks) as clicks,
            sum(m.impressions) as impressions,
            sum(m.conversions) as conversions
     from public.ad_campaign_daily_metrics m
     join public.segment_campaign_budgets cb
-      on cb.customer_id = m.customer_id and cb.campaign_id = m.campaign_id
+      on cb.channel = m.channel and cb.customer_id = m.customer_id and cb.campaign_id = m.campaign_id
     where m.day between p_from and p_to
+    group by 1, 2, 3
+  ),
+  channel_days as materialized (
+    select coalesce(lc.segment_id, a.segment_id) as segment_id, coalesce(lc.day, a.day) as day,
+           coalesce(lc.channel, a.channel) as channel,
+           coalesce(lc.generated, 0) as generated, coalesce(lc.accepted, 0) as accepted,
+           coalesce(lc.rejected, 0) as rejected, coalesce(lc.pending, 0) as pending,
+           coalesce(lc.revenue, 0) as revenue, coalesce(a.spend, 0) as spend,
+           coalesce(a.clicks, 0) as clicks, coalesce(a.impressions, 0) as impressions,
+           coalesce(a.conversions, 0) as conversions, c.is_paid
+    from lead_counts lc
+    full join ads a on a.segment_id = lc.segment_id and a.day = lc.day and a.channel = lc.channel
+    join public.ad_channels c on c.key = coalesce(lc.channel, a.channel)
+  ),
+  gone as (
+    -- A restated day may lose a channel's row (its leads re-attributed): it goes.
+    delete from public.lead_channel_stats cs
+     where cs.day between p_from and p_to
+       and not exists (select 1 from channel_days cd
+                       where cd.segment_id = cs.segment_id and cd.day = cs.day and cd.channel = cs.channel)
+    returning 1
+  ),
+  per_channel as (
+    insert into public.lead_channel_stats as cs (
+      segment_id, day, channel, leads_generated, leads_accepted, revenue, spend, clicks, impressions,
+      conversions, computed_at)
+    select cd.segment_id, cd.day, cd.channel, cd.generated, cd.accepted, cd.revenue, cd.spend, cd.clicks,
+           cd.impressions, cd.conversions, now()
+    from channel_days cd
+    on conflict (segment_id, day, channel) do update set
+      leads_generated = excluded.leads_generated,
+      leads_accepted = excluded.leads_accepted,
+      revenue = excluded.revenue,
+      spend = excluded.spend,
+      clicks = excluded.clicks,
+      impressions = excluded.impressions,
+      conversions = excluded.conversions,
+      computed_at = excluded.computed_at
+    where (cs.leads_generated, cs.leads_accepted, cs.revenue, cs.spend, cs.clicks, cs.impressions,
+           cs.conversions)
+          is distinct from
+          (excluded.leads_generated, excluded.leads_accepted, excluded.revenue, excluded.spend,
+           excluded.clicks, excluded.impressions, excluded.conversions)
+    returning 1
+  ),
+  per_segment as (
+    select cd.segment_id, cd.day,
+           sum(cd.generated)::integer as generated,
+           sum(cd.accepted)::integer as accepted,
+           sum(cd.rejected)::integer as rejected,
+           sum(cd.pending)::integer as pending,
+           sum(cd.generated) filter (where cd.is_paid)::integer as paid,
+           sum(cd.revenue) as revenue,
+           sum(cd.spend) as spend,
+           sum(cd.clicks) as clicks,
+           sum(cd.impressions) as impressions,
+           sum(cd.conversions) as conversions
+    from channel_days cd
     group by 1, 2
   ),
   capacity as (
@@ -205,35 +296,24 @@ begin
     cross join generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
     where s.is_active
   ),
-  keyed as (
-    -- The rows to write: grid, lead counts and ads joined on (segment, day) at once
-    -- (each is unique per key), instead of a union of their keys joined back to each.
-    select coalesce(g.segment_id, lc.segment_id) as segment_id,
-           coalesce(g.day, lc.day) as day,
-           lc.generated, lc.accepted, lc.rejected, lc.pending, lc.google_ads, lc.seo,
-           lc.microsite, lc.other, lc.revenue
-    from grid g
-    full join lead_counts lc on lc.segment_id = g.segment_id and lc.day = g.day
-  ),
   keys as (
-    select coalesce(k.segment_id, a.segment_id) as segment_id,
-           coalesce(k.day, a.day) as day,
-           k.generated, k.accepted, k.rejected, k.pending, k.google_ads, k.seo, k.microsite,
-           k.other, k.revenue, a.spend, a.clicks, a.impressions, a.conversions
-    from keyed k
-    full join ads a on a.segment_id = k.segment_id and a.day = k.day
+    select coalesce(g.segment_id, ps.segment_id) as segment_id,
+           coalesce(g.day, ps.day) as day,
+           ps.generated, ps.accepted, ps.rejected, ps.pending, ps.paid, ps.revenue, ps.spend,
+           ps.clicks, ps.impressions, ps.conversions
+    from grid g
+    full join per_segment ps on ps.segment_id = g.segment_id and ps.day = g.day
   )
   insert into public.lead_generation_stats as st (
     segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
-    leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend, ad_clicks,
-    ad_impressions, ad_conversions, cpl, active_partners, total_capacity, computed_at)
+    leads_paid, revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl, active_partners,
+    total_capacity, computed_at)
   select k.segment_id, k.day,
          coalesce(k.generated, 0), coalesce(k.accepted, 0), coalesce(k.rejected, 0),
-         coalesce(k.pending, 0), coalesce(k.google_ads, 0), coalesce(k.seo, 0),
-         coalesce(k.microsite, 0), coalesce(k.other, 0), coalesce(k.revenue, 0),
+         coalesce(k.pending, 0), coalesce(k.paid, 0), coalesce(k.revenue, 0),
          coalesce(k.spend, 0), coalesce(k.clicks, 0), coalesce(k.impressions, 0),
          coalesce(k.conversions, 0),
-         round(k.spend / nullif(k.google_ads, 0), 2),
+         round(k.spend / nullif(k.paid, 0), 2),
          coalesce(c.active_partners, 0), coalesce(c.capacity, 0), now()
   from keys k
   left join capacity c on c.segment_id = k.segment_id and c.day = k.day
@@ -242,10 +322,7 @@ begin
     leads_accepted = excluded.leads_accepted,
     leads_rejected = excluded.leads_rejected,
     leads_pending = excluded.leads_pending,
-    leads_google_ads = excluded.leads_google_ads,
-    leads_seo = excluded.leads_seo,
-    leads_microsite = excluded.leads_microsite,
-    leads_other = excluded.leads_other,
+    leads_paid = excluded.leads_paid,
     revenue = excluded.revenue,
     ad_spend = excluded.ad_spend,
     ad_clicks = excluded.ad_clicks,
@@ -257,13 +334,11 @@ begin
     computed_at = excluded.computed_at
   -- A rerun over unchanged data leaves the rows exactly as they were.
   where (st.leads_generated, st.leads_accepted, st.leads_rejected, st.leads_pending,
-         st.leads_google_ads, st.leads_seo, st.leads_microsite, st.leads_other, st.revenue,
-         st.ad_spend, st.ad_clicks, st.ad_impressions, st.ad_conversions, st.cpl,
-         st.active_partners, st.total_capacity)
+         st.leads_paid, st.revenue, st.ad_spend, st.ad_clicks, st.ad_impressions,
+         st.ad_conversions, st.cpl, st.active_partners, st.total_capacity)
         is distinct from
         (excluded.leads_generated, excluded.leads_accepted, excluded.leads_rejected,
-         excluded.leads_pending, excluded.leads_google_ads, excluded.leads_seo,
-         excluded.leads_microsite, excluded.leads_other, excluded.revenue, excluded.ad_spend,
+         excluded.leads_pending, excluded.leads_paid, excluded.revenue, excluded.ad_spend,
          excluded.ad_clicks, excluded.ad_impressions, excluded.ad_conversions, excluded.cpl,
          excluded.active_partners, excluded.total_capacity);
   get diagnostics written = row_count;
@@ -272,8 +347,8 @@ begin
 end
 $$;
 comment on function public.aggregate_lead_stats(date, date) is
-  'Recompute lead_generation_stats for the Dutch days from..to (set-based upsert; a rerun changes nothing '
-  'unless the data did). Returns the rows written. The plans of those days take the new actual from the '
-  'next plan run (update_lead_gaps).';
+  'Recompute lead_channel_stats and lead_generation_stats for the Dutch days from..to (set-based upserts; '
+  'a rerun changes nothing unless the data did). Returns the segment-day rows written. The plans of '
+  'those days take the new actual from the next plan run (update_lead_gaps).';
 revoke execute on function public.aggregate_lead_stats(date, date) from public, anon, authenticated;
 grant execute on function public.aggregate_lead_stats(date, date) to service_role;

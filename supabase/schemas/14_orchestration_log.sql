@@ -11,7 +11,8 @@ create table public.channel_orchestration_log (
   run_id uuid,
   day date not null,
   segment_id uuid references public.lead_segments (id),
-  channel text not null default 'google_ads' check (channel in ('google_ads')),
+  -- The budget's channel, from its mapping when logged (null: it was not mapped).
+  channel text references public.ad_channels (key),
   kind text not null default 'adjust' check (kind in ('adjust', 'rollback')),
   customer_id text,
   campaign_id text,

@@ -110,7 +110,7 @@ begin
 end
 $$;
 comment on function private.lock_money_on_change() is
-  'Trigger: a change of the kill switch, settings, bounds or mappings waits for the claim in progress.';
+  'Trigger: a change of a kill switch, a cap, settings, bounds or mappings waits for the claim in progress.';
 alter function private.lock_money_on_change() owner to leadflow_money;
 revoke execute on function private.lock_money_on_change() from public, anon, authenticated, service_role;
 
@@ -122,6 +122,9 @@ create trigger lead_segments_lock_money
   for each statement execute function private.lock_money_on_change();
 create trigger segment_campaign_budgets_lock_money
   before insert or update or delete on public.segment_campaign_budgets
+  for each statement execute function private.lock_money_on_change();
+create trigger ad_channels_lock_money
+  before update or delete on public.ad_channels
   for each statement execute function private.lock_money_on_change();
 
 -- -----------------------------------------------------------------------------
@@ -197,6 +200,37 @@ comment on function private.budget_standing_amounts() is
 alter function private.budget_standing_amounts() owner to leadflow_money;
 revoke execute on function private.budget_standing_amounts() from public, anon, authenticated;
 grant execute on function private.budget_standing_amounts() to service_role;
+
+create or replace function private.channel_caps() returns jsonb
+language sql stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(jsonb_object_agg(c.key, round(c.daily_cap * 1000000)::bigint), '{}')
+  from public.ad_channels c
+  where c.is_paid and c.daily_cap is not null
+$$;
+comment on function private.channel_caps() is
+  'The daily cap of each paid channel that has one, in micros, by channel: {"microsoft_ads": 50000000}.';
+alter function private.channel_caps() owner to leadflow_money;
+revoke execute on function private.channel_caps() from public, anon, authenticated;
+
+create or replace function private.channel_standing_totals() returns jsonb
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- Per capped channel, its mapped budgets (active or not) at the most each may stand at.
+  select coalesce(jsonb_object_agg(t.channel, t.total), '{}')
+  from (select cb.channel, sum(private.budget_standing_amount(cb.budget_resource_name))::bigint as total
+        from public.segment_campaign_budgets cb
+        join public.ad_channels c on c.key = cb.channel and c.daily_cap is not null
+        group by cb.channel) t
+$$;
+comment on function private.channel_standing_totals() is
+  'Per paid channel with a daily cap: the sum of its mapped budgets at the most they may stand at now.';
+alter function private.channel_standing_totals() owner to leadflow_money;
+revoke execute on function private.channel_standing_totals() from public, anon, authenticated;
 
 -- -----------------------------------------------------------------------------
 -- Reports from Google Ads

@@ -39,10 +39,12 @@ begin
   end if;
   select cb.segment_id, cb.is_active as mapping_active, s.code, s.is_active as segment_active,
          round(s.min_daily_budget * 1000000)::bigint as lo,
-         round(s.max_daily_budget * 1000000)::bigint as hi
+         round(s.max_daily_budget * 1000000)::bigint as hi,
+         c.label as channel, c.kill_switch as channel_killed
     into m
     from public.segment_campaign_budgets cb
     join public.lead_segments s on s.id = cb.segment_id
+    join public.ad_channels c on c.key = cb.channel
    where cb.budget_resource_name = p_budget;
   if not found then
     return 'the budget is not mapped to a segment (any more): Leadflow does not change it';
@@ -84,11 +86,11 @@ begin
                order by l.id limit 1);
     if other is not null then
       return format('the outcome of log #%s is not known yet; nothing more is sent for this budget '
-                    'until it is reconciled with Google Ads', other);
+                    'until it is reconciled with %s', other, m.channel);
     end if;
     base := private.budget_day_base(p_budget, today);
     if base is null then
-      return 'never reported by Google Ads: no base to measure the daily limit from';
+      return format('never reported by %s: no base to measure the daily limit from', m.channel);
     end if;
     if p_kind = 'rollback' and p_new <> base then
       return format('a rollback restores the amount of the start of today (%s micros), not %s',
@@ -105,14 +107,17 @@ begin
        order by e.id
     loop
       if abs(p_new - ext.observed_micros) > floor(ext.observed_micros * settings.max_daily_change) then
-        return format('Google Ads was seen holding %s micros, not the %s on record (external change '
+        return format('%s was seen holding %s micros, not the %s on record (external change '
                       '#%s): a change stays within %s %% of both until an admin accepts one',
-                      ext.observed_micros, base, ext.id, settings.max_daily_change * 100);
+                      m.channel, ext.observed_micros, base, ext.id, settings.max_daily_change * 100);
       end if;
     end loop;
   end if;
   if not coalesce(settings.changes_enabled, false) then
     return 'kill switch is on: not sent';
+  end if;
+  if m.channel_killed then
+    return format('the kill switch of %s is on: not sent', m.channel);
   end if;
   return null;
 end
@@ -120,7 +125,7 @@ $$;
 comment on function private.change_refusal(text, text, date, text, uuid, bigint, bigint, numeric, bigint) is
   'Why a budget change may not be sent now (null: it may): mapping, active flags, whole cents, bounds, '
   'the sign of the gap, live only today, the daily limit of the day''s base and of every open external '
-  'change, one change per budget per day, nothing while in doubt, the kill switch. Everything is read '
+  'change, one change per budget per day, nothing while in doubt, the kill switch and the channel''s. Everything is read '
   'from the database; only the new amount and the gap come from the decision.';
 alter function private.change_refusal(text, text, date, text, uuid, bigint, bigint, numeric, bigint)
   owner to leadflow_money;

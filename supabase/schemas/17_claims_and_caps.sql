@@ -39,6 +39,10 @@ declare
   cap bigint;
   total bigint;
   standing bigint;
+  chan_caps jsonb := '{}';
+  chan_totals jsonb := '{}';
+  ch_cap bigint;
+  ch_total bigint;
 begin
   if p_day is null or p_kind is null or p_kind not in ('adjust', 'rollback')
      or p_mode is null or p_mode not in ('live', 'dry_run', 'validate_only')
@@ -69,9 +73,13 @@ begin
   perform private.check_run_holds_lease(p_run_id);
   if p_mode <> 'dry_run' then
     cap := (select round(o.account_daily_cap * 1000000)::bigint from public.orchestration_settings o);
+    chan_caps := private.channel_caps();
   end if;
   if cap is not null then
     total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
+  end if;
+  if chan_caps <> '{}' then
+    chan_totals := private.channel_standing_totals();
   end if;
   for d in
     select e.value ->> 'budget_resource_name' as budget_resource_name,
@@ -89,7 +97,7 @@ begin
     order by e.ord
   loop
     m := null;
-    select cb.segment_id, cb.customer_id, cb.campaign_id into m
+    select cb.segment_id, cb.customer_id, cb.campaign_id, cb.channel into m
       from public.segment_campaign_budgets cb where cb.budget_resource_name = d.budget_resource_name;
     -- The old amount is the database's: its record of the budget now. Only a preview of
     -- another day (dry run) takes the caller's reading.
@@ -116,28 +124,35 @@ begin
              else private.change_refusal(p_kind, p_mode, p_day, d.budget_resource_name, m.segment_id,
                                          old_amount, new_amount, d.expected_gap, null)
            end;
-    if why is null and cap is not null then
-      -- The account daily cap, counted in the order given: a raise from what the budget may
-      -- stand at; a decrease of this call makes room for the raises after it (the claim
-      -- counts it only once Google Ads confirmed it).
+    ch_cap := (chan_caps ->> m.channel)::bigint;
+    if why is null and (cap is not null or ch_cap is not null) then
+      -- The account daily cap and the channel's, counted in the order given: a raise from
+      -- what the budget may stand at; a decrease of this call makes room for the raises
+      -- after it (the claim counts it only once the channel confirmed it).
       standing := private.budget_standing_amount(d.budget_resource_name);
+      ch_total := coalesce((chan_totals ->> m.channel)::bigint, 0);
       if act = 'increase' and new_amount > standing then
         if total + new_amount - standing > cap then
           why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
                         '%s micros: not sent', total + new_amount - standing, cap);
+        elsif ch_total + new_amount - standing > ch_cap then
+          why := format('the day''s %s budgets would sum to %s micros, over that channel''s daily cap '
+                        'of %s micros: not sent', m.channel, ch_total + new_amount - standing, ch_cap);
         else
           total := total + new_amount - standing;
+          chan_totals := jsonb_set(chan_totals, array[m.channel], to_jsonb(ch_total + new_amount - standing));
         end if;
       elsif act = 'decrease' and new_amount < standing then
         total := total - (standing - new_amount);
+        chan_totals := jsonb_set(chan_totals, array[m.channel], to_jsonb(ch_total - (standing - new_amount)));
       end if;
     end if;
     insert into public.channel_orchestration_log as l (
-      run_id, day, segment_id, kind, customer_id, campaign_id, budget_resource_name, action,
+      run_id, day, segment_id, channel, kind, customer_id, campaign_id, budget_resource_name, action,
       old_amount_micros, new_amount_micros, change_pct, expected_gap, inputs, reason, mode, status,
       error, triggered_by, completed_at)
     values (
-      p_run_id, p_day, m.segment_id, p_kind, m.customer_id, m.campaign_id, d.budget_resource_name, act,
+      p_run_id, p_day, m.segment_id, m.channel, p_kind, m.customer_id, m.campaign_id, d.budget_resource_name, act,
       old_amount, new_amount,
       round((new_amount - old_amount) * 100.0 / nullif(old_amount, 0), 2),
       d.expected_gap, d.inputs, coalesce(nullif(btrim(d.reason), ''), 'no reason given'), p_mode,
@@ -154,8 +169,9 @@ end
 $$;
 comment on function private.log_budget_decisions(uuid, date, text, text, text, jsonb) is
   'Write a run''s decisions to the audit log before anything is sent: the database sets each row''s '
-  'segment, old amount (its record of the budget) and action; rows that may go come back pending, the '
-  'others skipped with why (private.change_refusal, the account cap). Only by a run holding its lease.';
+  'segment, channel, old amount (its record of the budget) and action; rows that may go come back '
+  'pending, the others skipped with why (private.change_refusal, the account and channel caps). Only by '
+  'a run holding its lease.';
 alter function private.log_budget_decisions(uuid, date, text, text, text, jsonb) owner to leadflow_money;
 
 create or replace function public.log_budget_decisions(
@@ -192,6 +208,10 @@ declare
   cap bigint;
   total bigint;
   standing bigint;
+  chan_caps jsonb;
+  chan_totals jsonb := '{}';
+  ch_cap bigint;
+  ch_total bigint;
   r record;
   why text;
 begin
@@ -199,8 +219,12 @@ begin
   perform private.check_run_holds_lease(p_run_id);
   select o.changes_enabled, round(o.account_daily_cap * 1000000)::bigint into enabled, cap
     from public.orchestration_settings o;
+  chan_caps := private.channel_caps();
   if cap is not null then
     total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
+  end if;
+  if chan_caps <> '{}' then
+    chan_totals := private.channel_standing_totals();
   end if;
   for r in
     select l.* from public.channel_orchestration_log l
@@ -213,16 +237,23 @@ begin
              else private.change_refusal(r.kind, r.mode, r.day, r.budget_resource_name, r.segment_id,
                                          r.old_amount_micros, r.new_amount_micros, r.expected_gap, r.id)
            end;
-    if why is null and cap is not null and r.mode = 'live' then
-      -- A raise counts from what the budget may stand at; a decrease only once Google Ads
+    ch_cap := (chan_caps ->> r.channel)::bigint;
+    if why is null and (cap is not null or ch_cap is not null) and r.mode = 'live' then
+      -- A raise counts from what the budget may stand at; a decrease only once the channel
       -- confirmed it (its record), so a refused one cannot make room.
       standing := private.budget_standing_amount(r.budget_resource_name);
+      ch_total := coalesce((chan_totals ->> r.channel)::bigint, 0);
       if r.new_amount_micros > standing then
         if total + r.new_amount_micros - standing > cap then
           why := format('the day''s budgets would sum to %s micros, over the account daily cap of '
                         '%s micros: not sent', total + r.new_amount_micros - standing, cap);
+        elsif ch_total + r.new_amount_micros - standing > ch_cap then
+          why := format('the day''s %s budgets would sum to %s micros, over that channel''s daily cap '
+                        'of %s micros: not sent', r.channel, ch_total + r.new_amount_micros - standing, ch_cap);
         else
           total := total + r.new_amount_micros - standing;
+          chan_totals := jsonb_set(chan_totals, array[r.channel],
+                                   to_jsonb(ch_total + r.new_amount_micros - standing));
         end if;
       end if;
     end if;
@@ -245,7 +276,8 @@ $$;
 comment on function private.claim_budget_decisions(uuid, bigint[]) is
   'The gate: claim a run''s pending rows for sending, re-checking at this moment the kill switch, the '
   'lease, private.change_refusal (mapping, active flags, bounds, daily limit of the base and of external '
-  'changes, one change a day, budgets in doubt) and the account daily cap. Claimed rows come back sent '
+  'changes, one change a day, budgets in doubt, the channel''s kill switch), the account daily cap and '
+  'the channel''s. Claimed rows come back sent '
   '(send them within private.send_window()), the others skipped with why.';
 alter function private.claim_budget_decisions(uuid, bigint[]) owner to leadflow_money;
 

@@ -1,11 +1,12 @@
 -- =============================================================================
--- The learned response per segment: value of an accepted lead and the
--- spend -> paid leads curve, estimated set-based every orchestrate run.
+-- The learned response per segment and paid channel: value of an accepted lead
+-- and the spend -> paid leads curve, estimated set-based every orchestrate run.
 -- =============================================================================
 
 -- Each segment's estimated response and economics, per day they were computed for.
 create table public.segment_response_estimates (
   segment_id uuid not null references public.lead_segments (id) on delete cascade,
+  channel text not null references public.ad_channels (key),
   day date not null,
   lead_value numeric(12, 2),
   lead_value_source text not null check (lead_value_source in ('segment', 'industry', 'all', 'none')),
@@ -17,13 +18,15 @@ create table public.segment_response_estimates (
   scale numeric(14, 6),
   days_used integer not null default 0,
   computed_at timestamptz not null default now(),
-  primary key (segment_id, day)
+  primary key (segment_id, channel, day)
 );
 create index segment_response_estimates_day_idx on public.segment_response_estimates (day);
 comment on table public.segment_response_estimates is
-  'Per segment and day: value of an accepted lead and the spend -> paid leads curve '
+  'Per segment, paid channel and day: value of an accepted lead (the segment''s) and the channel''s '
+  'spend -> paid leads curve '
   '(paid leads/day = scale x spend ^ elasticity, spend in euro/day), elasticity with its standard '
-  'deviation, pooled toward the industry''s and province''s when the segment''s own data say little. '
+  'deviation, pooled toward the industry''s and province''s on the same channel when the segment''s own '
+  'data say little. '
   'Written by estimate_segment_responses; admin-only. See docs/FORMULAS.md.';
 alter table public.segment_response_estimates enable row level security;
 revoke all on table public.segment_response_estimates from anon, authenticated, service_role;
@@ -50,35 +53,41 @@ as $$
     select s.id as segment_id, s.industry_id, s.region_code
     from public.lead_segments s where s.is_active
   ),
+  curves as (
+    -- One curve per active segment and paid channel it has an active budget on.
+    select distinct s.segment_id, s.industry_id, s.region_code, cb.channel
+    from segments s
+    join public.segment_campaign_budgets cb on cb.segment_id = s.segment_id and cb.is_active
+  ),
   daily as (
-    -- Per segment and click day: spend (euro) and Google Ads conversions (on the click's
-    -- day), on days the budget limited (impressions lost to budget): there, spend is what
-    -- the budget let through, not what demand asked for.
-    select cb.segment_id, m.day,
+    -- Per segment, channel and click day: spend (euro) and the channel's conversions (on the
+    -- click's day), on days the budget limited (impressions lost to budget): there, spend is
+    -- what the budget let through, not what demand asked for.
+    select cb.segment_id, cb.channel, m.day,
            sum(m.cost_micros) / 1e6 as spend, sum(m.conversions) as conversions,
            max(m.search_budget_lost_impression_share) as lost
     from public.segment_campaign_budgets cb
     join public.ad_campaign_daily_metrics m
-      on m.customer_id = cb.customer_id and m.campaign_id = cb.campaign_id
+      on m.channel = cb.channel and m.customer_id = cb.customer_id and m.campaign_id = cb.campaign_id
     cross join params p
     where cb.is_active and m.day >= p_day - p.w and m.day < p_day
-    group by cb.segment_id, m.day
+    group by cb.segment_id, cb.channel, m.day
   ),
   halves as (
     -- The segment's budget-limited days split at the median spend; the elasticity is the
     -- ratio of log means between the halves (a grouping estimator: no log of small counts,
     -- which biases a least-squares slope on 1-3 leads a day toward 0).
-    select h.segment_id, h.half, count(*) as n, avg(h.spend) as spend,
+    select h.segment_id, h.channel, h.half, count(*) as n, avg(h.spend) as spend,
            avg(h.conversions) as conversions, sum(h.conversions) as total
-    from (select d.*, ntile(2) over (partition by d.segment_id order by d.spend) as half
+    from (select d.*, ntile(2) over (partition by d.segment_id, d.channel order by d.spend) as half
           from daily d cross join params p
           where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) h
-    group by h.segment_id, h.half
+    group by h.segment_id, h.channel, h.half
   ),
   pairs as (
     -- Both halves on one row, by one grouping (a self-join of the halves, whose row count
     -- the planner cannot estimate, became a 10,000 x 10,000 nested loop at 10,000 segments).
-    select h.segment_id,
+    select h.segment_id, h.channel,
            max(h.n) filter (where h.half = 1) as lo_n, max(h.n) filter (where h.half = 2) as hi_n,
            max(h.spend) filter (where h.half = 1) as lo_spend,
            max(h.spend) filter (where h.half = 2) as hi_spend,
@@ -87,12 +96,12 @@ as $$
            max(h.total) filter (where h.half = 1) as lo_total,
            max(h.total) filter (where h.half = 2) as hi_total
     from halves h
-    group by h.segment_id
+    group by h.segment_id, h.channel
   ),
   own as (
     -- var(ln mean) of a half: Poisson (1 / its leads) plus day-to-day demand
     -- (demand_variance / days).
-    select pr.segment_id, pr.lo_n + pr.hi_n as n,
+    select pr.segment_id, pr.channel, pr.lo_n + pr.hi_n as n,
            ln(pr.hi_conversions / pr.lo_conversions) / ln(pr.hi_spend / pr.lo_spend) as slope,
            (1 / pr.hi_total + p.dv / pr.hi_n + 1 / pr.lo_total + p.dv / pr.lo_n)
              / ln(pr.hi_spend / pr.lo_spend) ^ 2 as var
@@ -101,25 +110,25 @@ as $$
   ),
   with_own as (
     select s.*, o.n, o.slope, o.var
-    from segments s left join own o on o.segment_id = s.segment_id
+    from curves s left join own o on o.segment_id = s.segment_id and o.channel = s.channel
   ),
   industry_pool as (
-    -- Precision-weighted mean of the industry's segments and the prior.
-    select w.industry_id,
+    -- Precision-weighted mean of the industry's segments on the channel and the prior.
+    select w.industry_id, w.channel,
            (p.e0 / p.tau ^ 2 + coalesce(sum(w.slope / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0))
            / (1 / p.tau ^ 2 + coalesce(sum(1 / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0)) as e
     from with_own w cross join params p
-    group by w.industry_id, p.e0, p.tau
+    group by w.industry_id, w.channel, p.e0, p.tau
   ),
   province_pool as (
-    select w.region_code,
+    select w.region_code, w.channel,
            (p.e0 / p.tau ^ 2 + coalesce(sum(w.slope / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0))
            / (1 / p.tau ^ 2 + coalesce(sum(1 / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0)) as e
     from with_own w cross join params p
-    group by w.region_code, p.e0, p.tau
+    group by w.region_code, w.channel, p.e0, p.tau
   ),
   posterior as (
-    select w.segment_id, w.industry_id, w.n, w.slope, w.var,
+    select w.segment_id, w.channel, w.industry_id, w.n, w.slope, w.var,
            (ip.e + pp.e) / 2 as pooled,
            case when w.var is null then (ip.e + pp.e) / 2
                 else (w.slope / w.var + (ip.e + pp.e) / 2 / p.tau ^ 2) / (1 / w.var + 1 / p.tau ^ 2)
@@ -128,18 +137,19 @@ as $$
                 else sqrt(1 / (1 / w.var + 1 / p.tau ^ 2)) end as sd
     from with_own w
     cross join params p
-    join industry_pool ip on ip.industry_id = w.industry_id
-    join province_pool pp on pp.region_code = w.region_code
+    join industry_pool ip on ip.industry_id = w.industry_id and ip.channel = w.channel
+    join province_pool pp on pp.region_code = w.region_code and pp.channel = w.channel
   ),
   scaled as (
     -- Scale at the estimated elasticity over the last scale_window_days (recent: costs drift).
-    select po.segment_id,
+    select po.segment_id, po.channel,
            sum(d.conversions)
              / nullif(sum(power(d.spend::float8, least(greatest(po.e, p.e_min), p.e_max)::float8)::numeric), 0) as scale
     from posterior po
     cross join params p
-    join daily d on d.segment_id = po.segment_id and d.day >= p_day - p.sw and d.spend > 0
-    group by po.segment_id
+    join daily d on d.segment_id = po.segment_id and d.channel = po.channel
+      and d.day >= p_day - p.sw and d.spend > 0
+    group by po.segment_id, po.channel
   ),
   value_window as (
     select st.segment_id, sum(st.revenue) as revenue, sum(st.leads_accepted) as accepted
@@ -166,9 +176,9 @@ as $$
   ),
   written as (
     insert into public.segment_response_estimates as r
-      (segment_id, day, lead_value, lead_value_source, elasticity, elasticity_sd, own_elasticity,
+      (segment_id, channel, day, lead_value, lead_value_source, elasticity, elasticity_sd, own_elasticity,
        own_elasticity_sd, pooled_elasticity, scale, days_used, computed_at)
-    select po.segment_id, p_day, round(vo.value::numeric, 2), vo.source,
+    select po.segment_id, po.channel, p_day, round(vo.value::numeric, 2), vo.source,
            round(least(greatest(po.e, p.e_min), p.e_max)::numeric, 4), round(po.sd::numeric, 4),
            case when po.slope is not null then round(least(greatest(po.slope, -999), 999)::numeric, 4) end,
            case when po.var is not null then round(least(sqrt(po.var), 999999)::numeric, 4) end,
@@ -177,8 +187,8 @@ as $$
     from posterior po
     cross join params p
     join value_of vo on vo.segment_id = po.segment_id
-    left join scaled sc on sc.segment_id = po.segment_id
-    on conflict (segment_id, day) do update set
+    left join scaled sc on sc.segment_id = po.segment_id and sc.channel = po.channel
+    on conflict (segment_id, channel, day) do update set
       lead_value = excluded.lead_value, lead_value_source = excluded.lead_value_source,
       elasticity = excluded.elasticity, elasticity_sd = excluded.elasticity_sd,
       own_elasticity = excluded.own_elasticity, own_elasticity_sd = excluded.own_elasticity_sd,
@@ -189,7 +199,8 @@ as $$
   select count(*)::integer from written
 $$;
 comment on function public.estimate_segment_responses(date) is
-  'Estimate every active segment''s value of an accepted lead and spend -> paid leads curve for a day '
+  'Estimate, per active segment and paid channel it has a budget on, the value of an accepted lead and '
+  'the channel''s spend -> paid leads curve for a day '
   '(from the days before it) into segment_response_estimates; returns how many. See docs/FORMULAS.md.';
 revoke execute on function public.estimate_segment_responses(date) from public, anon, authenticated;
 grant execute on function public.estimate_segment_responses(date) to service_role;

@@ -12,7 +12,9 @@
 --                    (leads - paid leads + paid leads x (spend yesterday / spend that day) ^ e)
 --
 -- Everything else (target, paid leads, spend, data age, lost impression share)
--- comes from the plans, the stats and the Google Ads metrics. Found with `leadflow simulate`
+-- comes from the plans, the stats per channel and the channels' metrics. With more
+-- than one channel per segment, the orchestrate job splits the segment's paid target
+-- over them by marginal cost (leadflow.controller.allocation). Found with `leadflow simulate`
 -- (bench/RESULTS.md, "Controller simulation").
 --
 -- Issue #11 adds, per budget: the value of an accepted lead, the acceptance rate of
@@ -24,10 +26,12 @@ create or replace function public.orchestration_inputs(p_day date)
 returns table (
   segment_id uuid,
   code text,
+  channel text,
   customer_id text,
   campaign_id text,
   budget_resource_name text,
   budgets_in_segment integer,
+  budgets_in_channel integer,
   min_budget_micros bigint,
   max_budget_micros bigint,
   target_cpl_micros bigint,
@@ -35,6 +39,7 @@ returns table (
   target_leads numeric,
   expected_leads numeric,
   paid_leads numeric,
+  expected_paid_leads numeric,
   spend_micros bigint,
   data_age_days integer,
   lost_impression_share_budget numeric,
@@ -58,22 +63,27 @@ as $$
     limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
   response as (
-    -- The newest estimate up to the day (estimate_segment_responses, run by orchestrate), of
-    -- the last estimate_max_age_days.
-    select distinct on (r.segment_id) r.segment_id, r.lead_value, r.elasticity, r.elasticity_sd
+    -- The newest estimate per channel up to the day (estimate_segment_responses, run by
+    -- orchestrate), of the last estimate_max_age_days.
+    select distinct on (r.segment_id, r.channel) r.segment_id, r.channel, r.lead_value, r.elasticity,
+           r.elasticity_sd
     from public.segment_response_estimates r
     cross join settings se
     where r.day <= p_day and r.day > p_day - se.estimate_max_age_days
-    order by r.segment_id, r.day desc
+    order by r.segment_id, r.channel, r.day desc
   ),
   budgets as (
     select s.id as segment_id, s.code, s.min_daily_budget, s.max_daily_budget, s.target_cpl,
-           s.industry_id,
+           s.industry_id, cb.channel,
            cb.customer_id, cb.campaign_id, cb.budget_resource_name,
-           count(*) over (partition by s.id) as n
+           count(*) over (partition by s.id) as n,
+           count(*) over (partition by s.id, cb.channel) as n_channel
     from public.lead_segments s
     join public.segment_campaign_budgets cb on cb.segment_id = s.id and cb.is_active
     where s.is_active
+  ),
+  curves as (
+    select distinct b.segment_id, b.channel from budgets b
   ),
   targets as (
     -- Trailing steering window of targets ending today (whole weeks: each weekday equally).
@@ -85,52 +95,85 @@ as $$
     where p.day > p_day - se.steering_window_days and p.day <= p_day
     group by p.segment_id
   ),
+  channel_days as (
+    -- Every measured day of the last scale_window_days (the longest window below) for each
+    -- channel the segment steers: its leads and spend there, 0 on a day without a row.
+    select st.segment_id, st.day, c.channel,
+           coalesce(cs.leads_generated, 0) as leads, coalesce(cs.spend, 0) as spend
+    from public.lead_generation_stats st
+    cross join settings se
+    join curves c on c.segment_id = st.segment_id
+    left join public.lead_channel_stats cs
+      on cs.segment_id = st.segment_id and cs.day = st.day and cs.channel = c.channel
+    where st.day >= p_day - greatest(se.scale_window_days, se.steering_window_days) and st.day < p_day
+  ),
   week_spend as (
     -- Trailing steering window of measured days before today: the spend the CPL is measured at.
-    select st.segment_id, avg(st.ad_spend) as spend
-    from public.lead_generation_stats st
+    select cd.segment_id, cd.channel, avg(cd.spend) as spend
+    from channel_days cd
     cross join settings se
-    where st.day >= p_day - se.steering_window_days and st.day < p_day
-    group by st.segment_id
+    where cd.day >= p_day - se.steering_window_days
+    group by cd.segment_id, cd.channel
   ),
   actuals as (
-    -- Paid leads per day at the week's spend: the last scale_window_days (two weeks: half
-    -- the noise of one), each day's paid leads scaled to that spend along the segment's
-    -- curve (a budget change counts at once). A day without spend counts as it was.
-    select st.segment_id,
-           avg(st.leads_google_ads * case
-                 when st.ad_spend > 0 and ws.spend > 0
-                 then power((ws.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
+    -- Paid leads per day on the channel at the week's spend: the last scale_window_days (two
+    -- weeks: half the noise of one), each day's paid leads scaled to that spend along the
+    -- channel's curve (a budget change counts at once). A day without spend counts as it was.
+    select cd.segment_id, cd.channel,
+           avg(cd.leads * case
+                 when cd.spend > 0 and ws.spend > 0
+                 then power((ws.spend / cd.spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
                  else 1 end) as paid,
            ws.spend
-    from public.lead_generation_stats st
+    from channel_days cd
     cross join settings se
-    join week_spend ws on ws.segment_id = st.segment_id
-    left join response r on r.segment_id = st.segment_id
-    where st.day >= p_day - se.scale_window_days and st.day < p_day
-    group by st.segment_id, ws.spend
+    join week_spend ws on ws.segment_id = cd.segment_id and ws.channel = cd.channel
+    left join response r on r.segment_id = cd.segment_id and r.channel = cd.channel
+    where cd.day >= p_day - se.scale_window_days
+    group by cd.segment_id, cd.channel, ws.spend
   ),
   yesterday as (
-    select st.segment_id, st.ad_spend as spend
-    from public.lead_generation_stats st
-    where st.day = p_day - 1
+    select cs.segment_id, cs.channel, cs.spend
+    from public.lead_channel_stats cs
+    where cs.day = p_day - 1
+  ),
+  paid_now as (
+    -- The channel's leads of the trailing week, each day's scaled to yesterday's spend on the
+    -- channel: paid leads grow like spend ^ e (the channel's estimated elasticity, else the
+    -- prior). A day without spend to compare counts as it was.
+    select cd.segment_id, cd.channel,
+           avg(cd.leads * case
+                 when cd.spend > 0 and y.spend > 0
+                 then power((y.spend / cd.spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
+                 else 1 end) as paid
+    from channel_days cd
+    cross join settings se
+    left join yesterday y on y.segment_id = cd.segment_id and y.channel = cd.channel
+    left join response r on r.segment_id = cd.segment_id and r.channel = cd.channel
+    where cd.day >= p_day - se.steering_window_days
+    group by cd.segment_id, cd.channel
   ),
   at_current_spend as (
-    -- The trailing week's leads, each day's paid leads scaled to yesterday's spend: paid
-    -- leads grow like spend ^ e (the segment's estimated elasticity, else the prior).
-    -- A day without spend to compare counts as it was.
+    -- The segment's trailing week: leads not from a steered channel as they were, plus each
+    -- steered channel's at yesterday's spend.
     select st.segment_id,
-           avg(st.leads_generated - st.leads_google_ads) as organic,
-           avg(st.leads_generated - st.leads_google_ads + st.leads_google_ads * case
-                 when st.ad_spend > 0 and y.spend > 0
-                 then power((y.spend / st.ad_spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
-                 else 1 end) as expected
+           avg(st.leads_generated - coalesce(cs.steered, 0)) as organic
     from public.lead_generation_stats st
     cross join settings se
-    left join yesterday y on y.segment_id = st.segment_id
-    left join response r on r.segment_id = st.segment_id
+    left join lateral (
+      select sum(x.leads_generated) as steered
+      from public.lead_channel_stats x
+      join curves c on c.segment_id = x.segment_id and c.channel = x.channel
+      where x.segment_id = st.segment_id and x.day = st.day
+    ) cs on true
     where st.day >= p_day - se.steering_window_days and st.day < p_day
     group by st.segment_id
+  ),
+  expected as (
+    select a.segment_id, a.organic,
+           a.organic + coalesce((select sum(pn.paid) from paid_now pn where pn.segment_id = a.segment_id), 0)
+             as expected
+    from at_current_spend a
   ),
   pattern as (
     -- The forecast: per industry and kind of day (ISO weekday 1-7; 0 a public holiday), its
@@ -180,15 +223,17 @@ as $$
     where st.day < p_day and st.day >= p_day - 60
     group by st.segment_id
   )
-  select b.segment_id, b.code, b.customer_id, b.campaign_id, b.budget_resource_name, b.n::integer,
+  select b.segment_id, b.code, b.channel, b.customer_id, b.campaign_id, b.budget_resource_name,
+         b.n::integer, b.n_channel::integer,
          round(b.min_daily_budget * 1000000)::bigint,
          round(b.max_daily_budget * 1000000)::bigint,
          round(b.target_cpl * 1000000)::bigint,
          coalesce(t.has_today, false),
          round(t.target / b.n, 4),
          round(e.expected / b.n, 4),
-         round(a.paid / b.n, 4),
-         round(a.spend * 1000000 / b.n)::bigint,
+         round(a.paid / b.n_channel, 4),
+         round(pn.paid / b.n_channel, 4),
+         round(a.spend * 1000000 / b.n_channel)::bigint,
          (p_day - nw.day)::integer,
          m.search_budget_lost_impression_share,
          round(r.lead_value * 1000000)::bigint,
@@ -201,25 +246,28 @@ as $$
          round(e.organic * coalesce(fc.factor, 1) / b.n, 4)
   from budgets b
   cross join settings se
-  left join response r on r.segment_id = b.segment_id
+  left join response r on r.segment_id = b.segment_id and r.channel = b.channel
   left join public.industry_economics ie on ie.industry_id = b.industry_id
   left join targets t on t.segment_id = b.segment_id
-  left join actuals a on a.segment_id = b.segment_id
-  left join at_current_spend e on e.segment_id = b.segment_id
+  left join actuals a on a.segment_id = b.segment_id and a.channel = b.channel
+  left join paid_now pn on pn.segment_id = b.segment_id and pn.channel = b.channel
+  left join expected e on e.segment_id = b.segment_id
   left join newest nw on nw.segment_id = b.segment_id
   left join forecast fc on fc.industry_id = b.industry_id
   left join public.ad_campaign_daily_metrics m
-    on m.customer_id = b.customer_id and m.campaign_id = b.campaign_id and m.day = p_day - 1
-  order by b.code, b.budget_resource_name
+    on m.channel = b.channel and m.customer_id = b.customer_id and m.campaign_id = b.campaign_id
+   and m.day = p_day - 1
+  order by b.code, b.channel, b.budget_resource_name
 $$;
 comment on function public.orchestration_inputs(date) is
-  'Per active mapped budget: bounds, average target and leads at yesterday''s spend over the trailing '
-  'steering window (steering_window_days; each day''s paid leads x (spend yesterday / spend that day) ^ e, '
-  'e the segment''s estimated '
-  'elasticity), paid leads and spend (split evenly over a segment''s budgets), data age, lost impression '
-  'share; value of an accepted lead, acceptance rate, minimum margin, elasticity and its standard '
-  'deviation, the account daily cap, and the forecast: the day''s weekday/holiday factor of the '
-  'industry over the trailing week''s (day_factor) and the organic leads expected on the day. '
-  'See docs/FORMULAS.md.';
+  'Per active mapped budget: its channel, bounds, the segment''s average target and leads at yesterday''s '
+  'spend over the trailing steering window (steering_window_days; each day''s paid leads on each steered '
+  'channel x (spend yesterday / spend that day) ^ e, e that channel''s estimated elasticity), split '
+  'evenly over the segment''s budgets; the channel''s paid leads at the week''s spend, its expected paid '
+  'leads at yesterday''s spend and its spend (split evenly over the segment''s budgets on the channel); '
+  'data age, lost impression share; value of an accepted lead, acceptance rate, minimum margin, the '
+  'channel''s elasticity and its standard deviation, the account daily cap, and the forecast: the day''s '
+  'weekday/holiday factor of the industry over the trailing week''s (day_factor) and the organic leads '
+  'expected on the day. See docs/FORMULAS.md.';
 revoke execute on function public.orchestration_inputs(date) from public, anon, authenticated;
 grant execute on function public.orchestration_inputs(date) to service_role;

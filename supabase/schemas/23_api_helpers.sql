@@ -66,10 +66,11 @@ begin
            'leads_accepted', st.leads_accepted,
            'leads_rejected', st.leads_rejected,
            'leads_pending', st.leads_pending,
-           'leads_google_ads', st.leads_google_ads,
-           'leads_seo', st.leads_seo,
-           'leads_microsite', st.leads_microsite,
-           'leads_other', st.leads_other,
+           'leads_paid', st.leads_paid,
+           'leads_organic', st.leads_generated - st.leads_paid,
+           'channels', (select coalesce(json_agg(json_build_object('channel', cs.channel, 'leads_generated', cs.leads_generated, 'leads_accepted', cs.leads_accepted, 'spend', cs.spend) order by cs.channel), '[]'::json)
+                         from public.lead_channel_stats cs
+                         where cs.segment_id = st.segment_id and cs.day = st.day),
            'active_partners', st.active_partners,
            'total_capacity', st.total_capacity,
            'computed_at', st.computed_at,
@@ -114,7 +115,14 @@ begin
            'actual_leads', p.actual_leads,
            'lead_gap', p.lead_gap,
            'updated_at', p.updated_at,
-           'planned_budget_google_ads', d.planned_budget_micros / 1000000.0,
+           'planned_budget', round(d.planned_budget_micros / 1000000.0, 2),
+           'channels', (select coalesce(json_agg(json_build_object(
+                                 'channel', cd.channel,
+                                 'planned_budget', round(cd.planned_budget_micros / 1000000.0, 2),
+                                 'expected_paid_leads', cd.expected_paid_leads,
+                                 'budget_action', cd.budget_action) order by cd.channel), '[]'::json)
+                        from public.lead_segment_channel_days cd
+                        where cd.segment_id = p.segment_id and cd.day = p.day),
            'budget_action', d.budget_action,
            'budget_status', d.budget_status
          ) order by p.day), '[]'::json)
@@ -267,8 +275,9 @@ comment on function private.segment_json(uuid, boolean) is
 revoke execute on function private.segment_json(uuid, boolean) from public, anon;
 grant execute on function private.segment_json(uuid, boolean) to authenticated, service_role;
 
--- Make the segment's campaign mappings exactly p_campaigns ([{customer_id,
--- campaign_id, budget_resource_name, is_active}]): update those that exist,
+-- Make the segment's campaign mappings exactly p_campaigns ([{channel, customer_id,
+-- campaign_id, budget_resource_name, is_active}], channel google_ads when not
+-- given): update those that exist,
 -- add the new ones, delete the rest. Security definer (the table is not granted
 -- to authenticated, so that pg_graphql does not list it): admins only, checked here.
 create or replace function private.set_segment_campaigns(p_segment_id uuid, p_campaigns jsonb)
@@ -289,8 +298,9 @@ begin
   wanted := jsonb_array_length(p_campaigns);
   if (select count(distinct c.budget_resource_name)
         from jsonb_to_recordset(p_campaigns) as c (budget_resource_name text)) <> wanted
-     or (select count(distinct (c.customer_id, c.campaign_id))
-           from jsonb_to_recordset(p_campaigns) as c (customer_id text, campaign_id text)) <> wanted
+     or (select count(distinct (coalesce(c.channel, 'google_ads'), c.customer_id, c.campaign_id))
+           from jsonb_to_recordset(p_campaigns) as c (channel text, customer_id text, campaign_id text))
+        <> wanted
   then
     raise exception 'each campaign and each campaign budget may be listed once' using errcode = 'PT422';
   end if;
@@ -303,12 +313,15 @@ begin
              from jsonb_to_recordset(p_campaigns) as c (budget_resource_name text)
            );
     insert into public.segment_campaign_budgets
-      (segment_id, customer_id, campaign_id, budget_resource_name, is_active)
-    select p_segment_id, c.customer_id, c.campaign_id, c.budget_resource_name, coalesce(c.is_active, true)
+      (segment_id, channel, customer_id, campaign_id, budget_resource_name, is_active)
+    select p_segment_id, coalesce(c.channel, 'google_ads'), c.customer_id, c.campaign_id,
+           c.budget_resource_name, coalesce(c.is_active, true)
     from jsonb_to_recordset(p_campaigns)
-           as c (customer_id text, campaign_id text, budget_resource_name text, is_active boolean)
+           as c (channel text, customer_id text, campaign_id text, budget_resource_name text,
+                 is_active boolean)
     on conflict (budget_resource_name) do update
-      set customer_id = excluded.customer_id,
+      set channel = excluded.channel,
+          customer_id = excluded.customer_id,
           campaign_id = excluded.campaign_id,
           is_active = excluded.is_active
       where public.segment_campaign_budgets.segment_id = p_segment_id;
@@ -316,9 +329,11 @@ begin
   exception
     when unique_violation then
       raise exception 'a campaign in the mapping already belongs to another segment' using errcode = 'PT409';
+    when foreign_key_violation then
+      raise exception 'a campaign mapping names a channel that does not exist (see public.ad_channels)'
+        using errcode = 'PT422';
     when check_violation or not_null_violation or invalid_text_representation then
-      raise exception 'a campaign mapping is invalid: customer_id is 10 digits, campaign_id digits, '
-        'budget_resource_name customers/{customer_id}/campaignBudgets/{id}' using errcode = 'PT422';
+      raise exception 'a campaign mapping is invalid: %', sqlerrm using errcode = 'PT422';
   end;
   -- A budget of another segment is left alone by the upsert's where clause.
   if written <> wanted then
@@ -327,6 +342,6 @@ begin
 end
 $$;
 comment on function private.set_segment_campaigns(uuid, jsonb) is
-  'Replace a segment''s Google Ads campaign mappings with the given list (admins only).';
+  'Replace a segment''s campaign budget mappings (every channel) with the given list (admins only).';
 revoke execute on function private.set_segment_campaigns(uuid, jsonb) from public, anon;
 grant execute on function private.set_segment_campaigns(uuid, jsonb) to authenticated, service_role;

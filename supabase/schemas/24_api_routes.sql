@@ -126,10 +126,11 @@ begin
              'leads_accepted', st.leads_accepted,
              'leads_rejected', st.leads_rejected,
              'leads_pending', st.leads_pending,
-             'leads_google_ads', st.leads_google_ads,
-             'leads_seo', st.leads_seo,
-             'leads_microsite', st.leads_microsite,
-             'leads_other', st.leads_other,
+             'leads_paid', st.leads_paid,
+             'leads_organic', st.leads_generated - st.leads_paid,
+             'channels', (select coalesce(json_agg(json_build_object('channel', cs.channel, 'leads_generated', cs.leads_generated, 'leads_accepted', cs.leads_accepted) order by cs.channel), '[]'::json)
+                           from public.lead_channel_stats cs
+                           where cs.segment_id = st.segment_id and cs.day = st.day),
              'active_partners', st.active_partners,
              'total_capacity', st.total_capacity,
              'computed_at', st.computed_at

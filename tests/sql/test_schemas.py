@@ -94,7 +94,13 @@ CATALOG_QUERIES = {
         from public.regions r
         union all
         select 'data', 'public.orchestration_settings', (to_jsonb(o) - 'updated_at')::text
-        from public.orchestration_settings o""",
+        from public.orchestration_settings o
+        union all
+        select 'data', 'public.ad_channels', string_agg((to_jsonb(c) - 'created_at')::text, ',' order by c.key)
+        from public.ad_channels c
+        union all
+        select 'data', 'public.channel_attribution_rules', string_agg(to_jsonb(r)::text, ',' order by r.priority)
+        from public.channel_attribution_rules r""",
 }
 
 

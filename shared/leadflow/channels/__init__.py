@@ -41,6 +41,7 @@ __all__ = [
     "ChannelGateway",
     "ChannelRequestError",
     "QuotaExhausted",
+    "any_configured",
     "entry",
     "gateways_from_settings",
 ]
@@ -76,9 +77,11 @@ class ChannelEntry:
 #: Every channel the code knows. The database's `public.ad_channels` says which exist in
 #: a deployment; a channel there without an entry here is refused by the jobs, by name.
 REGISTRY: dict[str, ChannelEntry] = {
-    "google_ads": ChannelEntry("google_ads", "Google Ads", "leadflow.channels.google_ads"),
+    "google_ads": ChannelEntry(
+        "google_ads", "Google Ads", "leadflow.channels.google_ads", "google_ads"
+    ),
     "microsoft_ads": ChannelEntry(
-        "microsoft_ads", "Microsoft Advertising", "leadflow.channels.microsoft_ads"
+        "microsoft_ads", "Microsoft Advertising", "leadflow.channels.microsoft_ads", "microsoft_ads"
     ),
 }
 
@@ -95,10 +98,18 @@ def entry(channel: str) -> ChannelEntry:
 def gateways_from_settings(
     settings: Settings, channels: Mapping[str, ChannelEntry] | None = None
 ) -> dict[str, ChannelGateway]:
-    """The real gateway of every channel whose credentials are complete, by key."""
+    """The real gateway of every channel whose credentials are complete, by key (a channel
+    without credentials is not even imported)."""
     result: dict[str, ChannelGateway] = {}
     for key, item in (channels or REGISTRY).items():
+        if not item.configured(settings):
+            continue
         gateway = item.gateway(settings)
         if gateway is not None:
             result[key] = gateway
     return result
+
+
+def any_configured(settings: Settings) -> bool:
+    """Whether some channel has complete credentials (what a run that sends needs)."""
+    return any(item.configured(settings) for item in REGISTRY.values())

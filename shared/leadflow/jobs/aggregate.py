@@ -1,9 +1,10 @@
-"""aggregate(day or range): lead_generation_stats from leads and Google Ads metrics.
+"""aggregate(day or range): lead_generation_stats and lead_channel_stats from leads and
+each paid channel's metrics.
 
 Data settles late: partners accept or reject a lead hours to days after it arrives, and
-Google Ads restates a day's cost and conversions for days (a conversion is credited to the
-click's day). So the scheduled run (`restate=True`) measures not only yesterday but the
-trailing `orchestration_settings.restate_window_days` days up to it, the Google Ads metrics
+the ad platforms restate a day's cost and conversions for days (a conversion is credited to
+the click's day). So the scheduled run (`restate=True`) measures not only yesterday but the
+trailing `orchestration_settings.restate_window_days` days up to it, each channel's metrics
 of each re-fetched; `aggregate_lead_stats` upserts only the rows that changed, so a rerun
 over settled days writes nothing.
 """
@@ -11,6 +12,7 @@ over settled days writes nothing.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,7 @@ from leadflow.errors import LeadflowError
 from leadflow.jobs.runs import job_run
 
 if TYPE_CHECKING:
-    from leadflow.channels.google_ads import GoogleAdsGateway
+    from leadflow.channels import ChannelGateway
 
 #: Days per SQL call in a backfill: big enough to stay set-based, small enough to show progress.
 BACKFILL_CHUNK_DAYS = 31
@@ -35,7 +37,7 @@ def aggregate(
     first: date,
     last: date | None = None,
     *,
-    gateway: GoogleAdsGateway | None = None,
+    gateway: ChannelGateway | None = None,
     triggered_by: str = "cli",
     on_progress: Progress | None = None,
     restate: bool = False,
@@ -44,7 +46,8 @@ def aggregate(
 
     With `restate` and one day, the trailing `restate_window_days` days up to it (the
     settings') are recomputed: what settled since they were last measured is restated.
-    With a gateway, each day's Google Ads metrics are fetched and stored first.
+    With a gateway, each day's metrics of every paid channel with a mapped account are
+    fetched and stored first.
     Returns the run's counts.
     """
     if restate and last is None:
@@ -59,19 +62,26 @@ def aggregate(
     with job_run(db, caller, "aggregate", last, triggered_by, first=first) as run:
         run.counts.update({"from": first.isoformat(), "to": last.isoformat(), "days": total})
         if gateway is not None:
-            customers = db.rpc("campaign_customer_ids", caller=caller, read_only=True)
+            from leadflow.channels.router import as_channel_set
+
+            channels = as_channel_set(gateway)
+            accounts: dict[str, list[str]] = defaultdict(list)
+            for row in db.rpc("campaign_customer_ids", caller=caller, read_only=True):
+                accounts[row["channel"]].append(row["customer_id"])
             campaigns = 0
             for day in days_between(first, last):
-                metrics = gateway.daily_metrics(day, customers) if customers else []
-                db.rpc(
-                    "record_campaign_metrics",
-                    {
-                        "p_day": day.isoformat(),
-                        "p_metrics": [dataclasses.asdict(m) for m in metrics],
-                    },
-                    caller=caller,
-                )
-                campaigns += len(metrics)
+                for channel, customers in sorted(accounts.items()):
+                    metrics = channels.metrics(channel, day, customers)
+                    db.rpc(
+                        "record_campaign_metrics",
+                        {
+                            "p_channel": channel,
+                            "p_day": day.isoformat(),
+                            "p_metrics": [dataclasses.asdict(m) for m in metrics],
+                        },
+                        caller=caller,
+                    )
+                    campaigns += len(metrics)
             run.counts["campaign_days"] = campaigns
         written = 0
         done = 0

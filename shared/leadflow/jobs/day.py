@@ -1,9 +1,9 @@
-"""The scheduler's day, wired once: which day each job runs for, which Google Ads and mode
+"""The scheduler's day, wired once: which day each job runs for, which channels and mode
 a run steers with, and aggregate → plan → orchestrate.
 
 `run_request` is the one path of a configured run: the job functions' HTTP target and
 scheduled handler (`leadflow.jobs.entry`) and the CLI call it with the run's settings, read
-once. The demo and the market simulation bring their own Google Ads and call `run_day`;
+once. The demo and the market simulation bring their own channels and call `run_day`;
 all of them end in `run_job`.
 """
 
@@ -18,7 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from leadflow.alerts import notify_after_run
-from leadflow.channels.google_ads import GoogleAdsGateway, gateway_from_settings
+from leadflow.channels import ChannelGateway, gateways_from_settings
+from leadflow.channels.router import ChannelSet, PaidChannel
 from leadflow.days import today_nl
 from leadflow.db import Caller, Database, from_settings, service_caller
 from leadflow.errors import LeadflowError
@@ -39,16 +40,24 @@ def default_day(job: JobName, today: date | None = None) -> date:
     return today - timedelta(days=1) if job == "aggregate" else today
 
 
-def google_ads(
+def paid_channels(db: Database, caller: Caller) -> list[PaidChannel]:
+    """The paid channels as the database defines them (`public.paid_channels()`)."""
+    rows = db.rpc("paid_channels", caller=caller, read_only=True)
+    return [PaidChannel(r["key"], r["label"], r["budget_name_pattern"]) for r in rows]
+
+
+def channels(
     settings: Settings, db: Database, caller: Caller, *, stored_budgets: bool = False
-) -> GoogleAdsGateway | None:
-    """The Google Ads a run reads: the API when credentials are configured; without them,
-    with `stored_budgets`, the budgets as the jobs last saw them (for dry runs and
-    previews), else None."""
-    gateway = gateway_from_settings(settings.google_ads)
-    if gateway is None and stored_budgets:
+) -> ChannelGateway | None:
+    """The channels a run reads: the API of every channel whose credentials are configured,
+    each budget routed to its channel; without any, with `stored_budgets`, the budgets as the
+    jobs last saw them (for dry runs and previews), else None."""
+    gateways = gateways_from_settings(settings)
+    if gateways:
+        return ChannelSet(gateways, paid_channels(db, caller))
+    if stored_budgets:
         return StoredBudgets(db, caller)
-    return gateway
+    return None
 
 
 @contextlib.contextmanager
@@ -73,7 +82,7 @@ def run_job(
     caller: Caller,
     day: date,
     *,
-    gateway: GoogleAdsGateway | None,
+    gateway: ChannelGateway | None,
     mode: Mode = Mode.dry_run,
     triggered_by: str,
     last: date | None = None,
@@ -82,9 +91,9 @@ def run_job(
     """Run one job for its own `day` (aggregate: the day measured, or `day`..`last`);
     returns its counts.
 
-    aggregate fetches Google Ads metrics when there is a gateway; for one day it measures
-    again the trailing `restate_window_days` up to it (late acceptances, restated Google
-    Ads metrics). orchestrate needs a gateway.
+    aggregate fetches each channel's metrics when there is a gateway; for one day it
+    measures again the trailing `restate_window_days` up to it (late acceptances, restated
+    ad metrics). orchestrate needs a gateway.
     """
     if job == "aggregate":
         return aggregate(
@@ -102,7 +111,10 @@ def run_job(
     if job == "plan":
         return plan(db, caller, day, triggered_by=triggered_by)
     if gateway is None:
-        raise LeadflowError("orchestrate needs Google Ads credentials to read the current budgets")
+        raise LeadflowError(
+            "orchestrate needs a channel's credentials (Google Ads or Microsoft Advertising) to "
+            "read the current budgets"
+        )
     # The controller loads when orchestrate runs, not when a job function is imported.
     from leadflow.jobs.orchestrate import orchestrate
 
@@ -113,7 +125,7 @@ def run_day(
     db: Database,
     caller: Caller,
     today: date,
-    gateway: GoogleAdsGateway,
+    gateway: ChannelGateway,
     *,
     mode: Mode = Mode.dry_run,
     jobs: Sequence[JobName] = DAY_JOBS,
@@ -148,12 +160,12 @@ class JobRequest(BaseModel):
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """A finished run: its job, day, counts, and the Google Ads it read (None: none)."""
+    """A finished run: its job, day, counts, and the channels it read (None: none)."""
 
     job: JobName
     day: date
     counts: dict[str, Any]
-    gateway: GoogleAdsGateway | None
+    gateway: ChannelGateway | None
 
     def summary(self) -> dict[str, Any]:
         """What a trigger answers."""
@@ -177,11 +189,11 @@ def run_request(
     on_progress: Callable[[int, int], None] | None = None,
     stored_budgets: bool = False,
 ) -> JobOutcome:
-    """Run one job for the request's day with the configured database and Google Ads, then
+    """Run one job for the request's day with the configured database and channels, then
     send the alerts: the one path of the scheduled handler, the HTTP target and the CLI.
 
-    Google Ads comes from `settings` (so aggregate fetches the day's metrics whenever
-    credentials are configured). Only the CLI asks for more: a backfill range (`last`,
+    The channels come from `settings` (so aggregate fetches the day's metrics of every
+    channel whose credentials are configured). Only the CLI asks for more: a backfill range (`last`,
     with `on_progress`), and with `stored_budgets` a dry run without credentials reads the
     budgets the jobs last saw instead of refusing.
     """
@@ -192,16 +204,16 @@ def run_request(
     caller = caller or service_caller(settings)
     try:
         with alerting(db, caller, last or day, settings=settings):
-            gateway: GoogleAdsGateway | None
+            gateway: ChannelGateway | None
             if job == "orchestrate":
                 from leadflow.jobs.orchestrate import configured_mode
 
                 mode = configured_mode(settings, Mode(request.mode) if request.mode else None)
-                gateway = google_ads(
+                gateway = channels(
                     settings, db, caller, stored_budgets=stored_budgets and mode is Mode.dry_run
                 )
             else:
-                mode, gateway = Mode.dry_run, google_ads(settings, db, caller)
+                mode, gateway = Mode.dry_run, channels(settings, db, caller)
             counts = run_job(
                 job,
                 db,

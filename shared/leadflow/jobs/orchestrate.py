@@ -3,13 +3,13 @@
 Order of events for every budget, so that a crash or a takeover at any point is safe:
 0. the run holds a lease (`job_runs`); every write below renews it, and once another
    run has taken it over the database refuses them all (the fencing);
-1. rows that ended runs left open are reconciled against what Google Ads holds;
+1. rows that ended runs left open are reconciled against what each channel holds;
 2. the decision is written to `channel_orchestration_log` (pending, or skipped with why);
    the database refuses a change outside the segment's bounds, beyond the daily
    limit of today's starting budget, against the gap, or a live change for another day;
 3. per batch, pending rows are claimed (`sent`) in a transaction that re-reads the
-   kill switch, the limit and the budgets in doubt; only claimed rows go to Google Ads,
-   within the send window of their claim;
+   kill switches, the limit and the budgets in doubt; only claimed rows go to their
+   channel (Google Ads, Microsoft Advertising, ...), within the send window of their claim;
 4. each is completed as success, failed (refused) or unknown (no clear answer: the
    budget stays blocked until a later run reconciles it).
 See docs/MONEY_SAFETY.md for what the database guarantees.
@@ -25,13 +25,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from leadflow.channels.google_ads import (
+from leadflow.channels import (
     BudgetChange,
     BudgetInfo,
     BudgetResult,
-    GoogleAdsGateway,
+    ChannelGateway,
     QuotaExhausted,
+    any_configured,
 )
+from leadflow.channels.router import as_channel_set
 from leadflow.controller import (
     MICROS_PER_UNIT,
     ControllerConfig,
@@ -40,6 +42,7 @@ from leadflow.controller import (
     decide,
     fit_account_cap,
 )
+from leadflow.controller.allocation import allocate, describe
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.jobs.budget_view import remembering
@@ -47,8 +50,6 @@ from leadflow.jobs.runs import JobRun, check_live_day, fenced, job_run
 from leadflow.log import logger
 from leadflow.settings import Mode, Settings
 
-#: The channel every budget of this module belongs to (the log's `channel`).
-CHANNEL = "google_ads"
 #: What `log_budget_decisions` says of a dry-run row it would have accepted.
 DRY_RUN_NOTE = "dry run: not sent to Google Ads"
 #: How the database words a hold (`log_budget_decisions`): "hold: <reason>".
@@ -70,7 +71,8 @@ def resolve_mode(requested: Mode, *, credentials_configured: bool, live_enabled:
         return requested
     if not credentials_configured:
         raise LeadflowError(
-            f"mode {requested.value} needs Google Ads credentials; none are configured"
+            f"mode {requested.value} needs a channel's credentials (Google Ads or Microsoft "
+            "Advertising); none are configured"
         )
     if requested is Mode.live and not live_enabled:
         raise LeadflowError(
@@ -81,10 +83,10 @@ def resolve_mode(requested: Mode, *, credentials_configured: bool, live_enabled:
 
 def configured_mode(settings: Settings, requested: Mode | None = None) -> Mode:
     """The mode a run may use: the requested one or the configured default, checked against
-    the Google Ads credentials and the live switch of the one `Settings`."""
+    the channels' credentials and the live switch of the one `Settings`."""
     return resolve_mode(
         requested or settings.orchestrator_mode,
-        credentials_configured=not settings.google_ads.missing(),
+        credentials_configured=any_configured(settings),
         live_enabled=settings.orchestrator_live,
     )
 
@@ -95,6 +97,7 @@ class PlannedDecision:
 
     segment_id: str
     code: str
+    channel: str
     customer_id: str
     campaign_id: str
     budget_resource_name: str
@@ -152,18 +155,32 @@ def plan_decisions(
     inputs: list[dict[str, Any]],
     budgets: dict[str, BudgetInfo],
     config: ControllerConfig,
+    *,
+    labels: dict[str, str] | None = None,
+    unavailable: dict[str, str] | None = None,
 ) -> list[PlannedDecision]:
-    """Turn the database's inputs and Google Ads' current budgets into decisions; with an
-    account daily cap (`account_daily_cap_micros`), the raises are fitted under it."""
+    """Turn the database's inputs and the channels' current budgets into decisions; with an
+    account daily cap (`account_daily_cap_micros`), the raises are fitted under it.
+
+    A segment with budgets on more than one channel first has its paid target split over
+    them by marginal cost (`leadflow.controller.allocation`); each reason then says how.
+    `labels` names the channels in reasons; `unavailable` says, per channel, why its
+    budgets cannot be read (no credentials)."""
     planned = []
     signals: list[SegmentSignal] = []
     settings = _flat(config)
+    labels = labels or {}
+    inputs, shares = allocate(inputs)
     for row in inputs:
         name = row["budget_resource_name"]
+        channel = str(row.get("channel") or "google_ads")
+        label = labels.get(channel, channel)
         info = budgets.get(name)
         current = info.amount_micros if info else None
-        if info is None:
-            decision = Decision.hold(None, "budget not found in Google Ads; nothing to change")
+        if info is None and (unavailable or {}).get(channel):
+            decision = Decision.hold(None, f"{(unavailable or {})[channel]}; nothing to change")
+        elif info is None:
+            decision = Decision.hold(None, f"budget not found in {label}; nothing to change")
         elif info.skip_reason:
             decision = Decision.hold(current, info.skip_reason)
         elif not row["has_plan"]:
@@ -186,18 +203,33 @@ def plan_decisions(
             day_factor=_decimal(row.get("day_factor")),
             organic_leads=_decimal(row.get("organic_leads")),
         )
+        audit = decision_inputs(signal, settings, row.get("account_daily_cap_micros"))
         if info is not None and not info.skip_reason and row["has_plan"]:
             decision = decide(signal, config)
+            split_ = shares.get(str(row["segment_id"]))
+            if split_ is not None:
+                why = describe(channel, split_, labels)
+                decision = dataclasses.replace(decision, reason=f"{decision.reason} {why}")
+        if row.get("channel_target_paid_leads") is not None:
+            audit["channel_target_paid_leads"] = row["channel_target_paid_leads"]
+        elif row.get("expected_paid_leads") is not None and row.get("target_leads") is not None:
+            # One channel: it carries the segment's whole paid target.
+            audit["channel_target_paid_leads"] = _plain(
+                Decimal(str(row["target_leads"]))
+                - Decimal(str(row["expected_leads"]))
+                + Decimal(str(row["expected_paid_leads"]))
+            )
         signals.append(signal)
         planned.append(
             PlannedDecision(
                 segment_id=row["segment_id"],
                 code=row["code"],
+                channel=channel,
                 customer_id=row["customer_id"],
                 campaign_id=row["campaign_id"],
                 budget_resource_name=name,
                 decision=decision,
-                inputs=decision_inputs(signal, settings, row.get("account_daily_cap_micros")),
+                inputs=audit,
             )
         )
     caps = [
@@ -236,8 +268,8 @@ def controller_config(db: Database, caller: Caller) -> ControllerConfig:
     return run_settings(db, caller).config
 
 
-def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: GoogleAdsGateway) -> int:
-    """Settle rows that ended runs left open, from what Google Ads holds now."""
+def _reconcile(db: Database, caller: Caller, run: JobRun, gateway: ChannelGateway) -> int:
+    """Settle rows that ended runs left open, from what each channel holds now."""
     open_rows = db.rpc("open_budget_decisions", caller=caller, read_only=True)
     reconcilable = [row for row in open_rows if row["reconcilable"]]
     if not reconcilable:
@@ -262,7 +294,7 @@ def _send(
     caller: Caller,
     run: JobRun,
     logged: list[dict[str, Any]],
-    gateway: GoogleAdsGateway,
+    gateway: ChannelGateway,
     mode: Mode,
     errors: dict[int, str | None] | None = None,
 ) -> tuple[dict[int, str], str | None]:
@@ -350,7 +382,7 @@ def _log_and_send(
     run: JobRun,
     kind: str,
     planned: list[PlannedDecision],
-    gateway: GoogleAdsGateway,
+    gateway: ChannelGateway,
     mode: Mode,
     triggered_by: str,
     errors: dict[int, str | None] | None = None,
@@ -431,7 +463,7 @@ def change_list(
             {
                 "log_id": log_id,
                 "segment": p.code or (codes or {}).get(p.segment_id) or p.segment_id,
-                "channel": CHANNEL,
+                "channel": p.channel,
                 "budget": p.budget_resource_name,
                 "action": "hold" if hold else d.action,
                 "old_budget_euro": _euro(d.old_budget_micros),
@@ -459,7 +491,7 @@ def orchestrate(
     db: Database,
     caller: Caller,
     day: date,
-    gateway: GoogleAdsGateway,
+    gateway: ChannelGateway,
     *,
     mode: Mode = Mode.dry_run,
     triggered_by: str = "cli",
@@ -467,6 +499,7 @@ def orchestrate(
     """Decide, log and (per mode) apply every active mapped budget's change for `day`."""
     if mode is Mode.live:
         check_live_day(db, caller, day)
+    channels = as_channel_set(gateway)
     gateway = remembering(gateway, db, caller)  # keeps the budgets it reads, for previews
     with job_run(db, caller, "orchestrate", day, triggered_by) as run:
         settings = run_settings(db, caller)
@@ -480,7 +513,14 @@ def orchestrate(
         inputs = db.rpc("orchestration_inputs", {"p_day": day.isoformat()}, caller=caller)
         budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
         run.heartbeat()
-        planned = plan_decisions(inputs, budgets, settings.config)
+        paid = {c.key: c.label for c in channels.channels.values()} or _labels(db, caller)
+        planned = plan_decisions(
+            inputs,
+            budgets,
+            settings.config,
+            labels=paid,
+            unavailable={c: why for c in paid if (why := channels.unavailable(c))},
+        )
         errors: dict[int, str | None] = {}
         logged, statuses, stop = _log_and_send(
             db, caller, run, "adjust", planned, gateway, mode, triggered_by, errors
@@ -506,11 +546,16 @@ def orchestrate(
     return {**run.counts, "changes": changes}
 
 
+def _labels(db: Database, caller: Caller) -> dict[str, str]:
+    """Each paid channel's name for reasons, from the database."""
+    return {r["key"]: r["label"] for r in db.rpc("paid_channels", caller=caller, read_only=True)}
+
+
 def rollback(
     db: Database,
     caller: Caller,
     day: date,
-    gateway: GoogleAdsGateway,
+    gateway: ChannelGateway,
     *,
     mode: Mode = Mode.dry_run,
     triggered_by: str = "cli",
@@ -547,6 +592,7 @@ def rollback(
                 PlannedDecision(
                     segment_id=c["segment_id"],
                     code="",
+                    channel=str(c.get("channel") or "google_ads"),
                     customer_id=c["customer_id"],
                     campaign_id=c["campaign_id"],
                     budget_resource_name=c["budget_resource_name"],

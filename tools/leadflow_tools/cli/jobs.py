@@ -291,9 +291,9 @@ def _show_run(name: str, day: date, counts: dict[str, Any], gateway: Any, as_jso
 def _stored_or_live(settings: Settings, database: Any) -> Any:
     """Google Ads when credentials are configured; otherwise the budgets the database last saw
     (a dry run only: configured_mode refuses the other modes without credentials)."""
-    from leadflow.jobs.day import google_ads
+    from leadflow.jobs.day import channels
 
-    return google_ads(settings, database, Caller.service(), stored_budgets=True)
+    return channels(settings, database, Caller.service(), stored_budgets=True)
 
 
 def _preview(settings: Settings, code: str, day: date, as_json: bool) -> None:

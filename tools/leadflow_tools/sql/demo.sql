@@ -363,16 +363,18 @@ begin
   end if;
   if exists (
     select 1 from jsonb_to_recordset(p_counts) as c (channel text, leads integer)
-    where c.channel not in ('google_ads', 'seo', 'microsite') or c.leads is null or c.leads < 0
+    where c.channel not in ('google_ads', 'microsoft_ads', 'seo', 'microsite') or c.leads is null
+       or c.leads < 0
   ) then
-    raise exception 'demo_insert_leads: channel must be google_ads, seo or microsite, leads >= 0'
+    raise exception 'demo_insert_leads: channel must be google_ads, microsoft_ads, seo or microsite, '
+      'leads >= 0'
       using errcode = '22023';
   end if;
 
   -- One md5 per lead gives three independent numbers in [0, 1): h[1] time of day,
   -- h[2] pending, h[3] accepted; the md5 itself is the click id.
   insert into public.leads
-    (industry_id, region_code, status, price, gclid, utm_source, utm_medium, utm_campaign,
+    (industry_id, region_code, status, price, gclid, msclkid, utm_source, utm_medium, utm_campaign,
      utm_term, created_at)
   select s.industry_id, s.region_code,
          case when p_pending_from is not null and c.day >= p_pending_from and k.h[2] < 0.55
@@ -381,11 +383,14 @@ begin
               else 'rejected' end,
          seg.price,
          case when c.channel = 'google_ads' then 'demo-' || k.md5 end,
-         case when c.channel = 'microsite' then 'microsite' else 'google' end,
-         case c.channel when 'google_ads' then 'cpc' when 'seo' then 'organic' else 'microsite' end,
+         case when c.channel = 'microsoft_ads' then 'demo-' || k.md5 end,
+         case c.channel when 'microsite' then 'microsite' when 'microsoft_ads' then 'bing' else 'google' end,
+         case c.channel when 'google_ads' then 'cpc' when 'microsoft_ads' then 'cpc'
+                        when 'seo' then 'organic' else 'microsite' end,
          case c.channel when 'google_ads' then cb.campaign_id
+                        when 'microsoft_ads' then mb.campaign_id
                         when 'microsite' then 'microsite-' || s.industry_slug end,
-         case when c.channel = 'google_ads'
+         case when c.channel in ('google_ads', 'microsoft_ads')
               then lower(s.industry_name) || ' offerte ' || replace(s.region_code, '_', ' ') end,
          -- Requests come in between 07:00 and 23:00 Dutch time, more in the evening.
          (c.day::timestamp + interval '7 hours' + sqrt(k.h[1]) * interval '16 hours')
@@ -399,8 +404,14 @@ begin
   ) s on s.id = c.segment_id
   left join (
     select distinct on (b.segment_id) b.segment_id, b.campaign_id
-    from public.segment_campaign_budgets b order by b.segment_id, b.campaign_id
+    from public.segment_campaign_budgets b where b.channel = 'google_ads'
+    order by b.segment_id, b.campaign_id
   ) cb on cb.segment_id = s.id
+  left join (
+    select distinct on (b.segment_id) b.segment_id, b.campaign_id
+    from public.segment_campaign_budgets b where b.channel = 'microsoft_ads'
+    order by b.segment_id, b.campaign_id
+  ) mb on mb.segment_id = s.id
   cross join lateral generate_series(1, c.leads) as g (n)
   cross join lateral (
     select m.md5,

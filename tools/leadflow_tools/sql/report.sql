@@ -63,6 +63,39 @@ comment on function public.report_decisions(date, text) is
 revoke execute on function public.report_decisions(date, text) from public, anon, authenticated;
 grant execute on function public.report_decisions(date, text) to service_role;
 
+create or replace function public.report_channels(p_from date, p_to date, p_segment_code text default null)
+returns table (
+  channel text,
+  label text,
+  is_paid boolean,
+  leads integer,
+  accepted integer,
+  spend numeric,
+  cpl numeric,
+  cost_per_accepted numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  select c.key, c.label, c.is_paid,
+         coalesce(sum(cs.leads_generated), 0)::integer,
+         coalesce(sum(cs.leads_accepted), 0)::integer,
+         coalesce(sum(cs.spend), 0),
+         round(sum(cs.spend) / nullif(sum(cs.leads_generated), 0), 2),
+         round(sum(cs.spend) / nullif(sum(cs.leads_accepted), 0), 2)
+  from public.ad_channels c
+  join public.lead_channel_stats cs on cs.channel = c.key and cs.day between p_from and p_to
+  join public.lead_segments s on s.id = cs.segment_id
+  where p_segment_code is null or s.code = p_segment_code
+  group by c.key, c.label, c.is_paid, c.sort_order
+  order by c.sort_order, c.key
+$$;
+comment on function public.report_channels(date, date, text) is
+  'Per channel over Dutch days from..to (all segments or one): leads, accepted leads, spend, cost per '
+  'lead and per accepted lead. Channels without leads or spend are left out.';
+revoke execute on function public.report_channels(date, date, text) from public, anon, authenticated;
+grant execute on function public.report_channels(date, date, text) to service_role;
+
 create or replace function public.report_totals(p_from date, p_to date, p_segment_code text default null)
 returns table (
   days integer,
@@ -71,7 +104,7 @@ returns table (
   accepted integer,
   rejected integer,
   pending integer,
-  google_ads_leads integer,
+  paid_leads integer,
   capacity numeric,
   fill_rate numeric,
   segments_on_target integer,
@@ -87,7 +120,7 @@ as $$
     select st.segment_id,
            sum(st.leads_generated) as leads, sum(st.leads_accepted) as accepted,
            sum(st.leads_rejected) as rejected, sum(st.leads_pending) as pending,
-           sum(st.leads_google_ads) as google_ads, sum(st.total_capacity) as capacity,
+           sum(st.leads_paid) as paid, sum(st.total_capacity) as capacity,
            sum(st.ad_spend) as spend, sum(st.revenue) as revenue
     from public.lead_generation_stats st
     join public.lead_segments s on s.id = st.segment_id
@@ -101,12 +134,12 @@ as $$
          coalesce(sum(accepted), 0)::integer,
          coalesce(sum(rejected), 0)::integer,
          coalesce(sum(pending), 0)::integer,
-         coalesce(sum(google_ads), 0)::integer,
+         coalesce(sum(paid), 0)::integer,
          coalesce(sum(capacity), 0),
          round(sum(accepted) / nullif(sum(capacity), 0), 4),
          (count(*) filter (where capacity > 0 and accepted between 0.9 * capacity and 1.1 * capacity))::integer,
          coalesce(sum(spend), 0),
-         round(sum(spend) / nullif(sum(google_ads), 0), 2),
+         round(sum(spend) / nullif(sum(paid), 0), 2),
          round(sum(spend) / nullif(sum(accepted), 0), 2),
          coalesce(sum(revenue), 0)
   from per_segment
@@ -114,7 +147,7 @@ $$;
 comment on function public.report_totals(date, date, text) is
   'Totals over Dutch days from..to (all segments or one): leads by outcome, capacity, fill rate '
   '(accepted / capacity), segments filled within 10 % of their capacity, ad spend, CPL (spend / '
-  'Google Ads leads), cost per accepted lead, revenue.';
+  'paid leads), cost per accepted lead, revenue; per channel in report_channels.';
 revoke execute on function public.report_totals(date, date, text) from public, anon, authenticated;
 grant execute on function public.report_totals(date, date, text) to service_role;
 
@@ -180,7 +213,7 @@ begin
   daily as (
     select s.code, d.day,
            p.capacity, p.target_leads, st.leads_generated, st.leads_accepted,
-           st.leads_google_ads, st.ad_spend, b.budget
+           st.leads_paid, st.ad_spend, b.budget
     from segs s
     cross join days d
     left join public.lead_segment_plans p on p.segment_id = s.id and p.day = d.day
@@ -194,7 +227,7 @@ begin
            jsonb_agg(target_leads order by day) as target,
            jsonb_agg(leads_generated order by day) as actual,
            jsonb_agg(leads_accepted order by day) as accepted,
-           jsonb_agg(leads_google_ads order by day) as google_ads,
+           jsonb_agg(leads_paid order by day) as paid,
            jsonb_agg(ad_spend order by day) as spend,
            jsonb_agg(budget order by day) as budget
     from daily
