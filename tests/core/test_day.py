@@ -68,7 +68,7 @@ def test_a_day_runs_only_the_jobs_named_in_the_schedules_order(
 def test_orchestrate_without_google_ads_is_refused_before_it_runs(
     database: Database, sql: psycopg.Connection[Any]
 ) -> None:
-    with pytest.raises(LeadflowError, match="needs Google Ads credentials"):
+    with pytest.raises(LeadflowError, match="needs a channel's credentials"):
         run_job("orchestrate", database, SERVICE, DAY, gateway=None, triggered_by="test")
     assert sql.execute("select count(*) from job_runs").fetchone() == (0,)
 
@@ -99,7 +99,7 @@ def test_the_cli_aggregate_fetches_google_ads_metrics_as_the_scheduled_run_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Credentials configured: the configured gateway is (here) the fake Google Ads.
-    monkeypatch.setattr("leadflow.jobs.day.gateway_from_settings", lambda settings: ads)
+    monkeypatch.setattr("leadflow.jobs.day.gateways_from_settings", lambda s: {"google_ads": ads})
     yesterday = date(2026, 11, 22)
     campaigns = _metrics_for_every_budget(sql, ads, yesterday)
 
@@ -142,7 +142,7 @@ def test_a_dry_run_without_credentials_reads_the_stored_budgets_only_when_asked(
     settings = Settings()
     assert settings.google_ads.missing()
     request = JobRequest(day=DAY, mode="dry_run")
-    with pytest.raises(LeadflowError, match="needs Google Ads credentials"):
+    with pytest.raises(LeadflowError, match="needs a channel's credentials"):
         run_request(
             "orchestrate",
             request,

@@ -359,8 +359,8 @@ def test_rollback_restores_the_budgets_before_the_day_once(
         (Mode.validate_only, True, False, Mode.validate_only),
         (Mode.live, True, True, Mode.live),
         (Mode.live, True, False, "LEADFLOW_ORCHESTRATOR_LIVE"),
-        (Mode.live, False, True, "needs Google Ads credentials"),
-        (Mode.validate_only, False, False, "needs Google Ads credentials"),
+        (Mode.live, False, True, "needs a channel's credentials"),
+        (Mode.validate_only, False, False, "needs a channel's credentials"),
     ],
 )
 def test_live_needs_credentials_and_the_explicit_switch(

@@ -45,7 +45,7 @@ def test_the_mode_a_run_may_use_comes_from_the_one_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert configured_mode(Settings()) is Mode.dry_run
-    with pytest.raises(Exception, match="needs Google Ads credentials"):
+    with pytest.raises(Exception, match="needs a channel's credentials"):
         configured_mode(Settings(), Mode.live)
     for name, value in OAUTH.items():
         monkeypatch.setenv(name, value)

@@ -75,7 +75,7 @@ def test_db_migrate_on_an_up_to_date_database_applies_nothing(db_url: str) -> No
         (("orchestrate", "--mode", "dry-run", "--segment", "nope"), "segment 'nope' is unknown"),
         (("report", "--out", "/nonexistent/dir/x.html"), "folder /nonexistent/dir does not exist"),
         (("orchestrate", "--mode", "yolo"), "--mode must be dry_run, validate_only or live"),
-        (("orchestrate", "--mode", "live"), "needs Google Ads credentials"),
+        (("orchestrate", "--mode", "live"), "needs a channel's credentials"),
         (("orchestrate", "rollback"), "Missing option '--day'"),
         (("no-such-command",), "No such command"),
     ],

@@ -250,6 +250,17 @@ class SegmentPage(OutputModel):
     offset: int
 
 
+class ChannelStats(OutputModel):
+    """A segment's day on one channel (paid or organic)."""
+
+    channel: str = Field(
+        description="A key of the channels table: google_ads, microsoft_ads, seo, ..."
+    )
+    leads_generated: int
+    leads_accepted: int
+    spend: float | None = Field(default=None, description=_ADMIN)
+
+
 class DailyStats(OutputModel):
     """What happened in a segment on one Dutch day."""
 
@@ -258,10 +269,13 @@ class DailyStats(OutputModel):
     leads_accepted: int
     leads_rejected: int
     leads_pending: int
-    leads_google_ads: int
-    leads_seo: int
-    leads_microsite: int
-    leads_other: int
+    leads_paid: int = Field(description="Leads from the paid channels.")
+    leads_organic: int = Field(
+        description="Leads from every other channel (SEO, microsite, other)."
+    )
+    channels: list[ChannelStats] = Field(
+        description="The day per channel, one row each channel with leads or spend."
+    )
     active_partners: int
     total_capacity: float
     computed_at: datetime
@@ -287,6 +301,16 @@ class StatsPage(_SegmentDays):
     items: list[DailyStats]
 
 
+class ChannelPlan(OutputModel):
+    """A segment's day on one paid channel: the budget planned there and the paid leads
+    expected from it (its share of the segment's paid target, split by marginal cost)."""
+
+    channel: str
+    planned_budget: float | None = Field(description="Euro, every budget of the segment on it.")
+    expected_paid_leads: float | None
+    budget_action: str | None
+
+
 class DailyPlan(OutputModel):
     """The plan of a segment for one Dutch day."""
 
@@ -297,10 +321,13 @@ class DailyPlan(OutputModel):
     actual_leads: int | None
     lead_gap: float | None = Field(description="target - actual; positive means under target.")
     updated_at: datetime
-    planned_budget_google_ads: float | None = Field(
+    planned_budget: float | None = Field(
         default=None,
-        description="Sum of the latest daily amount decided for each of the segment's budgets "
-        "(euro). " + _ADMIN,
+        description="Sum of the latest daily amount decided for each of the segment's budgets, "
+        "every channel (euro). " + _ADMIN,
+    )
+    channels: list[ChannelPlan] | None = Field(
+        default=None, description="The plan per paid channel the segment steers. " + _ADMIN
     )
     budget_action: str | None = Field(
         default=None,

@@ -51,14 +51,22 @@ __all__ = [
 class ChannelEntry:
     """Where a channel's code lives and how its credentials are found in `Settings`.
 
-    `module` defines `gateway_from_settings(settings) -> ChannelGateway | None` (None when
-    its credentials are incomplete), `budget_customer_id(resource_name) -> str` and
-    `validate_changes(changes)`.
+    `module` defines `gateway_for(settings) -> ChannelGateway | None` (None when its
+    credentials are incomplete), `missing_settings(settings)`,
+    `budget_customer_id(resource_name) -> str` and `validate_changes(changes)`.
+    `settings_field` names its credentials in `Settings` (e.g. `google_ads`), read
+    without importing the module.
     """
 
     key: str
     label: str
     module: str
+    settings_field: str
+
+    def configured(self, settings: Settings) -> bool:
+        """Whether this channel's credentials are complete (its module is not loaded)."""
+        credentials = getattr(settings, self.settings_field, None)
+        return credentials is not None and not credentials.missing()
 
     def load(self) -> Any:
         return importlib.import_module(self.module)
