@@ -109,6 +109,7 @@ class _Fault:
     index: int
     code: int | None
     delay: float
+    message: str | None = None
 
 
 @dataclass
@@ -244,12 +245,15 @@ class FakeMicrosoftAds:
         index: int = 0,
         code: int | None = None,
         delay: float = 5.0,
+        message: str | None = None,
     ) -> None:
         """Answer the next `times` calls of `action` with a fault (see the module doc)."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r} (known: {sorted(FAULT_KINDS)})")
         with self._lock:
-            self._faults.setdefault(action, []).append(_Fault(kind, times, index, code, delay))
+            self._faults.setdefault(action, []).append(
+                _Fault(kind, times, index, code, delay, message)
+            )
 
     def expire_access_tokens(self) -> None:
         """The tokens handed out so far (and any seen) answer 109 from now on."""
@@ -445,12 +449,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind in _AD_API_FAULTS:
             code, name, message = _AD_API_FAULTS[fault.kind]
+            message = fault.message or message
             detail = _ad_api_fault(fault.code if fault.code is not None else code, name, message)
             self._send(500, _envelope(ns, _fault(ns, detail), tracking))
             return
         if fault is not None and fault.kind == "operation_error":
             detail = _operation_fault(
-                ns, fault.code or 1001, "CampaignServiceAccountIdInvalid", "Refused."
+                ns,
+                fault.code or 1001,
+                "CampaignServiceAccountIdInvalid",
+                fault.message or "Refused.",
             )
             self._send(500, _envelope(ns, _fault(ns, detail), tracking))
             return

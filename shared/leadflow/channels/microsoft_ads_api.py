@@ -86,6 +86,9 @@ REPORT_TIME_ZONE = "AmsterdamBerlinBernRomeStockholmVienna"
 _DAILY_TYPES = {"DailyBudgetStandard": "DAILY"}
 _PERIODS = {"LifetimeBudgetStandard": "LIFETIME", "DailyBudgetAccelerated": "DAILY_ACCELERATED"}
 
+#: The parsed WSDLs, shared by every client of the process (each one parses in ~1 s).
+_WSDL_CACHE = DictCache()
+
 _TRANSIENT_CODES = frozenset({0})  # InternalError
 _THROTTLE_CODES = frozenset({117})  # CallRateExceeded
 _TOKEN_CODES = frozenset({105, 109})  # InvalidCredentials, AuthenticationTokenExpired
@@ -323,7 +326,6 @@ class MicrosoftAdsApiGateway:
         self._poll_interval = poll_interval
         self._report_timeout = report_timeout
         self._time_zone = report_time_zone
-        self._cache = DictCache()  # WSDLs parsed once, shared by every client
         self._clients: dict[tuple[str, str | None], ServiceClient] = {}
 
     def __repr__(self) -> str:
@@ -625,7 +627,7 @@ class MicrosoftAdsApiGateway:
     def _client(self, service: str, account: str | None) -> ServiceClient:
         key = (service, account)
         if key not in self._clients:
-            options: dict[str, Any] = {"cache": self._cache, "timeout": self._timeout}
+            options: dict[str, Any] = {"cache": _WSDL_CACHE, "timeout": self._timeout}
             if service in self._endpoints:
                 options["location"] = self._endpoints[service]
             data = AuthorizationData(
