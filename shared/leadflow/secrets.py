@@ -51,6 +51,7 @@ SOURCES: tuple[SecretSource, ...] = (
     SecretSource("LEADFLOW_SERVICE_ROLE_SECRET_ID", frozenset({"SUPABASE_SERVICE_ROLE_KEY"})),
     SecretSource("LEADFLOW_JWT_SECRET_ID", frozenset({"SUPABASE_JWT_SECRET"})),
     SecretSource("LEADFLOW_GOOGLE_ADS_SECRET_ID", prefix="GOOGLE_ADS_"),
+    SecretSource("LEADFLOW_MICROSOFT_ADS_SECRET_ID", prefix="MICROSOFT_ADS_"),
     SecretSource("LEADFLOW_SCHEDULER_SECRET_ID", frozenset({"LEADFLOW_SCHEDULER_SECRET"})),
     SecretSource("LEADFLOW_ALERTS_SECRET_ID", frozenset({"LEADFLOW_ALERT_URLS"})),
 )

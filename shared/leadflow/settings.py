@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -102,6 +102,66 @@ class GoogleAdsSettings(BaseSettings):
         return config
 
 
+class MicrosoftAdsSettings(BaseSettings):
+    """Microsoft Advertising credentials from `MICROSOFT_ADS_*` variables; secrets print masked.
+
+    `customer_id` is the manager (customer) id sent in every request's header; the
+    accounts themselves are named by the budgets. `client_secret` is for a web app's
+    registration, left out for a desktop/mobile one.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MICROSOFT_ADS_", extra="ignore")
+
+    developer_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    customer_id: str | None = None
+    environment: Literal["production", "sandbox"] = "production"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _unset_if_blank(value)
+
+    @field_validator("customer_id")
+    @classmethod
+    def _digits(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _CUSTOMER_ID.fullmatch(value.strip()):
+            raise ValueError(f"not a Microsoft Advertising customer id: {value!r}")
+        return value.strip()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MicrosoftAdsSettings:
+        """From `env` only when given (e.g. in tests), else from the process environment."""
+        if env is None:
+            return cls()
+        upper = {k.upper(): v for k, v in env.items()}
+        values: dict[str, Any] = {
+            name: upper.get(f"MICROSOFT_ADS_{name.upper()}") for name in cls.model_fields
+        }
+        if values["environment"] is None:
+            del values["environment"]
+        return cls(**values)
+
+    def missing(self) -> list[str]:
+        """The variables still needed for a working client (names only)."""
+        needed = {
+            "MICROSOFT_ADS_DEVELOPER_TOKEN": self.developer_token,
+            "MICROSOFT_ADS_CLIENT_ID": self.client_id,
+            "MICROSOFT_ADS_REFRESH_TOKEN": self.refresh_token,
+            "MICROSOFT_ADS_CUSTOMER_ID": self.customer_id,
+        }
+        return [name for name, value in needed.items() if value is None]
+
+    def secrets(self) -> list[str]:
+        """The secret values, for scrubbing them from error messages."""
+        values = (self.developer_token, self.client_secret, self.refresh_token)
+        return [v.get_secret_value() for v in values if v is not None]
+
+
 class Transport(StrEnum):
     """How the data seam reaches Postgres."""
 
@@ -146,6 +206,7 @@ class Settings(BaseSettings):
     # Built after the sources above ran, so a Google Ads secret from Secrets Manager
     # (exported to the environment by leadflow.secrets) is already in place.
     google_ads: GoogleAdsSettings = Field(default_factory=GoogleAdsSettings)
+    microsoft_ads: MicrosoftAdsSettings = Field(default_factory=MicrosoftAdsSettings)
     debug: bool = Field(default=False, alias="LEADFLOW_DEBUG")
     # Where alerts go: apprise URLs (slack://…, msteams://…, mailto://…, json://…), one per
     # target, separated by spaces or commas. A secret: URLs carry tokens.
@@ -159,6 +220,9 @@ class Settings(BaseSettings):
     )
     jwt_secret_id: str | None = Field(default=None, alias="LEADFLOW_JWT_SECRET_ID")
     google_ads_secret_id: str | None = Field(default=None, alias="LEADFLOW_GOOGLE_ADS_SECRET_ID")
+    microsoft_ads_secret_id: str | None = Field(
+        default=None, alias="LEADFLOW_MICROSOFT_ADS_SECRET_ID"
+    )
     scheduler_secret_id: str | None = Field(default=None, alias="LEADFLOW_SCHEDULER_SECRET_ID")
     alerts_secret_id: str | None = Field(default=None, alias="LEADFLOW_ALERTS_SECRET_ID")
 

@@ -125,6 +125,41 @@ def test_google_ads_credentials_from_secrets_manager_reach_the_one_settings(
     assert os.environ["GOOGLE_ADS_REFRESH_TOKEN"] == ADS_REFRESH
 
 
+def test_microsoft_ads_credentials_from_secrets_manager_reach_the_one_settings(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DEVELOPER_TOKEN", "CLIENT_ID", "REFRESH_TOKEN", "CUSTOMER_ID"):
+        monkeypatch.delenv(f"MICROSOFT_ADS_{name}", raising=False)
+    ads = {
+        "MICROSOFT_ADS_DEVELOPER_TOKEN": ADS_TOKEN,
+        "MICROSOFT_ADS_CLIENT_ID": "client-id",
+        "MICROSOFT_ADS_REFRESH_TOKEN": ADS_REFRESH,
+        "MICROSOFT_ADS_CUSTOMER_ID": "987654",
+    }
+    monkeypatch.setenv("LEADFLOW_MICROSOFT_ADS_SECRET_ID", put(aws, "msads", json.dumps(ads)))
+    assert "MICROSOFT_ADS_REFRESH_TOKEN" not in os.environ
+
+    settings = Settings()
+
+    assert settings.microsoft_ads.missing() == []
+    assert settings.microsoft_ads.customer_id == "987654"
+    assert settings.microsoft_ads.environment == "production"
+    assert ADS_REFRESH not in repr(settings.microsoft_ads)
+    assert os.environ["MICROSOFT_ADS_REFRESH_TOKEN"] == ADS_REFRESH
+
+
+def test_the_microsoft_ads_secret_may_not_hold_other_variables(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = {"MICROSOFT_ADS_DEVELOPER_TOKEN": ADS_TOKEN, "GOOGLE_ADS_REFRESH_TOKEN": ADS_REFRESH}
+    monkeypatch.setenv("LEADFLOW_MICROSOFT_ADS_SECRET_ID", put(aws, "msads2", json.dumps(bad)))
+
+    with pytest.raises(LeadflowError, match="GOOGLE_ADS_REFRESH_TOKEN") as caught:
+        secrets.load()
+    assert ADS_TOKEN not in str(caught.value)
+    assert ADS_REFRESH not in str(caught.value)
+
+
 def test_secrets_are_fetched_once_per_process(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     arn = put(aws, "service", json.dumps({"SUPABASE_SERVICE_ROLE_KEY": SERVICE}))
     monkeypatch.setenv("LEADFLOW_SERVICE_ROLE_SECRET_ID", arn)

@@ -30,6 +30,9 @@ print(json.dumps(sorted(sys.modules)))
 
 #: Google Ads, its transport and its retries: only a run that reaches Google Ads loads them.
 GOOGLE_ADS = ("google.ads", "google.api_core", "google.protobuf", "grpc", "proto", "tenacity")
+#: Microsoft Advertising's SDK (about 0.7 s and 60 MB) and its SOAP client: only a run that
+#: reaches Microsoft Advertising loads them.
+MICROSOFT_ADS = ("bingads", "suds", "leadflow.channels.microsoft_ads_api")
 #: The AWS SDK: loaded only to read a secret (no secret id is set here). Powertools' package
 #: imports the bare `botocore` package (its `__init__`, to register a user-agent hook, about
 #: 0.5 ms); none of botocore's machinery (sessions, clients, service models) may follow.
@@ -45,10 +48,26 @@ TRANSPORTS = ("psycopg", "psycopg_pool", "httpx", "postgrest")
 ROUTE_MODULES = {"segments", "orchestration", "meta"}
 
 JOBS_MAY_NOT_LOAD = {
-    "plan": (*GOOGLE_ADS, *AWS_SDK, *WEB, *TRANSPORTS, "leadflow.controller", "leadflow.api"),
-    "aggregate": (*GOOGLE_ADS, *AWS_SDK, *WEB, *TRANSPORTS, "leadflow.controller", "leadflow.api"),
+    "plan": (
+        *GOOGLE_ADS,
+        *MICROSOFT_ADS,
+        *AWS_SDK,
+        *WEB,
+        *TRANSPORTS,
+        "leadflow.controller",
+        "leadflow.api",
+    ),
+    "aggregate": (
+        *GOOGLE_ADS,
+        *MICROSOFT_ADS,
+        *AWS_SDK,
+        *WEB,
+        *TRANSPORTS,
+        "leadflow.controller",
+        "leadflow.api",
+    ),
     # The controller is orchestrate's own; Google Ads loads when a run reads or sends budgets.
-    "orchestrate": (*GOOGLE_ADS, *AWS_SDK, *WEB, *TRANSPORTS, "leadflow.api"),
+    "orchestrate": (*GOOGLE_ADS, *MICROSOFT_ADS, *AWS_SDK, *WEB, *TRANSPORTS, "leadflow.api"),
 }
 
 
@@ -59,6 +78,7 @@ def _route_may_not_load(operation_id: str, router: str) -> tuple[str, ...]:
     builder = () if operation_id == "openapi" else ("leadflow.api.openapi",)
     return (
         *GOOGLE_ADS,
+        *MICROSOFT_ADS,
         *AWS_SDK,
         *HOST,
         *TRANSPORTS,
@@ -140,3 +160,38 @@ def test_a_route_function_loads_only_its_own_route(function: str) -> None:
 
 def test_the_orchestrate_function_loads_its_controller_when_it_runs_not_at_import() -> None:
     assert "leadflow.controller" not in loaded_by("orchestrate")
+
+
+_CHANNELS_PROBE = """
+import json, os, sys
+for name in list(os.environ):
+    if name.startswith(("GOOGLE_ADS_", "MICROSOFT_ADS_")):
+        del os.environ[name]
+from leadflow.channels import REGISTRY, gateways_from_settings
+from leadflow.settings import Settings
+settings = Settings()
+gateways = gateways_from_settings(settings)
+missing = {key: entry.missing(settings) for key, entry in REGISTRY.items()}
+print(json.dumps({"gateways": sorted(gateways), "missing": missing, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_run_without_channel_credentials_loads_no_channel_sdk() -> None:
+    """What aggregate does without credentials: asks each channel, gets none, loads no SDK."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_SECRET_ID")}
+    result = subprocess.run(
+        [sys.executable, "-c", _CHANNELS_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.splitlines()[-1])
+
+    assert found["gateways"] == []
+    assert "MICROSOFT_ADS_REFRESH_TOKEN" in found["missing"]["microsoft_ads"]
+    assert "leadflow.channels.microsoft_ads" in found["modules"]  # the seam was asked
+    assert _matching(frozenset(found["modules"]), (*GOOGLE_ADS, *MICROSOFT_ADS)) == []

@@ -50,6 +50,7 @@ SECRETS_NEEDED = {
         "SupabaseSecretArn",
         "ServiceRoleSecretArn",
         "GoogleAdsSecretArn",
+        "MicrosoftAdsSecretArn",
         "AlertsSecretArn",
     },
     "plan": {"SupabaseSecretArn", "ServiceRoleSecretArn", "AlertsSecretArn"},
@@ -57,6 +58,7 @@ SECRETS_NEEDED = {
         "SupabaseSecretArn",
         "ServiceRoleSecretArn",
         "GoogleAdsSecretArn",
+        "MicrosoftAdsSecretArn",
         "AlertsSecretArn",
     },
 }
