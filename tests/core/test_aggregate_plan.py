@@ -145,6 +145,7 @@ def test_channels_and_cpl(database: Database, sql: psycopg.Connection[Any]) -> N
         (None, "google", "organic"),
         (None, "microsite", "microsite"),
         (None, None, None),
+        (None, "bing", "cpc"),
     ]:
         _add_lead(
             sql,
@@ -158,6 +159,7 @@ def test_channels_and_cpl(database: Database, sql: psycopg.Connection[Any]) -> N
     database.rpc(
         "record_campaign_metrics",
         {
+            "p_channel": "google_ads",
             "p_day": "2026-12-02",
             "p_metrics": [
                 {
@@ -174,19 +176,50 @@ def test_channels_and_cpl(database: Database, sql: psycopg.Connection[Any]) -> N
     )
     aggregate(database, SERVICE, date(2026, 12, 2))
     row = sql.execute(
-        "select leads_google_ads, leads_seo, leads_microsite, leads_other, ad_spend, ad_clicks, cpl"
+        "select leads_generated, leads_paid, ad_spend, ad_clicks, cpl"
         " from lead_generation_stats where segment_id = %s and day = '2026-12-02'",
         (seg,),
     ).fetchone()
-    assert row == (2, 1, 1, 1, Decimal("45.50"), 30, Decimal("22.75"))
+    # Paid: the gclid, the paid Google UTMs and the paid Bing UTMs; spend only Google's.
+    assert row == (6, 3, Decimal("45.50"), 30, Decimal("15.17"))
+    channels = {
+        channel: (leads, spend)
+        for channel, leads, spend in sql.execute(
+            "select channel, leads_generated, spend from lead_channel_stats"
+            " where segment_id = %s and day = '2026-12-02'",
+            (seg,),
+        )
+    }
+    assert channels == {
+        "google_ads": (2, Decimal("45.50")),
+        "microsoft_ads": (1, Decimal("0.00")),
+        "seo": (1, Decimal("0.00")),
+        "microsite": (1, Decimal("0.00")),
+        "other": (1, Decimal("0.00")),
+    }
     # Spend without any Google Ads lead: CPL is unknown (null), never an error.
     sql.execute("delete from leads where gclid = 'g1' or utm_medium = 'cpc'")
+    channels_left = sql.execute(
+        "select channel from lead_channel_stats where segment_id = %s and day = '2026-12-02'"
+        " order by channel",
+        (seg,),
+    ).fetchall()
+    assert ("microsoft_ads",) in channels_left  # still there until the day is measured again
     aggregate(database, SERVICE, date(2026, 12, 2))
     cpl = sql.execute(
         "select ad_spend, cpl from lead_generation_stats where segment_id = %s and day = '2026-12-02'",
         (seg,),
     ).fetchone()
     assert cpl == (Decimal("45.50"), None)
+    restated = dict(
+        sql.execute(
+            "select channel, leads_generated from lead_channel_stats"
+            " where segment_id = %s and day = '2026-12-02'",
+            (seg,),
+        ).fetchall()
+    )
+    # The Bing lead went: its channel's row goes; Google keeps its spend, with no leads.
+    assert restated == {"google_ads": 0, "seo": 1, "microsite": 1, "other": 1}
 
 
 def test_capacity_spreads_quota_over_provinces_and_working_days(
@@ -396,7 +429,11 @@ def test_recording_metrics_google_ads_did_not_restate_writes_nothing(
     def record(**changes: Any) -> int:
         written = database.rpc(
             "record_campaign_metrics",
-            {"p_day": "2026-12-02", "p_metrics": [{**metrics, **changes}]},
+            {
+                "p_channel": "google_ads",
+                "p_day": "2026-12-02",
+                "p_metrics": [{**metrics, **changes}],
+            },
             caller=SERVICE,
         )
         return int(written)

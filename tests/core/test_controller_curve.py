@@ -79,10 +79,14 @@ def test_the_database_scales_paid_leads_along_the_python_curve(
     # Google Ads leads and a spend that changes every day, so that the curve matters.
     sql.execute(
         "update lead_generation_stats set"
-        " leads_google_ads = least(leads_generated, 1 + extract(day from day)::int % 3),"
-        " leads_seo = 0, leads_microsite = 0,"
-        " leads_other = leads_generated - least(leads_generated, 1 + extract(day from day)::int % 3),"
+        " leads_paid = least(leads_generated, 1 + extract(day from day)::int % 3),"
         " ad_spend = 20 + 7 * (extract(day from day)::int % 5)"
+    )
+    # The inputs read each channel's day: Google Ads carries those paid leads and that spend.
+    sql.execute("delete from lead_channel_stats where channel = 'google_ads'")
+    sql.execute(
+        "insert into lead_channel_stats (segment_id, day, channel, leads_generated, spend)"
+        " select segment_id, day, 'google_ads', leads_paid, ad_spend from lead_generation_stats"
     )
     settings = _rows(sql, "select * from orchestration_settings")[0]
     window, scale = settings["steering_window_days"], settings["scale_window_days"]
@@ -94,7 +98,7 @@ def test_the_database_scales_paid_leads_along_the_python_curve(
             continue
         stats = _rows(
             sql,
-            "select day, leads_generated, leads_google_ads, ad_spend from lead_generation_stats"
+            "select day, leads_generated, leads_paid, ad_spend from lead_generation_stats"
             " where segment_id = %s and day < %s order by day",
             row["segment_id"],
             DAY,
@@ -104,14 +108,14 @@ def test_the_database_scales_paid_leads_along_the_python_curve(
         week = [s for s in stats if s["day"] >= DAY - timedelta(days=window)]
         expected = sum(
             s["leads_generated"]
-            - s["leads_google_ads"]
-            + paid_leads_at(D(s["leads_google_ads"]), D(s["ad_spend"]), D(yesterday), e)
+            - s["leads_paid"]
+            + paid_leads_at(D(s["leads_paid"]), D(s["ad_spend"]), D(yesterday), e)
             for s in week
         ) / len(week)
         week_spend = sum(D(s["ad_spend"]) for s in week) / len(week)
         recent = [s for s in stats if s["day"] >= DAY - timedelta(days=scale)]
         paid = sum(
-            paid_leads_at(D(s["leads_google_ads"]), D(s["ad_spend"]), week_spend, e) for s in recent
+            paid_leads_at(D(s["leads_paid"]), D(s["ad_spend"]), week_spend, e) for s in recent
         ) / len(recent)
         assert abs(D(str(row["expected_leads"])) - expected) < D("0.0001"), row["code"]
         assert abs(D(str(row["paid_leads"])) - paid) < D("0.0001"), row["code"]

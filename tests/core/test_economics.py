@@ -141,7 +141,7 @@ def test_the_forecast_takes_the_weekday_pattern_and_the_organic_leads_of_the_day
     # The seed's weekdays differ: make Mondays (DAY's weekday) busy for the test to bite.
     sql.execute(
         "update lead_generation_stats set leads_generated = leads_generated + 6, "
-        "leads_seo = leads_seo + 6, leads_pending = leads_pending + 6 "
+        "leads_pending = leads_pending + 6 "
         "where extract(isodow from day) = 1"
     )
     industry_of = {
@@ -158,7 +158,7 @@ def test_the_forecast_takes_the_weekday_pattern_and_the_organic_leads_of_the_day
             assert Decimal(str(row["day_factor"])) == round(factor, 4)
             assert factor > 1  # busy Mondays
             organic = sql.execute(
-                "select avg(leads_generated - leads_google_ads) from lead_generation_stats "
+                "select avg(leads_generated - leads_paid) from lead_generation_stats "
                 "where segment_id = %s and day >= %s and day < %s",
                 (row["segment_id"], DAY - timedelta(days=7), DAY),
             ).fetchone()
