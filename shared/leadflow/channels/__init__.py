@@ -61,10 +61,13 @@ class ChannelEntry:
     key: str
     label: str
     module: str
-    settings_field: str
+    settings_field: str | None = None
 
     def configured(self, settings: Settings) -> bool:
-        """Whether this channel's credentials are complete (its module is not loaded)."""
+        """Whether this channel's credentials are complete (without `settings_field`, its
+        module is asked)."""
+        if self.settings_field is None:
+            return not self.missing(settings)
         credentials = getattr(settings, self.settings_field, None)
         return credentials is not None and not credentials.missing()
 
