@@ -210,9 +210,9 @@ def prepare_database(admin_url: str, url: str, tree: Path) -> None:
             """
             insert into public.lead_generation_stats (
               segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
-              leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend,
+              leads_paid, revenue, ad_spend,
               ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
-            select s.id, d::date, 10, 6, 2, 2, 5, 3, 1, 1, 111, 80, 300, 9000, 5, 16, 2, 12.5
+            select s.id, d::date, 10, 6, 2, 2, 5, 111, 80, 300, 9000, 5, 16, 2, 12.5
             from public.lead_segments s,
                  generate_series(%(first)s::date, %(last)s::date, interval '1 day') as d
             """,

@@ -174,22 +174,22 @@ def backfill(
             """
             select count(*) from (
               (select segment_id, day, leads_generated, leads_accepted, leads_rejected,
-                      leads_pending, leads_google_ads, leads_seo, leads_microsite, leads_other,
+                      leads_pending, leads_paid,
                       revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl,
                       active_partners, total_capacity from public.lead_generation_stats
                except all
                select segment_id, day, leads_generated, leads_accepted, leads_rejected,
-                      leads_pending, leads_google_ads, leads_seo, leads_microsite, leads_other,
+                      leads_pending, leads_paid,
                       revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl,
                       active_partners, total_capacity from stats_after)
               union all
               (select segment_id, day, leads_generated, leads_accepted, leads_rejected,
-                      leads_pending, leads_google_ads, leads_seo, leads_microsite, leads_other,
+                      leads_pending, leads_paid,
                       revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl,
                       active_partners, total_capacity from stats_after
                except all
                select segment_id, day, leads_generated, leads_accepted, leads_rejected,
-                      leads_pending, leads_google_ads, leads_seo, leads_microsite, leads_other,
+                      leads_pending, leads_paid,
                       revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl,
                       active_partners, total_capacity from public.lead_generation_stats)
             ) d
@@ -232,9 +232,9 @@ def plan(
             """
             insert into public.lead_generation_stats (
               segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
-              leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend,
+              leads_paid, revenue, ad_spend,
               ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
-            select bench.id(9002, n), d::date, 9, 5, 2, 2, 4, 3, 1, 1, 100, 80, 300, 7500, 4,
+            select bench.id(9002, n), d::date, 9, 5, 2, 2, 4, 100, 80, 300, 7500, 4,
                    20, 3, 6
             from generate_series(%(first)s::integer, %(last)s::integer) as n
             cross join generate_series(%(from)s::date, %(to)s::date, interval '1 day') as d

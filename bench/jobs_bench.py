@@ -546,7 +546,8 @@ class Backend:
 
 
 STATUS_INDEX = {"accepted": 1, "rejected": 2, "pending": 3}
-CHANNEL_INDEX = {"google_ads": 4, "seo": 5, "microsite": 6, "other": 7}
+#: The paid channels count in `leads_paid` (index 4); organic ones are the rest.
+PAID_CHANNELS = frozenset({"google_ads", "microsoft_ads"})
 
 
 def python_aggregate(
@@ -563,12 +564,13 @@ def python_aggregate(
             key = (segment_id, created_at.astimezone(AMSTERDAM).date())
             entry = stats.get(key)
             if entry is None:
-                entry = stats[key] = [0, 0, 0, 0, 0, 0, 0, 0, Decimal(0)]
+                entry = stats[key] = [0, 0, 0, 0, 0, Decimal(0)]
             entry[0] += 1
             entry[STATUS_INDEX[status]] += 1
-            entry[CHANNEL_INDEX.get(channel, 7)] += 1
+            if channel in PAID_CHANNELS:
+                entry[4] += 1
             if status == "accepted" and price is not None:
-                entry[8] += price
+                entry[5] += price
     return rows, stats
 
 
@@ -579,7 +581,7 @@ def python_matches_sql(
     rows = conn.execute(
         """
         select segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
-               leads_google_ads, leads_seo, leads_microsite, leads_other, revenue
+               leads_paid, revenue
         from public.lead_generation_stats
         where day between %s and %s and leads_generated > 0
         """,
