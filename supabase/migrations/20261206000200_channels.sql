@@ -51,17 +51,28 @@ insert into public.ad_channels (key, label, is_paid, budget_name_pattern, accoun
 
 alter table public.ad_channels enable row level security;
 revoke all on table public.ad_channels from anon, authenticated, service_role;
--- Partners see which channels their leads came from; admins change the money rules.
+-- Partners see which channels their leads came from. A channel's kill switch and cap are
+-- changed like the global ones, in the SQL editor (docs/DEPLOY.md); no API role writes.
 grant select on table public.ad_channels to authenticated, service_role, leadflow_money;
-grant insert, update, delete on table public.ad_channels to authenticated;
 create policy "Signed-in users read channels"
   on public.ad_channels for select to authenticated using (true);
 create policy "The service role and the money owner read channels"
   on public.ad_channels for select to service_role, leadflow_money using (true);
-create policy "Admins manage channels"
-  on public.ad_channels for all to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
+
+-- A channel is never deleted: leads, stats and the audit log keep its key.
+create or replace function private.keep_channels() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'channel % cannot be deleted: leads, stats and the audit log keep its key '
+    '(set its kill switch, or deactivate its mappings)', old.key using errcode = '55000';
+end
+$$;
+comment on function private.keep_channels() is 'Trigger: refuses to delete a channel.';
+create trigger ad_channels_never_deleted
+  before delete on public.ad_channels
+  for each row execute function private.keep_channels();
 
 
 -- The mapping: a channel per budget; the channel's patterns replace the Google formats.
@@ -201,16 +212,14 @@ insert into public.channel_attribution_rules (priority, channel, click_id, utm_s
   (60, 'microsite', null, null, array['microsite'], 'microsite as medium'),
   (70, 'seo', null, null, array['organic', 'seo'], 'organic search');
 
+create index channel_attribution_rules_channel_idx on public.channel_attribution_rules (channel);
+
+-- Changed in the SQL editor or by a migration (a new channel's rules), like the settings.
 alter table public.channel_attribution_rules enable row level security;
 revoke all on table public.channel_attribution_rules from anon, authenticated, service_role;
 grant select on table public.channel_attribution_rules to service_role;
-grant select, insert, update, delete on table public.channel_attribution_rules to authenticated;
 create policy "The service role reads attribution rules"
   on public.channel_attribution_rules for select to service_role using (true);
-create policy "Admins manage attribution rules"
-  on public.channel_attribution_rules for all to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
 
 create or replace function private.lead_source_channel(
   p_gclid text, p_msclkid text, p_utm_source text, p_utm_medium text
@@ -335,6 +344,7 @@ create table public.lead_channel_stats (
   primary key (segment_id, day, channel),
   check (leads_accepted <= leads_generated)
 );
+create index lead_channel_stats_channel_day_idx on public.lead_channel_stats (channel, day);
 create index lead_channel_stats_day_idx on public.lead_channel_stats (day);
 comment on table public.lead_channel_stats is
   'Per segment, Dutch day and channel (paid and organic): leads by leads.source_channel, and for paid '
@@ -525,6 +535,7 @@ grant execute on function public.aggregate_lead_stats(date, date) to service_rol
 -- ---------------------------------------------------------------------------
 -- Money rules per channel
 -- ---------------------------------------------------------------------------
+create index channel_orchestration_log_channel_idx on public.channel_orchestration_log (channel, day);
 alter table public.channel_orchestration_log
   alter column channel drop default,
   alter column channel drop not null,
@@ -975,6 +986,7 @@ alter table public.segment_response_estimates
 alter table public.segment_response_estimates
   alter column channel drop default,
   add constraint segment_response_estimates_pkey primary key (segment_id, channel, day);
+create index segment_response_estimates_channel_idx on public.segment_response_estimates (channel);
 comment on table public.segment_response_estimates is
   'Per segment, paid channel and day: value of an accepted lead (the segment''s) and the channel''s '
   'spend -> paid leads curve '

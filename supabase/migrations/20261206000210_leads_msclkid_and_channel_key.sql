@@ -1,10 +1,9 @@
 -- =============================================================================
--- leads: the Microsoft click id and the channel as a key (a foreign key to
--- public.ad_channels in place of the check constraint listing channels).
+-- leads: the Microsoft click id, and the channel as a key of public.ad_channels
+-- (checked by the trigger, in place of the check constraint listing channels).
 --
 -- Catalog changes only, under the ACCESS EXCLUSIVE lock of `alter table`: nothing
--- here reads leads. The foreign key is added NOT VALID and validated by
--- 20261206000220 under a lock that lets inserts through (docs/DEPLOY.md).
+-- here reads leads (docs/DEPLOY.md).
 -- =============================================================================
 
 set local lock_timeout = '1s';
@@ -12,9 +11,9 @@ set local statement_timeout = '5s';
 
 alter table public.leads add column if not exists msclkid text;
 comment on column public.leads.msclkid is 'Microsoft Advertising click id (like gclid for Google Ads).';
+-- The channel becomes a key of public.ad_channels, checked by the trigger below (no
+-- foreign key: its index on this busy table would serve nothing, channels are never deleted).
 alter table public.leads drop constraint if exists leads_source_channel_check;
-alter table public.leads add constraint leads_source_channel_fkey
-  foreign key (source_channel) references public.ad_channels (key) not valid;
 comment on column public.leads.source_channel is 'A channel of public.ad_channels; derived from the click ids and UTM fields by public.channel_attribution_rules unless given.';
 
 create or replace function private.assign_lead_segment() returns trigger
@@ -55,6 +54,14 @@ begin
        and new.utm_term is distinct from old.utm_term then
       new.source_keyword := new.utm_term;
     end if;
+  end if;
+  -- The channel, derived or given by the writer, is a key of ad_channels (channels are never
+  -- deleted, so this holds for the lead's lifetime without a foreign key, whose index on
+  -- this busy table would serve nothing).
+  if new.source_channel is not null
+     and not exists (select 1 from public.ad_channels c where c.key = new.source_channel) then
+    raise exception 'leads.source_channel % is not a channel (public.ad_channels)', new.source_channel
+      using errcode = '23503';
   end if;
   return new;
 end
@@ -112,6 +119,7 @@ drop function private.lead_source_channel(text, text, text);
 
 drop trigger leads_assign_segment on public.leads;
 create trigger leads_assign_segment
-  before insert or update of industry_id, region_code, gclid, msclkid, utm_source, utm_medium, utm_campaign, utm_term
+  before insert or update of industry_id, region_code, gclid, msclkid, utm_source, utm_medium, utm_campaign,
+    utm_term, source_channel
   on public.leads
   for each row execute function private.assign_lead_segment();

@@ -46,17 +46,28 @@ insert into public.ad_channels (key, label, is_paid, budget_name_pattern, accoun
 
 alter table public.ad_channels enable row level security;
 revoke all on table public.ad_channels from anon, authenticated, service_role;
--- Partners see which channels their leads came from; admins change the money rules.
+-- Partners see which channels their leads came from. A channel's kill switch and cap are
+-- changed like the global ones, in the SQL editor (docs/DEPLOY.md); no API role writes.
 grant select on table public.ad_channels to authenticated, service_role, leadflow_money;
-grant insert, update, delete on table public.ad_channels to authenticated;
 create policy "Signed-in users read channels"
   on public.ad_channels for select to authenticated using (true);
 create policy "The service role and the money owner read channels"
   on public.ad_channels for select to service_role, leadflow_money using (true);
-create policy "Admins manage channels"
-  on public.ad_channels for all to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
+
+-- A channel is never deleted: leads, stats and the audit log keep its key.
+create or replace function private.keep_channels() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'channel % cannot be deleted: leads, stats and the audit log keep its key '
+    '(set its kill switch, or deactivate its mappings)', old.key using errcode = '55000';
+end
+$$;
+comment on function private.keep_channels() is 'Trigger: refuses to delete a channel.';
+create trigger ad_channels_never_deleted
+  before delete on public.ad_channels
+  for each row execute function private.keep_channels();
 
 
 -- -----------------------------------------------------------------------------

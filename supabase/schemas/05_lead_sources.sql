@@ -34,16 +34,14 @@ insert into public.channel_attribution_rules (priority, channel, click_id, utm_s
   (60, 'microsite', null, null, array['microsite'], 'microsite as medium'),
   (70, 'seo', null, null, array['organic', 'seo'], 'organic search');
 
+create index channel_attribution_rules_channel_idx on public.channel_attribution_rules (channel);
+
+-- Changed in the SQL editor or by a migration (a new channel's rules), like the settings.
 alter table public.channel_attribution_rules enable row level security;
 revoke all on table public.channel_attribution_rules from anon, authenticated, service_role;
 grant select on table public.channel_attribution_rules to service_role;
-grant select, insert, update, delete on table public.channel_attribution_rules to authenticated;
 create policy "The service role reads attribution rules"
   on public.channel_attribution_rules for select to service_role using (true);
-create policy "Admins manage attribution rules"
-  on public.channel_attribution_rules for all to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
 
 create or replace function private.lead_source_channel(
   p_gclid text, p_msclkid text, p_utm_source text, p_utm_medium text
@@ -108,6 +106,14 @@ begin
        and new.utm_term is distinct from old.utm_term then
       new.source_keyword := new.utm_term;
     end if;
+  end if;
+  -- The channel, derived or given by the writer, is a key of ad_channels (channels are never
+  -- deleted, so this holds for the lead's lifetime without a foreign key, whose index on
+  -- this busy table would serve nothing).
+  if new.source_channel is not null
+     and not exists (select 1 from public.ad_channels c where c.key = new.source_channel) then
+    raise exception 'leads.source_channel % is not a channel (public.ad_channels)', new.source_channel
+      using errcode = '23503';
   end if;
   return new;
 end

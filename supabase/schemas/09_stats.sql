@@ -163,6 +163,7 @@ create table public.lead_channel_stats (
   primary key (segment_id, day, channel),
   check (leads_accepted <= leads_generated)
 );
+create index lead_channel_stats_channel_day_idx on public.lead_channel_stats (channel, day);
 create index lead_channel_stats_day_idx on public.lead_channel_stats (day);
 comment on table public.lead_channel_stats is
   'Per segment, Dutch day and channel (paid and organic): leads by leads.source_channel, and for paid '

@@ -42,6 +42,7 @@ create table public.channel_orchestration_log (
   check (mode <> 'dry_run' or status = 'skipped'),
   check (status not in ('failed', 'unknown') or error is not null)
 );
+create index channel_orchestration_log_channel_idx on public.channel_orchestration_log (channel, day);
 create index channel_orchestration_log_segment_day_idx on public.channel_orchestration_log (segment_id, day);
 create index channel_orchestration_log_day_status_idx on public.channel_orchestration_log (day, status);
 create index channel_orchestration_log_open_idx on public.channel_orchestration_log (run_id)

@@ -21,6 +21,7 @@ create table public.segment_response_estimates (
   primary key (segment_id, channel, day)
 );
 create index segment_response_estimates_day_idx on public.segment_response_estimates (day);
+create index segment_response_estimates_channel_idx on public.segment_response_estimates (channel);
 comment on table public.segment_response_estimates is
   'Per segment, paid channel and day: value of an accepted lead (the segment''s) and the channel''s '
   'spend -> paid leads curve '
