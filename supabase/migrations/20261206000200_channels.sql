@@ -3,6 +3,13 @@
 -- stats and response curves per channel, the channel's kill switch and cap in the
 -- money rules, and the controller's inputs per (segment, channel) budget.
 -- The leads columns follow in 20261206000210 (lock-safe), the API in ..._300.
+--
+-- squawk: the alters below are of Leadflow's own tables (mappings, metrics, stats,
+-- the log, estimates: none is the marketplace's busy leads table), each at most some
+-- thousands of rows a day, under the lock and statement timeouts below; the functions
+-- dropped are made again in this file with their new signatures (docs/DEPLOY.md,
+-- "squawk: the ignore list").
+-- squawk-ignore-file ban-drop-column, ban-drop-constraint, constraint-missing-not-valid, adding-foreign-key-constraint, adding-serial-primary-key-field, ban-drop-function, require-concurrent-index-creation, ban-drop-default, ban-drop-not-null, disallowed-unique-constraint, ban-drop-view
 -- =============================================================================
 
 -- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
@@ -358,7 +365,7 @@ revoke all on table public.lead_channel_stats from anon, authenticated;
 grant select (segment_id, day, channel, leads_generated, leads_accepted, computed_at)
   on table public.lead_channel_stats to authenticated;
 grant all on table public.lead_channel_stats to service_role;
-create policy "Partners read channel counts of their subscribed segments, admins all"
+create policy "Partners read channel counts of subscribed segments"
   on public.lead_channel_stats for select to authenticated
   using (segment_id in (select private.readable_segment_ids()));
 

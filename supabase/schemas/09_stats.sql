@@ -177,7 +177,7 @@ revoke all on table public.lead_channel_stats from anon, authenticated;
 grant select (segment_id, day, channel, leads_generated, leads_accepted, computed_at)
   on table public.lead_channel_stats to authenticated;
 grant all on table public.lead_channel_stats to service_role;
-create policy "Partners read channel counts of their subscribed segments, admins all"
+create policy "Partners read channel counts of subscribed segments"
   on public.lead_channel_stats for select to authenticated
   using (segment_id in (select private.readable_segment_ids()));
 
