@@ -25,11 +25,19 @@ def test_a_migrated_database_reports_up_to_date_and_the_kill_switch(
     assert status["orchestration_settings"]["max_daily_change"] == 0.2
     assert status["configured"]["orchestrator_mode"] == "dry_run"
     assert status["configured"]["google_ads_credentials"] is False
+    assert status["configured"]["microsoft_ads_credentials"] is False
+    channels = {c["channel"]: c for c in status["channels"]}
+    assert set(channels) == {"google_ads", "microsoft_ads"}  # the paid ones
+    assert channels["google_ads"]["budgets"] > 0 and channels["microsoft_ads"]["budgets"] == 0
 
     sql.execute("update orchestration_settings set changes_enabled = false")
+    sql.execute(
+        "update ad_channels set kill_switch = true, daily_cap = 250 where key = 'microsoft_ads'"
+    )
     text = _run("db", "status", db_url=db_url, home=tmp_path)
     assert text.returncode == 0, text.stderr
     assert "kill switch: ON" in text.stdout
+    assert "microsoft_ads: 0 active budgets, kill switch on, daily cap 250.00 euro" in text.stdout
     assert f"{known} of {known} applied, up to date" in text.stdout
 
 

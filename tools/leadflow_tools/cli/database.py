@@ -201,6 +201,24 @@ def db_status(as_json: JsonOption = False) -> None:
                     k: float(v) if isinstance(v, Decimal) else v
                     for k, v in zip(names, values, strict=True)
                 }
+        paid: list[dict[str, Any]] = []
+        found = conn.execute("select to_regclass('public.ad_channels') is not null").fetchone()
+        if found and found[0]:
+            paid = [
+                {
+                    "channel": key,
+                    "kill_switch": "on" if killed else "off",
+                    "daily_cap": None if cap is None else float(cap),
+                    "budgets": budgets,
+                }
+                for key, killed, cap, budgets in conn.execute(
+                    "select c.key, c.kill_switch, c.daily_cap,"
+                    " count(b.id) filter (where b.is_active) from public.ad_channels c"
+                    " left join public.segment_campaign_budgets b on b.channel = c.key"
+                    " where c.is_paid group by c.key, c.kill_switch, c.daily_cap, c.sort_order"
+                    " order by c.sort_order, c.key"
+                )
+            ]
         database = where(url)
     status = {
         "database": database,
@@ -214,10 +232,12 @@ def db_status(as_json: JsonOption = False) -> None:
         "orchestration_settings": None
         if row is None
         else {k: v for k, v in row.items() if k != "id"},
+        "channels": paid,
         "configured": {
             "orchestrator_mode": settings.orchestrator_mode.value,
             "orchestrator_live": settings.orchestrator_live,
             "google_ads_credentials": not settings.google_ads.missing(),
+            "microsoft_ads_credentials": not settings.microsoft_ads.missing(),
             "alert_urls": settings.alert_urls is not None,
         },
     }
@@ -253,11 +273,20 @@ def _status_text(status: dict[str, Any]) -> str:
             f"daily limit: {float(row['max_daily_change']) * 100:.1f} % of the day's starting "
             f"budget; account daily cap: {'none' if cap is None else f'{float(cap):,.2f} euro'}"
         )
+    for channel in status["channels"]:
+        cap = channel["daily_cap"]
+        lines.append(
+            f"{channel['channel']}: {channel['budgets']} active budgets, kill switch "
+            f"{channel['kill_switch']}, daily cap "
+            f"{'none' if cap is None else f'{cap:,.2f} euro'}"
+        )
     c = status["configured"]
     lines.append(
         f"this machine: mode {c['orchestrator_mode']}, live switch "
         f"{'on' if c['orchestrator_live'] else 'off'}, Google Ads credentials "
-        f"{'configured' if c['google_ads_credentials'] else 'missing'}, alert targets "
+        f"{'configured' if c['google_ads_credentials'] else 'missing'}, Microsoft Advertising "
+        f"credentials {'configured' if c['microsoft_ads_credentials'] else 'missing'}, "
+        "alert targets "
         f"{'configured' if c['alert_urls'] else 'none'}"
     )
     return "\n".join(lines)
