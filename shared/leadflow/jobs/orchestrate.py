@@ -215,9 +215,12 @@ def plan_decisions(
         elif row.get("expected_paid_leads") is not None and row.get("target_leads") is not None:
             # One channel: it carries the segment's whole paid target.
             audit["channel_target_paid_leads"] = _plain(
-                Decimal(str(row["target_leads"]))
-                - Decimal(str(row["expected_leads"]))
-                + Decimal(str(row["expected_paid_leads"]))
+                max(
+                    Decimal(0),
+                    Decimal(str(row["target_leads"]))
+                    - Decimal(str(row["expected_leads"]))
+                    + Decimal(str(row["expected_paid_leads"])),
+                )
             )
         signals.append(signal)
         planned.append(

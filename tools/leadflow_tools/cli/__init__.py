@@ -20,10 +20,10 @@ from leadflow.log import logger
 from leadflow.settings import get_settings
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from leadflow_tools.cli import database, demos, jobs, reporting, serve
+from leadflow_tools.cli import channels, database, demos, jobs, reporting, serve
 from leadflow_tools.cli.app import app, bad_database_url
 
-__all__ = ["app", "database", "demos", "jobs", "main", "reporting", "serve"]
+__all__ = ["app", "channels", "database", "demos", "jobs", "main", "reporting", "serve"]
 
 # The top-level commands, in the order `leadflow --help` lists them (`db …` and
 # `orchestrate …` are groups, registered by their modules, and listed after).
@@ -33,6 +33,7 @@ for _name, _command in (
     ("demo", demos.demo),
     ("simulate", demos.simulate_command),
     ("report", reporting.report_command),
+    ("status", channels.status_command),
     ("token", serve.token_command),
     ("serve", serve.serve_command),
 ):

@@ -335,3 +335,60 @@ comment on function public.report_economics(date, date) is
   'spend and margin; the account cap and each day''s sum of planned budgets as a share of it.';
 revoke execute on function public.report_economics(date, date) from public, anon, authenticated;
 grant execute on function public.report_economics(date, date) to service_role;
+
+create or replace function public.report_channel_status(p_day date)
+returns table (
+  channel text,
+  label text,
+  kill_switch boolean,
+  daily_cap numeric,
+  budgets integer,
+  decided integer,
+  increase integer,
+  decrease integer,
+  hold integer,
+  applied integer,
+  refused integer,
+  planned_budget numeric,
+  expected_paid_leads numeric,
+  yesterday_spend numeric,
+  yesterday_leads integer
+)
+language sql stable
+set search_path = ''
+as $$
+  with latest as (
+    -- The latest adjustment of each budget on the day.
+    select distinct on (l.budget_resource_name) l.*
+    from public.channel_orchestration_log l
+    where l.day = p_day and l.kind = 'adjust'
+    order by l.budget_resource_name, l.id desc
+  )
+  select c.key, c.label, c.kill_switch, c.daily_cap,
+         (select count(*) from public.segment_campaign_budgets b
+           where b.channel = c.key and b.is_active)::integer,
+         count(x.id)::integer,
+         count(x.id) filter (where x.action = 'increase')::integer,
+         count(x.id) filter (where x.action = 'decrease')::integer,
+         count(x.id) filter (where x.action = 'hold')::integer,
+         count(x.id) filter (where x.status = 'success' and x.action <> 'hold')::integer,
+         count(x.id) filter (where x.status = 'skipped' and x.action <> 'hold'
+                             and x.mode <> 'dry_run')::integer,
+         round(sum(x.new_amount_micros) / 1000000.0, 2),
+         round(sum((x.inputs ->> 'channel_target_paid_leads')::numeric), 2),
+         (select coalesce(sum(cs.spend), 0) from public.lead_channel_stats cs
+           where cs.channel = c.key and cs.day = p_day - 1),
+         (select coalesce(sum(cs.leads_generated), 0) from public.lead_channel_stats cs
+           where cs.channel = c.key and cs.day = p_day - 1)::integer
+  from public.ad_channels c
+  left join latest x on x.channel = c.key
+  where c.is_paid
+  group by c.key, c.label, c.kill_switch, c.daily_cap, c.sort_order
+  order by c.sort_order, c.key
+$$;
+comment on function public.report_channel_status(date) is
+  'Per paid channel on a Dutch day: its kill switch and cap, active budgets, the day''s decisions '
+  '(latest adjustment per budget: raised, lowered, held, applied, refused), the planned budget and '
+  'paid leads expected from it, and yesterday''s spend and leads.';
+revoke execute on function public.report_channel_status(date) from public, anon, authenticated;
+grant execute on function public.report_channel_status(date) to service_role;
