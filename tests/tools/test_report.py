@@ -95,14 +95,14 @@ def test_daily_series_equal_the_plans_stats_and_audit_log(page: str, demo_url: s
         )
     for code, day, generated, accepted, paid, spend in _rows(
         demo_url,
-        "select s.code, st.day, st.leads_generated, st.leads_accepted, st.leads_google_ads, "
+        "select s.code, st.day, st.leads_generated, st.leads_accepted, st.leads_paid, "
         "st.ad_spend from lead_generation_stats st join lead_segments s on s.id = st.segment_id "
         "where st.day between %s and %s",
         FIRST,
         LAST,
     ):
         expected.setdefault((code, day.isoformat()), {}).update(
-            actual=_n(generated), accepted=_n(accepted), google_ads=_n(paid), spend=_n(spend)
+            actual=_n(generated), accepted=_n(accepted), paid=_n(paid), spend=_n(spend)
         )
     # The budget in effect: the day's last decision, its new amount only if applied live.
     for code, day, micros in _rows(
@@ -120,7 +120,7 @@ def test_daily_series_equal_the_plans_stats_and_audit_log(page: str, demo_url: s
     ):
         expected.setdefault((code, day.isoformat()), {})["budget"] = _n(Decimal(micros) / 10**6)
 
-    measures = ("capacity", "target", "actual", "accepted", "google_ads", "spend", "budget")
+    measures = ("capacity", "target", "actual", "accepted", "paid", "spend", "budget")
     checked = 0
     for code, s in series.items():
         for i, day in enumerate(data["days"]):
@@ -292,3 +292,34 @@ def test_the_economics_section_shows_value_margin_curve_and_cap(page: str, demo_
     assert "Economics: value, margin and each segment" in page
     assert f"€{float(margin):,.2f}" in page  # the margin tile
     assert economics["account_daily_cap"] is None and "Account daily cap: none" in page
+
+
+def test_the_channels_section_shows_leads_and_spend_per_channel(page: str, demo_url: str) -> None:
+    data = _embedded(page, report.DATA_ELEMENT_ID)
+    shown = {r["channel"]: r for r in data["channels"]}
+    stored = {
+        channel: (leads, spend)
+        for channel, leads, spend in _rows(
+            demo_url,
+            "select channel, sum(leads_generated), sum(spend) from lead_channel_stats"
+            " where day between %s and %s group by channel",
+            FIRST,
+            LAST,
+        )
+    }
+    assert set(shown) == set(stored) and "google_ads" in shown and "seo" in shown
+    for channel, (leads, spend) in stored.items():
+        assert shown[channel]["leads"] == leads
+        assert Decimal(str(shown[channel]["spend"])) == spend
+    assert "<h3>Per channel</h3>" in page
+    google = shown["google_ads"]
+    assert f"<td>Google Ads</td><td>paid</td><td>{google['leads']:,}</td>" in page
+    assert sum(r["leads"] for r in shown.values()) == sum(
+        r[0]
+        for r in _rows(
+            demo_url,
+            "select sum(leads_generated) from lead_generation_stats where day between %s and %s",
+            FIRST,
+            LAST,
+        )
+    )

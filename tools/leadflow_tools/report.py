@@ -107,6 +107,12 @@ def fetch(
         caller=caller,
         read_only=True,
     )
+    data["channels"] = db.rpc(
+        "report_channels",
+        {"p_from": data["from"], "p_to": data["to"], "p_segment_code": segment},
+        caller=caller,
+        read_only=True,
+    )
     return data
 
 
@@ -506,7 +512,7 @@ def render(data: dict[str, Any], *, generated_at: datetime | None = None) -> str
         tiles=_tiles(data),
         charts=blocks,
         decisions=_decisions_table(data),
-        economics=_economics_table(data),
+        economics=_channels_table(data) + _economics_table(data),
         plotly=get_plotlyjs(),
         data_id=DATA_ELEMENT_ID,
         data=_script_json(data),
@@ -599,6 +605,26 @@ def _decisions_table(data: dict[str, Any]) -> str:
 def _margin(data: dict[str, Any]) -> float | None:
     rows = (data.get("economics") or {}).get("segments")
     return None if rows is None else sum(float(r["margin"]) for r in rows)
+
+
+def _channels_table(data: dict[str, Any]) -> str:
+    """Leads and spend per channel over the period (paid and organic)."""
+    rows = data.get("channels") or []
+    if not rows:
+        return "<p>No leads or spend per channel in this period.</p>"
+    head = (
+        "<tr><th>channel</th><th>kind</th><th>leads</th><th>accepted</th><th>spend</th>"
+        "<th>cost per lead</th><th>per accepted lead</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{html.escape(r['label'])}</td><td>{'paid' if r['is_paid'] else 'organic'}</td>"
+        f"<td>{int(r['leads']):,}</td><td>{int(r['accepted']):,}</td>"
+        f"<td>{_money(r['spend']) if r['is_paid'] else '—'}</td>"
+        f"<td>{_money(r['cpl']) if r['is_paid'] else '—'}</td>"
+        f"<td>{_money(r['cost_per_accepted']) if r['is_paid'] else '—'}</td></tr>"
+        for r in rows
+    )
+    return f"<h3>Per channel</h3><table>{head}{body}</table>"
 
 
 def _economics_table(data: dict[str, Any]) -> str:
