@@ -152,11 +152,27 @@ def insert_sample_days(
         """
         insert into public.lead_generation_stats (
           segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
-          leads_google_ads, leads_seo, leads_microsite, leads_other, revenue, ad_spend,
-          ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
-        select %(segment)s, d::date, 10, 6, 2, 2, 5, 3, 1, 1, 111.00, 80.00, 300, 9000, 5, 16.00,
-               2, 12.5
+          leads_paid, revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl,
+          active_partners, total_capacity)
+        select %(segment)s, d::date, 10, 6, 2, 2, 5, 111.00, 80.00, 300, 9000, 5, 16.00, 2, 12.5
         from generate_series(%(first)s::date, %(last)s::date, interval '1 day') as d
+        """,
+        {"segment": segment_id, "first": first, "last": last},
+    )
+    # The same days per channel: 5 paid (Google Ads) and 3 SEO, 1 microsite, 1 other.
+    conn.execute(
+        """
+        insert into public.lead_channel_stats (
+          segment_id, day, channel, leads_generated, leads_accepted, revenue, spend, clicks,
+          impressions, conversions)
+        select %(segment)s, d::date, c.channel, c.generated, c.accepted, c.revenue, c.spend,
+               c.clicks, c.impressions, c.conversions
+        from generate_series(%(first)s::date, %(last)s::date, interval '1 day') as d
+        cross join (values ('google_ads', 5, 3, 55.50, 80.00, 300, 9000, 5),
+                           ('seo', 3, 2, 37.00, 0, 0, 0, 0),
+                           ('microsite', 1, 1, 18.50, 0, 0, 0, 0),
+                           ('other', 1, 0, 0, 0, 0, 0, 0))
+          as c (channel, generated, accepted, revenue, spend, clicks, impressions, conversions)
         """,
         {"segment": segment_id, "first": first, "last": last},
     )

@@ -46,11 +46,13 @@ insert into public.ad_channels (key, label, is_paid, budget_name_pattern, accoun
 
 alter table public.ad_channels enable row level security;
 revoke all on table public.ad_channels from anon, authenticated, service_role;
--- Partners see which channels their leads came from. A channel's kill switch and cap are
--- changed like the global ones, in the SQL editor (docs/DEPLOY.md); no API role writes.
-grant select on table public.ad_channels to authenticated, service_role, leadflow_money;
-create policy "Signed-in users read channels"
-  on public.ad_channels for select to authenticated using (true);
+-- Partners see which channels their leads came from (the names, not the money rules). A
+-- channel's kill switch and cap are changed like the global ones, in the SQL editor
+-- (docs/DEPLOY.md); no API role writes.
+grant select (key, label, is_paid, sort_order) on table public.ad_channels to authenticated;
+grant select on table public.ad_channels to service_role, leadflow_money;
+create policy "Users with a profile read channels"
+  on public.ad_channels for select to authenticated using ((select private.has_profile()));
 create policy "The service role and the money owner read channels"
   on public.ad_channels for select to service_role, leadflow_money using (true);
 
@@ -145,6 +147,35 @@ comment on function private.check_budget_mapping() is
 create trigger segment_campaign_budgets_check_channel
   before insert or update of channel, customer_id, budget_resource_name on public.segment_campaign_budgets
   for each row execute function private.check_budget_mapping();
+
+-- A channel's patterns may change only while every budget mapped on it still matches them.
+create or replace function private.check_channel_patterns() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  bad text;
+begin
+  if not new.is_paid and exists (select 1 from public.segment_campaign_budgets b where b.channel = new.key) then
+    raise exception 'channel % has mapped budgets: it stays a paid channel', new.key using errcode = '23514';
+  end if;
+  select b.budget_resource_name into bad
+    from public.segment_campaign_budgets b
+   where b.channel = new.key
+     and (b.budget_resource_name !~ new.budget_name_pattern or b.customer_id !~ new.account_pattern)
+   limit 1;
+  if bad is not null then
+    raise exception 'channel %: the mapped budget % does not match the new patterns', new.key, bad
+      using errcode = '23514';
+  end if;
+  return new;
+end
+$$;
+comment on function private.check_channel_patterns() is
+  'Trigger: a channel''s patterns change only while every budget mapped on it still matches them.';
+create trigger ad_channels_check_patterns
+  before update of is_paid, budget_name_pattern, account_pattern on public.ad_channels
+  for each row execute function private.check_channel_patterns();
 
 create or replace function private.segment_campaigns_for_admin(p_segment_id uuid)
 returns jsonb

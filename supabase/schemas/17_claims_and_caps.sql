@@ -39,8 +39,8 @@ declare
   cap bigint;
   total bigint;
   standing bigint;
-  chan_caps jsonb := '{}';
-  chan_totals jsonb := '{}';
+  chan_caps jsonb := '{}'::jsonb;
+  chan_totals jsonb := '{}'::jsonb;
   ch_cap bigint;
   ch_total bigint;
 begin
@@ -78,7 +78,7 @@ begin
   if cap is not null then
     total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
   end if;
-  if chan_caps <> '{}' then
+  if chan_caps <> '{}'::jsonb then
     chan_totals := private.channel_standing_totals();
   end if;
   for d in
@@ -209,7 +209,7 @@ declare
   total bigint;
   standing bigint;
   chan_caps jsonb;
-  chan_totals jsonb := '{}';
+  chan_totals jsonb := '{}'::jsonb;
   ch_cap bigint;
   ch_total bigint;
   r record;
@@ -223,7 +223,7 @@ begin
   if cap is not null then
     total := (select coalesce(sum(sa.amount_micros), 0) from private.budget_standing_amounts() sa);
   end if;
-  if chan_caps <> '{}' then
+  if chan_caps <> '{}'::jsonb then
     chan_totals := private.channel_standing_totals();
   end if;
   for r in

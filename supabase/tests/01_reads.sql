@@ -4,7 +4,7 @@
 -- subscribes to, never money; an admin reads every segment; the service role reads
 -- what the jobs need. docs/MONEY_SAFETY.md; supabase/schemas/02_authorization.sql.
 begin;
-select plan(31);
+select plan(33);
 
 -- Fixtures: one inactive segment, a plan and counts for two segments, a bare sign-up,
 -- a job run and a lead bought by the Brabant partner.
@@ -13,7 +13,7 @@ insert into public.lead_segment_plans (segment_id, day, capacity, acceptance_rat
 values ('00000000-0000-4000-8002-000000000011', '2026-11-20', 5.45, 0.7, 7.79),
        ('00000000-0000-4000-8002-000000000012', '2026-11-20', 4.00, 0.7, 5.71);
 insert into public.lead_generation_stats
-  (segment_id, day, leads_generated, leads_accepted, leads_google_ads, revenue, ad_spend,
+  (segment_id, day, leads_generated, leads_accepted, leads_paid, revenue, ad_spend,
    ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
 values ('00000000-0000-4000-8002-000000000011', '2026-11-20', 4, 4, 4, 74.00, 50.00, 120, 3000, 4, 12.50, 1, 5.45),
        ('00000000-0000-4000-8002-000000000012', '2026-11-20', 3, 3, 3, 55.50, 40.00, 90, 2000, 3, 13.33, 1, 4.00);
@@ -70,6 +70,10 @@ select throws_ok($$ select min_daily_budget from public.lead_segments $$, '42501
   'a partner cannot select the budget bounds');
 select throws_ok($$ select sum(ad_spend) from public.lead_generation_stats $$, '42501', null,
   'a partner cannot select ad spend, not even of its own segment');
+select throws_ok($$ select sum(spend) from public.lead_channel_stats $$, '42501', null,
+  'a partner cannot select spend per channel, not even of its own segment');
+select throws_ok($$ select count(*) from public.channel_attribution_rules $$, '42501', null,
+  'a partner cannot read the attribution rules');
 select throws_ok($$ select count(*) from public.channel_orchestration_log $$, '42501', null,
   'a partner cannot read the orchestration log');
 select throws_ok($$ select count(*) from public.job_runs $$, '42501', null,

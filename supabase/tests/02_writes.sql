@@ -81,7 +81,7 @@ select lives_ok(
   'the service role writes plans (the plan job)');
 select lives_ok(
   $$ insert into public.lead_generation_stats
-       (segment_id, day, leads_generated, leads_accepted, leads_google_ads, revenue, ad_spend,
+       (segment_id, day, leads_generated, leads_accepted, leads_paid, revenue, ad_spend,
         ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
      values ('00000000-0000-4000-8002-000000000011', '2026-11-30', 1, 1, 1, 18.5, 10, 5, 100, 1, 10, 1, 1) $$,
   'the service role writes lead counts (the aggregate job)');

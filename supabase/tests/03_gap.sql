@@ -6,7 +6,7 @@ select plan(16);
 
 -- schilder_noord_brabant: a plan (target 7.79) for two days, stats (4 leads) for one.
 insert into public.lead_generation_stats
-  (segment_id, day, leads_generated, leads_accepted, leads_google_ads, revenue, ad_spend,
+  (segment_id, day, leads_generated, leads_accepted, leads_paid, revenue, ad_spend,
    ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
 values ('00000000-0000-4000-8002-000000000011', '2026-11-20', 4, 4, 4, 74.00, 50.00, 120, 3000, 4,
         12.50, 1, 5.45);
@@ -56,7 +56,7 @@ select is(public.update_lead_gaps('2026-11-20', '2026-11-21'), 0,
   'nothing changed since: update_lead_gaps writes no plan');
 
 reset role;
-update public.lead_generation_stats set leads_generated = 6, leads_accepted = 6, leads_google_ads = 6
+update public.lead_generation_stats set leads_generated = 6, leads_accepted = 6, leads_paid = 6
  where segment_id = '00000000-0000-4000-8002-000000000011' and day = '2026-11-20';
 set local role service_role;
 select is(public.update_lead_gaps('2026-11-20', '2026-11-21'), 1,

@@ -4,7 +4,7 @@
 -- every write goes through the security-definer functions of leadflow_money.
 -- docs/MONEY_SAFETY.md, "threat model"; issue 21.
 begin;
-select plan(24);
+select plan(28);
 
 -- The catalog: exactly these privileges, nothing more.
 select table_privs_are('public', 'channel_orchestration_log', 'service_role', array['SELECT'],
@@ -17,6 +17,8 @@ select table_privs_are('public', 'orchestration_settings', 'service_role', array
   'the service role only reads the orchestration settings (the kill switch)');
 select table_privs_are('public', 'orchestration_settings_history', 'service_role', array['SELECT'],
   'the service role only reads the settings history');
+select table_privs_are('public', 'ad_channels', 'service_role', array['SELECT'],
+  'the service role only reads the channels (their kill switches and caps)');
 select table_privs_are('private', 'budget_observations', 'service_role', array[]::text[],
   'the service role has no privilege on private.budget_observations');
 select table_privs_are('private', 'budget_records', 'service_role', array[]::text[],
@@ -78,6 +80,13 @@ select throws_ok(
   $$ update public.orchestration_settings set changes_enabled = true, max_daily_change = 0.2 $$,
   '42501', null, 'the service role cannot turn the kill switch off or widen the daily limit');
 select throws_ok(
+  $$ update public.ad_channels set kill_switch = false, daily_cap = null where is_paid $$,
+  '42501', null, 'the service role cannot turn a channel''s kill switch off or lift its cap');
+select throws_ok(
+  $$ insert into public.ad_channels (key, label, is_paid, budget_name_pattern, account_pattern)
+     values ('any_ads', 'Any', true, '.*', '.*') $$,
+  '42501', null, 'the service role cannot add a channel whose budgets anything matches');
+select throws_ok(
   $$ insert into public.orchestration_settings_history (old_settings, new_settings) values ('{}', '{}') $$,
   '42501', null, 'the service role cannot write the settings history');
 select throws_ok(
@@ -95,8 +104,10 @@ select throws_ok(
 -- Read-only for the jobs is not invisible: it reads what it needs.
 select lives_ok(
   $$ select count(*) from public.channel_orchestration_log, public.job_runs,
-       public.segment_campaign_budgets, public.orchestration_settings $$,
-  'the service role reads the log, the runs, the mappings and the settings');
+       public.segment_campaign_budgets, public.orchestration_settings, public.ad_channels $$,
+  'the service role reads the log, the runs, the mappings, the settings and the channels');
+select is((select array_agg(key order by key) from public.paid_channels()),
+  array['google_ads', 'microsoft_ads'], 'the service role lists the paid channels');
 
 select * from finish();
 rollback;

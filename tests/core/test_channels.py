@@ -292,3 +292,22 @@ def test_a_channel_without_credentials_sends_nothing_and_says_why() -> None:
     assert results[0].status == "failed"
     assert "no Microsoft Advertising credentials configured" in (results[0].error or "")
     assert routed.current_budgets([M]) == {}
+
+
+def test_a_channels_patterns_change_only_while_its_mapped_budgets_still_match(
+    sql: psycopg.Connection[Any], toy: toy_channel.ToyAds
+) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation, match="does not match the new patterns"):
+        sql.execute(
+            "update ad_channels set budget_name_pattern = '^toy/[0-9]+/pot/[0-9]+$'"
+            " where key = 'toy_ads'"
+        )
+    with pytest.raises(psycopg.errors.CheckViolation, match="stays a paid channel"):
+        sql.execute(
+            "update ad_channels set is_paid = false, budget_name_pattern = null,"
+            " account_pattern = null where key = 'toy_ads'"
+        )
+    sql.execute("update ad_channels set account_pattern = '^[0-9]{4}$' where key = 'toy_ads'")
+    assert sql.execute(
+        "select account_pattern from ad_channels where key = 'toy_ads'"
+    ).fetchone() == ("^[0-9]{4}$",)

@@ -35,6 +35,7 @@ LEAD_FILES = [
     "20261125000230_leads_segment_id_created_at_idx.sql",
     "20261125000240_leads_created_at_idx.sql",
     "20261125000250_leads_unassigned_idx.sql",
+    "20261206000210_leads_msclkid_and_channel_key.sql",
 ]
 
 
@@ -72,14 +73,16 @@ def test_lead_inserts_never_wait_long_while_leadflow_db_migrate_runs(
     assert longest <= 1.0, f"an insert waited {longest:.3f} s (migration took {elapsed:.1f} s)"
     with psycopg.connect(marketplace_url, autocommit=True) as conn:
         assert set(LEAD_FILES) <= _history(conn)
-        # Validated constraints, valid indexes, every lead filled (old by the backfill,
+        # Validated constraints (the channel is a key of ad_channels, checked by the
+        # trigger: no constraint), valid indexes, every lead filled (old by the backfill,
         # new by the trigger).
         assert conn.execute(
             "select conname, convalidated from pg_constraint"
             " where conrelid = 'public.leads'::regclass"
-            " and conname in ('leads_segment_id_fkey', 'leads_source_channel_check')"
+            " and conname in ('leads_segment_id_fkey', 'leads_source_channel_check',"
+            " 'leads_source_channel_fkey')"
             " order by conname"
-        ).fetchall() == [("leads_segment_id_fkey", True), ("leads_source_channel_check", True)]
+        ).fetchall() == [("leads_segment_id_fkey", True)]
         assert conn.execute(
             "select count(*) filter (where i.indisvalid), count(*) from pg_index i"
             " join pg_class c on c.oid = i.indexrelid"
@@ -197,7 +200,7 @@ def test_failed_concurrent_index_build_is_dropped_and_not_recorded(
         writer_tx.rollback()
         writer_tx.close()
     with psycopg.connect(marketplace_url, autocommit=True) as conn:
-        assert [m.path.name for m in migrations.migrate(conn, directory)][:3] == LEAD_FILES[2:]
+        assert [m.path.name for m in migrations.migrate(conn, directory)][:3] == LEAD_FILES[2:5]
         assert conn.execute(
             "select i.indisvalid from pg_index i"
             " where i.indexrelid = 'public.leads_segment_id_created_at_idx'::regclass"

@@ -717,3 +717,167 @@ def test_concurrent_claims_keep_the_cap_at_every_isolation_level(
         "select sum(amount_micros) from private.budget_standing_amounts()"
     ).fetchone()
     assert standing <= cap
+
+
+# --------------------------------------------------------------------------- per channel
+
+MICROSOFT = "accounts/5550001/budgets/777"
+MICROSOFT_2 = "accounts/5550001/budgets/778"
+
+
+def _map_microsoft(sql: psycopg.Connection[Any], segment: str, *names: str) -> None:
+    """Map Microsoft Advertising budgets (account 5550001) to `segment`, as an admin would."""
+    for name in names:
+        sql.execute(
+            "insert into segment_campaign_budgets"
+            " (segment_id, channel, customer_id, campaign_id, budget_resource_name)"
+            " values (%s, 'microsoft_ads', '5550001', %s, %s)",
+            (segment, name.rsplit("/", 1)[1], name),
+        )
+
+
+def _set_channel(sql: psycopg.Connection[Any], change: str) -> None:
+    """As the owner, in the SQL editor: a money rule of the Microsoft Advertising channel."""
+    sql.execute(f"update public.ad_channels set {change} where key = 'microsoft_ads'")
+
+
+def test_a_microsoft_budget_is_mapped_only_by_microsoft_names(
+    sql: psycopg.Connection[Any],
+) -> None:
+    (_, seg), *_ = _budgets(sql)
+    _map_microsoft(sql, seg, MICROSOFT)
+    for channel, customer, name in [
+        ("microsoft_ads", "5550001", "customers/5550001000/campaignBudgets/1"),
+        ("google_ads", "5550001", "accounts/5550001/budgets/779"),
+        ("microsoft_ads", "55-1", "accounts/55-1/budgets/780"),
+        ("seo", "5550001", "accounts/5550001/budgets/781"),
+        ("microsoft_ads", "5550002", "accounts/5550001/budgets/782"),  # another account
+    ]:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            sql.execute(
+                "insert into segment_campaign_budgets"
+                " (segment_id, channel, customer_id, campaign_id, budget_resource_name)"
+                " values (%s, %s, %s, '1', %s)",
+                (seg, channel, customer, name),
+            )
+
+
+def test_a_channels_kill_switch_stops_its_budgets_and_no_other(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (google, seg), *_ = _budgets(sql)
+    _map_microsoft(sql, seg, MICROSOFT)
+    _observe(db, {google: START, MICROSOFT: START})
+    _set_channel(sql, "kill_switch = true")
+    run = _run(db)
+    microsoft, other = _send(db, run, [_change(MICROSOFT, 55_000_000), _change(google, 55_000_000)])
+    assert microsoft["status"] == "skipped"
+    assert microsoft["error"] == "the kill switch of Microsoft Advertising is on: not sent"
+    assert other["status"] == "sent", other
+    (channel,) = sql.execute(
+        "select channel from channel_orchestration_log where id = %s", (microsoft["id"],)
+    ).fetchone()
+    assert channel == "microsoft_ads"
+    # Off again: the channel's budget goes (the first change of its day).
+    _set_channel(sql, "kill_switch = false")
+    [again] = _send(db, _run(db, "rollback"), [_change(MICROSOFT, 55_000_000)])
+    assert again["status"] == "sent", again
+
+
+def test_the_claim_re_reads_the_channels_kill_switch(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (google, seg), *_ = _budgets(sql)
+    _map_microsoft(sql, seg, MICROSOFT)
+    _observe(db, {google: START, MICROSOFT: START})
+    run = _run(db)
+    logged = _log(db, run, [_change(MICROSOFT, 55_000_000), _change(google, 55_000_000)])
+    assert [r["status"] for r in logged] == ["pending", "pending"]
+    _set_channel(sql, "kill_switch = true")
+    microsoft, other = _claim(db, run, [r["id"] for r in logged])
+    assert microsoft["status"] == "skipped"
+    assert microsoft["error"] == "the kill switch of Microsoft Advertising is on: not sent"
+    assert other["status"] == "sent", other
+
+
+def test_only_the_owner_flips_a_channels_kill_switch_or_cap(sql: psycopg.Connection[Any]) -> None:
+    """As the global switch: set in the SQL editor, never through the API (not even by an admin)."""
+    for user, role in ((None, "service_role"), (None, "anon"), (ADMIN_ID, "authenticated")):
+        with sql.transaction(), pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_user(sql, user, role)
+            _set_channel(sql, "kill_switch = false, daily_cap = null")
+    _set_channel(sql, "kill_switch = true, daily_cap = 80")
+    assert sql.execute(
+        "select kill_switch, daily_cap from public.paid_channels() where key = 'microsoft_ads'"
+    ).fetchone() == (True, 80)
+    # An organic channel has no switch nor cap to set; no channel is ever deleted.
+    with pytest.raises(psycopg.errors.CheckViolation):
+        sql.execute("update public.ad_channels set kill_switch = true where key = 'seo'")
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="cannot be deleted"):
+        sql.execute("delete from public.ad_channels where key = 'microsoft_ads'")
+
+
+def _cap_microsoft(sql: psycopg.Connection[Any]) -> None:
+    """Room on Microsoft Advertising for exactly one raise of 5 euro (its two budgets at 50)."""
+    _set_channel(sql, f"daily_cap = {(2 * START + 5_000_000) / 1e6}")
+
+
+def test_the_log_holds_a_channels_cap_at_exactly_the_cap(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (google, seg), *_ = _budgets(sql)
+    _map_microsoft(sql, seg, MICROSOFT, MICROSOFT_2)
+    _observe(db, {google: START, MICROSOFT: START, MICROSOFT_2: START})
+    _cap_microsoft(sql)
+    run = _run(db)
+    first, second, other = _log(
+        db,
+        run,
+        [
+            _change(MICROSOFT, 55_000_000),
+            _change(MICROSOFT_2, 50_010_000),
+            _change(google, 60_000_000),  # another channel: not counted against the cap
+        ],
+    )
+    assert first["status"] == "pending"  # the channel's budgets sum to exactly its cap
+    assert second["status"] == "skipped"  # one cent over
+    assert "over that channel's daily cap of 105000000 micros" in second["error"], second
+    assert "microsoft_ads" in second["error"]
+    assert other["status"] == "pending", other
+
+
+def test_the_claim_holds_a_channels_cap_at_exactly_the_cap(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (google, seg), *_ = _budgets(sql)
+    _map_microsoft(sql, seg, MICROSOFT, MICROSOFT_2)
+    _observe(db, {google: START, MICROSOFT: START, MICROSOFT_2: START})
+    _cap_microsoft(sql)
+    run = _run(db)
+    # Logged one at a time, each fits; the claim counts them together.
+    [first] = _log(db, run, [_change(MICROSOFT, 55_000_000)])
+    [second] = _log(db, run, [_change(MICROSOFT_2, 50_010_000)])
+    [other] = _log(db, run, [_change(google, 60_000_000)])
+    assert first["status"] == second["status"] == other["status"] == "pending"
+    claimed = _claim(db, run, [first["id"], second["id"], other["id"]])
+    assert [(r["id"], r["status"]) for r in claimed] == [
+        (first["id"], "sent"),  # the channel's total == its cap: allowed
+        (second["id"], "skipped"),  # one cent over: refused
+        (other["id"], "sent"),  # Google Ads has no channel cap
+    ]
+    assert "over that channel's daily cap" in claimed[1]["error"]
+
+
+def test_a_channels_cap_lowered_after_the_decision_holds_at_the_claim(
+    db: Database, sql: psycopg.Connection[Any]
+) -> None:
+    (google, seg), *_ = _budgets(sql)
+    _map_microsoft(sql, seg, MICROSOFT)
+    _observe(db, {google: START, MICROSOFT: START})
+    run = _run(db)
+    logged = _log(db, run, [_change(MICROSOFT, 55_000_000), _change(google, 55_000_000)])
+    assert [r["status"] for r in logged] == ["pending", "pending"]
+    _set_channel(sql, f"daily_cap = {(START + 4_990_000) / 1e6}")
+    microsoft, other = _claim(db, run, [r["id"] for r in logged])
+    assert microsoft["status"] == "skipped" and "channel's daily cap" in microsoft["error"]
+    assert other["status"] == "sent", other

@@ -558,6 +558,35 @@ def test_case_5_no_live_change_is_logged_to_send_while_the_kill_switch_is_on(
         insert_as_owner()
 
 
+def test_case_5_no_live_change_is_logged_to_send_on_a_channel_whose_kill_switch_is_on(
+    insert_as_owner: Callable[..., None], sql: psycopg.Connection[Any], db: Database
+) -> None:
+    microsoft = "accounts/5550001/budgets/777"
+    (seg,) = sql.execute("select segment_id from segment_campaign_budgets limit 1").fetchone()
+    sql.execute(
+        "insert into segment_campaign_budgets"
+        " (segment_id, channel, customer_id, campaign_id, budget_resource_name)"
+        " values (%s, 'microsoft_ads', '5550001', '777', %s)",
+        (seg, microsoft),
+    )
+    db.rpc(
+        "record_budget_observations",
+        {"p_observed": [{"budget_resource_name": microsoft, "amount_micros": START}]},
+        caller=SERVICE,
+    )
+    on_microsoft = {
+        "channel": "microsoft_ads",
+        "customer_id": "5550001",
+        "campaign_id": "777",
+        "budget_resource_name": microsoft,
+    }
+    sql.execute("update ad_channels set kill_switch = true where key = 'microsoft_ads'")
+    with pytest.raises(psycopg.errors.CheckViolation, match="kill switch of Microsoft Advertising"):
+        insert_as_owner(**on_microsoft)
+    insert_as_owner(**on_microsoft, status="skipped", error="fine")
+    insert_as_owner()  # a Google Ads budget still goes
+
+
 def test_case_5_a_row_only_moves_forward(
     insert_as_owner: Callable[..., None], sql: psycopg.Connection[Any]
 ) -> None:

@@ -50,6 +50,8 @@ SEG_NEW = "00000000-0000-4000-8009-000000000004"  # schilder_groningen: nobody s
 CAMPAIGN_BUDGET = "00000000-0000-4000-8009-000000000005"
 LOG_RUN = "00000000-0000-4000-8009-000000000006"
 JOB_RUN = "00000000-0000-4000-8009-000000000007"
+CHANNEL = "rls_channel"  # an organic channel
+RULE = 990  # its attribution rule
 
 SETUP = f"""
 insert into public.industries (id, slug, name) values ('{INDUSTRY}', 'stukadoor', 'Stukadoor');
@@ -63,7 +65,7 @@ insert into public.segment_campaign_budgets
   values ('{CAMPAIGN_BUDGET}', '{SEG}', '1234567890', '7777',
           'customers/1234567890/campaignBudgets/7777');
 insert into public.lead_generation_stats
-  (segment_id, day, leads_generated, leads_accepted, leads_google_ads, revenue, ad_spend,
+  (segment_id, day, leads_generated, leads_accepted, leads_paid, revenue, ad_spend,
    ad_clicks, ad_impressions, ad_conversions, cpl, active_partners, total_capacity)
   values ('{SEG}', '{DAY}', 4, 4, 4, 74.00, 50.00, 120, 3000, 4, 12.50, 1, 5.45);
 insert into public.lead_segment_plans
@@ -85,10 +87,17 @@ insert into public.orchestration_settings_history (old_settings, new_settings)
   values ('{{}}', '{{"account_daily_cap": 900}}');
 insert into public.industry_economics (industry_id, min_margin) values ('{SCHILDER}', 0.25);
 insert into public.segment_response_estimates
-  (segment_id, day, lead_value_source, elasticity, elasticity_sd, pooled_elasticity)
-  values ('{SEG}', '{DAY}', 'none', 0.5, 0.1, 0.5);
+  (segment_id, channel, day, lead_value_source, elasticity, elasticity_sd, pooled_elasticity)
+  values ('{SEG}', 'google_ads', '{DAY}', 'none', 0.5, 0.1, 0.5);
 insert into public.job_runs (id, job, day, triggered_by)
   values ('{JOB_RUN}', 'aggregate', '{DAY}', 'rls test');
+insert into public.ad_channels (key, label, is_paid) values ('{CHANNEL}', 'RLS test', false);
+insert into public.channel_attribution_rules (priority, channel, utm_mediums, note)
+  values ({RULE}, 'other', array['rls'], 'rls test');
+insert into public.lead_channel_stats
+  (segment_id, day, channel, leads_generated, leads_accepted, revenue, spend, clicks, impressions,
+   conversions)
+  values ('{SEG}', '{DAY}', 'google_ads', 4, 4, 74.00, 50.00, 120, 3000, 4);
 """
 
 
@@ -185,9 +194,9 @@ STATEMENTS: dict[str, dict[str, str]] = {
     "segment_response_estimates": {
         "select": f"select day from public.segment_response_estimates where segment_id = '{SEG}'",
         "insert": (
-            "insert into public.segment_response_estimates (segment_id, day, lead_value_source,"
-            " elasticity, elasticity_sd, pooled_elasticity)"
-            f" values ('{SEG}', '2026-11-21', 'none', 0.5, 0.1, 0.5)"
+            "insert into public.segment_response_estimates (segment_id, channel, day,"
+            " lead_value_source, elasticity, elasticity_sd, pooled_elasticity)"
+            f" values ('{SEG}', 'google_ads', '2026-11-21', 'none', 0.5, 0.1, 0.5)"
         ),
         "update": (
             f"update public.segment_response_estimates set scale = scale where segment_id = '{SEG}'"
@@ -330,6 +339,50 @@ STATEMENTS: dict[str, dict[str, str]] = {
         ),
         "delete": f"delete from public.channel_orchestration_log where run_id = '{LOG_RUN}'",
     },
+    "ad_channels": {
+        "select": f"select key from public.ad_channels where key = '{CHANNEL}'",
+        "insert": (
+            "insert into public.ad_channels (key, label, is_paid)"
+            " values ('newsletter', 'Newsletter', false)"
+        ),
+        "update": f"update public.ad_channels set label = 'Renamed' where key = '{CHANNEL}'",
+        "delete": f"delete from public.ad_channels where key = '{CHANNEL}'",
+    },
+    "channel_attribution_rules": {
+        "select": f"select priority from public.channel_attribution_rules where priority = {RULE}",
+        "insert": (
+            "insert into public.channel_attribution_rules (priority, channel, utm_mediums)"
+            f" values ({RULE + 1}, 'other', array['referral'])"
+        ),
+        "update": (
+            f"update public.channel_attribution_rules set note = 'renamed' where priority = {RULE}"
+        ),
+        "delete": f"delete from public.channel_attribution_rules where priority = {RULE}",
+    },
+    "lead_channel_stats": {
+        "select": (
+            "select segment_id, day, channel, leads_generated from public.lead_channel_stats"
+            f" where segment_id = '{SEG}' and day = '{DAY}'"
+        ),
+        "insert": (
+            "insert into public.lead_channel_stats (segment_id, day, channel)"
+            f" values ('{SEG}', date '{DAY}' + 1, 'seo')"
+        ),
+        "update": (
+            "update public.lead_channel_stats set leads_generated = leads_generated"
+            f" where segment_id = '{SEG}' and day = '{DAY}'"
+        ),
+        "delete": (
+            f"delete from public.lead_channel_stats where segment_id = '{SEG}' and day = '{DAY}'"
+        ),
+    },
+    "lead_segment_channel_days": {
+        # A view (the day per paid channel): read-only, money, service role only.
+        "select": (
+            "select segment_id from public.lead_segment_channel_days"
+            f" where segment_id = '{SEG}' and day = '{DAY}'"
+        ),
+    },
     "job_runs": {
         "select": f"select id from public.job_runs where id = '{JOB_RUN}'",
         "insert": (
@@ -385,6 +438,11 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("lead_generation_stats",     "update", (D,   D,       D,         D,    A)),
     ("lead_generation_stats",     "delete", (D,   D,       D,         D,    A)),
     ("lead_segment_days",         "select", (D,   D,       D,         D,    A)),
+    ("lead_channel_stats",        "select", (D,   H,       A,         A,    A)),
+    ("lead_channel_stats",        "insert", (D,   D,       D,         D,    A)),
+    ("lead_channel_stats",        "update", (D,   D,       D,         D,    A)),
+    ("lead_channel_stats",        "delete", (D,   D,       D,         D,    A)),
+    ("lead_segment_channel_days", "select", (D,   D,       D,         D,    A)),
     ("lead_segment_plans",        "select", (D,   H,       A,         A,    A)),
     ("lead_segment_plans",        "insert", (D,   D,       D,         D,    A)),
     ("lead_segment_plans",        "update", (D,   D,       D,         D,    A)),
@@ -428,6 +486,18 @@ SPEC: list[tuple[str, str, tuple[Outcome, Outcome, Outcome, Outcome, Outcome]]] 
     ("segment_response_estimates", "insert", (D,  D,       D,         D,    D)),
     ("segment_response_estimates", "update", (D,  D,       D,         D,    D)),
     ("segment_response_estimates", "delete", (D,  D,       D,         D,    D)),
+    # Channels: every signed-in user reads them (which channel a lead came from); a paid
+    # channel's kill switch and cap are money rules, changed like the global ones in the SQL
+    # editor: no API role writes. The jobs read them.
+    ("ad_channels",               "select", (D,   A,       A,         A,    A)),
+    ("ad_channels",               "insert", (D,   D,       D,         D,    D)),
+    ("ad_channels",               "update", (D,   D,       D,         D,    D)),
+    ("ad_channels",               "delete", (D,   D,       D,         D,    D)),
+    # Attribution rules: changed in the SQL editor or by a migration; the jobs read them.
+    ("channel_attribution_rules", "select", (D,   D,       D,         D,    A)),
+    ("channel_attribution_rules", "insert", (D,   D,       D,         D,    D)),
+    ("channel_attribution_rules", "update", (D,   D,       D,         D,    D)),
+    ("channel_attribution_rules", "delete", (D,   D,       D,         D,    D)),
 ]
 # fmt: on
 
@@ -480,6 +550,13 @@ MONEY_COLUMNS = [
     ("lead_generation_stats", "cpl"),
     ("lead_segment_days", "planned_budget_micros"),
     ("lead_segment_days", "target_leads"),
+    ("lead_channel_stats", "revenue"),
+    ("lead_channel_stats", "spend"),
+    ("lead_channel_stats", "clicks"),
+    ("lead_channel_stats", "impressions"),
+    ("lead_channel_stats", "conversions"),
+    ("lead_segment_channel_days", "planned_budget_micros"),
+    ("lead_segment_channel_days", "spend"),
 ]
 
 
@@ -492,7 +569,16 @@ def test_no_signed_in_user_selects_money_columns_not_even_of_its_own_segment(
     assert_outcome(conn, actor, f"select {column} from public.{table} where {key} = '{SEG}'", D)
 
 
-@pytest.mark.parametrize("table", ["lead_segments", "lead_generation_stats", "lead_segment_days"])
+@pytest.mark.parametrize("column", ["daily_cap", "kill_switch", "budget_name_pattern"])
+def test_no_partner_selects_a_channels_money_rules(
+    conn: psycopg.Connection[Any], column: str
+) -> None:
+    assert_outcome(conn, SUBSCRIBER, f"select {column} from public.ad_channels", D)
+
+
+@pytest.mark.parametrize(
+    "table", ["lead_segments", "lead_generation_stats", "lead_segment_days", "lead_channel_stats"]
+)
 def test_partner_cannot_select_star_from_a_table_with_money(
     conn: psycopg.Connection[Any], table: str
 ) -> None:
@@ -788,7 +874,17 @@ def test_who_may_run_the_gap_and_backfill_functions(
         conn.execute(f"select {call}")
 
 
-@pytest.mark.parametrize("table", ["industries", "regions", "lead_segments", "public_holidays"])
+@pytest.mark.parametrize(
+    "table",
+    [
+        "industries",
+        "regions",
+        "lead_segments",
+        "public_holidays",
+        "lead_channel_stats",
+        "ad_channels",
+    ],
+)
 def test_a_bare_sign_up_without_a_profile_reads_nothing(
     conn: psycopg.Connection[Any], table: str
 ) -> None:

@@ -140,33 +140,104 @@ def test_other_changes_leave_the_segment_alone(conn: psycopg.Connection[Any]) ->
 # -----------------------------------------------------------------------------
 
 CHANNELS = [
-    # gclid,  utm_source,  utm_medium,   channel
-    pytest.param("Cj0KCQ", None, None, "google_ads", id="gclid"),
-    pytest.param("Cj0KCQ", "microsite", "microsite", "google_ads", id="gclid wins over utm"),
-    pytest.param("  ", None, None, "other", id="blank gclid is no click"),
-    pytest.param(None, "google", "cpc", "google_ads", id="google cpc"),
-    pytest.param(None, "AdWords", "Paid_Search", "google_ads", id="paid google, any case"),
-    pytest.param(None, None, "ppc", "google_ads", id="paid without source counts as google"),
-    pytest.param(None, "bing", "cpc", "other", id="paid elsewhere"),
-    pytest.param(None, "microsite", None, "microsite", id="microsite source"),
-    pytest.param(None, "newsletter", "microsite", "microsite", id="microsite medium"),
-    pytest.param(None, "google", "organic", "seo", id="organic"),
-    pytest.param(None, "bing", "SEO", "seo", id="seo medium"),
-    pytest.param(None, "facebook", "social", "other", id="social"),
-    pytest.param(None, None, None, "other", id="nothing known"),
+    # gclid,  msclkid,  utm_source,  utm_medium,   channel
+    pytest.param("Cj0KCQ", None, None, None, "google_ads", id="gclid"),
+    pytest.param("Cj0KCQ", None, "microsite", "microsite", "google_ads", id="gclid wins over utm"),
+    pytest.param("  ", None, None, None, "other", id="blank gclid is no click"),
+    pytest.param(None, "1a2b3c", None, None, "microsoft_ads", id="msclkid"),
+    pytest.param(None, "1a2b3c", "google", "organic", "microsoft_ads", id="msclkid wins over utm"),
+    pytest.param("Cj0KCQ", "1a2b3c", None, None, "google_ads", id="gclid before msclkid"),
+    pytest.param(None, "  ", None, None, "other", id="blank msclkid is no click"),
+    pytest.param(None, None, "google", "cpc", "google_ads", id="google cpc"),
+    pytest.param(None, None, "AdWords", "Paid_Search", "google_ads", id="paid google, any case"),
+    pytest.param(None, None, None, "ppc", "google_ads", id="paid without source counts as google"),
+    pytest.param(None, None, "bing", "cpc", "microsoft_ads", id="paid elsewhere"),
+    pytest.param(None, None, "Microsoft", "PPC", "microsoft_ads", id="paid microsoft, any case"),
+    pytest.param(None, None, "microsite", None, "microsite", id="microsite source"),
+    pytest.param(None, None, "newsletter", "microsite", "microsite", id="microsite medium"),
+    pytest.param(None, None, "google", "organic", "seo", id="organic"),
+    pytest.param(None, None, "bing", "SEO", "seo", id="seo medium"),
+    pytest.param(None, None, "facebook", "social", "other", id="social"),
+    pytest.param(None, None, "facebook", "cpc", "other", id="paid on a channel we do not know"),
+    pytest.param(None, None, None, None, "other", id="nothing known"),
 ]
 
 
-@pytest.mark.parametrize(("gclid", "utm_source", "utm_medium", "channel"), CHANNELS)
-def test_new_lead_gets_its_channel_from_gclid_and_utm(
+@pytest.mark.parametrize(("gclid", "msclkid", "utm_source", "utm_medium", "channel"), CHANNELS)
+def test_new_lead_gets_its_channel_from_click_ids_and_utm(
     conn: psycopg.Connection[Any],
     gclid: str | None,
+    msclkid: str | None,
     utm_source: str | None,
     utm_medium: str | None,
     channel: str,
 ) -> None:
-    lead_id = insert_lead(conn, gclid=gclid, utm_source=utm_source, utm_medium=utm_medium)
+    lead_id = insert_lead(
+        conn, gclid=gclid, msclkid=msclkid, utm_source=utm_source, utm_medium=utm_medium
+    )
     assert lead(conn, lead_id, "source_channel") == (channel,)
+
+
+def test_microsoft_clicks_and_paid_bing_utms_are_microsoft_ads(
+    conn: psycopg.Connection[Any],
+) -> None:
+    clicked = insert_lead(conn, msclkid="d2f1c0ffee")
+    tagged = insert_lead(conn, utm_source="bing", utm_medium="cpc")
+    assert lead(conn, clicked, "source_channel") == ("microsoft_ads",)
+    assert lead(conn, tagged, "source_channel") == ("microsoft_ads",)
+    # A click id added later moves an organic lead to the channel too.
+    organic = insert_lead(conn, utm_source="bing", utm_medium="organic")
+    assert lead(conn, organic, "source_channel") == ("seo",)
+    conn.execute("update public.leads set msclkid = 'd2f1c0ffee' where id = %s", (organic,))
+    assert lead(conn, organic, "source_channel") == ("microsoft_ads",)
+
+
+def test_a_new_channel_and_its_rule_attribute_leads_without_a_code_change(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """As the database owner: a row of ad_channels and a rule; the next lead is attributed."""
+    before = insert_lead(conn, utm_source="facebook", utm_medium="cpc")
+    assert lead(conn, before, "source_channel") == ("other",)
+    conn.execute(
+        "insert into public.ad_channels (key, label, is_paid, budget_name_pattern,"
+        " account_pattern, sort_order)"
+        " values ('meta_ads', 'Meta Ads', true, '^act_[0-9]+/adsets/[0-9]+$', '^[0-9]+$', 30)"
+    )
+    conn.execute(
+        "insert into public.channel_attribution_rules"
+        " (priority, channel, utm_sources, utm_mediums, note)"
+        " values (45, 'meta_ads', array['facebook', 'instagram', 'meta'],"
+        " array['cpc', 'paid', 'paid_social'], 'paid Meta UTMs')"
+    )
+    after = insert_lead(conn, utm_source="Facebook", utm_medium="paid_social")
+    assert lead(conn, after, "source_channel") == ("meta_ads",)
+    # The leads already there keep theirs; the earlier rules still win.
+    assert lead(conn, before, "source_channel") == ("other",)
+    google = insert_lead(conn, gclid="Cj0KCQ", utm_source="facebook", utm_medium="cpc")
+    assert lead(conn, google, "source_channel") == ("google_ads",)
+    # An organic channel the same way (no budgets, no patterns).
+    conn.execute(
+        "insert into public.ad_channels (key, label, is_paid) values ('newsletter', 'Newsletter', false)"
+    )
+    conn.execute(
+        "insert into public.channel_attribution_rules (priority, channel, utm_mediums, note)"
+        " values (65, 'newsletter', array['email', 'newsletter'], 'mailings')"
+    )
+    mailed = insert_lead(conn, utm_source="brevo", utm_medium="email")
+    assert lead(conn, mailed, "source_channel") == ("newsletter",)
+
+
+def test_a_lead_names_only_a_known_channel(conn: psycopg.Connection[Any]) -> None:
+    with (
+        pytest.raises(psycopg.errors.ForeignKeyViolation, match="not a channel"),
+        conn.transaction(),
+    ):
+        insert_lead(conn, source_channel="tiktok_ads")
+    lead_id = insert_lead(conn, source_channel="seo")
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="not a channel"):
+        conn.execute(
+            "update public.leads set source_channel = 'tiktok_ads' where id = %s", (lead_id,)
+        )
 
 
 def test_campaign_and_keyword_come_from_utm(conn: psycopg.Connection[Any]) -> None:
@@ -306,9 +377,9 @@ def add_plan(conn: psycopg.Connection[Any], segment: str, target: str, day: str 
 def add_stats(conn: psycopg.Connection[Any], segment: str, leads: int, day: str = DAY) -> None:
     conn.execute(
         "insert into public.lead_generation_stats"
-        " (segment_id, day, leads_generated, leads_pending, leads_other)"
-        " values (%s, %s, %s, %s, %s)",
-        (segment, day, leads, leads, leads),
+        " (segment_id, day, leads_generated, leads_pending)"
+        " values (%s, %s, %s, %s)",
+        (segment, day, leads, leads),
     )
 
 
@@ -412,3 +483,55 @@ def test_update_lead_gaps_for_one_segment_leaves_the_others(conn: psycopg.Connec
     assert written == 1
     assert plan_row(conn, SEG_SCHILDER_UTRECHT) == (Decimal("3"), 1, Decimal("2.00"))
     assert plan_row(conn, SEG_SCHILDER_BRABANT) == (Decimal("10"), None, None)
+
+
+# -----------------------------------------------------------------------------
+# aggregate_lead_stats: a row per channel, paid leads on the segment's day
+# -----------------------------------------------------------------------------
+
+
+def test_the_aggregate_counts_leads_per_channel_and_paid_ones_per_segment(
+    conn: psycopg.Connection[Any],
+) -> None:
+    day = "2026-12-02"
+    at = f"{day} 10:00+01"
+    for columns in [
+        {"gclid": "Cj0KCQ", "status": "accepted", "price": 20},
+        {"msclkid": "d2f1c0ffee", "status": "accepted", "price": 30},
+        {"utm_source": "bing", "utm_medium": "cpc"},
+        {"utm_source": "google", "utm_medium": "organic"},
+        {},
+    ]:
+        insert_lead(conn, created_at=at, **columns)
+    conn.execute("select public.aggregate_lead_stats(%s, %s)", (day, day))
+    rows = conn.execute(
+        "select channel, leads_generated, leads_accepted, revenue from public.lead_channel_stats"
+        " where segment_id = %s and day = %s order by channel",
+        (SEG_SCHILDER_BRABANT, day),
+    ).fetchall()
+    assert rows == [
+        ("google_ads", 1, 1, Decimal("20.00")),
+        ("microsoft_ads", 2, 1, Decimal("30.00")),
+        ("other", 1, 0, Decimal("0.00")),
+        ("seo", 1, 0, Decimal("0.00")),
+    ]
+    assert conn.execute(
+        "select leads_generated, leads_paid, leads_accepted, revenue"
+        " from public.lead_generation_stats where segment_id = %s and day = %s",
+        (SEG_SCHILDER_BRABANT, day),
+    ).fetchone() == (5, 3, 2, Decimal("50.00"))
+    # A lead moved to another channel: the restated day loses the channel's row.
+    conn.execute(
+        "update public.leads set source_channel = 'seo' where source_channel = 'other'"
+        " and segment_id = %s and created_at = %s",
+        (SEG_SCHILDER_BRABANT, at),
+    )
+    conn.execute("select public.aggregate_lead_stats(%s, %s)", (day, day))
+    assert [
+        r[0]
+        for r in conn.execute(
+            "select channel from public.lead_channel_stats where segment_id = %s and day = %s"
+            " order by channel",
+            (SEG_SCHILDER_BRABANT, day),
+        )
+    ] == ["google_ads", "microsoft_ads", "seo"]
