@@ -5,8 +5,9 @@ Hypothesis drives a state machine. The attacker (any key, any run id it can read
 the functions PostgREST exposes to the service role: starts, beats and finishes runs,
 logs arbitrary decisions (any budget, amount, action, kind, mode, old amount, segment),
 claims arbitrary rows, completes arbitrary rows with lies, reports false budgets. An
-admin flips the kill switch, sets the account cap and tightens bounds; days pass and
-leases run out. Beside it runs an honest job whose controller may be buggy (its
+admin flips the kill switches (global and Microsoft Advertising's), sets the account
+cap and the channel's cap and tightens bounds; days pass and leases run out. The budgets
+are on both channels (Google Ads and Microsoft Advertising). Beside it runs an honest job whose controller may be buggy (its
 decisions are arbitrary too): it reads Google Ads, logs, claims, sends exactly what its
 claim returned, and reports the truth.
 
@@ -14,8 +15,9 @@ Google Ads is a dict here: the truth. After every step the invariants are checke
 against it, not against the database:
 - every amount sent on an Amsterdam day is within ±20 % of what the budget held when that
   day began, and within the segment's bounds at the moment of the claim;
-- nothing is sent while the kill switch is on;
-- a raise never takes the mapped budgets' sum over the account cap;
+- nothing is sent while the kill switch or the budget's channel's is on;
+- a raise never takes the mapped budgets' sum over the account cap, nor its channel's
+  budgets' sum over the channel's cap;
 - no log row is sent twice; no budget gets two adjustments (or two rollbacks) in a day.
 
 The examples are derandomized: CI runs the same ones every time
@@ -72,6 +74,9 @@ class Sent:
     kill_switch_on: bool
     cap: int | None
     total_after: int
+    channel_kill_switch_on: bool
+    channel_cap: int | None
+    channel_total_after: int
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,18 @@ def adversary_template(pg_cluster: PgCluster) -> Iterator[str]:
     url = pg_cluster.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("insert into private.clock (id, today) values (true, %s)", (DAY,))
+        # Both channels: two Microsoft Advertising budgets (a shared one and a campaign's
+        # own) beside the seed's Google Ads budgets; they sort first, so both channels are
+        # among the budgets the attacker aims at.
+        conn.execute(
+            "insert into segment_campaign_budgets"
+            " (segment_id, channel, customer_id, campaign_id, budget_resource_name)"
+            " select s.id, 'microsoft_ads', '5550001', (9000 + s.n)::text, case s.n"
+            "   when 1 then 'accounts/5550001/budgets/9001'"
+            "   else 'accounts/5550001/campaigns/9002/budget' end"
+            " from (select id, row_number() over (order by code) as n from lead_segments) s"
+            " where s.n <= 2"
+        )
         budgets = [
             r[0] for r in conn.execute("select budget_resource_name from segment_campaign_budgets")
         ]
@@ -94,6 +111,10 @@ def adversary_template(pg_cluster: PgCluster) -> Iterator[str]:
         db.close()
     yield name
     pg_cluster.drop(name)
+
+
+def _channel(budget: str) -> str:
+    return "microsoft_ads" if budget.startswith("accounts/") else "google_ads"
 
 
 class Adversary(RuleBasedStateMachine):
@@ -126,7 +147,13 @@ class Adversary(RuleBasedStateMachine):
     def teardown(self) -> None:
         import sys
 
-        print("SENT", len(getattr(self, "sent", [])), file=sys.stderr)
+        sent = getattr(self, "sent", [])
+        print(
+            "SENT",
+            len(sent),
+            sum(_channel(x.budget) == "microsoft_ads" for x in sent),
+            file=sys.stderr,
+        )
         if hasattr(self, "db"):
             self.db.close()
             self.sql.close()
@@ -302,6 +329,22 @@ class Adversary(RuleBasedStateMachine):
         cap = None if room is None else (sum(self.google.values()) + room) / 1e6
         self.sql.execute("update orchestration_settings set account_daily_cap = %s", (cap,))
 
+    @rule(on=st.booleans())
+    def microsoft_kill_switch(self, on: bool) -> None:
+        self.sql.execute(
+            "update ad_channels set kill_switch = %s where key = 'microsoft_ads'", (on,)
+        )
+
+    @rule(room=st.one_of(st.none(), st.integers(0, 20).map(lambda e: e * 1_000_000)))
+    def microsoft_cap(self, room: int | None) -> None:
+        cap = None if room is None else (self._channel_total("microsoft_ads") + room) / 1e6
+        self.sql.execute(
+            "update ad_channels set daily_cap = %s where key = 'microsoft_ads'", (cap,)
+        )
+
+    def _channel_total(self, channel: str) -> int:
+        return sum(a for b, a in self.google.items() if _channel(b) == channel)
+
     @rule(index=st.integers(0, 3), low=st.integers(10, 60), span=st.integers(0, 100))
     def bounds(self, index: int, low: int, span: int) -> None:
         self.sql.execute(
@@ -385,6 +428,12 @@ class Adversary(RuleBasedStateMachine):
         settings_row = self.sql.execute(
             "select changes_enabled, account_daily_cap from orchestration_settings"
         ).fetchone()
+        channel_rules = {
+            key: (killed, cap)
+            for key, killed, cap in self.sql.execute(
+                "select key, kill_switch, daily_cap from ad_channels where is_paid"
+            )
+        }
         for row in claimed:
             if row["status"] != "sent":
                 continue
@@ -412,6 +461,11 @@ class Adversary(RuleBasedStateMachine):
                     kill_switch_on=not settings_row[0],
                     cap=None if settings_row[1] is None else round(settings_row[1] * 1_000_000),
                     total_after=sum(self.google.values()),
+                    channel_kill_switch_on=channel_rules[_channel(budget)][0],
+                    channel_cap=None
+                    if channel_rules[_channel(budget)][1] is None
+                    else round(channel_rules[_channel(budget)][1] * 1_000_000),
+                    channel_total_after=self._channel_total(_channel(budget)),
                 )
             )
         self.honest[run] = []
@@ -434,8 +488,11 @@ class Adversary(RuleBasedStateMachine):
             assert abs(s.after - s.day_start) <= s.day_start * 0.2, s
             assert s.low <= s.after <= s.high, s
             assert not s.kill_switch_on, s
+            assert not s.channel_kill_switch_on, s
             if s.cap is not None and s.after > s.before:
                 assert s.total_after <= s.cap, s
+            if s.channel_cap is not None and s.after > s.before:
+                assert s.channel_total_after <= s.channel_cap, s
 
     @invariant()
     def nothing_is_sent_twice(self) -> None:
