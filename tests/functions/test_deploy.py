@@ -681,3 +681,22 @@ def test_a_job_reached_over_http_without_a_scheduler_credential_logs_the_error(
         assert [r.levelname for r in caplog.records if "refuses" in r.getMessage()] == ["ERROR"]
     finally:
         get_settings.cache_clear()
+
+
+def test_cors_is_off_by_default_and_lists_only_the_given_origins(
+    transformed: dict[str, Any],
+) -> None:
+    parameter = template()["Parameters"]["ApiCorsOrigins"]
+    assert parameter["Type"] == "CommaDelimitedList" and parameter["Default"] == ""
+    cors = transformed["Resources"]["HttpApi"]["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    condition, allowed, otherwise = cors["Fn::If"]
+    assert condition == "HasCors" and otherwise == {"Ref": "AWS::NoValue"}
+    source = template()["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["Fn::If"][1]
+    assert source["AllowOrigins"] == {"Ref": "ApiCorsOrigins"}  # the listed origins, never "*"
+    assert {"authorization", "content-type"} <= set(allowed["allowHeaders"])
+    assert {"GET", "POST", "PATCH", "OPTIONS"} == set(allowed["allowMethods"])
+    assert "location" in allowed["exposeHeaders"]
+    has_cors = template()["Conditions"]["HasCors"]
+    assert has_cors == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "ApiCorsOrigins"}]}, ""]}]
+    }
