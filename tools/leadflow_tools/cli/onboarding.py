@@ -140,7 +140,8 @@ def _report(
         bounds = f"{change.min_daily_budget}..{change.max_daily_budget} euro/day"
         if change.action == "update" and change.before is not None:
             bounds = f"{change.before[0]}..{change.before[1]} -> {bounds}"
-        console.print(f"{change.code}: {verb}{change.action} ({bounds})", soft_wrap=True)
+        what = change.action if change.action == "unchanged" else verb + change.action
+        console.print(f"{change.code}: {what} ({bounds})", soft_wrap=True)
         for name in change.added:
             console.print(f"  + {name}", soft_wrap=True)
         for name in change.removed:
