@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint squawk typecheck unit install sql-tools clean
+.PHONY: demo test lint squawk typecheck unit install sql-tools browser screenshot clean
 
 demo: $(STAMP)
 	$(BIN)/leadflow demo
@@ -64,6 +64,28 @@ sql-tools:
 		echo "sql-tools: missing$$missing"; \
 		echo "sql-tools: run 'sudo make sql-tools' (apt-get install $(PG15_PACKAGES)); until then tests/sql fails"; \
 	fi
+
+# docs/report.png: the demo's report as a real browser draws it (chromium headless, from
+# Debian: installed with apt when root, as sql-tools does; otherwise this says how). The
+# demo database is built on first use (about two minutes) and reused after.
+CHROMIUM ?= chromium
+SCREENSHOT_SIZE ?= 1400,2200
+
+browser:
+	@if command -v $(CHROMIUM) >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser: installing chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "browser: run 'sudo make browser' (apt-get install chromium fonts-dejavu-core)"; exit 1; \
+	fi
+
+screenshot: $(STAMP) browser
+	$(BIN)/leadflow demo >/dev/null
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --hide-scrollbars \
+		--window-size=$(SCREENSHOT_SIZE) --virtual-time-budget=20000 \
+		--screenshot=$(CURDIR)/docs/report.png file://$(CURDIR)/.leadflow/reports/report.html 2>/dev/null
+	@echo "docs/report.png: the demo's report ($$(du -h .leadflow/reports/report.html | cut -f1)) as chromium draws it"
 
 clean:
 	rm -rf $(VENV) node_modules .leadflow .pytest_cache .mypy_cache .ruff_cache

@@ -93,6 +93,13 @@ def error_of(response: TestResponse, status: int, code: str | None = None) -> di
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    # One shape of details for every error: a list of {loc, message, type}.
+    details = body["error"]["details"]
+    assert isinstance(details, list)
+    for item in details:
+        assert set(item) == {"loc", "message", "type"}
+        assert isinstance(item["loc"], list) and all(isinstance(part, str) for part in item["loc"])
+        assert isinstance(item["message"], str) and isinstance(item["type"], str)
     if code is not None:
         assert body["error"]["code"] == code
     return dict(body["error"])

@@ -1,7 +1,13 @@
 """The one error envelope: how every HTTP answer of ours says what went wrong.
 
-The API, the job functions and the Lambda adapter all answer errors as
-`{"error": {"code", "message", "details"}}` with a fitting status, built here.
+The API, the job functions, the Lambda adapter and the CLI's `--json` all answer
+errors as `{"error": {"code", "message", "details"}}` with a fitting status, built
+here. `details` has one shape whatever the error: a list (empty when there is
+nothing more to say) of `{"loc", "message", "type"}` objects — `loc` where the
+problem is (`["body", "max_daily_budget"]`; `[]` when it is the request as a
+whole), `message` fit to show, `type` what kind of problem: pydantic's error type
+for a value (`missing`, `int_parsing`, …), or the database's SQLSTATE for a
+refusal (`PT404`, `42501`, `23505`).
 Routes just raise. A database refusal keeps its class (a 4xx stays a 4xx);
 nothing the database or Python says about its internals (SQL text, constraint
 names, stack traces) reaches the caller.
@@ -48,6 +54,11 @@ _MESSAGES = {
 _MAX_LOC_PART = 100
 
 
+def detail(loc: list[str], message: str, kind: str) -> dict[str, Any]:
+    """One item of an error's `details`: where, what, and what kind of problem."""
+    return {"loc": loc, "message": message, "type": kind}
+
+
 class ApiError(LeadflowError):
     """An error to answer with: status, stable code, a message fit to show, details."""
 
@@ -56,14 +67,14 @@ class ApiError(LeadflowError):
         status: int,
         code: str,
         message: str,
-        details: Any = None,
+        details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.details = details
+        self.details: list[dict[str, Any]] = details or []
         self.headers = headers or {}
 
 
@@ -73,11 +84,11 @@ def invalid_input(exc: ValidationError, where: str) -> ApiError:
     if any(error["type"] == "json_invalid" for error in errors):
         return ApiError(400, "invalid_json", "the request body is not valid JSON")
     details = [
-        {
-            "loc": [where, *(str(part)[:_MAX_LOC_PART] for part in error["loc"])],
-            "message": error["msg"],
-            "type": error["type"],
-        }
+        detail(
+            [where, *(str(part)[:_MAX_LOC_PART] for part in error["loc"])],
+            error["msg"],
+            error["type"],
+        )
         for error in errors[:50]
     ]
     return ApiError(422, "validation_error", f"invalid {where}", details)
@@ -92,29 +103,38 @@ def from_rpc_error(exc: RpcError) -> ApiError:
     code = exc.code
     status = exc.status
     if code.startswith("PT") and code[2:].isdigit() and 400 <= status < 500:
-        return ApiError(status, _CODES.get(status, "error"), exc.message, {"sqlstate": code})
+        return ApiError(
+            status, _CODES.get(status, "error"), exc.message, [_refusal(exc.message, code)]
+        )
     if code in ("PGRST202", "42883", "42P01"):
         # The API function itself is missing: a deployment problem, not the caller's.
         return ApiError(500, "internal_error", _MESSAGES[500])
     if status in (401, 403):
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return ApiError(status, _CODES[status], _MESSAGES[status], {"sqlstate": code}, headers)
+        return ApiError(
+            status, _CODES[status], _MESSAGES[status], [_refusal(_MESSAGES[status], code)], headers
+        )
     if status in (503, 504):
         return ApiError(status, _CODES[status], _MESSAGES[status])
     if status >= 500 or status < 400:
         return ApiError(500, "internal_error", _MESSAGES[500])
     if status == 409:
-        return ApiError(409, "conflict", _MESSAGES[409], {"sqlstate": code})
+        return ApiError(409, "conflict", _MESSAGES[409], [_refusal(_MESSAGES[409], code)])
     if code.startswith(("22", "23")):
-        return ApiError(422, "validation_error", _MESSAGES[422], {"sqlstate": code})
+        return ApiError(422, "validation_error", _MESSAGES[422], [_refusal(_MESSAGES[422], code)])
     return ApiError(
         status, _CODES.get(status, "bad_request"), _MESSAGES.get(status, _MESSAGES[400])
     )
 
 
-def body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The envelope itself."""
-    return {"error": {"code": code, "message": message, "details": details}}
+def _refusal(message: str, sqlstate: str) -> dict[str, Any]:
+    """The detail of a database refusal: the request as a whole, with its SQLSTATE."""
+    return detail([], message, sqlstate)
+
+
+def body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The envelope itself (`details` always a list)."""
+    return {"error": {"code": code, "message": message, "details": details or []}}
 
 
 def error_response(error: ApiError) -> Response:

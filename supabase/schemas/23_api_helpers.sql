@@ -115,6 +115,7 @@ begin
            'actual_leads', p.actual_leads,
            'lead_gap', p.lead_gap,
            'updated_at', p.updated_at,
+           -- Euros with cents, as every money value of the API (not 68.6500000000000000).
            'planned_budget', round(d.planned_budget_micros / 1000000.0, 2),
            'channels', (select coalesce(json_agg(json_build_object(
                                  'channel', cd.channel,
@@ -208,6 +209,36 @@ grant execute on function private.backfill_segment_leads(uuid) to authenticated,
 -- -----------------------------------------------------------------------------
 -- Invoker helpers (not exposed): shared by the API functions
 -- -----------------------------------------------------------------------------
+
+-- The one rule of what a caller may see of a segment, for every route: an admin
+-- every segment; a partner an active segment (RLS on lead_segments) that it is
+-- subscribed to (private.readable_segment_ids). Anything else is PT404, the same
+-- answer as for a segment that does not exist, on the segment, its stats and plans.
+create or replace function private.readable_segment_id(p_segment text)
+returns uuid
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  found_id uuid;
+begin
+  if p_segment ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    select s.id into found_id from public.lead_segments s where s.id = p_segment::uuid;
+  else
+    select s.id into found_id from public.lead_segments s where s.code = p_segment;
+  end if;
+  if found_id is null
+     or not exists (select 1 from private.readable_segment_ids() r (id) where r.id = found_id) then
+    raise exception 'lead segment not found' using errcode = 'PT404';
+  end if;
+  return found_id;
+end
+$$;
+comment on function private.readable_segment_id(text) is
+  'The id of the segment given by id or code if the caller may read it (admin: any; partner: an active '
+  'segment it is subscribed to); PT404 otherwise: a foreign segment looks unknown.';
+revoke execute on function private.readable_segment_id(text) from public, anon;
+grant execute on function private.readable_segment_id(text) to authenticated, service_role;
 
 -- Segments as the caller may see them, one JSON object each, set-based: one
 -- query for the whole page (no function call per row). Security invoker: RLS

@@ -33,42 +33,42 @@ begin
     'items', coalesce((
       select json_agg(j.segment order by j.code)
       from private.segments_json(array(
-             select s.id from public.lead_segments s order by s.code limit p_limit offset p_offset
+             select s.id from public.lead_segments s
+             where s.id in (select r.id from private.readable_segment_ids() r (id))
+             order by s.code limit p_limit offset p_offset
            ), false) j
     ), '[]'::json),
-    'total', (select count(*) from public.lead_segments),
+    'total', (select count(*) from public.lead_segments s
+              where s.id in (select r.id from private.readable_segment_ids() r (id))),
     'limit', p_limit,
     'offset', p_offset
   );
 end
 $$;
 comment on function public.api_list_segments(integer, integer) is
-  'The segments the caller may see (partners: active ones; admins: all, with budget bounds), by code, paged.';
+  'The segments the caller may see (partners: the active ones they are subscribed to, exactly those whose '
+  'stats and plans they may read; admins: all, with budget bounds), by code, paged.';
 revoke execute on function public.api_list_segments(integer, integer) from public, anon;
 grant execute on function public.api_list_segments(integer, integer) to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
--- GET /api/lead-segments/{id}
+-- GET /api/lead-segments/{id or code}
 -- -----------------------------------------------------------------------------
-create or replace function public.api_get_segment(p_segment_id uuid)
+create or replace function public.api_get_segment(p_segment text)
 returns json
 language plpgsql stable
 set search_path = ''
 as $$
-declare
-  result json;
 begin
-  select j.segment into result from private.segments_json(array[p_segment_id], true) j;
-  if result is null then
-    raise exception 'lead segment not found' using errcode = 'PT404';
-  end if;
-  return result;
+  return (select j.segment
+          from private.segments_json(array[private.readable_segment_id(p_segment)], true) j);
 end
 $$;
-comment on function public.api_get_segment(uuid) is
-  'One segment as the caller may see it; PT404 when it does not exist or is hidden from the caller.';
-revoke execute on function public.api_get_segment(uuid) from public, anon;
-grant execute on function public.api_get_segment(uuid) to authenticated, service_role;
+comment on function public.api_get_segment(text) is
+  'One segment (by id or code) as the caller may see it; PT404 when it does not exist or is hidden '
+  'from the caller.';
+revoke execute on function public.api_get_segment(text) from public, anon;
+grant execute on function public.api_get_segment(text) to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
 -- GET /api/lead-segments/{id}/stats and /plans
@@ -90,36 +90,21 @@ comment on function private.check_day_range(date, date) is
 revoke execute on function private.check_day_range(date, date) from public, anon;
 grant execute on function private.check_day_range(date, date) to authenticated, service_role;
 
-create or replace function private.check_readable_segment(p_segment_id uuid)
-returns void
-language plpgsql stable
-set search_path = ''
-as $$
-begin
-  if not exists (select 1 from private.readable_segment_ids() r (id) where r.id = p_segment_id) then
-    raise exception 'lead segment not found' using errcode = 'PT404';
-  end if;
-end
-$$;
-comment on function private.check_readable_segment(uuid) is
-  'PT404 unless the caller may read the segment''s stats and plans: a foreign segment looks unknown.';
-revoke execute on function private.check_readable_segment(uuid) from public, anon;
-grant execute on function private.check_readable_segment(uuid) to authenticated, service_role;
-
-create or replace function public.api_segment_stats(p_segment_id uuid, p_from date, p_to date)
+create or replace function public.api_segment_stats(p_segment text, p_from date, p_to date)
 returns json
 language plpgsql stable
 set search_path = ''
 as $$
 declare
   items json;
+  v_segment_id uuid;
 begin
   perform private.check_day_range(p_from, p_to);
+  v_segment_id := private.readable_segment_id(p_segment);
   if (select private.is_admin()) then
-    items := private.segment_stats_for_admin(p_segment_id, p_from, p_to);
+    items := private.segment_stats_for_admin(v_segment_id, p_from, p_to);
   else
     -- RLS limits the rows to subscribed segments; the column grant leaves out money.
-    perform private.check_readable_segment(p_segment_id);
     select coalesce(json_agg(json_build_object(
              'day', st.day,
              'leads_generated', st.leads_generated,
@@ -137,31 +122,32 @@ begin
            ) order by st.day), '[]'::json)
       into items
     from public.lead_generation_stats st
-    where st.segment_id = p_segment_id and st.day between p_from and p_to;
+    where st.segment_id = v_segment_id and st.day between p_from and p_to;
   end if;
-  return json_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
+  return json_build_object('segment_id', v_segment_id, 'from', p_from, 'to', p_to, 'items', items);
 end
 $$;
-comment on function public.api_segment_stats(uuid, date, date) is
-  'Daily stats of a segment from..to (at most 366 days): lead counts and capacity; money for admins only. '
+comment on function public.api_segment_stats(text, date, date) is
+  'Daily stats of a segment (by id or code) from..to (at most 366 days): lead counts and capacity; money for admins only. '
   'PT404 for a segment the caller may not read.';
-revoke execute on function public.api_segment_stats(uuid, date, date) from public, anon;
-grant execute on function public.api_segment_stats(uuid, date, date) to authenticated, service_role;
+revoke execute on function public.api_segment_stats(text, date, date) from public, anon;
+grant execute on function public.api_segment_stats(text, date, date) to authenticated, service_role;
 
-create or replace function public.api_segment_plans(p_segment_id uuid, p_from date, p_to date)
+create or replace function public.api_segment_plans(p_segment text, p_from date, p_to date)
 returns json
 language plpgsql stable
 set search_path = ''
 as $$
 declare
   items json;
+  v_segment_id uuid;
 begin
   perform private.check_day_range(p_from, p_to);
+  v_segment_id := private.readable_segment_id(p_segment);
   if (select private.is_admin()) then
-    items := private.segment_plans_for_admin(p_segment_id, p_from, p_to);
+    items := private.segment_plans_for_admin(v_segment_id, p_from, p_to);
   else
     -- RLS limits the rows to subscribed segments; the column grant leaves out budgets.
-    perform private.check_readable_segment(p_segment_id);
     select coalesce(json_agg(json_build_object(
              'day', p.day,
              'capacity', p.capacity,
@@ -173,16 +159,16 @@ begin
            ) order by p.day), '[]'::json)
       into items
     from public.lead_segment_plans p
-    where p.segment_id = p_segment_id and p.day between p_from and p_to;
+    where p.segment_id = v_segment_id and p.day between p_from and p_to;
   end if;
-  return json_build_object('segment_id', p_segment_id, 'from', p_from, 'to', p_to, 'items', items);
+  return json_build_object('segment_id', v_segment_id, 'from', p_from, 'to', p_to, 'items', items);
 end
 $$;
-comment on function public.api_segment_plans(uuid, date, date) is
-  'Daily plans of a segment from..to (at most 366 days): capacity, target, actual, gap; planned budget '
+comment on function public.api_segment_plans(text, date, date) is
+  'Daily plans of a segment (by id or code) from..to (at most 366 days): capacity, target, actual, gap; planned budget '
   'and the day''s budget decision for admins only. PT404 for a segment the caller may not read.';
-revoke execute on function public.api_segment_plans(uuid, date, date) from public, anon;
-grant execute on function public.api_segment_plans(uuid, date, date) to authenticated, service_role;
+revoke execute on function public.api_segment_plans(text, date, date) from public, anon;
+grant execute on function public.api_segment_plans(text, date, date) to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
 -- POST /api/lead-segments
@@ -265,7 +251,7 @@ grant execute on function public.api_create_segment(uuid, text, numeric, numeric
 -- -----------------------------------------------------------------------------
 -- PATCH /api/lead-segments/{id}
 -- -----------------------------------------------------------------------------
-create or replace function public.api_update_segment(p_segment_id uuid, p_changes jsonb)
+create or replace function public.api_update_segment(p_segment text, p_changes jsonb)
 returns jsonb
 language plpgsql volatile
 set search_path = ''
@@ -274,6 +260,7 @@ declare
   changeable constant text[] := array['name', 'is_active', 'min_daily_budget', 'max_daily_budget', 'target_cpl'];
   unknown text[];
   columns text[];
+  v_segment_id uuid;
 begin
   if not (select private.is_admin()) then
     raise exception 'only admins can change segments' using errcode = 'PT403';
@@ -288,9 +275,7 @@ begin
   if unknown is not null then
     raise exception 'unknown fields: %', array_to_string(unknown, ', ') using errcode = 'PT422';
   end if;
-  if not exists (select 1 from public.lead_segments s where s.id = p_segment_id) then
-    raise exception 'lead segment not found' using errcode = 'PT404';
-  end if;
+  v_segment_id := private.readable_segment_id(p_segment);
 
   if columns is not null then
     -- Only the given columns are assigned, so the update needs no read of the
@@ -299,7 +284,7 @@ begin
       execute format(
         'update public.lead_segments set (%1$s) = (select %1$s from jsonb_populate_record(null::public.lead_segments, $2)) where id = $1',
         (select string_agg(format('%I', c), ', ') from unnest(columns) as c)
-      ) using p_segment_id, p_changes;
+      ) using v_segment_id, p_changes;
     exception
       when check_violation or not_null_violation or numeric_value_out_of_range
            or invalid_text_representation or datatype_mismatch then
@@ -309,16 +294,16 @@ begin
     end;
   end if;
   if p_changes ? 'campaigns' then
-    perform private.set_segment_campaigns(p_segment_id, p_changes -> 'campaigns');
+    perform private.set_segment_campaigns(v_segment_id, p_changes -> 'campaigns');
   end if;
-  return private.segment_json(p_segment_id, true);
+  return private.segment_json(v_segment_id, true);
 end
 $$;
-comment on function public.api_update_segment(uuid, jsonb) is
-  'Admin: change a segment''s name, active flag, budget bounds or target CPL (only the keys given; '
+comment on function public.api_update_segment(text, jsonb) is
+  'Admin: change a segment''s (by id or code) name, active flag, budget bounds or target CPL (only the keys given; '
   'target_cpl null clears it) and, with "campaigns", replace its campaign mappings.';
-revoke execute on function public.api_update_segment(uuid, jsonb) from public, anon;
-grant execute on function public.api_update_segment(uuid, jsonb) to authenticated, service_role;
+revoke execute on function public.api_update_segment(text, jsonb) from public, anon;
+grant execute on function public.api_update_segment(text, jsonb) to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
 -- GET /api/orchestration/status
@@ -337,6 +322,8 @@ declare
   decisions jsonb;
   unreachable jsonb;
   failing jsonb;
+  per_channel jsonb;
+  alerts jsonb;
 begin
   if not (select private.is_admin()) then
     raise exception 'only admins can read the orchestration status' using errcode = 'PT403';
@@ -422,13 +409,77 @@ begin
   from streaks f
   left join public.lead_segments s on s.id = f.segment_id;
 
+  -- The alerts of the day: those sent on it (Amsterdam calendar day of sending), then
+  -- those the next job run would send for it (found, not sent yet), worst first.
+  -- Severity as leadflow.alerts.severity gives it (tests/core/test_api.py checks).
+  with sent as (
+    select a.kind, a.subject, a.message, a.sent_at, a.targets
+    from private.alerts_sent a
+    where a.day = v_day
+  ), pending as (
+    select c.kind, c.subject, c.message, null::timestamptz as sent_at, null::integer as targets
+    from public.alert_candidates(v_day) c
+    where not exists (select 1 from sent x where x.kind = c.kind and x.subject = c.subject)
+  ), both_ as (
+    select * from sent union all select * from pending
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'kind', b.kind,
+           'severity', b.severity,
+           'subject', b.subject,
+           'message', b.message,
+           'status', case when b.sent_at is null then 'pending' else 'sent' end,
+           'sent_at', b.sent_at,
+           'targets', b.targets
+         ) order by b.rank, b.sent_at nulls last, b.kind, b.subject), '[]'::jsonb)
+    into alerts
+  from (
+    select x.*, v.severity, array_position(array['error', 'warning', 'info'], v.severity) as rank
+    from both_ x
+    cross join lateral (
+      select case
+               when x.kind = 'job_failed' then 'error'
+               when x.kind = 'job_recovered' then 'info'
+               when x.kind = 'kill_switch' and x.subject = 'off' then 'info'
+               else 'warning'
+             end as severity
+    ) v
+  ) b;
+
+  -- Per paid channel: its money rules, budgets and the day's decisions.
+  select coalesce(jsonb_agg(to_jsonb(pc) - 'sort_order' order by pc.sort_order, pc.channel), '[]'::jsonb)
+    into per_channel
+  from (
+    select c.key as channel, c.kill_switch, c.daily_cap,
+           (select count(*) from public.segment_campaign_budgets b
+             where b.channel = c.key and b.is_active)::integer as budgets,
+           count(l.id) filter (where l.action = 'increase')::integer as increase,
+           count(l.id) filter (where l.action = 'decrease')::integer as decrease,
+           count(l.id) filter (where l.action = 'hold')::integer as hold,
+           count(l.id) filter (where l.status = 'success' and l.mode = 'live'
+                               and l.action <> 'hold')::integer as applied,
+           round(sum(l.new_amount_micros) / 1000000.0, 2) as planned_budget,
+           c.sort_order
+    from public.ad_channels c
+    left join lateral (
+      select distinct on (x.budget_resource_name) x.*
+      from public.channel_orchestration_log x
+      where x.day = v_day and x.kind = 'adjust' and x.channel = c.key
+      order by x.budget_resource_name, x.id desc
+    ) l on true
+    where c.is_paid
+    group by c.key, c.kill_switch, c.daily_cap, c.sort_order
+  ) pc;
+
   return jsonb_build_object(
     'day', v_day,
     'generated_at', now(),
     'jobs', jobs,
     'decisions', decisions,
     'capacity_unreachable', unreachable,
-    'failing_campaigns', failing
+    'failing_campaigns', failing,
+    'alerts', alerts,
+    'channels', per_channel
   );
 end
 $$;
@@ -446,6 +497,7 @@ as $$
 $$;
 comment on function public.api_orchestration_status(date) is
   'Admin: last run of each job, the day''s budget decisions by outcome, segments that cannot reach target '
-  'at max budget, and campaign budgets whose changes keep failing. p_day defaults to today (Amsterdam).';
+  'at max budget, campaign budgets whose changes keep failing, and the day''s alerts (sent, and pending '
+  'for the next run). p_day defaults to today (Amsterdam).';
 revoke execute on function public.api_orchestration_status(date) from public, anon;
 grant execute on function public.api_orchestration_status(date) to authenticated, service_role;

@@ -67,9 +67,15 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/api/health", None, ALL),
     ("GET", "/api/openapi.json", None, ALL),
     ("GET", "/api/lead-segments", None, SIGNED_IN),
-    ("GET", f"/api/lead-segments/{SEGMENT_OWN}", None, SIGNED_IN),
+    ("GET", f"/api/lead-segments/{SEGMENT_OWN}", None, SUBSCRIBED),
+    ("GET", "/api/lead-segments/schilder_noord_brabant", None, SUBSCRIBED),
+    ("GET", f"/api/lead-segments/{SEGMENT_FOREIGN}", None, FOREIGN),
+    ("GET", "/api/lead-segments/schilder_utrecht", None, FOREIGN),
     ("GET", f"/api/lead-segments/{SEGMENT_UNKNOWN}", None, UNKNOWN),
+    ("GET", "/api/lead-segments/schilder_atlantis", None, UNKNOWN),
     ("GET", f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", None, SUBSCRIBED),
+    ("GET", f"/api/lead-segments/schilder_noord_brabant/stats?{RANGE}", None, SUBSCRIBED),
+    ("GET", f"/api/lead-segments/schilder_utrecht/plans?{RANGE}", None, FOREIGN),
     ("GET", f"/api/lead-segments/{SEGMENT_FOREIGN}/stats?{RANGE}", None, FOREIGN),
     ("GET", f"/api/lead-segments/{SEGMENT_UNKNOWN}/stats?{RANGE}", None, UNKNOWN),
     ("GET", f"/api/lead-segments/{SEGMENT_OWN}/plans?{RANGE}", None, SUBSCRIBED),
@@ -78,6 +84,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/api/lead-segments", new_segment_body(), ADMIN_CREATES),
     ("PATCH", f"/api/lead-segments/{SEGMENT_OWN}", {"target_cpl": 20}, ADMIN_ONLY),
     ("PATCH", f"/api/lead-segments/{SEGMENT_UNKNOWN}", {"is_active": False}, ADMIN_UNKNOWN),
+    ("PATCH", "/api/lead-segments/schilder_utrecht", {"target_cpl": 20}, ADMIN_ONLY),
+    ("PATCH", "/api/lead-segments/schilder_atlantis", {"is_active": False}, ADMIN_UNKNOWN),
     ("GET", "/api/orchestration/status", None, ADMIN_ONLY),
 ]
 
@@ -192,11 +200,12 @@ def test_segment_list_for_admin_has_budgets_and_inactive_segments(
     assert admin["total"] == 9 and len(admin["items"]) == 9
     assert all(set(item) >= MONEY_SEGMENT for item in admin["items"])
     assert all(item["can_view_stats"] for item in admin["items"])
-    assert partner["total"] == 8
+    # A partner lists exactly the segments it may read: those it is subscribed to.
+    assert partner["total"] == 1
     assert SEGMENT_FOREIGN not in {item["id"] for item in partner["items"]}
     assert not any(MONEY_SEGMENT & set(item) for item in partner["items"])
-    readable = {item["code"] for item in partner["items"] if item["can_view_stats"]}
-    assert readable == {"schilder_noord_brabant"}
+    assert [item["code"] for item in partner["items"]] == ["schilder_noord_brabant"]
+    assert all(item["can_view_stats"] for item in partner["items"])
 
 
 def test_segment_list_pages(api_reader: FlaskClient, roles: Roles) -> None:
@@ -331,7 +340,7 @@ def test_create_refusals_decided_by_the_database(
         "/api/lead-segments", json=new_segment_body(**overrides), headers=roles.admin
     )
     error = error_of(response, status)
-    assert error["details"]["sqlstate"] == f"PT{status}"
+    assert [item["type"] for item in error["details"]] == [f"PT{status}"]
 
 
 def test_admin_changes_only_the_fields_given(
@@ -577,8 +586,8 @@ STATS = f"/api/lead-segments/{SEGMENT_OWN}/stats"
 @pytest.mark.parametrize(
     "url",
     [
-        "/api/lead-segments/not-a-uuid",
-        "/api/lead-segments/00000000-0000-4000-8002-00000000001/stats?from=2026-01-01&to=2026-01-02",
+        "/api/lead-segments/not%20a%20code",
+        "/api/lead-segments/no%20such%20code/stats?from=2026-01-01&to=2026-01-02",
         f"{STATS}",
         f"{STATS}?from=2026-11-01",
         f"{STATS}?from=2026-11-02&to=2026-11-01",

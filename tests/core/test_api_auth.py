@@ -110,7 +110,7 @@ def test_expired_token_says_so(api_reader: FlaskClient) -> None:
 
 def test_no_token_is_the_anon_caller_whom_the_database_refuses(api_reader: FlaskClient) -> None:
     error = error_of(api_reader.get(SEGMENTS), 401, "unauthorized")
-    assert error["details"] == {"sqlstate": "42501"}
+    assert error["details"] == [{"loc": [], "message": error["message"], "type": "42501"}]
     assert api_reader.get("/api/health").status_code == 200
 
 

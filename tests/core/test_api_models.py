@@ -49,7 +49,8 @@ READERS = ("partner_without_subscription", "partner", "admin")
 PASSED_THROUGH: list[tuple[str, type[BaseModel], tuple[str, ...]]] = [
     ("/api/lead-segments", SegmentPage, READERS),
     ("/api/lead-segments?limit=2&offset=3", SegmentPage, READERS),
-    (f"/api/lead-segments/{SEGMENT_OWN}", Segment, READERS),
+    (f"/api/lead-segments/{SEGMENT_OWN}", Segment, ("partner", "admin")),
+    ("/api/lead-segments/schilder_noord_brabant", Segment, ("partner", "admin")),
     (f"/api/lead-segments/{SEGMENT_OWN}/stats?{RANGE}", StatsPage, ("partner", "admin")),
     (f"/api/lead-segments/{SEGMENT_FOREIGN}/stats?{RANGE}", StatsPage, ("admin",)),
     (f"/api/lead-segments/{SEGMENT_OWN}/plans?{RANGE}", PlansPage, ("partner", "admin")),
@@ -90,6 +91,11 @@ def _status_data(conn: psycopg.Connection[Any]) -> None:
             (day, SEGMENT_OWN, day, day, day),
         )
     conn.execute("set session_replication_role = origin")
+    conn.execute(
+        "insert into private.alerts_sent (day, kind, subject, message, targets, sent_at) "
+        "values (%s, 'job_failed', 'plan ' || %s, 'plan failed', 2, %s::date + time '02:05')",
+        (DAY, DAY, DAY),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +139,7 @@ def test_passed_through_answer_has_exactly_the_response_model_shape(
 def test_every_list_in_the_answers_above_is_non_empty(reader: FlaskClient, roles: Roles) -> None:
     """So that the shape check above reaches every nested model."""
     status = reader.get(f"/api/orchestration/status?day={DAY}", headers=roles.admin).get_json()
-    for key in ("jobs", "capacity_unreachable", "failing_campaigns"):
+    for key in ("jobs", "capacity_unreachable", "failing_campaigns", "alerts"):
         assert status[key], key
     segment = reader.get(f"/api/lead-segments/{SEGMENT_OWN}", headers=roles.admin).get_json()
     assert segment["campaigns"] and set(segment) >= MONEY_SEGMENT

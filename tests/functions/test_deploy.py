@@ -10,6 +10,7 @@ import copy
 import importlib.util
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -592,3 +593,112 @@ def test_migration_file_names_are_what_the_supabase_cli_applies() -> None:
     assert names
     assert all(re.fullmatch(r"\d{14}_[a-z0-9_]+\.sql", name) for name in names), names
     assert len(set(versions)) == len(versions)  # one history row per version
+
+
+_DUMMY_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:leadflow/{name}"
+
+
+def _resolved(value: Any) -> str | None:
+    """A template value as a deployment with every optional secret given would set it."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        name = value["Ref"]
+        if name == "AWS::NoValue":
+            return None
+        if name.endswith("SecretArn"):
+            return _DUMMY_ARN.format(name=name)
+        if name == "SupabaseUrl":
+            return "https://abcdefghijklmnop.supabase.co"
+        return str(template()["Parameters"][name].get("Default", ""))
+    if "Fn::If" in value:
+        return _resolved(value["Fn::If"][1])
+    raise AssertionError(value)
+
+
+def _deployed_environment(function: str) -> dict[str, str]:
+    """The environment template.yaml gives `function` (globals, then its own)."""
+    variables = {
+        **template()["Globals"]["Function"]["Environment"]["Variables"],
+        **functions()[function]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    resolved = {name: _resolved(value) for name, value in variables.items()}
+    return {name: value for name, value in resolved.items() if value is not None}
+
+
+@pytest.mark.parametrize("function", JOBS)
+def test_a_job_cold_start_with_the_templates_configuration_logs_no_error(function: str) -> None:
+    """No scheduler credential is set (Lambda's jobs are scheduled events, never HTTP):
+    importing the function as Lambda does must not log an ERROR (it once did, every time)."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("LEADFLOW_", "SUPABASE_", "GOOGLE_ADS_", "DATABASE_URL", "AWS_"))
+    }
+    environment.update(_deployed_environment(function))
+    environment.update(
+        AWS_LAMBDA_FUNCTION_NAME=function, AWS_REGION="eu-west-1", AWS_DEFAULT_REGION="eu-west-1"
+    )
+    assert "LEADFLOW_SCHEDULER_SECRET_ID" not in environment
+    probe = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('main', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['main'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "assert callable(module.lambda_handler)\n"
+    )
+    main = ROOT / "functions" / function / "main.py"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(main)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "ERROR" not in output and "Traceback" not in output, output
+
+
+def test_a_job_reached_over_http_without_a_scheduler_credential_logs_the_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The error is still said, once it matters: when an HTTP request arrives."""
+    import flask
+    from leadflow.jobs.entry import http_entry
+    from leadflow.settings import get_settings
+
+    for name in ("LEADFLOW_SCHEDULER_SECRET", "LEADFLOW_SCHEDULER_OIDC_AUDIENCE"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    try:
+        with caplog.at_level("INFO", logger="leadflow"):
+            handle = http_entry("plan")
+            assert not [r for r in caplog.records if r.levelname == "ERROR"]
+            with flask.Flask("probe").test_request_context("/", method="POST"):
+                response = handle(flask.request)
+        assert response.status_code == 503
+        assert [r.levelname for r in caplog.records if "refuses" in r.getMessage()] == ["ERROR"]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_cors_is_off_by_default_and_lists_only_the_given_origins(
+    transformed: dict[str, Any],
+) -> None:
+    parameter = template()["Parameters"]["ApiCorsOrigins"]
+    assert parameter["Type"] == "CommaDelimitedList" and parameter["Default"] == ""
+    cors = transformed["Resources"]["HttpApi"]["Properties"]["Body"]["x-amazon-apigateway-cors"]
+    condition, allowed, otherwise = cors["Fn::If"]
+    assert condition == "HasCors" and otherwise == {"Ref": "AWS::NoValue"}
+    source = template()["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["Fn::If"][1]
+    assert source["AllowOrigins"] == {"Ref": "ApiCorsOrigins"}  # the listed origins, never "*"
+    assert {"authorization", "content-type"} <= set(allowed["allowHeaders"])
+    assert {"GET", "POST", "PATCH", "OPTIONS"} == set(allowed["allowMethods"])
+    assert "location" in allowed["exposeHeaders"]
+    has_cors = template()["Conditions"]["HasCors"]
+    assert has_cors == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "ApiCorsOrigins"}]}, ""]}]
+    }

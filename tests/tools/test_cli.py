@@ -106,7 +106,7 @@ def test_simulate_refuses_an_unknown_scenario_in_one_line() -> None:
             "code": "failed",
             "message": "--scenario must be one of base, account-cap, unprofitable, drift, mixed,"
             " not cheap",
-            "details": None,
+            "details": [],
         }
     }
     assert result.stdout == ""

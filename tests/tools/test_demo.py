@@ -316,3 +316,38 @@ def test_fresh_never_drops_the_database_at_database_url(empty_db: str) -> None:
         demo_database(settings, fresh=True),
     ):
         pass
+
+
+def test_on_a_sunday_the_table_shows_the_capacity_the_target_is_built_from(
+    empty_db: str,
+) -> None:
+    """A Sunday's own capacity is 0 (no partner works) while the steered target is not:
+    the table shows the trailing week's mean capacity, the days the target averages."""
+    import io
+
+    from leadflow_tools.demo import day_capacity, day_numbers, decision_table
+    from rich.console import Console
+
+    sunday = date(2026, 11, 22)
+    assert sunday.isoweekday() == 7
+    result = _demo(empty_db, DemoOptions(seed=7, days=10, end=sunday, industries=2, provinces=3))
+    with psycopg.connect(empty_db) as conn:
+        own = conn.execute(
+            "select max(capacity) from lead_segment_plans where day = %s", (sunday,)
+        ).fetchone()
+    assert own == (0,)  # the day's own capacity: what the table used to show
+    steered = [d for d in result.decisions if (day_numbers(d)[0] or 0) > 0]
+    assert steered
+    for d in steered:
+        capacity = day_capacity(d)
+        assert capacity is not None and capacity > 0, {
+            k: d.get(k) for k in ("capacity", "target_leads", "expected_leads", "expected_gap")
+        }
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    table, legend = decision_table(console, sunday, result.decisions, len(result.decisions), {})
+    console.print(table)
+    rows = [line.strip("│").split("│") for line in console.file.getvalue().splitlines()]
+    codes = {d["code"] for d in result.decisions}
+    capacities = [float(cells[1]) for cells in rows if cells[0].strip() in codes]
+    assert capacities and all(c > 0 for c in capacities), rows
+    assert "a Sunday or holiday has 0 of its own" in " ".join(legend.split())

@@ -4,14 +4,17 @@ of Supabase Auth and PostgREST, on a local stub server."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import run_cli
 from leadflow.errors import LeadflowError
 from leadflow_tools.admin import create_first_admin
 
@@ -145,3 +148,73 @@ def test_a_refused_invitation_says_why_and_changes_no_profile(stub: Stub) -> Non
     with pytest.raises(LeadflowError, match=r"refused to invite ops@leadflow\.example"):
         create_first_admin(stub.url, SERVICE_KEY, "ops@leadflow.example")
     assert [r["method"] for r in stub.requests] == ["GET", "POST"]
+
+
+# --------------------------------------------------------------------------- the CLI command
+
+
+def _admin_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("admin", "create", *args, db_url=None, home=tmp_path, **env)
+
+
+def test_admin_create_invites_and_says_so(stub: Stub, tmp_path: Path) -> None:
+    env = {"SUPABASE_URL": stub.url, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY}
+    result = _admin_cli(tmp_path, "ops@leadflow.example", **env)
+    assert result.returncode == 0, result.stderr
+    assert f"ops@leadflow.example is invited (user {USER_ID})" in " ".join(result.stdout.split())
+    assert [r["path"] for r in stub.requests] == [
+        "/rest/v1/profiles",
+        "/auth/v1/invite",
+        "/rest/v1/profiles",
+    ]
+
+
+def test_admin_create_json(stub: Stub, tmp_path: Path) -> None:
+    env = {"SUPABASE_URL": stub.url, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY}
+    result = _admin_cli(tmp_path, "ops@leadflow.example", "--json", **env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "email": "ops@leadflow.example",
+        "user_id": USER_ID,
+        "role": "admin",
+        "invited": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no-env", "set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY"),
+        ("has-admin", "the project has an admin already"),
+        ("refused", "Supabase Auth refused to invite ops@leadflow.example: already registered"),
+        ("unreachable", "cannot reach SUPABASE_URL (http://127.0.0.1:9)"),
+        ("bad-url", "SUPABASE_URL 'ftp://nowhere' is not a project URL"),
+        ("bad-email", "'not-an-email' is not an e-mail address"),
+    ],
+)
+def test_admin_create_fails_in_one_line_and_non_zero(
+    stub: Stub, tmp_path: Path, case: str, message: str
+) -> None:
+    env = {"SUPABASE_URL": stub.url, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY}
+    email = "ops@leadflow.example"
+    if case == "no-env":
+        env = {}
+    elif case == "has-admin":
+        stub.admins = [{"id": "someone"}]
+    elif case == "refused":
+        stub.invite_status = 422
+    elif case == "unreachable":
+        env["SUPABASE_URL"] = "http://127.0.0.1:9"
+    elif case == "bad-url":
+        env["SUPABASE_URL"] = "ftp://nowhere"
+    elif case == "bad-email":
+        email = "not-an-email"
+    result = _admin_cli(tmp_path, email, **env)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and message in line, line
+    assert SERVICE_KEY not in result.stderr
+    as_json = _admin_cli(tmp_path, email, "--json", **env)
+    assert as_json.returncode == 1
+    assert message in json.loads(as_json.stderr)["error"]["message"]

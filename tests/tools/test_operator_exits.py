@@ -86,7 +86,7 @@ def test_cli_json_errors_are_the_api_envelope(db_url: str, tmp_path: Path) -> No
     assert result.returncode == 1
     error = _envelope(result.stderr)
     assert error["code"] == "failed" and "outside the days" in error["message"]
-    assert error["details"] is None
+    assert error["details"] == []
     usage = _run("plan", "--day", "2026-02-30", "--json", db_url=db_url, home=tmp_path)
     assert usage.returncode == 2
     assert _envelope(usage.stderr)["code"] == "usage_error"

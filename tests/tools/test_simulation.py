@@ -472,7 +472,7 @@ def test_the_command_refuses_an_unknown_market_in_one_line() -> None:
             "code": "failed",
             "message": "--market must be one of classic, power, hill, adstock, lagged, mixed, "
             "not banana",
-            "details": None,
+            "details": [],
         }
     }
 

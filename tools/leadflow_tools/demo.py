@@ -685,14 +685,30 @@ def day_numbers(d: dict[str, Any]) -> tuple[float | None, float | None, float | 
     target, expected, gap = d.get("target_leads"), d.get("expected_leads"), d.get("expected_gap")
     if target is None or expected is None:
         return _num(target), _num(expected), _num(gap)
-    t, e = float(target), float(expected)
-    factor = 1.0
-    if gap is not None and abs(t - e) > 1e-9:
-        derived = float(gap) / (t - e)
-        if 0 < derived <= 10:  # a weekday/holiday factor; anything else: shown as it is
-            factor = derived
-    t_day, e_day = round(t * factor, 1), round(e * factor, 1)
+    factor = day_factor(d)
+    t_day, e_day = round(float(target) * factor, 1), round(float(expected) * factor, 1)
     return t_day, e_day, round(t_day - e_day, 1)
+
+
+def day_factor(d: dict[str, Any]) -> float:
+    """The day's weekday/holiday factor the controller applied (its gap / (target - expected));
+    1 when it cannot be told."""
+    target, expected, gap = d.get("target_leads"), d.get("expected_leads"), d.get("expected_gap")
+    if target is None or expected is None or gap is None:
+        return 1.0
+    t, e = float(target), float(expected)
+    if abs(t - e) <= 1e-9:
+        return 1.0
+    derived = float(gap) / (t - e)
+    return derived if 0 < derived <= 10 else 1.0  # anything else: shown as it is
+
+
+def day_capacity(d: dict[str, Any]) -> float | None:
+    """The capacity the target is built from: the mean over the trailing steering week
+    (report_decisions), the same days the target averages. Never the day's own capacity,
+    which is 0 on a Sunday or holiday while the steered target is not."""
+    capacity = d.get("capacity")
+    return None if capacity is None else round(float(capacity), 1)
 
 
 def _num(value: Any) -> float | None:
@@ -712,7 +728,7 @@ def decision_table(
     columns.update({"budget": [], "value": [], "curve e": []})
     for d in shown:
         target, expected, gap = day_numbers(d)
-        columns["capacity"].append(_fmt(d["capacity"]))
+        columns["capacity"].append(_fmt(day_capacity(d)))
         columns["target"].append(_fmt(target))
         columns["expected"].append(_fmt(expected))
         columns["gap"].append(_fmt(gap, sign=True))
@@ -721,7 +737,8 @@ def decision_table(
         columns["curve e"].append(_curve(curves.get(d["code"]) or {}))
     keep = ["segment", *columns, "reason"]
     legend = {
-        "capacity": "capacity: accepted leads/day the partners can take that day",
+        "capacity": "capacity: accepted leads/day the partners can take, the mean of the "
+        "trailing week the target is built from (a Sunday or holiday has 0 of its own)",
         "target": "target and expected: leads/day for the day (the trailing week x the day's "
         "weekday/holiday factor; expected: at the current budget); gap = target - expected",
         "budget": "budget: euro/day",

@@ -76,9 +76,12 @@ def rpc(name: str, args: dict[str, Any] | None = None, *, read_only: bool) -> An
 
 
 def rpc_passthrough(
-    name: str, args: dict[str, Any] | None, *, model: type[BaseModel]
+    name: str, args: dict[str, Any] | None, *, model: type[BaseModel], read_only: bool = True
 ) -> RawJson | BaseModel:
-    """A read-only call whose JSON answer is the response body, passed through as text.
+    """A call whose JSON answer is the response body, passed through as text.
+
+    Reads and writes alike (`read_only=False` for a write), so a segment's numbers
+    look the same after a PATCH as on a GET: the database's euros with cents.
 
     Only for functions whose answer has exactly the shape of `model` (the SQL
     builds it key by key; `tests/core/test_api_models.py` validates every route's
@@ -89,8 +92,8 @@ def rpc_passthrough(
     database = state().database()
     jsonable = to_jsonable_python(args or {})
     if not database.passes_json:
-        return model.model_validate(database.rpc(name, jsonable, caller=who, read_only=True))
-    text = database.rpc_json(name, jsonable, caller=who, read_only=True)
+        return model.model_validate(database.rpc(name, jsonable, caller=who, read_only=read_only))
+    text = database.rpc_json(name, jsonable, caller=who, read_only=read_only)
     if text is None or not text.startswith("{"):
         # Every passed-through answer is an object; anything else is our bug.
         raise ApiError(500, "internal_error", "something went wrong on our side")

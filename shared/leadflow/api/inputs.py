@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from leadflow.envelope import ApiError, invalid_input
+from leadflow.envelope import ApiError, detail, invalid_input
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,11 +36,7 @@ def query(model: type[M]) -> M:
             "validation_error",
             "invalid query",
             [
-                {
-                    "loc": ["query", name[:100]],
-                    "message": "given more than once",
-                    "type": "repeated",
-                }
+                detail(["query", name[:100]], "given more than once", "repeated")
                 for name in repeated
             ],
         )

@@ -73,10 +73,19 @@ class OutputModel(BaseModel):
 # -----------------------------------------------------------------------------
 
 
+#: A segment's id (a UUID) or code (<industry slug>_<region code>): lower-case letters,
+#: digits, `_` and `-`.
+SEGMENT_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
+
+
 class SegmentPath(InputModel):
     """The segment a route is about."""
 
-    segment_id: UUID = Field(description="Id of the lead segment.")
+    segment_id: str = Field(
+        pattern=SEGMENT_KEY_PATTERN,
+        max_length=100,
+        description="Id (UUID) or code (e.g. schilder_noord_brabant) of the lead segment.",
+    )
 
 
 class Page(InputModel):
@@ -399,6 +408,43 @@ class FailingCampaign(OutputModel):
     last_failed_at: datetime
 
 
+class StatusAlert(OutputModel):
+    """An alert of the day: sent to the operators, or found and due with the next job run."""
+
+    kind: Literal[
+        "job_failed",
+        "job_recovered",
+        "capacity_unreachable",
+        "unprofitable",
+        "kill_switch",
+        "external_change",
+        "rollback_skipped",
+    ]
+    severity: Literal["error", "warning", "info"]
+    subject: str = Field(description="What it is about: a segment code, a job and day, a budget.")
+    message: str
+    status: Literal["sent", "pending"] = Field(
+        description="sent on the day; pending: found, sent by the next job run."
+    )
+    sent_at: datetime | None
+    targets: int | None = Field(description="How many alert targets it went to (sent only).")
+
+
+class ChannelStatus(OutputModel):
+    """One paid channel on the day: its money rules, budgets and the day's decisions (the
+    latest adjustment of each budget)."""
+
+    channel: str
+    kill_switch: bool = Field(description="On: nothing is sent on this channel.")
+    daily_cap: float | None = Field(description="Euro; null: no channel cap.")
+    budgets: int = Field(description="Active budgets mapped on the channel.")
+    increase: int
+    decrease: int
+    hold: int
+    applied: int = Field(description="Live changes the channel confirmed.")
+    planned_budget: float | None = Field(description="Euro: the day's decided amounts, summed.")
+
+
 class OrchestrationStatus(OutputModel):
     """How the daily loop is doing."""
 
@@ -408,6 +454,11 @@ class OrchestrationStatus(OutputModel):
     decisions: DecisionCounts
     capacity_unreachable: list[UnreachableSegment]
     failing_campaigns: list[FailingCampaign]
+    alerts: list[StatusAlert] = Field(
+        description="The day's alerts, worst first: those sent on it (Amsterdam calendar day of "
+        "sending) and those the next job run would send."
+    )
+    channels: list[ChannelStatus] = Field(description="Each paid channel on the day.")
 
 
 class Health(OutputModel):
@@ -417,13 +468,29 @@ class Health(OutputModel):
     version: str
 
 
+class ErrorItem(OutputModel):
+    """One thing wrong with a request: the same shape for every error."""
+
+    loc: list[str] = Field(
+        description='Where: e.g. ["body", "max_daily_budget"], ["query", "from"]; '
+        "[] for the request as a whole (a database refusal)."
+    )
+    message: str = Field(description="What is wrong, fit to show.")
+    type: str = Field(
+        description="What kind of problem: pydantic's error type for a value (missing, "
+        "int_parsing, …), `repeated` for a query parameter given twice, or the database's "
+        "SQLSTATE for a refusal (PT404, PT409, PT422, 42501, 23505, …)."
+    )
+
+
 class ErrorDetail(OutputModel):
     """What went wrong, in a form fit to show."""
 
     code: str = Field(description="Stable machine-readable code, e.g. validation_error.")
     message: str
-    details: Any = Field(
-        default=None, description="More about the error; its shape depends on code."
+    details: list[ErrorItem] = Field(
+        description="More about the error, always a list (empty when there is nothing more "
+        "to say) of the same objects, whatever the code."
     )
 
 

@@ -150,7 +150,11 @@ def build(operations: Iterable[Operation], *, title: str = "Leadflow API") -> di
                 "Lead segments, their daily stats and plans, and the orchestration status. "
                 "Authenticate with a Supabase user JWT; what each caller sees is decided by the "
                 "database (partners: counts and targets of their own segments; admins: all, "
-                'with money). Every error is {"error": {"code", "message", "details"}}.'
+                "with money; a segment a partner may not read is a 404 on every route, the "
+                "same as an unknown one). A segment is addressed by its id or its code. Money is "
+                "a JSON number of euros with cents. Every error is "
+                '{"error": {"code", "message", "details"}}, details always a list of '
+                '{"loc", "message", "type"} (ErrorItem), empty when there is nothing more to say.'
             ),
         },
         "paths": paths,

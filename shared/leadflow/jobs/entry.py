@@ -110,15 +110,12 @@ def _authorized(request: flask.Request, settings: Settings) -> bool:
 def http_entry(
     job: JobName, *, runner: Callable[..., dict[str, Any]] | None = None
 ) -> Callable[[flask.Request], flask.Response]:
-    """A functions-framework HTTP function running `job` for an authorised scheduler."""
+    """A functions-framework HTTP function running `job` for an authorised scheduler.
 
-    try:
-        if not get_settings().scheduler_auth_configured:
-            logger.error(
-                "job function refuses every request", extra={"job": job, "why": NOT_CONFIGURED}
-            )
-    except Exception:  # settings errors surface per request, with the same clear answer
-        logger.exception("job function settings could not be read", extra={"job": job})
+    Nothing is checked or logged at import: on Lambda the same main.py is loaded for its
+    scheduled handler, which needs no scheduler credential, so a missing one is only an
+    error when an HTTP request actually arrives (logged then, and answered 503).
+    """
 
     def handle(request: flask.Request) -> flask.Response:
         import flask
@@ -127,6 +124,9 @@ def http_entry(
 
         settings = get_settings()
         if not settings.scheduler_auth_configured:
+            logger.error(
+                "job function refuses the request", extra={"job": job, "why": NOT_CONFIGURED}
+            )
             return _error(503, "not_configured", NOT_CONFIGURED)
         if request.method != "POST":
             return _error(405, "method_not_allowed", "use POST")

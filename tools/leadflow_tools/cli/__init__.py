@@ -2,7 +2,7 @@
 
 `app` (the Typer app, shared options, how a command answers), `database` (`db …`),
 `jobs` (aggregate, plan, orchestrate, rollback), `demos` (demo, simulate), `reporting`
-(report) and `serve` (token, serve).
+(report), `serve` (token, serve) and `onboarding` (admin create, segments import).
 """
 
 from __future__ import annotations
@@ -20,10 +20,20 @@ from leadflow.log import logger
 from leadflow.settings import get_settings
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from leadflow_tools.cli import channels, database, demos, jobs, reporting, serve
+from leadflow_tools.cli import channels, database, demos, jobs, onboarding, reporting, serve
 from leadflow_tools.cli.app import app, bad_database_url
 
-__all__ = ["app", "channels", "database", "demos", "jobs", "main", "reporting", "serve"]
+__all__ = [
+    "app",
+    "channels",
+    "database",
+    "demos",
+    "jobs",
+    "main",
+    "onboarding",
+    "reporting",
+    "serve",
+]
 
 # The top-level commands, in the order `leadflow --help` lists them (`db …` and
 # `orchestrate …` are groups, registered by their modules, and listed after).

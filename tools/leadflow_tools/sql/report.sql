@@ -42,7 +42,10 @@ as $$
     order by l.budget_resource_name, l.id desc
   )
   select s.id, s.code, i.name, r.name, d.budget_resource_name,
-         p.capacity,
+         -- The capacity the target is built from: its mean over the same trailing
+         -- steering window as the target's (orchestration_inputs), not the day's own,
+         -- which is 0 on a Sunday or holiday while that target is not.
+         round(w.capacity, 2),
          round(inp.target_leads, 2), round(inp.expected_leads, 2),
          d.expected_gap, d.action,
          round(d.old_amount_micros / 1000000.0, 2), round(d.new_amount_micros / 1000000.0, 2),
@@ -51,14 +54,19 @@ as $$
   join public.industries i on i.id = s.industry_id
   join public.regions r on r.code = s.region_code
   join decided d on d.segment_id = s.id
-  left join public.lead_segment_plans p on p.segment_id = s.id and p.day = p_day
+  left join lateral (
+    select avg(p.capacity) as capacity
+    from public.lead_segment_plans p
+    cross join public.orchestration_settings se
+    where p.segment_id = s.id and p.day > p_day - se.steering_window_days and p.day <= p_day
+  ) w on true
   left join public.orchestration_inputs(p_day) inp on inp.budget_resource_name = d.budget_resource_name
   where p_segment_code is null or s.code = p_segment_code
   order by abs(coalesce(d.expected_gap, 0)) desc, s.code, d.budget_resource_name
 $$;
 comment on function public.report_decisions(date, text) is
   'The budget decisions of a Dutch day (the last adjustment per budget) with what they answered: the '
-  'day''s capacity, the target and the expected leads/day the controller compared, the expected gap '
+  'capacity (mean over the trailing steering window, as the target), the target and the expected leads/day the controller compared, the expected gap '
   '(target - expected), budget before and after (euro), mode, status and reason. Largest gap first.';
 revoke execute on function public.report_decisions(date, text) from public, anon, authenticated;
 grant execute on function public.report_decisions(date, text) to service_role;

@@ -6,9 +6,11 @@ What a caller sees is decided by the database (RLS, column grants, the
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel
 
-from leadflow.api.context import RawJson, rpc, rpc_passthrough
+from leadflow.api.context import RawJson, rpc_passthrough
 from leadflow.api.models import (
     CreatedSegment,
     DateRange,
@@ -38,8 +40,8 @@ def list_segments(query: Page) -> RawJson | BaseModel:
 
 @router.get("/api/lead-segments/<segment_id>", path=SegmentPath, response=Segment)
 def get_segment(path: SegmentPath) -> RawJson | BaseModel:
-    """One segment; admins also get its budgets and campaign mappings."""
-    return rpc_passthrough("api_get_segment", {"p_segment_id": path.segment_id}, model=Segment)
+    """One segment, by id or code; admins also get its budgets and campaign mappings."""
+    return rpc_passthrough("api_get_segment", {"p_segment": path.segment_id}, model=Segment)
 
 
 @router.get(
@@ -64,9 +66,18 @@ def _days_of_segment(
     """A segment's rows of the days in `query`, from the API function `function`."""
     return rpc_passthrough(
         function,
-        {"p_segment_id": path.segment_id, "p_from": query.from_, "p_to": query.to},
+        {"p_segment": path.segment_id, "p_from": query.from_, "p_to": query.to},
         model=model,
     )
+
+
+def _location(segment: RawJson | BaseModel) -> str:
+    """Where a created segment lives."""
+    if isinstance(segment, RawJson):
+        segment_id = json.loads(segment)["id"]
+    else:
+        segment_id = segment.model_dump()["id"]
+    return f"/api/lead-segments/{segment_id}"
 
 
 @router.post(
@@ -75,11 +86,11 @@ def _days_of_segment(
     response=CreatedSegment,
     status=201,
     errors=_WRITE_ERRORS,
-    location=lambda segment: f"/api/lead-segments/{segment.id}",
+    location=_location,
 )
-def create_segment(body: SegmentCreate) -> CreatedSegment:
+def create_segment(body: SegmentCreate) -> RawJson | BaseModel:
     """Admins: create a segment (code <industry slug>_<region code>) and assign its leads."""
-    data = rpc(
+    return rpc_passthrough(
         "api_create_segment",
         {
             "p_industry_id": body.industry_id,
@@ -91,9 +102,9 @@ def create_segment(body: SegmentCreate) -> CreatedSegment:
             "p_target_cpl": body.target_cpl,
             "p_campaigns": [campaign.model_dump(mode="json") for campaign in body.campaigns],
         },
+        model=CreatedSegment,
         read_only=False,
     )
-    return CreatedSegment.model_validate(data)
 
 
 @router.patch(
@@ -103,11 +114,11 @@ def create_segment(body: SegmentCreate) -> CreatedSegment:
     response=Segment,
     errors=_WRITE_ERRORS,
 )
-def update_segment(path: SegmentPath, body: SegmentUpdate) -> Segment:
+def update_segment(path: SegmentPath, body: SegmentUpdate) -> RawJson | BaseModel:
     """Admins: change the active flag, budget bounds, target CPL, name or campaign mapping."""
-    data = rpc(
+    return rpc_passthrough(
         "api_update_segment",
-        {"p_segment_id": path.segment_id, "p_changes": body.changes()},
+        {"p_segment": path.segment_id, "p_changes": body.changes()},
+        model=Segment,
         read_only=False,
     )
-    return Segment.model_validate(data)
