@@ -51,7 +51,7 @@ SAMPLE_FROM = date(2026, 10, 27)
 SAMPLE_TO = date(2026, 11, 25)
 
 MONEY_STATS = {"revenue", "ad_spend", "ad_clicks", "ad_impressions", "ad_conversions", "cpl"}
-MONEY_PLANS = {"planned_budget_google_ads", "budget_action", "budget_status"}
+MONEY_PLANS = {"planned_budget", "channels", "budget_action", "budget_status"}
 MONEY_SEGMENT = {"min_daily_budget", "max_daily_budget", "target_cpl"}
 
 
@@ -199,10 +199,10 @@ def insert_sample_days(
         conn.execute(
             """
             insert into public.channel_orchestration_log (
-              day, segment_id, customer_id, campaign_id, budget_resource_name, action,
+              day, segment_id, channel, customer_id, campaign_id, budget_resource_name, action,
               old_amount_micros, new_amount_micros, change_pct, expected_gap, reason, mode,
               status, triggered_by, sent_on, claimed_at, completed_at)
-            select d::date, %(segment)s::uuid, '1234567890', '5150',
+            select d::date, %(segment)s::uuid, 'google_ads', '1234567890', '5150',
                    'customers/1234567890/campaignBudgets/' || right(%(segment)s::uuid::text, 6),
                    'increase', 125000000, 150000000, 20, 6.67, 'under target', 'live',
                    'success', 'test', d::date, d + interval '3 hours', d + interval '3 hours'

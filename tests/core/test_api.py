@@ -164,7 +164,8 @@ def test_admin_gets_budget_of_plans(api_reader: FlaskClient, roles: Roles) -> No
         f"/api/lead-segments/{SEGMENT_FOREIGN}/plans?{RANGE}", headers=roles.admin
     )
     row = response.get_json()["items"][-1]
-    assert row["planned_budget_google_ads"] == 150.0
+    assert row["planned_budget"] == 150.0
+    assert [(c["channel"], c["planned_budget"]) for c in row["channels"]] == [("google_ads", 150.0)]
     assert (row["budget_action"], row["budget_status"]) == ("increase", "success")
 
 

@@ -150,11 +150,11 @@ def test_a_channel_that_exists_only_in_the_tests_goes_through_the_whole_loop(
     with sql.transaction():
         as_user(sql, ADMIN_ID)
         stats = sql.execute(
-            "select public.api_segment_stats(%s, %s, %s)",
+            "select public.api_segment_stats(%s::text, %s, %s)",
             (segment, DAY - timedelta(days=1), DAY - timedelta(days=1)),
         ).fetchone()[0]
         plans = sql.execute(
-            "select public.api_segment_plans(%s, %s, %s)", (segment, DAY, DAY)
+            "select public.api_segment_plans(%s::text, %s, %s)", (segment, DAY, DAY)
         ).fetchone()[0]
     day_stats = stats["items"][0]
     assert {c["channel"] for c in day_stats["channels"]} >= {"toy_ads"}

@@ -100,7 +100,7 @@ def test_apply_writes_segments_and_budgets_in_one_go(db_url: str, tmp_path: Path
         ("loodgieter,atlantis,,5555555555,703,customers/5555555555/campaignBudgets/73,5,80",
          "row 5: unknown region 'atlantis'"),
         ("loodgieter,drenthe,,5555555555,703,customers/5555555555/budgets/73,5,80",
-         "row 5: not a campaign budget resource name"),
+         "row 5: 'customers/5555555555/budgets/73' is not a google_ads budget name"),
         ("loodgieter,drenthe,,5555555555,703,customers/6666666666/campaignBudgets/73,5,80",
          "row 5: budget customers/6666666666/campaignBudgets/73 is in account 6666666666"),
         ("loodgieter,drenthe,,5555555555,70x,customers/5555555555/campaignBudgets/73,5,80",
@@ -110,7 +110,7 @@ def test_apply_writes_segments_and_budgets_in_one_go(db_url: str, tmp_path: Path
         (f"loodgieter,drenthe,,5555555555,703,{NEW_BUDGET},5,80",
          f"row 5: budget {NEW_BUDGET} is also on row 2"),
         ("loodgieter,drenthe,bing,5555555555,703,customers/5555555555/campaignBudgets/73,5,80",
-         "row 5: unknown channel 'bing'"),
+         "row 5: unknown paid channel 'bing'"),
         ("loodgieter,limburg,,5555555555,703,customers/5555555555/campaignBudgets/73,5,90",
          "row 5: loodgieter_limburg has other budget bounds on row 2"),
         ("dakdekker,limburg,,1234567890,1001,customers/1234567890/campaignBudgets/73,5,90",
@@ -199,14 +199,6 @@ def test_a_missing_or_shared_budget_in_the_account_refuses_the_file(
 def test_a_channel_the_database_knows_needs_no_change_here(db_url: str, tmp_path: Path) -> None:
     """With public.ad_channels, a channel's budget names are the database's pattern."""
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(
-            "create table public.ad_channels (key text primary key, budget_name_pattern text)"
-        )
-        conn.execute(
-            "insert into public.ad_channels values "
-            r"('google_ads', '^customers/([0-9]{10})/campaignBudgets/[0-9]+$'), "
-            r"('microsoft_ads', '^accounts/([0-9]+)/(?:budgets/[0-9]+|campaigns/[0-9]+/budget)$')"
-        )
         reference = imp.load_reference(conn)
     assert imp.budget_account("microsoft_ads", "accounts/123/budgets/9", reference) == "123"
     assert imp.budget_account("microsoft_ads", "accounts/123/campaigns/4/budget", reference) == (
@@ -214,5 +206,5 @@ def test_a_channel_the_database_knows_needs_no_change_here(db_url: str, tmp_path
     )
     with pytest.raises(ValueError, match="not a microsoft_ads budget name"):
         imp.budget_account("microsoft_ads", "customers/1234567890/campaignBudgets/1", reference)
-    with pytest.raises(ValueError, match="unknown channel 'bing'"):
+    with pytest.raises(ValueError, match="unknown paid channel 'bing'"):
         imp.budget_account("bing", "accounts/1/budgets/2", reference)

@@ -200,18 +200,19 @@ def load_reference(conn: psycopg.Connection[Any]) -> Reference:
 
 
 def budget_account(channel: str, name: str, reference: Reference) -> str:
-    """The account id a budget name belongs to, as the channel defines its names: the
-    database's pattern when it has one (first capture group: the account), else the
-    channel module's `budget_customer_id`. ValueError when malformed or unknown."""
+    """The account id a budget name belongs to, as the channel defines its names: it must
+    match the database's pattern for the channel (paid channels only), and the account is
+    the name's second element, as the database checks (`split_part(name, '/', 2)`); without
+    the channels table, the channel module's `budget_customer_id`. ValueError when
+    malformed or unknown."""
     if reference.channel_patterns is not None:
-        if channel not in reference.channel_patterns:
-            known = ", ".join(sorted(reference.channel_patterns))
-            raise ValueError(f"unknown channel {channel!r} (the database has: {known})")
+        if reference.channel_patterns.get(channel) is None:
+            known = ", ".join(sorted(k for k, v in reference.channel_patterns.items() if v))
+            raise ValueError(f"unknown paid channel {channel!r} (the database has: {known})")
         pattern = reference.channel_patterns[channel]
-        match = re.fullmatch(pattern.removeprefix("^").removesuffix("$"), name)
-        if not match:
+        if not re.search(pattern, name):
             raise ValueError(f"{name!r} is not a {channel} budget name ({pattern})")
-        return match.group(1) if match.groups() else ""
+        return name.split("/")[1]
     try:
         module = entry(channel).load()
     except LookupError as exc:

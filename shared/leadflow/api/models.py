@@ -124,15 +124,25 @@ class StatusQuery(InputModel):
 
 
 class CampaignMapping(InputModel):
-    """One Google Ads campaign budget the orchestrator steers for a segment."""
+    """One campaign budget, on one paid channel, the orchestrator steers for a segment."""
 
-    customer_id: str = Field(
-        pattern=r"^[0-9]{10}$", description="Google Ads customer id, 10 digits."
+    channel: str = Field(
+        default="google_ads",
+        pattern=r"^[a-z][a-z0-9_]{1,39}$",
+        description="A paid channel (google_ads, microsoft_ads, ...); the database checks the "
+        "budget's name and account against the channel's patterns.",
     )
-    campaign_id: str = Field(pattern=r"^[0-9]{1,19}$", description="Google Ads campaign id.")
+    customer_id: str = Field(
+        pattern=r"^[0-9]{1,20}$",
+        description="The account: a Google Ads customer id (10 digits), a Microsoft "
+        "Advertising account id.",
+    )
+    campaign_id: str = Field(pattern=r"^[0-9]{1,19}$", description="The campaign id.")
     budget_resource_name: str = Field(
-        pattern=r"^customers/[0-9]{10}/campaignBudgets/[0-9]{1,19}$",
-        description="customers/{customer_id}/campaignBudgets/{budget_id}",
+        pattern=r"^[a-z]+/[0-9]{1,20}/[A-Za-z]+/[0-9]{1,19}(/budget)?$",
+        description="customers/{customer_id}/campaignBudgets/{budget_id} (Google Ads); "
+        "accounts/{account_id}/budgets/{budget_id} or "
+        "accounts/{account_id}/campaigns/{campaign_id}/budget (Microsoft Advertising)",
     )
     is_active: StrictBool = Field(default=True, description="Inactive mappings are not steered.")
 
@@ -213,9 +223,10 @@ _ADMIN = "Admins only; absent for partners."
 
 
 class CampaignBudget(OutputModel):
-    """A segment's Google Ads campaign budget mapping."""
+    """A segment's campaign budget mapping, on its channel."""
 
     id: UUID
+    channel: str
     customer_id: str
     campaign_id: str
     budget_resource_name: str
