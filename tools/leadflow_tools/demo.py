@@ -2,16 +2,20 @@
 
 What happens, in order:
 1. an empty database gets a deterministic marketplace (`demo_generate_marketplace`):
-   industries x provinces, partners with monthly quotas, a Google Ads budget per segment;
-2. a `MarketGateway` stands in for Google Ads; it inserts the organic (SEO, microsite)
-   leads of every day up front, and the paid leads day by day as budgets change;
+   industries x provinces, partners with monthly quotas, a Google Ads budget per segment,
+   and for most segments (MICROSOFT_SHARE) a Microsoft Advertising budget beside it, in a
+   second account (`demo_map_microsoft_budgets`);
+2. a `MarketGateway` stands in for both channels; it inserts the organic (SEO, microsite)
+   leads of every day up front, and the paid leads (gclid or msclkid) day by day as
+   budgets change;
 3. the first `warmup_days` are the weeks before Leadflow was switched on: the
    operator's hand-set budgets run unchanged, their stats are one backfill, and
    each day is planned and orchestrated dry-run (Leadflow observing);
 4. then every day as the scheduler runs it: aggregate yesterday (with the day's
    Google Ads metrics), plan today, orchestrate today in the demo's mode; then the
    day passes in the market. The last day is "today": planned and orchestrated,
-   its leads still to come.
+   its leads still to come. A segment on two channels has its paid target split over
+   them by marginal cost.
 
 The market is simulated, so the default mode is live: budgets really change in the
 simulated account and the leads respond. Nothing talks to Google.
@@ -54,7 +58,13 @@ from rich.text import Text
 from leadflow_tools import migrations
 from leadflow_tools.embedded import running_server
 from leadflow_tools.local import LOCAL_DATABASE, create_database, ensure_database
-from leadflow_tools.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
+from leadflow_tools.market import (
+    INDUSTRIES,
+    MICROSOFT_ACCOUNT,
+    PROVINCES,
+    MarketGateway,
+    MarketModel,
+)
 from leadflow_tools.report import ReportResult, default_path, write_report
 from leadflow_tools.simclock import Clock, database_clock
 
@@ -63,6 +73,9 @@ DEFAULT_SEED = 42
 DEFAULT_DAYS = 90
 #: Days of dry-run observation before the demo's mode takes over (at most a third of the days).
 WARMUP_DAYS = 28
+#: Share of the segments with a Microsoft Advertising budget beside the Google Ads one: a
+#: clear majority, so the demo shows both two-channel and single-channel segments.
+MICROSOFT_SHARE = 0.8
 
 #: Called with (task, description, done, total) as the demo advances; tasks are
 #: "build", "loop" and "report".
@@ -271,9 +284,11 @@ def connect(url: str) -> Database:
 
 
 def build_marketplace(
-    db: Database, caller: Caller, options: DemoOptions
+    db: Database, caller: Caller, options: DemoOptions, *, microsoft_share: float = 0.0
 ) -> tuple[dict[str, Any], MarketModel]:
-    """Generate the marketplace in SQL and draw its market model; returns counts and model."""
+    """Generate the marketplace in SQL, map a Microsoft Advertising budget beside the Google
+    Ads one for `microsoft_share` of the segments, and draw its market model; returns counts
+    and model."""
     for year in range(options.first_day.year, options.end.year + 1):
         sync_holidays(db, caller, year)
     industries = [
@@ -299,6 +314,15 @@ def build_marketplace(
         if exc.code != INVALID_PARAMETER:
             raise
         raise LeadflowError(f"{exc.message}; run `leadflow demo --fresh` to start clean") from None
+    if microsoft_share > 0:
+        summary = {
+            **summary,
+            "microsoft_budgets": db.rpc(
+                "demo_map_microsoft_budgets",
+                {"p_account_id": MICROSOFT_ACCOUNT, "p_share": microsoft_share},
+                caller=caller,
+            ),
+        }
     return summary, load_model(db, caller, options.seed)
 
 
@@ -347,7 +371,7 @@ def run_demo(
     started = time.perf_counter()
 
     progress("build", "building the marketplace", 0, 1)
-    summary, model = build_marketplace(db, caller, options)
+    summary, model = build_marketplace(db, caller, options, microsoft_share=MICROSOFT_SHARE)
     gateway = MarketGateway(
         model=model,
         db=db,
