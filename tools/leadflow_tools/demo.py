@@ -172,6 +172,8 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: report_economics over the steered days: per segment value, margin and curve; cap use.
     economics: dict[str, Any] = field(default_factory=dict)
+    #: report_channels over the steered days: per channel leads, accepted, spend, cost per lead.
+    channels: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Decisions of the last day by action."""
@@ -468,6 +470,12 @@ def results(db: Database, caller: Caller, options: DemoOptions, *, reused: bool)
             caller=caller,
             read_only=True,
         ),
+        channels=db.rpc(
+            "report_channels",
+            {"p_from": options.steer_from.isoformat(), "p_to": options.settled_day.isoformat()},
+            caller=caller,
+            read_only=True,
+        ),
     )
 
 
@@ -589,6 +597,7 @@ def as_json(result: DemoResult, report: ReportResult) -> dict[str, Any]:
         "after": result.after,
         "decisions": result.decisions,
         "economics": result.economics,
+        "channels": result.channels,
         "report": report.as_json(),
         "seconds": round(result.seconds, 2),
     }
@@ -609,14 +618,21 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     else:
         if result.rebuilt:
             console.print(f"The database held a demo that {result.rebuilt}: built it anew.")
+        microsoft = m.get("microsoft_budgets")
         console.print(
-            f"Built in {result.where}: {m.get('segments', 0)} segments, "
-            f"{m.get('partners', 0)} partners ({m.get('multi_province_subscriptions', 0)} covering "
-            f"several provinces), {result.total.get('leads', 0):,} leads."
+            f"Built in {result.where}: {m.get('segments', 0)} segments"
+            + (
+                f" ({microsoft} with a Microsoft Advertising budget beside Google Ads)"
+                if microsoft
+                else ""
+            )
+            + f", {m.get('partners', 0)} partners ({m.get('multi_province_subscriptions', 0)} "
+            f"covering several provinces), {result.total.get('leads', 0):,} leads."
         )
     if o.mode is Mode.live:
         console.print(
-            "Mode: [bold]live[/bold] against a [italic]simulated[/italic] Google Ads account — "
+            "Mode: [bold]live[/bold] against [italic]simulated[/italic] Google Ads and Microsoft "
+            "Advertising accounts — "
             "budgets really change in the simulation and the leads respond; no real money moves. "
             "(Outside the demo, orchestration is dry_run by default.)"
         )
@@ -637,7 +653,8 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     console.print(f"[dim]{escape(legend)}[/dim]")
     if not any(c.header == "reason" for c in table.columns):
         for d in shown:
-            console.print(f"[bold]{d['code']}[/bold] [dim]{escape(d['reason'])}[/dim]")
+            on = f" ({CHANNEL_NAMES.get(d['channel'], d['channel'])})" if d.get("channel") else ""
+            console.print(f"[bold]{d['code']}{on}[/bold] [dim]{escape(d['reason'])}[/dim]")
     attention = needs_attention(result)
     if attention:
         console.print("[bold]Needs attention:[/bold]")
@@ -679,6 +696,8 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         _margin_per_day(a),
     )
     console.print(compare)
+    if result.channels:
+        console.print(channel_table(result))
     cap = result.economics.get("account_daily_cap")
     use = result.economics.get("max_cap_use")
     console.print(
@@ -693,6 +712,32 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     )
     console.print(f"Report: [bold]{report.path}[/bold]  ({report.path.resolve().as_uri()})")
     console.print(f"Took {result.seconds:.1f} s.")
+
+
+#: Channel names short enough for the decision table.
+CHANNEL_NAMES = {"google_ads": "Google", "microsoft_ads": "Microsoft"}
+
+
+def channel_table(result: DemoResult) -> Table:
+    """Leads, spend and cost per lead per channel over the steered days (report_channels)."""
+    a = result.after
+    table = Table(
+        title=f"Per channel, {result.options.steer_from} to {a.get('to')}", show_edge=False
+    )
+    table.add_column("channel", overflow="fold")
+    for name in ("leads", "accepted", "spend", "€ / lead", "€ / accepted"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in result.channels:
+        paid = bool(row.get("is_paid"))
+        table.add_row(
+            str(row["label"]),
+            f"{int(row['leads']):,}",
+            f"{int(row['accepted']):,}",
+            _money(row["spend"]) if paid else "—",
+            _money(row.get("cpl")) if paid else "—",
+            _money(row.get("cost_per_accepted")) if paid else "—",
+        )
+    return table
 
 
 #: What the decision table gives up, in this order, until it fits the terminal: columns
@@ -732,10 +777,15 @@ def decision_table(
 ) -> tuple[Table, str]:
     """Today's decisions, fitted to the console: columns are dropped (DROP_ORDER) until the
     table fits; the segment code and the numbers are never cut."""
-    columns: dict[str, list[str]] = {"capacity": [], "target": [], "expected": [], "gap": []}
+    # The channel column when budgets carry one (a segment may have one on each channel).
+    columns: dict[str, list[str]] = {"channel": []} if any(d.get("channel") for d in shown) else {}
+    columns.update({"capacity": [], "target": [], "expected": [], "gap": []})
     columns.update({"budget": [], "value": [], "curve e": []})
     for d in shown:
         target, expected, gap = day_numbers(d)
+        if "channel" in columns:
+            channel = str(d.get("channel") or "")
+            columns["channel"].append(CHANNEL_NAMES.get(channel, channel))
         columns["capacity"].append(_fmt(d["capacity"]))
         columns["target"].append(_fmt(target))
         columns["expected"].append(_fmt(expected))
@@ -756,7 +806,7 @@ def decision_table(
     def build(wrap_budget: bool = False) -> tuple[Table, int]:
         """The table with the columns in `keep`, and the width it needs at least."""
         table = Table(
-            title=f"Budget decisions for {day}: the {len(shown)} segments with the largest gap "
+            title=f"Budget decisions for {day}: the {len(shown)} budgets with the largest gap "
             f"(of {total})",
         )
         code_width = max([len("segment"), *(len(d["code"]) for d in shown)])
@@ -766,7 +816,10 @@ def decision_table(
             if name not in keep:
                 continue
             plain = [Text.from_markup(c).plain for c in cells]
-            if name == "budget" and wrap_budget:
+            if name == "channel":
+                width = max([len(name), *(len(c) for c in plain)])
+                table.add_column(name, no_wrap=True, min_width=width)
+            elif name == "budget" and wrap_budget:
                 # Wrapped at its spaces, never inside a number.
                 width = max([len(name), *(len(w) for c in plain for w in c.split())])
                 table.add_column(name, justify="right", min_width=width)
