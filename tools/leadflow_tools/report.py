@@ -540,7 +540,7 @@ def _tiles(data: dict[str, Any]) -> str:
         counts[d["action"]] += 1
     latest = data.get("latest_decision_day") or "—"
     tiles = [
-        ("leads", f"{t.get('leads', 0):,}", f"{t.get('google_ads_leads', 0):,} from Google Ads"),
+        ("leads", f"{t.get('leads', 0):,}", f"{t.get('paid_leads', 0):,} from paid channels"),
         ("accepted", f"{t.get('accepted', 0):,}", f"{t.get('rejected', 0):,} rejected"),
         (
             "fill rate",
