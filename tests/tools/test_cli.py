@@ -105,6 +105,7 @@ def test_simulate_refuses_an_unknown_scenario_in_one_line() -> None:
         "error": {
             "code": "failed",
             "message": "--scenario must be one of base, account-cap, unprofitable, drift, mixed,"
+            " two-channel,"
             " not cheap",
             "details": [],
         }

@@ -63,7 +63,12 @@ def test_small_demo_runs_every_job_every_day_and_steers_after_the_warmup(empty_d
     days = SMALL.days + 1  # every day with leads, and today
     segments = SMALL.industries * SMALL.provinces
     assert result.summary["segments"] == segments
-    assert len(result.decisions) == segments
+    # A Google Ads budget per segment, and a Microsoft Advertising one for most of them.
+    microsoft = result.summary["microsoft_budgets"]
+    assert segments / 2 < microsoft <= segments
+    budgets = segments + microsoft
+    assert len(result.decisions) == budgets
+    assert {d["channel"] for d in result.decisions} == {"google_ads", "microsoft_ads"}
     with psycopg.connect(empty_db) as conn:
         runs = dict(
             conn.execute(
@@ -96,8 +101,8 @@ def test_small_demo_runs_every_job_every_day_and_steers_after_the_warmup(empty_d
             ).fetchall()
         )
         assert log == {
-            "dry_run": segments * SMALL.warmup_days,
-            "live": segments * (days - SMALL.warmup_days),
+            "dry_run": budgets * SMALL.warmup_days,
+            "live": budgets * (days - SMALL.warmup_days),
         }
         applied = conn.execute(
             "select count(*) from channel_orchestration_log where mode = 'live' and status = 'success'"
@@ -106,7 +111,24 @@ def test_small_demo_runs_every_job_every_day_and_steers_after_the_warmup(empty_d
         channels = {
             row[0] for row in conn.execute("select distinct source_channel from leads").fetchall()
         }
-        assert channels == {"google_ads", "seo", "microsite"}
+        assert channels == {"google_ads", "microsoft_ads", "seo", "microsite"}
+        # A Microsoft lead carries its click id (msclkid) and Bing's paid UTMs.
+        assert (
+            conn.execute(
+                "select count(*) filter (where msclkid is null or gclid is not null"
+                " or utm_source <> 'bing' or utm_medium <> 'cpc'), count(*)"
+                " from leads where source_channel = 'microsoft_ads'"
+            ).fetchone()[0]
+            == 0
+        )  # type: ignore[index]
+        # Both channels' budgets were changed live.
+        moved = dict(
+            conn.execute(
+                "select channel, count(*) from channel_orchestration_log"
+                " where mode = 'live' and status = 'success' group by channel"
+            ).fetchall()
+        )
+        assert set(moved) == {"google_ads", "microsoft_ads"}
         statuses = {row[0] for row in conn.execute("select distinct status from leads").fetchall()}
         assert statuses == {"accepted", "rejected", "pending"}
         assert conn.execute(
@@ -287,7 +309,9 @@ def test_cli_demo_builds_then_reuses_and_refuses_to_replace_it_on_database_url(
     assert built["reused"] is False
     assert built["options"]["mode"] == "live"
     assert built["report"]["path"] == str(out) and out.stat().st_size > 1_000_000
-    assert len(built["decisions"]) == 2
+    # Both segments' Google Ads budgets, and a Microsoft one beside most.
+    assert len({d["code"] for d in built["decisions"]}) == 2
+    assert sum(d["channel"] == "google_ads" for d in built["decisions"]) == 2
     # The economics: each segment's value, margin and estimated curve, and the cap (none).
     economics = built["economics"]
     assert {r["code"] for r in economics["segments"]} == {d["code"] for d in built["decisions"]}

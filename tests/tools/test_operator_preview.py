@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from leadflow.controller import Decision
 from leadflow.db import Caller, Database
+from leadflow.db.direct import DirectTransport
 from leadflow.jobs import orchestrate as orchestrate_module
 from leadflow.jobs.budget_view import StoredBudgets
 from leadflow.jobs.orchestrate import change_list, orchestrate, rollback
@@ -76,8 +77,8 @@ def propose(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     amount: dict[str, int] = {}
     real = orchestrate_module.plan_decisions
 
-    def fake(inputs: list[dict[str, Any]], budgets: Any, config: Any) -> list[Any]:
-        planned = real(inputs, budgets, config)
+    def fake(inputs: list[dict[str, Any]], budgets: Any, config: Any, **kw: Any) -> list[Any]:
+        planned = real(inputs, budgets, config, **kw)
         out = []
         for p in planned:
             old = p.decision.old_budget_micros
@@ -244,6 +245,7 @@ def test_change_list_reads_live_rows_by_their_logged_status() -> None:
     planned = orchestrate_module.PlannedDecision(
         segment_id="s1",
         code="",
+        channel="google_ads",
         customer_id="1",
         campaign_id="2",
         budget_resource_name="b",
@@ -305,3 +307,34 @@ def test_the_cli_json_lists_every_budget(
     text = _run("orchestrate", "--day", str(today), db_url=db_url, home=tmp_path)
     assert text.returncode == 0, text.stderr
     assert "Held (" in text.stdout or "Proposed changes (" in text.stdout
+
+
+def test_the_demos_preview_lists_changes_on_both_channels(empty_db_url: str, tmp_path: Any) -> None:
+    """`leadflow orchestrate --json` on the demo (observing, dry_run: the hand-set budgets
+    stand) proposes changes on Google Ads and on Microsoft Advertising, each item naming its
+    channel and a budget named as that channel names them."""
+    from datetime import timedelta
+
+    from leadflow_tools.demo import DemoOptions, install, run_demo
+    from leadflow_tools.simclock import database_clock
+    from test_operator import _run
+
+    end = date(2026, 11, 25)
+    options = DemoOptions(seed=7, days=10, end=end, industries=2, provinces=3, mode=Mode.dry_run)
+    install(empty_db_url)
+    db = Database(DirectTransport(empty_db_url, max_size=2))
+    try:
+        run_demo(db, options, clock=database_clock(empty_db_url))
+    finally:
+        db.close()
+
+    day = end - timedelta(days=1)  # stats, plans and the budgets last seen are there
+    result = _run("orchestrate", "--day", str(day), "--json", db_url=empty_db_url, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    changes = json.loads(result.stdout)["changes"]
+    moved = [c for c in changes if c["action"] != "hold"]
+    assert {c["channel"] for c in changes} == {"google_ads", "microsoft_ads"}
+    assert {c["channel"] for c in moved} == {"google_ads", "microsoft_ads"}
+    for c in changes:
+        prefix = "customers/" if c["channel"] == "google_ads" else "accounts/5550001/budgets/"
+        assert c["budget"].startswith(prefix), c

@@ -2,16 +2,20 @@
 
 What happens, in order:
 1. an empty database gets a deterministic marketplace (`demo_generate_marketplace`):
-   industries x provinces, partners with monthly quotas, a Google Ads budget per segment;
-2. a `MarketGateway` stands in for Google Ads; it inserts the organic (SEO, microsite)
-   leads of every day up front, and the paid leads day by day as budgets change;
+   industries x provinces, partners with monthly quotas, a Google Ads budget per segment,
+   and for most segments (MICROSOFT_SHARE) a Microsoft Advertising budget beside it, in a
+   second account (`demo_map_microsoft_budgets`);
+2. a `MarketGateway` stands in for both channels; it inserts the organic (SEO, microsite)
+   leads of every day up front, and the paid leads (gclid or msclkid) day by day as
+   budgets change;
 3. the first `warmup_days` are the weeks before Leadflow was switched on: the
    operator's hand-set budgets run unchanged, their stats are one backfill, and
    each day is planned and orchestrated dry-run (Leadflow observing);
 4. then every day as the scheduler runs it: aggregate yesterday (with the day's
    Google Ads metrics), plan today, orchestrate today in the demo's mode; then the
    day passes in the market. The last day is "today": planned and orchestrated,
-   its leads still to come.
+   its leads still to come. A segment on two channels has its paid target split over
+   them by marginal cost.
 
 The market is simulated, so the default mode is live: budgets really change in the
 simulated account and the leads respond. Nothing talks to Google.
@@ -54,7 +58,13 @@ from rich.text import Text
 from leadflow_tools import migrations
 from leadflow_tools.embedded import running_server
 from leadflow_tools.local import LOCAL_DATABASE, create_database, ensure_database
-from leadflow_tools.market import INDUSTRIES, PROVINCES, MarketGateway, MarketModel
+from leadflow_tools.market import (
+    INDUSTRIES,
+    MICROSOFT_ACCOUNT,
+    PROVINCES,
+    MarketGateway,
+    MarketModel,
+)
 from leadflow_tools.report import ReportResult, default_path, write_report
 from leadflow_tools.simclock import Clock, database_clock
 
@@ -63,6 +73,9 @@ DEFAULT_SEED = 42
 DEFAULT_DAYS = 90
 #: Days of dry-run observation before the demo's mode takes over (at most a third of the days).
 WARMUP_DAYS = 28
+#: Share of the segments with a Microsoft Advertising budget beside the Google Ads one: a
+#: clear majority, so the demo shows both two-channel and single-channel segments.
+MICROSOFT_SHARE = 0.8
 
 #: Called with (task, description, done, total) as the demo advances; tasks are
 #: "build", "loop" and "report".
@@ -159,6 +172,8 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: report_economics over the steered days: per segment value, margin and curve; cap use.
     economics: dict[str, Any] = field(default_factory=dict)
+    #: report_channels over the steered days: per channel leads, accepted, spend, cost per lead.
+    channels: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Decisions of the last day by action."""
@@ -271,9 +286,11 @@ def connect(url: str) -> Database:
 
 
 def build_marketplace(
-    db: Database, caller: Caller, options: DemoOptions
+    db: Database, caller: Caller, options: DemoOptions, *, microsoft_share: float = 0.0
 ) -> tuple[dict[str, Any], MarketModel]:
-    """Generate the marketplace in SQL and draw its market model; returns counts and model."""
+    """Generate the marketplace in SQL, map a Microsoft Advertising budget beside the Google
+    Ads one for `microsoft_share` of the segments, and draw its market model; returns counts
+    and model."""
     for year in range(options.first_day.year, options.end.year + 1):
         sync_holidays(db, caller, year)
     industries = [
@@ -299,6 +316,15 @@ def build_marketplace(
         if exc.code != INVALID_PARAMETER:
             raise
         raise LeadflowError(f"{exc.message}; run `leadflow demo --fresh` to start clean") from None
+    if microsoft_share > 0:
+        summary = {
+            **summary,
+            "microsoft_budgets": db.rpc(
+                "demo_map_microsoft_budgets",
+                {"p_account_id": MICROSOFT_ACCOUNT, "p_share": microsoft_share},
+                caller=caller,
+            ),
+        }
     return summary, load_model(db, caller, options.seed)
 
 
@@ -347,7 +373,7 @@ def run_demo(
     started = time.perf_counter()
 
     progress("build", "building the marketplace", 0, 1)
-    summary, model = build_marketplace(db, caller, options)
+    summary, model = build_marketplace(db, caller, options, microsoft_share=MICROSOFT_SHARE)
     gateway = MarketGateway(
         model=model,
         db=db,
@@ -441,6 +467,12 @@ def results(db: Database, caller: Caller, options: DemoOptions, *, reused: bool)
         economics=db.rpc(
             "report_economics",
             {"p_from": options.steer_from.isoformat(), "p_to": options.end.isoformat()},
+            caller=caller,
+            read_only=True,
+        ),
+        channels=db.rpc(
+            "report_channels",
+            {"p_from": options.steer_from.isoformat(), "p_to": options.settled_day.isoformat()},
             caller=caller,
             read_only=True,
         ),
@@ -565,6 +597,7 @@ def as_json(result: DemoResult, report: ReportResult) -> dict[str, Any]:
         "after": result.after,
         "decisions": result.decisions,
         "economics": result.economics,
+        "channels": result.channels,
         "report": report.as_json(),
         "seconds": round(result.seconds, 2),
     }
@@ -585,14 +618,21 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     else:
         if result.rebuilt:
             console.print(f"The database held a demo that {result.rebuilt}: built it anew.")
+        microsoft = m.get("microsoft_budgets")
         console.print(
-            f"Built in {result.where}: {m.get('segments', 0)} segments, "
-            f"{m.get('partners', 0)} partners ({m.get('multi_province_subscriptions', 0)} covering "
-            f"several provinces), {result.total.get('leads', 0):,} leads."
+            f"Built in {result.where}: {m.get('segments', 0)} segments"
+            + (
+                f" ({microsoft} with a Microsoft Advertising budget beside Google Ads)"
+                if microsoft
+                else ""
+            )
+            + f", {m.get('partners', 0)} partners ({m.get('multi_province_subscriptions', 0)} "
+            f"covering several provinces), {result.total.get('leads', 0):,} leads."
         )
     if o.mode is Mode.live:
         console.print(
-            "Mode: [bold]live[/bold] against a [italic]simulated[/italic] Google Ads account — "
+            "Mode: [bold]live[/bold] against [italic]simulated[/italic] Google Ads and Microsoft "
+            "Advertising accounts — "
             "budgets really change in the simulation and the leads respond; no real money moves. "
             "(Outside the demo, orchestration is dry_run by default.)"
         )
@@ -613,7 +653,8 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     console.print(f"[dim]{escape(legend)}[/dim]")
     if not any(c.header == "reason" for c in table.columns):
         for d in shown:
-            console.print(f"[bold]{d['code']}[/bold] [dim]{escape(d['reason'])}[/dim]")
+            on = f" ({CHANNEL_NAMES.get(d['channel'], d['channel'])})" if d.get("channel") else ""
+            console.print(f"[bold]{d['code']}{on}[/bold] [dim]{escape(d['reason'])}[/dim]")
     attention = needs_attention(result)
     if attention:
         console.print("[bold]Needs attention:[/bold]")
@@ -655,6 +696,8 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
         _margin_per_day(a),
     )
     console.print(compare)
+    if result.channels:
+        console.print(channel_table(result))
     cap = result.economics.get("account_daily_cap")
     use = result.economics.get("max_cap_use")
     console.print(
@@ -669,6 +712,32 @@ def show(console: Console, result: DemoResult, report: ReportResult, *, top: int
     )
     console.print(f"Report: [bold]{report.path}[/bold]  ({report.path.resolve().as_uri()})")
     console.print(f"Took {result.seconds:.1f} s.")
+
+
+#: Channel names short enough for the decision table.
+CHANNEL_NAMES = {"google_ads": "Google", "microsoft_ads": "Microsoft"}
+
+
+def channel_table(result: DemoResult) -> Table:
+    """Leads, spend and cost per lead per channel over the steered days (report_channels)."""
+    a = result.after
+    table = Table(
+        title=f"Per channel, {result.options.steer_from} to {a.get('to')}", show_edge=False
+    )
+    table.add_column("channel", overflow="fold")
+    for name in ("leads", "accepted", "spend", "€ / lead", "€ / accepted"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for row in result.channels:
+        paid = bool(row.get("is_paid"))
+        table.add_row(
+            str(row["label"]),
+            f"{int(row['leads']):,}",
+            f"{int(row['accepted']):,}",
+            _money(row["spend"]) if paid else "—",
+            _money(row.get("cpl")) if paid else "—",
+            _money(row.get("cost_per_accepted")) if paid else "—",
+        )
+    return table
 
 
 #: What the decision table gives up, in this order, until it fits the terminal: columns
@@ -724,10 +793,15 @@ def decision_table(
 ) -> tuple[Table, str]:
     """Today's decisions, fitted to the console: columns are dropped (DROP_ORDER) until the
     table fits; the segment code and the numbers are never cut."""
-    columns: dict[str, list[str]] = {"capacity": [], "target": [], "expected": [], "gap": []}
+    # The channel column when budgets carry one (a segment may have one on each channel).
+    columns: dict[str, list[str]] = {"channel": []} if any(d.get("channel") for d in shown) else {}
+    columns.update({"capacity": [], "target": [], "expected": [], "gap": []})
     columns.update({"budget": [], "value": [], "curve e": []})
     for d in shown:
         target, expected, gap = day_numbers(d)
+        if "channel" in columns:
+            channel = str(d.get("channel") or "")
+            columns["channel"].append(CHANNEL_NAMES.get(channel, channel))
         columns["capacity"].append(_fmt(day_capacity(d)))
         columns["target"].append(_fmt(target))
         columns["expected"].append(_fmt(expected))
@@ -749,7 +823,7 @@ def decision_table(
     def build(wrap_budget: bool = False) -> tuple[Table, int]:
         """The table with the columns in `keep`, and the width it needs at least."""
         table = Table(
-            title=f"Budget decisions for {day}: the {len(shown)} segments with the largest gap "
+            title=f"Budget decisions for {day}: the {len(shown)} budgets with the largest gap "
             f"(of {total})",
         )
         code_width = max([len("segment"), *(len(d["code"]) for d in shown)])
@@ -759,7 +833,10 @@ def decision_table(
             if name not in keep:
                 continue
             plain = [Text.from_markup(c).plain for c in cells]
-            if name == "budget" and wrap_budget:
+            if name == "channel":
+                width = max([len(name), *(len(c) for c in plain)])
+                table.add_column(name, no_wrap=True, min_width=width)
+            elif name == "budget" and wrap_budget:
                 # Wrapped at its spaces, never inside a number.
                 width = max([len(name), *(len(w) for c in plain for w in c.split())])
                 table.add_column(name, justify="right", min_width=width)

@@ -1,7 +1,8 @@
-"""An in-memory Google Ads for job tests and market simulations.
+"""An in-memory paid channel (Google Ads, Microsoft Advertising) for job tests and simulations.
 
-It keeps the real gateway's contract: the same validation (ValueError before
-anything happens), one result per change in order, validate-only changes
+It keeps the real gateways' contract: the same validation (ValueError before
+anything happens: a budget must be named as Google Ads or Microsoft Advertising
+names it, amounts whole cents), one result per change in order, validate-only changes
 nothing, QuotaExhausted carries what was settled before the quota ran out.
 It does not retry: a programmed transient failure is what the real gateway
 reports once its retries are used up.
@@ -9,11 +10,14 @@ reports once its retries are used up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from leadflow.channels import google_ads, microsoft_ads
+from leadflow.channels.base import validate_amounts
 from leadflow.channels.google_ads import (
     BudgetChange,
     BudgetInfo,
@@ -21,9 +25,40 @@ from leadflow.channels.google_ads import (
     CampaignMetrics,
     GoogleAdsGateway,
     QuotaExhausted,
-    normalize_customer_id,
-    validate_changes,
 )
+
+_MICROSOFT_BUDGET = re.compile(microsoft_ads.BUDGET_NAME_PATTERN)
+
+
+def budget_channel(resource_name: str) -> str:
+    """The channel whose budgets are named like `resource_name` (google_ads or microsoft_ads);
+    ValueError when neither names budgets so."""
+    if _MICROSOFT_BUDGET.fullmatch(resource_name):
+        return "microsoft_ads"
+    google_ads.budget_customer_id(resource_name)  # ValueError when malformed
+    return "google_ads"
+
+
+def validate_changes(changes: Sequence[BudgetChange]) -> None:
+    """Refuse (ValueError) what either channel would refuse: a name that is neither a Google
+    Ads nor a Microsoft Advertising budget, amounts not positive whole cents, repeats."""
+    for change in changes:
+        try:
+            budget_channel(change.budget_resource_name)
+        except ValueError:
+            raise ValueError(
+                f"not a campaign budget resource name of Google Ads or Microsoft Advertising: "
+                f"{change.budget_resource_name!r}"
+            ) from None
+    validate_amounts(changes)
+
+
+def _account(customer_id: str) -> str:
+    """An account id as both channels write it: digits (Google's dashes dropped)."""
+    digits = str(customer_id).replace("-", "").strip()
+    if not digits.isdigit():
+        raise ValueError(f"not an account id: {customer_id!r}")
+    return digits
 
 
 @dataclass(frozen=True)
@@ -45,7 +80,8 @@ class _Failure:
 
 @dataclass
 class InMemoryGoogleAds:
-    """A `GoogleAdsGateway` over dicts; program failures, then assert on `calls`."""
+    """A `ChannelGateway` over dicts (Google Ads and Microsoft Advertising budgets alike);
+    program failures, then assert on `calls`."""
 
     budgets: dict[str, BudgetInfo] = field(default_factory=dict)
     metrics: dict[date, list[CampaignMetrics]] = field(default_factory=dict)
@@ -115,7 +151,7 @@ class InMemoryGoogleAds:
     def daily_metrics(self, day: date, customer_ids: Sequence[str]) -> list[CampaignMetrics]:
         """The stored metrics of `day` for the given customers."""
         self.calls.append(Call("daily_metrics", {"day": day, "customer_ids": list(customer_ids)}))
-        wanted = list(dict.fromkeys(normalize_customer_id(c) for c in customer_ids))
+        wanted = list(dict.fromkeys(_account(c) for c in customer_ids))
         self._use_quota(len(wanted))
         return [m for m in self.metrics.get(day, []) if m.customer_id in wanted]
 

@@ -1,9 +1,10 @@
-"""A simulated lead market behind a fake Google Ads: leads that respond to budget.
+"""A simulated lead market behind fake ad channels: leads that respond to budget.
 
 Used by `leadflow demo`, and meant for simulations that compare budget strategies:
 the model is pure and deterministic (every number follows from the seed, the
 segment and the day, never from call order), and the gateway is a drop-in
-`GoogleAdsGateway`, so the real jobs run against it unchanged.
+`ChannelGateway` serving every paid channel (Google Ads, Microsoft Advertising), so the
+real jobs run against it unchanged.
 
 Per segment and Dutch day (money in euro per day)::
 
@@ -16,6 +17,12 @@ Per segment and Dutch day (money in euro per day)::
     lost impression share (budget) = 1 - budget / reach(d) while the budget limits, else ~0
 
 `elasticity` < 1 gives diminishing returns: each extra euro buys fewer leads.
+
+A segment may have a second paid campaign on Microsoft Advertising beside its Google Ads one
+(`MarketModel.others`): the same demand and partners, its own response curve, cost per click
+and saturation drawn per segment (MICROSOFT_REACH, MICROSOFT_COST, MICROSOFT_ELASTICITY): a
+smaller audience than Google's, so fewer leads at full reach, but each cheaper. Its leads
+carry an `msclkid` (attributed to microsoft_ads); organic leads belong to the segment, once.
 A paid lead arrives `lag` days after its click, lag ~ LAG_WEIGHTS (Google Ads
 reports the conversion on the click's day). Partners accept a segment's lead
 with its `acceptance_rate`.
@@ -56,7 +63,23 @@ MEAN_SPEND_SHARE = sum(SPEND_SHARE) / 2
 #: asks for, used for demand where no partner has capacity.
 DEMAND_PER_SIZE = 4.0
 
-Channel = Literal["google_ads", "seo", "microsite"]
+#: Microsoft Advertising beside Google Ads, drawn per segment from these ranges. Bing's
+#: audience is smaller: at full reach its campaign buys this share of the paid leads Google's
+#: buys, so it saturates at a fraction of Google's spend ...
+MICROSOFT_REACH: tuple[float, float] = (0.25, 0.5)
+#: ... but each of those leads costs less: the cost per lead at full reach is this share of
+#: Google's (lower cost per click, fewer bidders) ...
+MICROSOFT_COST: tuple[float, float] = (0.55, 0.85)
+#: ... and its curve is its own (the classic market's power curve; the family redraws it).
+MICROSOFT_ELASTICITY: tuple[float, float] = (0.4, 0.7)
+#: The operator's hand-set Microsoft budget: this share of the segment's Google one (a
+#: channel added later, given little), within the segment's bounds, in whole euros.
+MICROSOFT_START: tuple[float, float] = (0.15, 0.4)
+#: The demo's Microsoft Advertising account (its budgets: accounts/5550001/budgets/<n>).
+MICROSOFT_ACCOUNT = "5550001"
+
+Channel = Literal["google_ads", "microsoft_ads", "seo", "microsite"]
+PaidChannel = Literal["google_ads", "microsoft_ads"]
 Shape = Literal["power", "hill", "adstock"]
 
 
@@ -158,7 +181,8 @@ def demand_factor(day: date, peak_day: int, amplitude: float) -> float:
 
 @dataclass(frozen=True)
 class SegmentMarket:
-    """One segment's market: its campaign, its demand and its response curve."""
+    """One segment's market on one paid channel: its campaign, its demand and its response
+    curve (the segment's organic leads, if any, live on its first channel's market)."""
 
     segment_id: str
     code: str
@@ -203,6 +227,14 @@ class SegmentMarket:
     competitor_day: date | None = None
     competitor_cost: float = 0.0
     competitor_loss: float = 0.0
+    #: The paid channel this campaign runs on.
+    channel: PaidChannel = "google_ads"
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What this campaign's randomness is keyed by: the segment, and a channel other
+        than Google Ads (so a Google campaign draws what it drew before channels)."""
+        return (self.code,) if self.channel == "google_ads" else (self.code, self.channel)
 
     def demand(self, day: date) -> float:
         """Relative demand on `day`."""
@@ -418,6 +450,22 @@ class MarketModel:
     #: Partners decide on a lead this many days (low, high) after it arrives; None: at once
     #: (the classic market).
     acceptance_delay_days: tuple[float, float] | None = None
+    #: Campaigns on other paid channels (Microsoft Advertising) of segments in `segments`:
+    #: the same segment id and code, no organic leads of their own.
+    others: tuple[SegmentMarket, ...] = ()
+
+    @property
+    def campaigns(self) -> tuple[SegmentMarket, ...]:
+        """Every campaign: each segment's first (Google Ads) one, then the others."""
+        return self.segments + self.others
+
+    def campaigns_of(self, segment_id: str) -> list[SegmentMarket]:
+        """The segment's campaigns, its first channel's first."""
+        return [c for c in self.campaigns if c.segment_id == segment_id]
+
+    def channels(self) -> list[str]:
+        """The paid channels with campaigns, Google Ads first."""
+        return list(dict.fromkeys(c.channel for c in self.campaigns))
 
     @classmethod
     def from_rows(
@@ -427,17 +475,23 @@ class MarketModel:
         industries: Sequence[Industry] = INDUSTRIES,
         provinces: Sequence[Province] = PROVINCES,
     ) -> MarketModel:
-        """Draw each segment's market from the seed; rows as `demo_market_segments` returns them."""
+        """Draw each segment's market from the seed; rows as `demo_market_segments` returns
+        them (a segment's Google Ads budget first; a second channel's row gets its own curve)."""
         by_slug = {i.slug: i for i in industries}
         population = {p.code: p.population for p in provinces}
-        segments = []
+        segments: dict[str, SegmentMarket] = {}
+        others = []
         for row in rows:
+            first = segments.get(str(row["segment_id"]))
+            if first is not None:
+                others.append(_draw_channel(seed, row, first))
+                continue
             industry = by_slug.get(
                 row["industry"], Industry(row["industry"], row["industry"], 1.0, 25, 30, 0, 0.0)
             )
             size = industry.weight * population.get(row["region_code"], 1.0)
-            segments.append(_draw_segment(seed, row, industry, size))
-        return cls(seed=seed, segments=tuple(segments))
+            segments[str(row["segment_id"])] = _draw_segment(seed, row, industry, size)
+        return cls(seed=seed, segments=tuple(segments.values()), others=tuple(others))
 
     def segment(self, code: str) -> SegmentMarket:
         """The market of the segment with this code; KeyError if there is none."""
@@ -468,7 +522,8 @@ class MarketModel:
         budgets: Mapping[str, int],
         carried: Mapping[str, float] | None = None,
     ) -> list[PaidDay]:
-        """Each campaign's day at its budget (by budget resource name; missing means paused).
+        """Each campaign's day (every channel's) at its budget (by budget resource name;
+        missing means paused).
 
         `carried`: adstock segments' effective spend of the day before (euro, by budget
         resource name); a segment without one starts in the steady state.
@@ -481,13 +536,13 @@ class MarketModel:
                 budgets.get(s.budget_resource_name, 0),
                 carried.get(s.budget_resource_name),
             )
-            for s in self.segments
+            for s in self.campaigns
         ]
 
     def _paid_day(
         self, s: SegmentMarket, day: date, budget_micros: int, carried: float | None = None
     ) -> PaidDay:
-        rng = _rng(self.seed, s.code, day, "paid")
+        rng = _rng(self.seed, *s.key[:1], day, "paid", *s.key[1:])
         reach = s.reach(day)
         budget = max(budget_micros, 0) / MICROS
         spend = min(budget, reach) * rng.uniform(*SPEND_SHARE)
@@ -545,6 +600,7 @@ def _draw_segment(
     hand = max(1.0, demand - organic) * target_cpl * rng.uniform(0.45, 1.6)
     starting = min(max(round(hand) * MICROS, low), high)
     return SegmentMarket(
+        channel=row.get("channel") or "google_ads",
         segment_id=str(row["segment_id"]),
         code=row["code"],
         customer_id=row["customer_id"],
@@ -568,12 +624,41 @@ def _draw_segment(
     )
 
 
+def _draw_channel(seed: int, row: Mapping[str, Any], first: SegmentMarket) -> SegmentMarket:
+    """A segment's campaign on a second channel (Microsoft Advertising) beside `first`: the
+    same demand, partners and prices; a smaller reach (MICROSOFT_REACH of the paid leads at
+    full reach), a lower cost per lead there (MICROSOFT_COST), its own curve and clicks, and
+    a small hand-set budget (MICROSOFT_START of the first one's), within its bounds."""
+    rng = _rng(seed, row["code"], "market", row["channel"])
+    saturation_leads = first.saturation_leads * rng.uniform(*MICROSOFT_REACH)
+    cost_per_lead = first.saturation_spend / first.saturation_leads * rng.uniform(*MICROSOFT_COST)
+    low, high = int(row["min_budget_micros"]), int(row["max_budget_micros"])
+    hand = first.starting_budget_micros / MICROS * rng.uniform(*MICROSOFT_START)
+    return dataclasses.replace(
+        first,
+        channel=row["channel"],
+        customer_id=row["customer_id"],
+        campaign_id=row["campaign_id"],
+        budget_resource_name=row["budget_resource_name"],
+        min_budget_micros=low,
+        max_budget_micros=high,
+        organic_per_day=0.0,
+        saturation_leads=saturation_leads,
+        saturation_spend=saturation_leads * cost_per_lead,
+        elasticity=rng.uniform(*MICROSOFT_ELASTICITY),
+        conversion_rate=rng.uniform(0.08, 0.15),
+        click_through_rate=rng.uniform(0.03, 0.07),
+        starting_budget_micros=min(max(round(hand) * MICROS, low), high),
+    )
+
+
 # --------------------------------------------------------------------------- the gateway
 
 
 @dataclass(kw_only=True)
 class MarketGateway(InMemoryGoogleAds):
-    """A Google Ads account whose campaigns live in a `MarketModel`.
+    """The ad accounts (Google Ads and Microsoft Advertising) whose campaigns live in a
+    `MarketModel`; one gateway serves both channels (`ChannelSet.every`).
 
     Budgets change through `apply_budgets` like the real thing. `simulate(first, last)`
     lets the days pass at the budgets then in force: it records each campaign's
@@ -598,8 +683,8 @@ class MarketGateway(InMemoryGoogleAds):
     arrivals: dict[date, dict[str, tuple[tuple[date, int], ...]]] = field(default_factory=dict)
 
     def open_accounts(self) -> None:
-        """Create every campaign budget at its hand-set starting amount."""
-        for s in self.model.segments:
+        """Create every campaign budget (every channel's) at its hand-set starting amount."""
+        for s in self.model.campaigns:
             self.add_budget(s.budget_resource_name, s.starting_budget_micros)
 
     def fork(self, db: Database) -> MarketGateway:
@@ -649,7 +734,7 @@ class MarketGateway(InMemoryGoogleAds):
         """Let `first`..`last` pass at the current budgets; returns paid leads and spend."""
         counts: list[LeadCount] = []
         spend = conversions = 0
-        by_budget = {s.budget_resource_name: s for s in self.model.segments}
+        by_budget = {s.budget_resource_name: s for s in self.model.campaigns}
         for day in days_between(first, last):
             outcomes = self.model.simulate_day(day, self.budget_amounts(), self.carried)
             self.add_metrics(day, [o.metrics for o in outcomes])
@@ -663,7 +748,9 @@ class MarketGateway(InMemoryGoogleAds):
                 for arrival, n in outcome.arrivals:
                     if self.last_lead_day is None or arrival <= self.last_lead_day:
                         counts.append(
-                            LeadCount(segment.segment_id, arrival, "google_ads", n, f"click {day}")
+                            LeadCount(
+                                segment.segment_id, arrival, segment.channel, n, f"click {day}"
+                            )
                         )
         inserted = self.insert_leads(counts)
         return {"paid_leads": inserted, "conversions": conversions, "spend_micros": spend}

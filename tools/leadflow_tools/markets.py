@@ -104,10 +104,22 @@ def draw_market(model: MarketModel, name: MarketName, start: date) -> MarketMode
         return model
     spec = SPECS[name]
     segments = tuple(_draw(model.seed, s, spec, start) for s in model.segments)
+    # A second channel's campaign gets its own shape and curve from the member; a competitor
+    # is the segment's event, told on its first channel.
+    others = tuple(
+        dataclasses.replace(
+            _draw(model.seed, s, spec, start),
+            competitor_day=None,
+            competitor_cost=0.0,
+            competitor_loss=0.0,
+        )
+        for s in model.others
+    )
     return dataclasses.replace(
         model,
         name=name,
         segments=segments,
+        others=others,
         conversions_as_known=True,
         acceptance_delay_days=ACCEPTANCE_DELAY_DAYS,
     )
@@ -118,7 +130,7 @@ def _pick(rng_value: float, options: Sequence[str]) -> str:
 
 
 def _draw(seed: int, s: SegmentMarket, spec: MarketSpec, start: date) -> SegmentMarket:
-    rng = _rng(seed, s.code, "family", spec.name)
+    rng = _rng(seed, *s.key, "family", spec.name)
     shape: Shape = _pick(rng.random(), spec.shapes)  # type: ignore[assignment]
     lag: Lag = _pick(rng.random(), spec.lags)  # type: ignore[assignment]
     competitor = rng.random() < COMPETITOR_SHARE

@@ -15,6 +15,15 @@ side:
 - ``oracle``: knows every response curve and each day sets the budget that maximises the
   objective, within the same ±20 % and bounds.
 
+Scenario ``two-channel`` gives every segment a Microsoft Advertising campaign beside its
+Google Ads one (its own curve: cheaper leads, a smaller reach; `leadflow_tools.market`),
+and adds a seventh strategy, ``leadflow_google_only``: Leadflow as it was before channels,
+steering Google Ads only (the Microsoft mappings inactive in its database) while the
+Microsoft budgets keep spending their hand-set amounts. The baselines act per budget; the
+oracle knows both curves of each segment and splits its money where the next lead is
+cheapest. Every score counts both channels' spend (from the market: a channel no job reads
+is still paid for) and leads.
+
 The objective ("margin") is the value of the accepted leads within capacity, minus ad
 spend, minus the shortfall cost (`--shortfall-cost`, a share of the lead's value) of each
 lead missed within capacity, per segment and month: the same for every strategy's score
@@ -68,6 +77,7 @@ from leadflow_tools import demo, migrations
 from leadflow_tools.local import create_database, drop_database
 from leadflow_tools.market import (
     INDUSTRIES,
+    MEAN_SPEND_SHARE,
     PROVINCES,
     MarketGateway,
     MarketModel,
@@ -82,8 +92,17 @@ from leadflow_tools.markets import (
 )
 from leadflow_tools.simclock import pin_today
 
-Scenario = Literal["base", "account-cap", "unprofitable", "drift", "mixed"]
-SCENARIOS: tuple[Scenario, ...] = ("base", "account-cap", "unprofitable", "drift", "mixed")
+Scenario = Literal["base", "account-cap", "unprofitable", "drift", "mixed", "two-channel"]
+SCENARIOS: tuple[Scenario, ...] = (
+    "base",
+    "account-cap",
+    "unprofitable",
+    "drift",
+    "mixed",
+    "two-channel",
+)
+#: two-channel: the share of the segments with a Microsoft Advertising budget (all of them).
+TWO_CHANNEL_SHARE = 1.0
 #: account-cap: the account's daily cap is this share of what filling every segment costs.
 CAP_SHARE = 0.80
 #: unprofitable: this share of the segments pays UNPROFITABLE_COST x the cost per click, so
@@ -94,16 +113,31 @@ UNPROFITABLE_COST = 2.5
 #: from two weeks into the steering.
 DRIFT_SHARE = 0.20
 DRIFT_UP, DRIFT_DOWN, DRIFT_DAYS = 0.25, -0.20, 30
-Strategy = Literal["fixed", "minimum", "rules", "cpl_rules", "leadflow", "oracle"]
+Strategy = Literal[
+    "fixed", "minimum", "rules", "cpl_rules", "leadflow", "leadflow_google_only", "oracle"
+]
 STRATEGIES: tuple[Strategy, ...] = ("fixed", "minimum", "rules", "cpl_rules", "leadflow", "oracle")
+#: two-channel: today's Leadflow (Google Ads only) beside the one steering both channels.
+TWO_CHANNEL_STRATEGIES: tuple[Strategy, ...] = (
+    "fixed",
+    "minimum",
+    "rules",
+    "cpl_rules",
+    "leadflow",
+    "leadflow_google_only",
+    "oracle",
+)
 LABELS: dict[Strategy, str] = {
     "fixed": "(a) fixed budgets",
     "minimum": "(a0) every budget at its floor",
     "rules": "(b) rules ±20 %",
     "cpl_rules": "(b2) cost-aware rules ±20 %",
     "leadflow": "(c) Leadflow controller",
+    "leadflow_google_only": "(c1) Leadflow, Google Ads only",
     "oracle": "(d) oracle",
 }
+#: Strategies steered by the real orchestrate job, live.
+LEADFLOW: tuple[Strategy, ...] = ("leadflow", "leadflow_google_only")
 #: Strategies whose budgets never depend on the data: they skip the daily jobs, and their
 #: stats are aggregated once at the end.
 BLIND: tuple[Strategy, ...] = ("fixed", "minimum")
@@ -202,8 +236,18 @@ class SimulationOptions:
         return days[1] if len(days) > 1 else None
 
     def has(self, feature: Scenario) -> bool:
-        """Whether this scenario includes `feature` (mixed includes them all)."""
-        return self.scenario in (feature, "mixed")
+        """Whether this scenario includes `feature` (mixed includes them all but two-channel)."""
+        return self.scenario == feature or (self.scenario == "mixed" and feature != "two-channel")
+
+    @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        """The strategies compared: two-channel adds Leadflow on Google Ads only."""
+        return TWO_CHANNEL_STRATEGIES if self.has("two-channel") else STRATEGIES
+
+    @property
+    def microsoft_share(self) -> float:
+        """Share of the segments with a Microsoft Advertising budget beside Google's."""
+        return TWO_CHANNEL_SHARE if self.has("two-channel") else 0.0
 
     def describe(self) -> str:
         """One line: what this simulation is."""
@@ -259,6 +303,12 @@ class StrategyMetrics:
     reconverge_days: dict[str, list[int | None]]
     """Per shock kind and shocked segment: days from the shock until its leads are within
     RECONVERGED_WITHIN of the oracle's for a week; None: not within the run."""
+    spend_by_channel: dict[str, float] = field(default_factory=dict)
+    """Euro per paid channel (the market's: every budget spends, steered or not)."""
+    paid_leads_by_channel: dict[str, float] = field(default_factory=dict)
+    """Paid leads (conversions of the steered days' clicks) per channel."""
+    violations_by_channel: dict[str, int] = field(default_factory=dict)
+    """Days on which a budget of the channel moved more than the limit or left its bounds."""
 
     @property
     def reconverge(self) -> list[int | None]:
@@ -319,6 +369,11 @@ class StrategyMetrics:
             "reconverge_median": self.reconverge_median,
             "reconverged_within_7_days": self.reconverged_within(7),
             "reconverged_share": _round(self.reconverged_share, 4),
+            "spend_by_channel": {c: round(v, 2) for c, v in self.spend_by_channel.items()},
+            "paid_leads_by_channel": {
+                c: round(v, 2) for c, v in self.paid_leads_by_channel.items()
+            },
+            "safety_violations_by_channel": dict(self.violations_by_channel),
         }
 
     @property
@@ -355,6 +410,9 @@ class StrategyRun:
     #: Per steered day: leads of the day before still pending when the morning's aggregate
     #: measured it, and all of that day's leads (acceptance delay; before the final restate).
     pending_seen: dict[date, tuple[int, int]] = field(default_factory=dict)
+    #: (segment_id, day, channel) -> (spend in euro, paid leads of the day's clicks), as the
+    #: market spent and converted: the score's spend, whether a job read the channel or not.
+    campaigns: dict[tuple[str, date, str], tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -374,6 +432,11 @@ class SimulationResult:
     controller_shortfall: float | str = "not supported"
     """The shortfall cost the controller was given, as its settings column holds it (read
     back), or "not supported" (the controller maximises margin alone; `_give_controller`)."""
+
+    @property
+    def strategies(self) -> tuple[Strategy, ...]:
+        """The strategies compared, in order."""
+        return self.options.strategies
 
     def pending_share(self, strategy: Strategy = "leadflow") -> float | None:
         """Share of a day's leads still pending when the morning's aggregate measured it
@@ -446,6 +509,7 @@ class SimulationResult:
                 c.over_delivery <= 0.04,
                 f"{100 * c.over_delivery:.1f} % of capacity",
             ),
+            *self._channel_targets(),
             Target(
                 "safety_violations = 0 and max_cap_use <= 1 for every strategy",
                 not unsafe and not over_cap,
@@ -455,6 +519,20 @@ class SimulationResult:
                     for m in self.metrics.values()
                 ),
             ),
+        ]
+
+    def _channel_targets(self) -> list[Target]:
+        """two-channel: steering both channels earns more than steering Google Ads alone."""
+        if "leadflow_google_only" not in self.metrics:
+            return []
+        both, google = self.metrics["leadflow"], self.metrics["leadflow_google_only"]
+        return [
+            Target(
+                "more margin steering both channels than Google Ads alone",
+                both.margin > google.margin,
+                f"€{both.margin - google.margin:+,.0f} (both €{both.margin:,.0f}, "
+                f"Google only €{google.margin:,.0f})",
+            )
         ]
 
     def as_json(self) -> dict[str, Any]:
@@ -483,6 +561,10 @@ class SimulationResult:
             "oracle_above_floor": round(self.above_floor("oracle"), 2),
             "account_daily_cap": _round(self.cap, 2),
             "segments": len(self.model.segments),
+            "budgets_per_channel": {
+                c: sum(1 for k in self.model.campaigns if k.channel == c)
+                for c in self.model.channels()
+            },
             "shocks": [
                 {
                     "kind": s.kind,
@@ -505,7 +587,7 @@ class SimulationResult:
                     ),
                     "gap_closed": round(self.gap_closed(s), 4),
                 }
-                for s in STRATEGIES
+                for s in self.strategies
             ],
             "targets": [{"name": t.name, "met": t.met, "detail": t.detail} for t in self.targets()],
             "seconds": round(self.seconds, 2),
@@ -684,7 +766,9 @@ def _build_base(
         mode=Mode.live,
     )
     with _connect(url) as db:
-        _, first_model = demo.build_marketplace(db, caller, generated)
+        _, first_model = demo.build_marketplace(
+            db, caller, generated, microsoft_share=options.microsoft_share
+        )
         shocks = _choose_shocks(first_model, options)
         _add_shock_partners(db, caller, shocks, options)
         # Demand follows the capacity the partners offer over the period, shocks included.
@@ -779,10 +863,12 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
     done = conn.execute(
         """
         with pending as (
-          -- A lead's key is what the seed made of it (its id is random): two hashes of it
+          -- A lead's key is what the seed made of it (its id is random; a Microsoft lead's
+          -- click id is its msclkid): two hashes of it
           -- give its delay and its verdict.
           select l.id, r.rate,
-                 md5(concat_ws(':', l.segment_id, l.created_at, l.utm_medium, l.gclid)) as h
+                 md5(concat_ws(':', l.segment_id, l.created_at, l.utm_medium,
+                               coalesce(l.gclid, l.msclkid))) as h
             from public.leads l
             join unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
               on r.segment_id = l.segment_id
@@ -958,7 +1044,7 @@ def _steer_minimum(db: Database, caller: Caller, gateway: MarketGateway) -> None
             s.max_budget_micros,
             config,
         )
-        for s in gateway.model.segments
+        for s in gateway.model.campaigns
         if s.budget_resource_name in current
     }
     _apply(gateway, {**current, **wanted})
@@ -1031,29 +1117,55 @@ def _steer_oracle(
     costs what it is worth (its value less the minimum margin, plus the shortfall cost of
     missing it: within the target every accepted lead also saves that); under a cap, the
     money goes where the next euro earns most (one price lambda for all: marginal value per
-    euro >= 1 + lambda); always within ±20 % and the bounds. Adstock: the steady-state
-    curve; lags do not change a steady budget's worth."""
-    by_budget: dict[str, SegmentMarket] = {s.budget_resource_name: s for s in model.segments}
+    euro >= 1 + lambda); always within ±20 % and the bounds. A segment with campaigns on
+    two channels buys each lead where it is cheapest: every campaign at the budget where
+    the next accepted lead costs the same, as much as is worth it, and no more than the
+    target needs. Adstock: the steady-state curve; lags do not change a steady budget's
+    worth."""
     config = controller_config(db, caller)
     current = gateway.budget_amounts()
-    steered = []
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in _inputs(db, caller, day):
-        name, old = row["budget_resource_name"], current.get(row["budget_resource_name"])
-        segment = by_budget.get(name)
-        if old is None or segment is None or not row["has_plan"] or row["target_leads"] is None:
+        rows[str(row["segment_id"])].append(row)
+    steered = []
+    for segment_id, budget_rows in rows.items():
+        first = budget_rows[0]
+        by_name = {r["budget_resource_name"]: r for r in budget_rows}
+        campaigns = [
+            c
+            for c in model.campaigns_of(segment_id)
+            if c.budget_resource_name in by_name and c.budget_resource_name in current
+        ]
+        if not campaigns or not first["has_plan"] or first["target_leads"] is None:
             continue
-        needed = segment.budget_for_leads(day, float(row["target_leads"]))
-        fill = segment.full_reach_budget(day) if needed is None else needed
-        value = segment.lead_price * (1 - _min_margin(row) + shortfall_cost)
-        steered.append((name, old, fill, value, segment, row))
+        # The segment's target: every budget row carries its even share of it.
+        target = sum(float(r["target_leads"]) for r in budget_rows)
+        value = campaigns[0].lead_price * (1 - _min_margin(first) + shortfall_cost)
+        steered.append((campaigns, by_name, target, value))
+
+    def ideal(campaigns: list[SegmentMarket], target: float, threshold: float) -> list[int]:
+        if len(campaigns) == 1:
+            segment = campaigns[0]
+            needed = segment.budget_for_leads(day, target)
+            fill = segment.full_reach_budget(day) if needed is None else needed
+            return [min(fill, segment.margin_budget(day, threshold))]
+        return _split_budgets(campaigns, day, target, threshold)
 
     def budgets(price: float) -> dict[str, int]:
         out = dict(current)
-        for name, old, fill, value, segment, row in steered:
-            ideal = min(fill, segment.margin_budget(day, value / (1 + price)))
-            out[name] = clamp_budget(
-                old, ideal, int(row["min_budget_micros"]), int(row["max_budget_micros"]), config
-            )
+        for campaigns, by_name, target, value in steered:
+            for campaign, amount in zip(
+                campaigns, ideal(campaigns, target, value / (1 + price)), strict=True
+            ):
+                name = campaign.budget_resource_name
+                row = by_name[name]
+                out[name] = clamp_budget(
+                    current[name],
+                    amount,
+                    int(row["min_budget_micros"]),
+                    int(row["max_budget_micros"]),
+                    config,
+                )
         return out
 
     wanted = budgets(0.0)
@@ -1072,6 +1184,35 @@ def _steer_oracle(
     _apply(gateway, wanted)
 
 
+def _split_budgets(
+    campaigns: Sequence[SegmentMarket], day: date, target: float, threshold: float
+) -> list[int]:
+    """One segment's budgets over its channels' campaigns: each where the next accepted lead
+    costs `threshold` (what it is worth), unless that brings more gross leads than `target`;
+    then each where the next lead costs the same, lower price, that together just meet it."""
+
+    def at(price: float) -> list[int]:
+        return [c.margin_budget(day, price) for c in campaigns]
+
+    def leads(budgets: Sequence[int]) -> float:
+        spent = [round(b * MEAN_SPEND_SHARE) for b in budgets]
+        return campaigns[0].organic_mean(day) + sum(
+            c.expected_paid_leads(day, b) for c, b in zip(campaigns, spent, strict=True)
+        )
+
+    best = at(threshold)
+    if leads(best) <= target:
+        return best
+    low, high = 0.0, threshold
+    for _ in range(40):
+        middle = (low + high) / 2
+        if leads(at(middle)) < target:
+            low = middle
+        else:
+            high = middle
+    return at(high)
+
+
 def _run_strategy(
     strategy: Strategy,
     url: str,
@@ -1085,11 +1226,18 @@ def _run_strategy(
     run = StrategyRun(strategy)
     with _connect(url) as db, psycopg.connect(url, autocommit=True) as sql:
         gateway = base.fork(db)
+        if strategy == "leadflow_google_only":
+            # Leadflow before channels: it sees and steers Google Ads only; the Microsoft
+            # budgets keep their hand-set amounts (and keep spending) in the market.
+            sql.execute(
+                "update public.segment_campaign_budgets set is_active = false "
+                "where channel <> 'google_ads'"
+            )
         run.max_daily_change = controller_config(db, caller).max_daily_change
         run.budgets[options.start - timedelta(days=1)] = gateway.budget_amounts()
         days = list(days_between(options.start, options.last_day))
         for done, day in enumerate(days, start=1):
-            steer = Mode.live if strategy == "leadflow" else None  # else steered below
+            steer = Mode.live if strategy in LEADFLOW else None  # else steered below
             if strategy in BLIND:
                 gateway.today = day  # no jobs: the stats are aggregated once at the end
             else:
@@ -1116,8 +1264,25 @@ def _run_strategy(
         )
         pin_today(url, None)
     _read_back(url, options, run)
+    _read_market(gateway, options, run)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _read_market(gateway: MarketGateway, options: SimulationOptions, run: StrategyRun) -> None:
+    """Each campaign's spend and conversions of the steered days as the market had them; the
+    stats' spend becomes the market's (a channel whose mapping is inactive is not aggregated,
+    but its budget still spends)."""
+    by_budget = {c.budget_resource_name: c for c in gateway.model.campaigns}
+    spend: dict[tuple[str, date], float] = defaultdict(float)
+    for day in days_between(options.start, options.last_day):
+        for m in gateway.metrics.get(day, []):
+            campaign = by_budget[m.budget_resource_name]
+            euro = m.cost_micros / MICROS
+            run.campaigns[(campaign.segment_id, day, campaign.channel)] = (euro, m.conversions)
+            spend[(campaign.segment_id, day)] += euro
+    for key, (generated, accepted, _, capacity) in run.stats.items():
+        run.stats[key] = (generated, accepted, round(spend[key], 6), capacity)
 
 
 def _pending(conn: psycopg.Connection[Any], day: date) -> tuple[int, int]:
@@ -1148,8 +1313,9 @@ def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
         ):
             run.targets[(segment_id, day)] = float(target or 0)
         cursor = conn.execute(
-            "select day, segment_id::text, budget_resource_name, action, old_amount_micros, "
-            "new_amount_micros, expected_gap, status, reason from public.channel_orchestration_log "
+            "select day, segment_id::text, channel, budget_resource_name, action, "
+            "old_amount_micros, new_amount_micros, expected_gap, status, reason "
+            "from public.channel_orchestration_log "
             "where mode = 'live' and kind = 'adjust' and day between %s and %s order by id",
             (first, last),
         )
@@ -1179,7 +1345,8 @@ def run_simulation(
     admin = url_of("postgres")
     prefix = f"leadflow_sim_{options.market}_{options.scenario.replace('-', '_')}_{options.seed}"
     base_name = f"{prefix}_base"
-    names = {s: f"{prefix}_{s}" for s in STRATEGIES}
+    strategies = options.strategies
+    names = {s: f"{prefix}_{s}" for s in strategies}
     timings: dict[str, float] = {}
     started = time.perf_counter()
     create_database(admin, base_name, replace=True)
@@ -1191,18 +1358,18 @@ def run_simulation(
             create_database(admin, name, template=base_name, replace=True)
         loop_started = time.perf_counter()
         if options.parallel:
-            with ThreadPoolExecutor(max_workers=len(STRATEGIES)) as pool:
+            with ThreadPoolExecutor(max_workers=len(strategies)) as pool:
                 futures = {
                     s: pool.submit(
                         _run_strategy, s, url_of(names[s]), base, options, caller, progress, cap
                     )
-                    for s in STRATEGIES
+                    for s in strategies
                 }
                 runs = {s: f.result() for s, f in futures.items()}
         else:
             runs = {
                 s: _run_strategy(s, url_of(names[s]), base, options, caller, progress, cap)
-                for s in STRATEGIES
+                for s in strategies
             }
         timings["strategies"] = time.perf_counter() - loop_started
     finally:
@@ -1210,9 +1377,9 @@ def run_simulation(
             for name in [base_name, *names.values()]:
                 drop_database(admin, name)
     metrics = {
-        s: _metrics(runs[s], runs["oracle"], model, shocks, options, cap) for s in STRATEGIES
+        s: _metrics(runs[s], runs["oracle"], model, shocks, options, cap) for s in strategies
     }
-    series = {s: _series(runs[s], options) for s in STRATEGIES}
+    series = {s: _series(runs[s], options) for s in strategies}
     return SimulationResult(
         options=options,
         model=model,
@@ -1283,6 +1450,10 @@ def _metrics(
         price[seg] * max(0.0, c - acc) for (seg, _), (acc, c) in months.items()
     )
     violations, cap_use = _safety(run, model, options, account_cap)
+    by_channel: dict[str, list[float]] = {c: [0.0, 0.0] for c in model.channels()}
+    for (_, _, channel), (euro, conversions) in sorted(run.campaigns.items()):
+        by_channel[channel][0] += euro
+        by_channel[channel][1] += conversions
     return StrategyMetrics(
         strategy=run.strategy,
         capacity=capacity,
@@ -1301,6 +1472,9 @@ def _metrics(
             kind: [_reconverge(run, oracle, model, s, options) for s in shocks if s.kind == kind]
             for kind in ("join", "leave", "competitor")
         },
+        spend_by_channel={c: v[0] for c, v in by_channel.items()},
+        paid_leads_by_channel={c: v[1] for c, v in by_channel.items()},
+        violations_by_channel=_channel_violations(run, model, options),
     )
 
 
@@ -1309,26 +1483,46 @@ def _safety(
 ) -> tuple[int, float | None]:
     """Days on which a budget broke the daily limit (±20 %), its bounds or the cap; the
     highest cap use."""
-    numerator, denominator = run.max_daily_change.as_integer_ratio()
-    bounds = {
-        s.budget_resource_name: (s.min_budget_micros, s.max_budget_micros) for s in model.segments
-    }
     violations, use = 0, 0.0
     for day in days_between(options.start, options.last_day):
-        before, now = run.budgets[day - timedelta(days=1)], run.budgets[day]
-        broken = False
-        for name, new in now.items():
-            old = before.get(name, new)
-            low, high = bounds.get(name, (new, new))
-            too_far = abs(new - old) * denominator > old * numerator
-            if new != old and (too_far or not low <= new <= high):
-                broken = True
+        broken = bool(_broken(run, model, day))
+        now = run.budgets[day]
         total = sum(now.values()) / MICROS
         if cap is not None:
             use = max(use, total / cap)
             broken = broken or total > cap + 1e-9
         violations += broken
     return violations, (use if cap is not None else None)
+
+
+def _broken(run: StrategyRun, model: MarketModel, day: date) -> set[str]:
+    """The budgets (every channel's) that moved more than the daily limit on `day` or were
+    set outside their bounds."""
+    numerator, denominator = run.max_daily_change.as_integer_ratio()
+    bounds = {
+        s.budget_resource_name: (s.min_budget_micros, s.max_budget_micros) for s in model.campaigns
+    }
+    before, now = run.budgets[day - timedelta(days=1)], run.budgets[day]
+    broken = set()
+    for name, new in now.items():
+        old = before.get(name, new)
+        low, high = bounds.get(name, (new, new))
+        too_far = abs(new - old) * denominator > old * numerator
+        if new != old and (too_far or not low <= new <= high):
+            broken.add(name)
+    return broken
+
+
+def _channel_violations(
+    run: StrategyRun, model: MarketModel, options: SimulationOptions
+) -> dict[str, int]:
+    """Per channel: days on which one of its budgets broke the daily limit or its bounds."""
+    channel = {c.budget_resource_name: c.channel for c in model.campaigns}
+    days: dict[str, int] = {c: 0 for c in model.channels()}
+    for day in days_between(options.start, options.last_day):
+        for c in {channel.get(name, "unknown") for name in _broken(run, model, day)}:
+            days[c] = days.get(c, 0) + 1
+    return days
 
 
 def _volatility(run: StrategyRun, options: SimulationOptions) -> float:
@@ -1344,16 +1538,19 @@ def expected_leads(
     segment: SegmentMarket,
     day: date,
     lag_weights: Sequence[float] | None = None,
+    others: Sequence[SegmentMarket] = (),
 ) -> float:
     """Noise-free gross leads arriving on `day` at the budgets the strategy set (the
-    segment's own lags unless `lag_weights`; adstock: the steady-state curve)."""
+    segment's own lags unless `lag_weights`; adstock: the steady-state curve); with the
+    segment's campaigns on other channels (`others`), theirs too, each at its own lags."""
     first = min(run.budgets)
     organic = segment.organic_mean(day)
     paid = 0.0
-    for lag, weight in enumerate(lag_weights or segment.lag_weights):
-        click = max(day - timedelta(days=lag), first)
-        budget = run.budgets[click].get(segment.budget_resource_name, 0)
-        paid += weight * (segment.expected_leads(click, budget) - segment.organic_mean(click))
+    for campaign in (segment, *others):
+        for lag, weight in enumerate(lag_weights or campaign.lag_weights):
+            click = max(day - timedelta(days=lag), first)
+            budget = run.budgets[click].get(campaign.budget_resource_name, 0)
+            paid += weight * (campaign.expected_leads(click, budget) - campaign.organic_mean(click))
     return organic + paid
 
 
@@ -1366,7 +1563,10 @@ def weekly_leads(
     """Per steered day from the first full week: the segments' noise-free gross leads over
     the trailing week at the budgets the strategy set."""
     daily = {
-        day: sum(expected_leads(run, s, day) for s in segments)
+        day: sum(
+            expected_leads(run, s, day, others=model.campaigns_of(s.segment_id)[1:])
+            for s in segments
+        )
         for day in days_between(options.start, options.last_day)
     }
     return {
@@ -1441,6 +1641,7 @@ def figure(result: SimulationResult) -> Any:
         "rules": "#ff7f0e",
         "cpl_rules": "#9467bd",
         "leadflow": "#1f77b4",
+        "leadflow_google_only": "#17becf",
         "oracle": "#2ca02c",
     }
     fig = make_subplots(
@@ -1453,7 +1654,7 @@ def figure(result: SimulationResult) -> Any:
             "Ad spend per day (euro)",
         ),
     )
-    for s in STRATEGIES:
+    for s in result.strategies:
         series = result.series[s]
         dash = "dot" if s == "oracle" else None
         fig.add_trace(
@@ -1565,7 +1766,7 @@ def table(result: SimulationResult) -> Any:
 
     out = Table(
         show_edge=False,
-        title=f"Six strategies on one market: {result.options.describe()}",
+        title=f"{len(result.strategies)} strategies on one market: {result.options.describe()}",
         caption="fill: accepted leads within capacity / capacity (per segment and month); "
         "over-delivery: accepted beyond capacity / capacity; cost per accepted lead: spend / "
         "accepted within capacity; volatility: mean |daily budget change|; re-converge: days "
@@ -1577,9 +1778,9 @@ def table(result: SimulationResult) -> Any:
     # One column per strategy, one row per measure: four number columns fit 60 columns and
     # are never cut (no "…" inside a number); the measure's name and the re-convergence
     # text wrap instead.
-    rows = [_row(result.metrics[s], result.above_floor(s)) for s in STRATEGIES]
+    rows = [_row(result.metrics[s], result.above_floor(s)) for s in result.strategies]
     out.add_column("", overflow="fold", min_width=10)
-    for strategy, row in zip(STRATEGIES, rows, strict=True):
+    for strategy, row in zip(result.strategies, rows, strict=True):
         numbers = [cell for k, cell in enumerate(row) if k not in (0, 8)]  # not name, re-converge
         out.add_column(
             LABELS[strategy], justify="right", overflow="fold", min_width=max(map(len, numbers))
@@ -1625,9 +1826,27 @@ def markdown(result: SimulationResult) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        "| " + " | ".join(_row(result.metrics[s], result.above_floor(s))) + " |" for s in STRATEGIES
+        "| " + " | ".join(_row(result.metrics[s], result.above_floor(s))) + " |"
+        for s in result.strategies
     ]
     lines.append("")
+    channels = result.model.channels()
+    if len(channels) > 1:
+        lines += [
+            "| strategy | "
+            + " | ".join(f"spend {c} | paid leads {c} | violations {c}" for c in channels)
+            + " |",
+            "| --- |" + " ---: |" * (3 * len(channels)),
+        ]
+        for s in result.strategies:
+            m = result.metrics[s]
+            cells = [
+                f"€{m.spend_by_channel.get(c, 0):,.0f} | {m.paid_leads_by_channel.get(c, 0):,.0f}"
+                f" | {m.violations_by_channel.get(c, 0)}"
+                for c in channels
+            ]
+            lines.append(f"| {LABELS[s]} | " + " | ".join(cells) + " |")
+        lines.append("")
     lines += [
         f"- {t.name}: **{'met' if t.met else 'NOT met'}** ({t.detail})" for t in result.targets()
     ]

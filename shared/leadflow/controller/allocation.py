@@ -17,6 +17,14 @@ channel held within what its budgets' bounds let it spend::
 Each budget then steers toward its channel's share: its gap is (L_c - expected paid
 leads on c at yesterday's spend) / budgets on c. A channel without a curve yet (no spend
 or no leads in the window) keeps an equal share of the segment's gap, so it still learns.
+
+A channel at full reach (every budget of it lost less than `saturated_below` of its
+impressions to budget yesterday: the controller's `saturation_lost_share`) cannot buy more
+leads with more money, whatever its curve says: its share is held to at most the leads it
+brings now, and the rest of the target goes to the channels that can still grow. (Without
+this, a cheap channel that saturates soon was given a share it could never deliver: its
+raise was then held as saturated while the other channel was cut to its smaller share, and
+the segment fell short of its target.)
 Single-channel segments are left exactly as they are. Pure: numbers in, numbers out.
 """
 
@@ -80,7 +88,21 @@ class _Curve:
         return spend / (self.e * leads)
 
 
-def _curve(rows: Sequence[Mapping[str, Any]]) -> _Curve | None:
+def _saturated(rows: Sequence[Mapping[str, Any]], below: float | None) -> bool:
+    """Whether every budget of the channel was at full reach yesterday (lost less than
+    `below` of its impressions to budget); False when unknown."""
+    if below is None:
+        return False
+    lost = [_num(r.get("lost_impression_share_budget")) for r in rows]
+    return all(x is not None and x < below for x in lost)
+
+
+def _curve(
+    rows: Sequence[Mapping[str, Any]], saturated_below: float | None = None, now: float = 0.0
+) -> _Curve | None:
+    """The channel's curve (its total over its budgets), held within what its budgets'
+    bounds let it spend, and at full reach (`_saturated`) to at most `now` (its expected
+    paid leads at yesterday's spend)."""
     first = rows[0]
     n = len(rows)
     paid = _num(first.get("paid_leads"))
@@ -92,18 +114,20 @@ def _curve(rows: Sequence[Mapping[str, Any]]) -> _Curve | None:
     curve = _Curve(paid * n, spend * n / 1e6, e, 0.0, math.inf)
     lo = _num(first.get("min_budget_micros")) or 0.0
     hi = _num(first.get("max_budget_micros"))
-    return _Curve(
-        curve.paid,
-        curve.spend,
-        e,
-        curve.leads_at(lo * n / 1e6) if lo > 0 else 0.0,
-        curve.leads_at(hi * n / 1e6) if hi else math.inf,
-    )
+    low = curve.leads_at(lo * n / 1e6) if lo > 0 else 0.0
+    high = curve.leads_at(hi * n / 1e6) if hi else math.inf
+    if _saturated(rows, saturated_below):
+        high = max(low, min(high, now))
+    return _Curve(curve.paid, curve.spend, e, low, high)
 
 
-def split(rows: Sequence[Mapping[str, Any]]) -> dict[str, ChannelShare] | None:
+def split(
+    rows: Sequence[Mapping[str, Any]], saturated_below: float | None = None
+) -> dict[str, ChannelShare] | None:
     """The paid target of one segment's budget rows (`orchestration_inputs`) split over its
-    channels; None when the segment steers one channel or its target is unknown."""
+    channels; None when the segment steers one channel or its target is unknown. A channel
+    whose budgets all lost less than `saturated_below` of their impressions to budget is at
+    full reach: it takes no larger share than the leads it brings now."""
     by_channel: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_channel[str(row["channel"])].append(row)
@@ -120,7 +144,7 @@ def split(rows: Sequence[Mapping[str, Any]]) -> dict[str, ChannelShare] | None:
     }
     organic = expected * n - sum(expected_paid.values())
     paid_target = max(target * n - organic, 0.0)
-    curves = {c: _curve(rs) for c, rs in by_channel.items()}
+    curves = {c: _curve(rs, saturated_below, expected_paid[c]) for c, rs in by_channel.items()}
     blind = [c for c, curve in curves.items() if curve is None]
     known = {c: curve for c, curve in curves.items() if curve is not None}
     # A channel without a curve keeps an equal share of the gap (so it still learns); the
@@ -161,16 +185,19 @@ def split(rows: Sequence[Mapping[str, Any]]) -> dict[str, ChannelShare] | None:
     }
 
 
-def allocate(inputs: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def allocate(
+    inputs: Sequence[Mapping[str, Any]], saturated_below: float | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every budget row with its target set to its channel's share (multi-channel segments
-    only), and per segment id the shares, for the reasons and the audit."""
+    only), and per segment id the shares, for the reasons and the audit (`saturated_below`:
+    the controller's saturation_lost_share, see `split`)."""
     segments: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(inputs):
         segments[str(row["segment_id"])].append(i)
     out = [dict(row) for row in inputs]
     shares: dict[str, Any] = {}
     for segment, indexes in segments.items():
-        split_ = split([inputs[i] for i in indexes])
+        split_ = split([inputs[i] for i in indexes], saturated_below)
         if split_ is None:
             continue
         shares[segment] = split_

@@ -170,7 +170,7 @@ def plan_decisions(
     signals: list[SegmentSignal] = []
     settings = _flat(config)
     labels = labels or {}
-    inputs, shares = allocate(inputs)
+    inputs, shares = allocate(inputs, float(config.saturation_lost_share))
     for row in inputs:
         name = row["budget_resource_name"]
         channel = str(row.get("channel") or "google_ads")

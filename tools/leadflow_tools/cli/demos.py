@@ -107,7 +107,9 @@ def simulate_command(
             "--scenario",
             help="base, account-cap (a cap at 80 % of filling every segment), unprofitable "
             "(some segments cost more at the margin than their leads earn), drift (cost per "
-            "click of some segments rises 25 %, of others falls), or mixed (all of them).",
+            "click of some segments rises 25 %, of others falls), mixed (all of them), or "
+            "two-channel (a Microsoft Advertising budget beside every Google Ads one; adds "
+            "Leadflow steering Google Ads only).",
         ),
     ] = "base",
     market: Annotated[
@@ -128,14 +130,18 @@ def simulate_command(
 ) -> None:
     """Compare fixed and minimum budgets, two ±20 % rules, Leadflow and an oracle on one market.
 
+    With --scenario two-channel every segment also has a Microsoft Advertising budget, and
+    Leadflow steering Google Ads only (today's single channel) joins the comparison.
+
     Runs the real jobs (aggregate, plan, and for Leadflow orchestrate) day by day on
-    the embedded server, in scratch databases it drops afterwards; only Google Ads
-    is simulated. Prints the comparison and writes the plot.
+    the embedded server, in scratch databases it drops afterwards; only the ad
+    channels are simulated. Prints the comparison and writes the plot.
 
     Examples: leadflow simulate
               leadflow simulate --scenario mixed --seed 7 --json
               leadflow simulate --market hill --shortfall-cost 0.5
               leadflow simulate --days 30 --seed 7 --json
+              leadflow simulate --scenario two-channel --seed 3 --json
     """
     from leadflow_tools import simulation
     from leadflow_tools.embedded import running_server

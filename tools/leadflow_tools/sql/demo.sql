@@ -272,6 +272,46 @@ revoke execute on function public.demo_generate_marketplace(integer, date, date,
 grant execute on function public.demo_generate_marketplace(integer, date, date, date, text, jsonb, jsonb, numeric)
   to service_role;
 
+-- A Microsoft Advertising campaign budget beside the Google Ads one, for a share of the
+-- segments (drawn from the seed), in one demo account: the demo's second paid channel.
+create or replace function public.demo_map_microsoft_budgets(p_account_id text, p_share numeric)
+returns integer
+language plpgsql
+-- Definer, as demo_generate_marketplace: segment_campaign_budgets is admin-written.
+security definer
+set search_path = ''
+as $$
+declare
+  v_seed integer;
+  mapped integer;
+begin
+  select m.seed into v_seed from public.demo_marketplace m;
+  if not found then
+    raise exception 'demo_map_microsoft_budgets: this database holds no demo marketplace'
+      using errcode = '22023';
+  end if;
+  if p_share is null or p_share < 0 or p_share > 1 or p_account_id !~ '^[0-9]+$' then
+    raise exception 'demo_map_microsoft_budgets needs an account id (digits) and a share in 0..1'
+      using errcode = '22023';
+  end if;
+  insert into public.segment_campaign_budgets
+    (segment_id, channel, customer_id, campaign_id, budget_resource_name)
+  select s.id, 'microsoft_ads', p_account_id, (800000 + s.n)::text,
+         'accounts/' || p_account_id || '/budgets/' || (950000 + s.n)
+  from (select s.id, s.code, row_number() over (order by s.code) as n from public.lead_segments s) s
+  where private.demo_hash(concat_ws(':', v_seed, 'microsoft', s.code)) < p_share
+    and not exists (select 1 from public.segment_campaign_budgets b
+                    where b.segment_id = s.id and b.channel = 'microsoft_ads');
+  get diagnostics mapped = row_count;
+  return mapped;
+end
+$$;
+comment on function public.demo_map_microsoft_budgets(text, numeric) is
+  'Map a Microsoft Advertising budget (accounts/{account}/budgets/{id}) beside the Google Ads one for '
+  'p_share of the demo''s segments (chosen from the seed). Only in a demo database. Returns how many.';
+revoke execute on function public.demo_map_microsoft_budgets(text, numeric) from public, anon, authenticated;
+grant execute on function public.demo_map_microsoft_budgets(text, numeric) to service_role;
+
 create or replace function public.demo_marketplace_get()
 returns table (
   seed integer, first_day date, last_day date, steer_from date, industries integer,
@@ -299,12 +339,15 @@ comment on function public.demo_marketplace_complete() is 'Mark the demo complet
 revoke execute on function public.demo_marketplace_complete() from public, anon, authenticated;
 grant execute on function public.demo_marketplace_complete() to service_role;
 
+-- Its columns grew a channel: a reused demo database gets the new shape.
+drop function if exists public.demo_market_segments();
 create or replace function public.demo_market_segments()
 returns table (
   segment_id uuid,
   code text,
   industry text,
   region_code text,
+  channel text,
   customer_id text,
   campaign_id text,
   budget_resource_name text,
@@ -322,7 +365,8 @@ as $$
     from m, public.segment_capacity(m.first_day, m.last_day) c
     group by c.segment_id
   )
-  select s.id, s.code, i.slug, s.region_code, cb.customer_id, cb.campaign_id, cb.budget_resource_name,
+  select s.id, s.code, i.slug, s.region_code, cb.channel, cb.customer_id, cb.campaign_id,
+         cb.budget_resource_name,
          round(s.min_daily_budget * 1000000)::bigint, round(s.max_daily_budget * 1000000)::bigint,
          round(s.target_cpl * 1000000)::bigint, round(coalesce(cap.per_day, 0), 4)
   from public.lead_segments s
@@ -330,11 +374,13 @@ as $$
   join public.segment_campaign_budgets cb on cb.segment_id = s.id and cb.is_active
   left join cap on cap.segment_id = s.id
   where s.is_active and exists (select 1 from m)
-  order by s.code
+  order by s.code, (select c.sort_order from public.ad_channels c where c.key = cb.channel), cb.channel,
+           cb.budget_resource_name
 $$;
 comment on function public.demo_market_segments() is
-  'The demo''s segments as its market model needs them: campaign budget, bounds, target CPL, and the '
-  'accepted leads per calendar day partner capacity allows over the demo period.';
+  'The demo''s segments as its market model needs them, one row per active campaign budget (Google Ads '
+  'first, then the other channels): channel, budget, bounds, target CPL, and the accepted leads per '
+  'calendar day partner capacity allows over the demo period.';
 revoke execute on function public.demo_market_segments() from public, anon, authenticated;
 grant execute on function public.demo_market_segments() to service_role;
 

@@ -11,12 +11,15 @@
 -- -----------------------------------------------------------------------------
 -- Report: decisions of a day, totals of a range, everything for the HTML report
 -- -----------------------------------------------------------------------------
+-- Its columns grew a channel: a database that has the old shape gets the new one.
+drop function if exists public.report_decisions(date, text);
 create or replace function public.report_decisions(p_day date, p_segment_code text default null)
 returns table (
   segment_id uuid,
   code text,
   industry text,
   region text,
+  channel text,
   budget_resource_name text,
   capacity numeric,
   target_leads numeric,
@@ -41,7 +44,7 @@ as $$
     where l.day = p_day and l.kind = 'adjust'
     order by l.budget_resource_name, l.id desc
   )
-  select s.id, s.code, i.name, r.name, d.budget_resource_name,
+  select s.id, s.code, i.name, r.name, coalesce(d.channel, inp.channel), d.budget_resource_name,
          -- The capacity the target is built from: its mean over the same trailing
          -- steering window as the target's (orchestration_inputs), not the day's own,
          -- which is 0 on a Sunday or holiday while that target is not.
@@ -65,8 +68,9 @@ as $$
   order by abs(coalesce(d.expected_gap, 0)) desc, s.code, d.budget_resource_name
 $$;
 comment on function public.report_decisions(date, text) is
-  'The budget decisions of a Dutch day (the last adjustment per budget) with what they answered: the '
-  'capacity (mean over the trailing steering window, as the target), the target and the expected leads/day the controller compared, the expected gap '
+  'The budget decisions of a Dutch day (the last adjustment per budget, with its channel) with what '
+  'they answered: the capacity (mean over the trailing steering window, as the target), the target '
+  'and the expected leads/day the controller compared, the expected gap '
   '(target - expected), budget before and after (euro), mode, status and reason. Largest gap first.';
 revoke execute on function public.report_decisions(date, text) from public, anon, authenticated;
 grant execute on function public.report_decisions(date, text) to service_role;
