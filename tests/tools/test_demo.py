@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -372,6 +373,10 @@ def test_on_a_sunday_the_table_shows_the_capacity_the_target_is_built_from(
     console.print(table)
     rows = [line.strip("│").split("│") for line in console.file.getvalue().splitlines()]
     codes = {d["code"] for d in result.decisions}
-    capacities = [float(cells[1]) for cells in rows if cells[0].strip() in codes]
+    text = console.file.getvalue()
+    header = next(line for line in text.splitlines() if "capacity" in line)
+    heads = [c.strip() for c in re.split(r"[│┃]", header.strip("│┃"))]
+    at = heads.index("capacity")
+    capacities = [float(cells[at]) for cells in rows if cells[0].strip() in codes]
     assert capacities and all(c > 0 for c in capacities), rows
     assert "a Sunday or holiday has 0 of its own" in " ".join(legend.split())
