@@ -9,6 +9,12 @@ and how far the budget may go before the next accepted lead costs more than it e
 (relative to the week's spend M is measured at, not to the current budget; `expected` is
 at the current budget). See the package docstring and docs/FORMULAS.md.
 
+Where the curve is straight or convex (e >= curve.STRAIGHT: below the bend of an S-shaped
+curve) the next lead costs no more than the average one and no budget makes it cost `worth`:
+there is no worth_budget, and a lead within the target is bought while the average cost per
+accepted lead A = (spend / paid leads) / acceptance is under its worth (`blocks_raise`); the
+steering then raises by the daily limit.
+
 The partner promise: the controller only buys leads within the day's target (partner
 capacity), and a lead bought there also saves the shortfall cost a lead missed within the
 capacity costs (`ControllerConfig.shortfall_cost`, a fraction of the value), so it is worth
@@ -22,7 +28,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from leadflow.controller.arithmetic import as_decimal, as_share, is_int
-from leadflow.controller.curve import elasticity, growth, marginal_cpl, spend_ratio_for
+from leadflow.controller.curve import (
+    MAX_ELASTICITY,
+    elasticity,
+    growth,
+    is_convex,
+    marginal_cpl,
+    spend_ratio_for,
+)
 from leadflow.controller.model import ControllerConfig, SegmentSignal
 from leadflow.controller.wording import eur, share, text
 
@@ -49,6 +62,33 @@ class Economics:
     scaling it would overshoot (and after cuts undershoot) the budget the curve names."""
     shortfall: Decimal = Decimal(0)
     """The shortfall cost (a fraction of the value) a lead bought within the target saves."""
+    elasticity: Decimal = Decimal("0.5")
+    """The elasticity the costs were computed with."""
+
+    @property
+    def convex(self) -> bool:
+        """Whether the curve is straight or convex here (the next lead costs no more than the
+        average one): no worth_budget, raised by the daily limit while `average` < worth."""
+        return is_convex(self.elasticity)
+
+    @property
+    def average(self) -> Decimal:
+        """The average cost per accepted lead: M x e."""
+        return self.marginal * self.elasticity
+
+    @property
+    def blocks_raise(self) -> bool:
+        """Whether a lead within the target costs more than it is worth: M >= worth, or where
+        the curve is convex the average cost per accepted lead >= worth."""
+        return (self.average if self.convex else self.marginal) >= self.worth
+
+    def describe_convex(self) -> str:
+        """Why a convex segment is raised (or held), for a reason."""
+        return (
+            f"the curve is straight or convex here (elasticity {self.elasticity}): the next "
+            f"lead costs no more than the average one, {eur(self.average)} per accepted lead "
+            f"against its worth {eur(self.worth)}"
+        )
 
     def describe(self) -> str:
         """The next accepted lead's cost against its worth, for a reason."""
@@ -95,7 +135,7 @@ def economics(
         return f"Holding: the minimum margin ({text(s.min_margin)}) is not valid."
     if s.lead_elasticity is not None:
         e = as_decimal(s.lead_elasticity)
-        if e is None or not 0 < e <= 1:
+        if e is None or not 0 < e <= MAX_ELASTICITY:
             return f"Holding: the elasticity ({text(s.lead_elasticity)}) is not valid."
     e = elasticity(s, c)
     observed = paid is not None and paid > 0 and spend is not None and spend > 0
@@ -108,7 +148,7 @@ def economics(
     marginal = next_cpl / acceptance
     worth = value * (1 - margin + c.shortfall_cost)
     worth_leads = worth_budget = None
-    if observed and paid is not None and spend is not None and e < 1 and marginal > 0:
+    if observed and paid is not None and spend is not None and not is_convex(e) and marginal > 0:
         ratio = worth / marginal
         budget_limit = spend_ratio_for(ratio, e) if ratio > 0 else Decimal(0)
         expected = as_decimal(s.expected_leads) or Decimal(0)
@@ -135,6 +175,7 @@ def economics(
         worth_leads,
         worth_budget,
         c.shortfall_cost,
+        e,
     )
 
 
