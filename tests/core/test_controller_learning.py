@@ -71,8 +71,9 @@ def test_a_convex_curve_is_raised_by_the_daily_limit_while_the_average_lead_is_w
 
 def test_a_convex_curve_is_not_raised_when_the_average_lead_costs_more_than_it_is_worth() -> None:
     # €10 x 5 = €50 buys 5 leads; at a value of €10 a lead is worth €11.50 but costs €12.50
-    # accepted on average (the next one less: €9.62), so none is bought.
-    s = dataclasses.replace(SIGNAL, lead_value_micros=10 * EUR)
+    # accepted on average (the next one less: €9.62). The average would fall to €11.50 at
+    # €50 x (12.5 / 11.5) ^ (1 / 0.3) = €66.12, beyond the maximum €60: none is bought.
+    s = dataclasses.replace(SIGNAL, lead_value_micros=10 * EUR, max_budget_micros=60 * EUR)
     d = decide(s, CONFIG)
     assert d.action == "hold" and "cost more than they are worth" in d.reason
 
@@ -174,3 +175,42 @@ def test_a_probe_never_goes_against_the_gap_nor_past_a_rule(
         assert d.expected_gap is not None and (d.expected_gap > 0) == (d.action == "increase")
         assert d.new_budget_micros is not None
         assert abs(d.new_budget_micros - budget) <= step * budget
+
+
+# --------------------------------------------------------------------------- below the bend
+
+# €5 buys 0.25 paid leads: €25 per accepted lead against a worth of €11.50. At e = 1.5 the
+# average falls like spend ^ -0.5 and reaches €11.50 at €5 x (25 / 11.5) ^ 2 = €23.63, where
+# 0.25 x 4.73 ^ 1.5 = 2.57 paid leads a day come.
+STUCK = dataclasses.replace(
+    SIGNAL,
+    current_budget_micros=5 * EUR,
+    min_budget_micros=5 * EUR,
+    max_budget_micros=100 * EUR,
+    target_leads=D(4),
+    expected_leads=D("0.5"),
+    paid_leads=D("0.25"),
+    spend_micros=5 * EUR,
+    lead_value_micros=10 * EUR,
+    lead_elasticity=D("1.5"),
+)
+
+
+def test_a_segment_below_the_bend_is_raised_when_the_average_reaches_the_worth_in_reach() -> None:
+    e = _of(STUCK)
+    assert isinstance(e, Economics) and e.blocks_raise
+    assert e.break_even_budget is not None and round(e.break_even_budget) == 23_629_490
+    d = decide(STUCK, CONFIG)
+    assert d.action == "increase" and d.new_budget_micros == 6 * EUR
+    assert "reaches the worth at €23.63" in d.reason
+
+
+def test_below_the_bend_no_raise_when_the_break_even_is_beyond_the_target_or_the_maximum() -> None:
+    for changes in (
+        {"target_leads": D(2)},  # 2.57 + 0.25 leads at €23.63: more than the target wants
+        {"max_budget_micros": 20 * EUR},
+        {"lead_elasticity": D("1.02")},  # barely convex: no break-even in sight
+    ):
+        s = dataclasses.replace(STUCK, **changes)  # type: ignore[arg-type]
+        d = decide(s, CONFIG)
+        assert d.action == "hold" and "cost more than they are worth" in d.reason, changes

@@ -31,6 +31,12 @@ STRAIGHT = Decimal("0.99")
 would overflow toward e = 1 and means nothing above it."""
 
 
+BENDS_FROM = Decimal("1.05")
+"""From this elasticity on the average cost falls measurably as the budget rises, and the
+budget where it reaches a lead's worth, spend x (A / W) ** (1 / (e - 1)), is finite enough to
+steer by (the economics' break_even_budget)."""
+
+
 def elasticity(s: SegmentSignal, c: ControllerConfig) -> Decimal:
     """The segment's estimated elasticity when valid (0 < e <= MAX_ELASTICITY), else the
     prior."""

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from leadflow.controller.arithmetic import as_decimal, as_share, is_int
 from leadflow.controller.curve import (
+    BENDS_FROM,
     MAX_ELASTICITY,
     elasticity,
     growth,
@@ -64,6 +65,12 @@ class Economics:
     """The shortfall cost (a fraction of the value) a lead bought within the target saves."""
     elasticity: Decimal = Decimal("0.5")
     """The elasticity the costs were computed with."""
+    break_even_budget: Decimal | None = None
+    """Convex curves (e >= BENDS_FROM) only: the budget (micros) where the average cost per
+    accepted lead, falling as the budget rises, reaches the lead's worth:
+    spend x (A / worth) ^ (1 / (e - 1)); None: unknown or not convex."""
+    break_even_leads: Decimal | None = None
+    """The leads/day at break_even_budget (as worth_leads is computed)."""
 
     @property
     def convex(self) -> bool:
@@ -79,8 +86,20 @@ class Economics:
     @property
     def blocks_raise(self) -> bool:
         """Whether a lead within the target costs more than it is worth: M >= worth, or where
-        the curve is convex the average cost per accepted lead >= worth."""
+        the curve is convex the average cost per accepted lead >= worth (see `invests`)."""
         return (self.average if self.convex else self.marginal) >= self.worth
+
+    def invests(self, target: Decimal, max_budget: int) -> bool:
+        """Whether a convex segment whose average accepted lead costs more than its worth is
+        still worth raising: the average falls as the budget rises and reaches the worth at
+        break_even_budget, within the segment's maximum and with leads within the target."""
+        return (
+            self.convex
+            and self.break_even_budget is not None
+            and self.break_even_leads is not None
+            and self.break_even_budget <= max_budget
+            and self.break_even_leads <= target
+        )
 
     def describe_convex(self) -> str:
         """Why a convex segment is raised (or held), for a reason."""
@@ -148,9 +167,8 @@ def economics(
     marginal = next_cpl / acceptance
     worth = value * (1 - margin + c.shortfall_cost)
     worth_leads = worth_budget = None
-    if observed and paid is not None and spend is not None and not is_convex(e) and marginal > 0:
-        ratio = worth / marginal
-        budget_limit = spend_ratio_for(ratio, e) if ratio > 0 else Decimal(0)
+    break_even_budget = break_even_leads = None
+    if observed and paid is not None and spend is not None and marginal > 0:
         expected = as_decimal(s.expected_leads) or Decimal(0)
         # `expected` is measured at yesterday's spend, `paid` at the week's: while the budget
         # limits the campaign (it spends about its budget), the leads worth buying are the
@@ -161,10 +179,21 @@ def economics(
         now = Decimal(1)
         if limiting and is_int(current) and current is not None and current > 0:
             now = growth(current / Decimal(spend), e)
-        worth_leads = expected + paid * (growth(budget_limit, e) - now)
-        worth_budget = spend * budget_limit
-        if not (worth_budget.is_finite() and worth_leads.is_finite()):
-            worth_leads = worth_budget = None
+        if not is_convex(e):
+            ratio = worth / marginal
+            budget_limit = spend_ratio_for(ratio, e) if ratio > 0 else Decimal(0)
+            worth_leads = expected + paid * (growth(budget_limit, e) - now)
+            worth_budget = spend * budget_limit
+            if not (worth_budget.is_finite() and worth_leads.is_finite()):
+                worth_leads = worth_budget = None
+        elif e >= BENDS_FROM:
+            # Convex: the average cost per accepted lead falls like spend ** (1 - e); it is
+            # the lead's worth at spend x (A / W) ** (1 / (e - 1)).
+            ratio = marginal * e / worth
+            break_even_budget = spend * ratio ** (1 / (e - 1))
+            break_even_leads = expected + paid * (growth(break_even_budget / spend, e) - now)
+            if not (break_even_budget.is_finite() and break_even_leads.is_finite()):
+                break_even_budget = break_even_leads = None
     return Economics(
         marginal,
         next_cpl,
@@ -176,6 +205,8 @@ def economics(
         worth_budget,
         c.shortfall_cost,
         e,
+        break_even_budget,
+        break_even_leads,
     )
 
 

@@ -62,7 +62,8 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 f"only {leads(target)} leads/day are worth buying (the next accepted lead "
                 f"costs {next_lead.describe()}), so {not_bought(planned, target)}; "
             )
-        if gap > 0 and next_lead.blocks_raise:
+        invests = next_lead.invests(target, s.max_budget_micros)
+        if gap > 0 and next_lead.blocks_raise and not invests:
             if next_lead.convex:
                 return hold(
                     f"Holding: under target by {leads(gap)} leads/day; "
@@ -126,6 +127,8 @@ def probe(
     sd = as_decimal(s.lead_elasticity_sd)
     if c.probe_step <= 0 or sd is None or sd < c.probe_min_sd or abs(gap) < MIN_LOGGED_GAP:
         return None
+    if not s.min_budget_micros <= old <= s.max_budget_micros:
+        return None  # an operator's budget outside the bounds: not a place to learn from
     up = gap > 0
     if up and (saturated or s.lost_impression_share_budget is None):
         return None
@@ -256,6 +259,12 @@ def _change(
         if next_lead is not None and next_lead.convex:
             # No budget where the next lead costs its worth: the leads only get cheaper.
             how = f"{next_lead.describe_convex()}, so raised by the daily limit"
+            if next_lead.blocks_raise and next_lead.break_even_budget is not None:
+                how = (
+                    f"{next_lead.describe_convex()}; the average falls as the budget rises "
+                    f"and reaches the worth at {eur(next_lead.break_even_budget)}, within the "
+                    "target and the segment maximum, so raised by the daily limit"
+                )
             return move(s, c, old, gap, told, where, Decimal(where.farthest), how)
         if next_lead is not None and next_lead.worth_budget is not None:
             limit = next_lead.worth_budget
