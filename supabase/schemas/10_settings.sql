@@ -34,6 +34,7 @@ create table public.orchestration_settings (
   prior_elasticity numeric(4, 3) not null default 0.550
     check (prior_elasticity > 0 and prior_elasticity <= 1),
   elasticity_spread numeric(4, 3) not null default 0.150 check (elasticity_spread > 0),
+  elasticity_spread_max numeric(4, 3) not null default 0.500,
   response_window_days integer not null default 56
     check (response_window_days between 7 and 365),
   value_window_days integer not null default 56 check (value_window_days between 7 and 365),
@@ -41,7 +42,7 @@ create table public.orchestration_settings (
     check (saturation_lost_share >= 0 and saturation_lost_share < 1),
   forecast_prior_leads numeric(8, 2) not null default 30 check (forecast_prior_leads > 0),
   elasticity_min numeric(4, 3) not null default 0.150,
-  elasticity_max numeric(4, 3) not null default 0.950,
+  elasticity_max numeric(4, 3) not null default 1.500,
   demand_variance numeric(4, 3) not null default 0.030 check (demand_variance >= 0),
   scale_window_days integer not null default 14
     check (scale_window_days between 7 and 364 and scale_window_days % 7 = 0),
@@ -51,8 +52,15 @@ create table public.orchestration_settings (
     check (steering_window_days between 7 and 364 and steering_window_days % 7 = 0),
   -- The aggregate job's (leadflow.jobs.aggregate): data that settles late.
   restate_window_days integer not null default 7 check (restate_window_days between 1 and 60),
+  -- The controller's probes (leadflow.controller.probe): spend variation where the curve is
+  -- uncertain, within the dead band and on the gap's side.
+  probe_step numeric(4, 3) not null default 0.050 check (probe_step >= 0 and probe_step <= 0.2),
+  probe_min_sd numeric(4, 3) not null default 0.100 check (probe_min_sd >= 0),
   constraint orchestration_settings_elasticity_range
-    check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 1),
+    check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 2),
+  constraint orchestration_settings_elasticity_spread_range
+    check (elasticity_spread_max >= elasticity_spread and elasticity_spread_max <= 2),
+  constraint orchestration_settings_probe_within_limit check (probe_step <= max_daily_change),
   updated_at timestamptz not null default now(),
   updated_by uuid
 );
@@ -95,7 +103,12 @@ comment on column public.orchestration_settings.shortfall_cost is
 comment on column public.orchestration_settings.prior_elasticity is
   'Elasticity (paid leads grow like spend ^ e) a segment is pooled toward when its own data say little.';
 comment on column public.orchestration_settings.elasticity_spread is
-  'Standard deviation of elasticities between segments (the prior''s, and the pooling''s, spread).';
+  'Smallest standard deviation of elasticities between segments (the prior''s, and the pooling''s, '
+  'spread τ): the estimator measures τ per channel from the spread of the segments'' own estimates '
+  '(beyond their noise) and keeps it within elasticity_spread .. elasticity_spread_max.';
+comment on column public.orchestration_settings.elasticity_spread_max is
+  'Largest spread τ of elasticities between segments the estimator takes from the data (see '
+  'elasticity_spread; docs/FORMULAS.md, "Response estimates").';
 comment on column public.orchestration_settings.response_window_days is
   'Days of Google Ads history an elasticity is estimated from.';
 comment on column public.orchestration_settings.value_window_days is
@@ -107,7 +120,14 @@ comment on column public.orchestration_settings.elasticity_min is
   'Smallest elasticity the estimator gives a segment (its estimate is clamped to elasticity_min .. '
   'elasticity_max).';
 comment on column public.orchestration_settings.elasticity_max is
-  'Largest elasticity the estimator gives a segment (at most 1: paid leads never grow faster than spend).';
+  'Largest elasticity the estimator gives a segment (at most 2). Above 1 the curve is convex where the '
+  'segment spends (below the bend of an S-shaped curve): the next lead costs no more than the average one.';
+comment on column public.orchestration_settings.probe_step is
+  'A probe: where the segment''s elasticity is uncertain (sd >= probe_min_sd) and its gap is within the '
+  'dead band, the controller moves its budget by this fraction on the gap''s side (never against it), '
+  'so the estimator sees spend vary; 0: no probes. At most max_daily_change.';
+comment on column public.orchestration_settings.probe_min_sd is
+  'The standard deviation of a segment''s elasticity from which the controller probes (probe_step).';
 comment on column public.orchestration_settings.demand_variance is
   'Day-to-day variance of ln(demand): with the Poisson 1 / leads, var(ln mean) of a spend half of the '
   'estimator is 1 / its leads + demand_variance / its days.';

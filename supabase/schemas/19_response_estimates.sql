@@ -10,7 +10,7 @@ create table public.segment_response_estimates (
   day date not null,
   lead_value numeric(12, 2),
   lead_value_source text not null check (lead_value_source in ('segment', 'industry', 'all', 'none')),
-  elasticity numeric(6, 4) not null check (elasticity > 0 and elasticity <= 1),
+  elasticity numeric(6, 4) not null check (elasticity > 0 and elasticity <= 2),
   elasticity_sd numeric(6, 4) not null check (elasticity_sd >= 0),
   own_elasticity numeric(8, 4),
   own_elasticity_sd numeric(10, 4),
@@ -27,7 +27,8 @@ comment on table public.segment_response_estimates is
   'spend -> paid leads curve '
   '(paid leads/day = scale x spend ^ elasticity, spend in euro/day), elasticity with its standard '
   'deviation, pooled toward the industry''s and province''s on the same channel when the segment''s own '
-  'data say little. '
+  'data say little (by a spread measured from the segments'' own estimates). An elasticity above 1: '
+  'the curve is convex where the segment spends. '
   'Written by estimate_segment_responses; admin-only. See docs/FORMULAS.md.';
 alter table public.segment_response_estimates enable row level security;
 revoke all on table public.segment_response_estimates from anon, authenticated, service_role;
@@ -43,7 +44,7 @@ security definer
 set search_path = ''
 as $$
   with params as (
-    select o.prior_elasticity as e0, o.elasticity_spread as tau,
+    select o.prior_elasticity as e0, o.elasticity_spread as tau_min, o.elasticity_spread_max as tau_max,
            o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat,
            o.elasticity_min as e_min, o.elasticity_max as e_max, o.demand_variance as dv,
            o.scale_window_days as sw, o.min_accepted_for_value as min_acc
@@ -113,31 +114,51 @@ as $$
     select s.*, o.n, o.slope, o.var
     from curves s left join own o on o.segment_id = s.segment_id and o.channel = s.channel
   ),
+  spread as (
+    -- τ, the spread of the true elasticities between the channel's segments, from the spread of
+    -- their own estimates beyond their noise (DerSimonian-Laird: Q = Σ w (own e - mean)², w =
+    -- 1 / var; τ² = (Q - (k - 1)) / (Σ w - Σ w² / Σ w)), kept within elasticity_spread ..
+    -- elasticity_spread_max: where the segments differ, the prior holds them less.
+    select w.channel,
+           (sum(w.slope ^ 2 / w.var) - sum(w.slope / w.var) ^ 2 / sum(1 / w.var) - (count(*) - 1))
+           / nullif(sum(1 / w.var) - sum(1 / w.var ^ 2) / sum(1 / w.var), 0) as tau2
+    from with_own w
+    where w.var is not null
+    group by w.channel
+  ),
+  taus as (
+    select c.channel,
+           least(greatest(coalesce(sqrt(greatest(sp.tau2, 0)), 0), p.tau_min), p.tau_max) as tau,
+           p.e0
+    from (select distinct w.channel from with_own w) c
+    cross join params p
+    left join spread sp on sp.channel = c.channel
+  ),
   industry_pool as (
     -- Precision-weighted mean of the industry's segments on the channel and the prior.
     select w.industry_id, w.channel,
-           (p.e0 / p.tau ^ 2 + coalesce(sum(w.slope / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0))
-           / (1 / p.tau ^ 2 + coalesce(sum(1 / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0)) as e
-    from with_own w cross join params p
-    group by w.industry_id, w.channel, p.e0, p.tau
+           (t.e0 / t.tau ^ 2 + coalesce(sum(w.slope / (w.var + t.tau ^ 2)) filter (where w.var is not null), 0))
+           / (1 / t.tau ^ 2 + coalesce(sum(1 / (w.var + t.tau ^ 2)) filter (where w.var is not null), 0)) as e
+    from with_own w join taus t on t.channel = w.channel
+    group by w.industry_id, w.channel, t.e0, t.tau
   ),
   province_pool as (
     select w.region_code, w.channel,
-           (p.e0 / p.tau ^ 2 + coalesce(sum(w.slope / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0))
-           / (1 / p.tau ^ 2 + coalesce(sum(1 / (w.var + p.tau ^ 2)) filter (where w.var is not null), 0)) as e
-    from with_own w cross join params p
-    group by w.region_code, w.channel, p.e0, p.tau
+           (t.e0 / t.tau ^ 2 + coalesce(sum(w.slope / (w.var + t.tau ^ 2)) filter (where w.var is not null), 0))
+           / (1 / t.tau ^ 2 + coalesce(sum(1 / (w.var + t.tau ^ 2)) filter (where w.var is not null), 0)) as e
+    from with_own w join taus t on t.channel = w.channel
+    group by w.region_code, w.channel, t.e0, t.tau
   ),
   posterior as (
     select w.segment_id, w.channel, w.industry_id, w.n, w.slope, w.var,
            (ip.e + pp.e) / 2 as pooled,
            case when w.var is null then (ip.e + pp.e) / 2
-                else (w.slope / w.var + (ip.e + pp.e) / 2 / p.tau ^ 2) / (1 / w.var + 1 / p.tau ^ 2)
+                else (w.slope / w.var + (ip.e + pp.e) / 2 / t.tau ^ 2) / (1 / w.var + 1 / t.tau ^ 2)
            end as e,
-           case when w.var is null then p.tau
-                else sqrt(1 / (1 / w.var + 1 / p.tau ^ 2)) end as sd
+           case when w.var is null then t.tau
+                else sqrt(1 / (1 / w.var + 1 / t.tau ^ 2)) end as sd
     from with_own w
-    cross join params p
+    join taus t on t.channel = w.channel
     join industry_pool ip on ip.industry_id = w.industry_id and ip.channel = w.channel
     join province_pool pp on pp.region_code = w.region_code and pp.channel = w.channel
   ),

@@ -434,10 +434,13 @@ def test_config_is_read_from_the_settings_row_as_json_gives_it() -> None:
         "saturation_lost_share": 0.02,
         "min_margin": 0.1,
         "shortfall_cost": 0.25,
+        "probe_step": 0.05,
+        "probe_min_sd": 0.1,
     }
     config = ControllerConfig.from_settings(row)
     assert config.max_daily_change == D("0.15") and config.lead_elasticity == D("0.55")
     assert config.shortfall_cost == D("0.25")
+    assert config.probe_step == D("0.05") and config.probe_min_sd == D("0.1")
     assert config.billable_unit_micros == 10_000
 
 

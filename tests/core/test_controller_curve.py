@@ -60,7 +60,9 @@ def test_a_segments_own_elasticity_wins_over_the_prior_when_valid() -> None:
     s = SegmentSignal(None, 0, 0, None, None, None, None)
     assert elasticity(s, CONFIG) == D("0.5")
     assert elasticity(dataclasses.replace(s, lead_elasticity=D("0.7")), CONFIG) == D("0.7")
-    assert elasticity(dataclasses.replace(s, lead_elasticity=D("1.2")), CONFIG) == D("0.5")
+    # Above 1: convex where the segment spends (below the bend of an S-shaped curve).
+    assert elasticity(dataclasses.replace(s, lead_elasticity=D("1.2")), CONFIG) == D("1.2")
+    assert elasticity(dataclasses.replace(s, lead_elasticity=D("2.5")), CONFIG) == D("0.5")
 
 
 def _rows(sql: psycopg.Connection[Any], query: str, *args: Any) -> list[dict[str, Any]]:

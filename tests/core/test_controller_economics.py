@@ -73,7 +73,7 @@ def test_an_economic_input_that_is_not_valid_is_a_reason_to_hold() -> None:
         ({"lead_value_micros": -1}, "value of an accepted lead (-1)"),
         ({"acceptance_rate": D(0)}, "acceptance rate (0)"),
         ({"min_margin": D(1)}, "minimum margin (1)"),
-        ({"lead_elasticity": D("1.5")}, "elasticity (1.5)"),
+        ({"lead_elasticity": D("2.5")}, "elasticity (2.5)"),
     ):
         reason = _of(dataclasses.replace(SIGNAL, **changes))  # type: ignore[arg-type]
         assert isinstance(reason, str) and reason.startswith("Holding: ") and words in reason

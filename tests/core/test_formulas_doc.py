@@ -115,8 +115,12 @@ def test_the_daily_limit_cannot_be_set_above_20_percent(sql: psycopg.Connection[
         "steering_window_days = 0",
         "scale_window_days = 10",
         "elasticity_min = 0",
-        "elasticity_min = 0.95",  # not below elasticity_max
-        "elasticity_max = 1.01",
+        "elasticity_min = 1.5",  # not below elasticity_max
+        "elasticity_max = 2.01",
+        "elasticity_spread_max = 0.1",  # below elasticity_spread
+        "probe_step = 0.25",  # above max_daily_change
+        "probe_step = -0.01",
+        "probe_min_sd = -0.01",
         "demand_variance = -0.01",
         "min_accepted_for_value = 0",
         "estimate_max_age_days = 0",

@@ -40,10 +40,20 @@ The economics (when the signal carries the value of an accepted lead)::
     is negative) to worth_budget, one that is worth more is raised only up to it. The
     dead band is then dead_band x expected for both directions (no min_gap_leads floor).
 
+Where the curve is straight or convex (e >= 0.99: the estimate is local, and below the
+bend of an S-shaped curve it is above 1) the next lead costs no more than the average one
+and no budget makes it cost `worth`: under target the budget is raised by the daily limit
+while the average cost per accepted lead is under `worth`, else held.
+
+Probes: where the gap is within the dead band and the elasticity is uncertain (its sd >=
+config.probe_min_sd), the budget moves by config.probe_step on the gap's side (never against
+it; up only where the budget limits volume and a lead is worth buying), so that the
+estimator sees spend vary; the reason starts "Probing: …".
+
 An account daily cap is applied across budgets by :func:`fit_account_cap`.
 
-Why divide by the elasticity: paid leads grow like spend ** e (0 < e <= 1,
-diminishing returns), so d(spend)/d(leads) = spend / (e * leads) = average CPL / e.
+Why divide by the elasticity: paid leads grow like spend ** e (0 < e < 1 where returns
+diminish), so d(spend)/d(leads) = spend / (e * leads) = average CPL / e.
 With e = 0.5 the next lead costs twice the average one.
 
 The desired budget is then clamped, and every rule below holds for any input:

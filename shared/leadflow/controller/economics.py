@@ -9,6 +9,12 @@ and how far the budget may go before the next accepted lead costs more than it e
 (relative to the week's spend M is measured at, not to the current budget; `expected` is
 at the current budget). See the package docstring and docs/FORMULAS.md.
 
+Where the curve is straight or convex (e >= curve.STRAIGHT: below the bend of an S-shaped
+curve) the next lead costs no more than the average one and no budget makes it cost `worth`:
+there is no worth_budget, and a lead within the target is bought while the average cost per
+accepted lead A = (spend / paid leads) / acceptance is under its worth (`blocks_raise`); the
+steering then raises by the daily limit.
+
 The partner promise: the controller only buys leads within the day's target (partner
 capacity), and a lead bought there also saves the shortfall cost a lead missed within the
 capacity costs (`ControllerConfig.shortfall_cost`, a fraction of the value), so it is worth
@@ -22,7 +28,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from leadflow.controller.arithmetic import as_decimal, as_share, is_int
-from leadflow.controller.curve import elasticity, growth, marginal_cpl, spend_ratio_for
+from leadflow.controller.curve import (
+    BENDS_FROM,
+    MAX_ELASTICITY,
+    elasticity,
+    growth,
+    is_convex,
+    marginal_cpl,
+    spend_ratio_for,
+)
 from leadflow.controller.model import ControllerConfig, SegmentSignal
 from leadflow.controller.wording import eur, share, text
 
@@ -49,6 +63,51 @@ class Economics:
     scaling it would overshoot (and after cuts undershoot) the budget the curve names."""
     shortfall: Decimal = Decimal(0)
     """The shortfall cost (a fraction of the value) a lead bought within the target saves."""
+    elasticity: Decimal = Decimal("0.5")
+    """The elasticity the costs were computed with."""
+    break_even_budget: Decimal | None = None
+    """Convex curves (e >= BENDS_FROM) only: the budget (micros) where the average cost per
+    accepted lead, falling as the budget rises, reaches the lead's worth:
+    spend x (A / worth) ^ (1 / (e - 1)); None: unknown or not convex."""
+    break_even_leads: Decimal | None = None
+    """The leads/day at break_even_budget (as worth_leads is computed)."""
+
+    @property
+    def convex(self) -> bool:
+        """Whether the curve is straight or convex here (the next lead costs no more than the
+        average one): no worth_budget, raised by the daily limit while `average` < worth."""
+        return is_convex(self.elasticity)
+
+    @property
+    def average(self) -> Decimal:
+        """The average cost per accepted lead: M x e."""
+        return self.marginal * self.elasticity
+
+    @property
+    def blocks_raise(self) -> bool:
+        """Whether a lead within the target costs more than it is worth: M >= worth, or where
+        the curve is convex the average cost per accepted lead >= worth (see `invests`)."""
+        return (self.average if self.convex else self.marginal) >= self.worth
+
+    def invests(self, target: Decimal, max_budget: int) -> bool:
+        """Whether a convex segment whose average accepted lead costs more than its worth is
+        still worth raising: the average falls as the budget rises and reaches the worth at
+        break_even_budget, within the segment's maximum and with leads within the target."""
+        return (
+            self.convex
+            and self.break_even_budget is not None
+            and self.break_even_leads is not None
+            and self.break_even_budget <= max_budget
+            and self.break_even_leads <= target
+        )
+
+    def describe_convex(self) -> str:
+        """Why a convex segment is raised (or held), for a reason."""
+        return (
+            f"the curve is straight or convex here (elasticity {self.elasticity}): the next "
+            f"lead costs no more than the average one, {eur(self.average)} per accepted lead "
+            f"against its worth {eur(self.worth)}"
+        )
 
     def describe(self) -> str:
         """The next accepted lead's cost against its worth, for a reason."""
@@ -95,7 +154,7 @@ def economics(
         return f"Holding: the minimum margin ({text(s.min_margin)}) is not valid."
     if s.lead_elasticity is not None:
         e = as_decimal(s.lead_elasticity)
-        if e is None or not 0 < e <= 1:
+        if e is None or not 0 < e <= MAX_ELASTICITY:
             return f"Holding: the elasticity ({text(s.lead_elasticity)}) is not valid."
     e = elasticity(s, c)
     observed = paid is not None and paid > 0 and spend is not None and spend > 0
@@ -108,9 +167,8 @@ def economics(
     marginal = next_cpl / acceptance
     worth = value * (1 - margin + c.shortfall_cost)
     worth_leads = worth_budget = None
-    if observed and paid is not None and spend is not None and e < 1 and marginal > 0:
-        ratio = worth / marginal
-        budget_limit = spend_ratio_for(ratio, e) if ratio > 0 else Decimal(0)
+    break_even_budget = break_even_leads = None
+    if observed and paid is not None and spend is not None and marginal > 0:
         expected = as_decimal(s.expected_leads) or Decimal(0)
         # `expected` is measured at yesterday's spend, `paid` at the week's: while the budget
         # limits the campaign (it spends about its budget), the leads worth buying are the
@@ -121,10 +179,21 @@ def economics(
         now = Decimal(1)
         if limiting and is_int(current) and current is not None and current > 0:
             now = growth(current / Decimal(spend), e)
-        worth_leads = expected + paid * (growth(budget_limit, e) - now)
-        worth_budget = spend * budget_limit
-        if not (worth_budget.is_finite() and worth_leads.is_finite()):
-            worth_leads = worth_budget = None
+        if not is_convex(e):
+            ratio = worth / marginal
+            budget_limit = spend_ratio_for(ratio, e) if ratio > 0 else Decimal(0)
+            worth_leads = expected + paid * (growth(budget_limit, e) - now)
+            worth_budget = spend * budget_limit
+            if not (worth_budget.is_finite() and worth_leads.is_finite()):
+                worth_leads = worth_budget = None
+        elif e >= BENDS_FROM:
+            # Convex: the average cost per accepted lead falls like spend ** (1 - e); it is
+            # the lead's worth at spend x (A / W) ** (1 / (e - 1)).
+            ratio = marginal * e / worth
+            break_even_budget = spend * ratio ** (1 / (e - 1))
+            break_even_leads = expected + paid * (growth(break_even_budget / spend, e) - now)
+            if not (break_even_budget.is_finite() and break_even_leads.is_finite()):
+                break_even_budget = break_even_leads = None
     return Economics(
         marginal,
         next_cpl,
@@ -135,6 +204,9 @@ def economics(
         worth_leads,
         worth_budget,
         c.shortfall_cost,
+        e,
+        break_even_budget,
+        break_even_leads,
     )
 
 

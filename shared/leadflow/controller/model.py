@@ -48,6 +48,12 @@ class ControllerConfig:
     """The partner promise: what a lead missed within the day's target (partner capacity)
     costs the marketplace, as a fraction of its value; a lead within the target is worth
     value x (1 - min_margin + shortfall_cost) to buy. 0: margin alone; 0 <= x <= 2."""
+    probe_step: Decimal = Decimal(0)
+    """A probe: where the elasticity is uncertain (sd >= probe_min_sd) and the gap is within
+    the dead band, move the budget by this fraction on the gap's side, so that the estimator
+    sees spend vary. 0: no probes; 0 <= x <= max_daily_change."""
+    probe_min_sd: Decimal = Decimal("0.1")
+    """The elasticity's standard deviation from which a segment is probed; >= 0."""
 
     def __post_init__(self) -> None:
         _require_decimal("max_daily_change", self.max_daily_change, 0, 1)
@@ -67,6 +73,8 @@ class ControllerConfig:
         if self.saturation_lost_share >= 1:
             raise ValueError("saturation_lost_share must be less than 1")
         _require_decimal("shortfall_cost", self.shortfall_cost, 0, 2)
+        _require_decimal("probe_step", self.probe_step, 0, self.max_daily_change)
+        _require_decimal("probe_min_sd", self.probe_min_sd, 0, None)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ControllerConfig:
@@ -86,6 +94,8 @@ class ControllerConfig:
             fallback_step=number("fallback_step"),
             saturation_lost_share=number("saturation_lost_share"),
             shortfall_cost=number("shortfall_cost"),
+            probe_step=number("probe_step"),
+            probe_min_sd=number("probe_min_sd"),
         )
 
 
@@ -136,12 +146,16 @@ class SegmentSignal:
     min_margin: Decimal | None = None
     """Minimum margin on an accepted lead, 0 <= x < 1; None: 0."""
     lead_elasticity: Decimal | None = None
-    """The segment's estimated elasticity (0 < e <= 1); None: config.lead_elasticity."""
+    """The segment's estimated elasticity where it spends (0 < e <= 2; above 1 the curve is
+    convex there); None: config.lead_elasticity."""
     day_factor: Decimal | None = None
     """The forecast: the day's weekday/holiday demand over the trailing week's (its industry's,
     from the stats); expected and paid leads are taken x this for the day. None: 1."""
     organic_leads: Decimal | None = None
     """Organic (not Google Ads) leads expected on the day, for the reason; None: unknown."""
+    lead_elasticity_sd: Decimal | None = None
+    """The standard deviation of the segment's estimated elasticity; None: unknown (no
+    probes)."""
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,15 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 f"only {leads(target)} leads/day are worth buying (the next accepted lead "
                 f"costs {next_lead.describe()}), so {not_bought(planned, target)}; "
             )
-        if gap > 0 and next_lead.marginal >= next_lead.worth:
+        invests = next_lead.invests(target, s.max_budget_micros)
+        if gap > 0 and next_lead.blocks_raise and not invests:
+            if next_lead.convex:
+                return hold(
+                    f"Holding: under target by {leads(gap)} leads/day; "
+                    f"{next_lead.describe_convex()}; the next accepted lead would cost "
+                    f"{next_lead.describe()}, but on average they cost more than they are "
+                    "worth, so none is bought."
+                )
             return hold(
                 f"Holding: under target by {leads(gap)} leads/day, but the next accepted lead "
                 f"would cost {next_lead.describe()}: it is not bought, as it would cost more "
@@ -81,21 +89,69 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
     told = f"{side} target by {leads(abs(gap))} leads/day"
     if told_worth:
         told = f"{upper(told_worth)}{lower(told)}"
+    saturated = lost is not None and lost < c.saturation_lost_share
     if abs(gap) <= band:
         worth = ""
         if told_worth and next_lead is not None:
             worth = f"; {not_bought(checked.target, target)} ({next_lead.describe()})"
-        return hold(
-            f"Holding: {leads(target)} leads/day targeted, {leads(expected)} expected, "
-            f"a gap of {leads(gap)} within the dead band of ±{leads(band)}{worth}."
+        within = (
+            f"{leads(target)} leads/day targeted, {leads(expected)} expected, "
+            f"a gap of {leads(gap)} within the dead band of ±{leads(band)}{worth}"
         )
-    saturated = lost is not None and lost < c.saturation_lost_share
+        probed = probe(s, c, old, gap, within, saturated, next_lead)
+        return probed or hold(f"Holding: {within}.")
     if gap > 0 and saturated and lost is not None:
         return hold(
             f"Holding: {lower(told)}, but only {share(lost)} of impressions are lost "
             "to budget, so more money would buy few leads."
         )
     return _change(s, c, old, gap, told, paid, spend, target_cpl, saturated, next_lead)
+
+
+def probe(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    old: int,
+    gap: Decimal,
+    within: str,
+    saturated: bool,
+    next_lead: Economics | None,
+) -> Decision | None:
+    """A small move on the gap's side where the curve is uncertain and the gap is within the
+    dead band, so that the estimator sees spend vary; None: no probe (hold).
+
+    Never against the gap (the database refuses that): the probe goes up while the gap is
+    positive and down while it is negative, so it alternates as the probes move the expected
+    leads across the target. Not up where the budget does not limit volume or a lead within
+    the target costs more than it is worth."""
+    sd = as_decimal(s.lead_elasticity_sd)
+    if c.probe_step <= 0 or sd is None or sd < c.probe_min_sd or abs(gap) < MIN_LOGGED_GAP:
+        return None
+    if not s.min_budget_micros <= old <= s.max_budget_micros:
+        return None  # an operator's budget outside the bounds: not a place to learn from
+    up = gap > 0
+    if up and (saturated or s.lost_impression_share_budget is None):
+        return None
+    if up and next_lead is not None and next_lead.blocks_raise:
+        return None
+    side = "up" if up else "down"
+    told = (
+        f"Probing: {within}, but the elasticity is uncertain "
+        f"({elasticity_text(s)} ± {sd.normalize()}), so the budget moves {side} by "
+        f"{pct(c.probe_step)} on the gap's side to learn the curve"
+    )
+    where = window(s, c, old, told, up=up)
+    if isinstance(where, str):
+        return None
+    step = c.probe_step * old
+    decision = move(s, c, old, gap, told, where, old + step if up else old - step, "a probe")
+    return None if decision.action == "hold" else decision
+
+
+def elasticity_text(s: SegmentSignal) -> str:
+    """The segment's estimated elasticity, for a reason."""
+    e = as_decimal(s.lead_elasticity)
+    return "the prior" if e is None else str(e.normalize())
 
 
 def not_bought(planned: Decimal, bought: Decimal) -> str:
@@ -200,6 +256,16 @@ def _change(
         desired = old + wanted
         if desired.is_nan():
             return cannot
+        if next_lead is not None and next_lead.convex:
+            # No budget where the next lead costs its worth: the leads only get cheaper.
+            how = f"{next_lead.describe_convex()}, so raised by the daily limit"
+            if next_lead.blocks_raise and next_lead.break_even_budget is not None:
+                how = (
+                    f"{next_lead.describe_convex()}; the average falls as the budget rises "
+                    f"and reaches the worth at {eur(next_lead.break_even_budget)}, within the "
+                    "target and the segment maximum, so raised by the daily limit"
+                )
+            return move(s, c, old, gap, told, where, Decimal(where.farthest), how)
         if next_lead is not None and next_lead.worth_budget is not None:
             limit = next_lead.worth_budget
             if limit < desired:

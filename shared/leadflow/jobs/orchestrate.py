@@ -200,6 +200,7 @@ def plan_decisions(
             acceptance_rate=_decimal(row.get("acceptance_rate")),
             min_margin=_decimal(row.get("min_margin")),
             lead_elasticity=_decimal(row.get("lead_elasticity")),
+            lead_elasticity_sd=_decimal(row.get("lead_elasticity_sd")),
             day_factor=_decimal(row.get("day_factor")),
             organic_leads=_decimal(row.get("organic_leads")),
         )
