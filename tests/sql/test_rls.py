@@ -171,7 +171,11 @@ def assert_outcome(
 # One target row per table (from the seed or SETUP) and a statement per operation.
 STATEMENTS: dict[str, dict[str, str]] = {
     "orchestration_settings_history": {
-        "select": "select id from public.orchestration_settings_history",
+        # The row SETUP wrote (migrations that move a default are audited too).
+        "select": (
+            "select id from public.orchestration_settings_history"
+            " where new_settings = '{\"account_daily_cap\": 900}'"
+        ),
         "insert": (
             "insert into public.orchestration_settings_history (old_settings, new_settings)"
             " values ('{}', '{}')"
