@@ -108,6 +108,9 @@ comment on function public.report_channels(date, date, text) is
 revoke execute on function public.report_channels(date, date, text) from public, anon, authenticated;
 grant execute on function public.report_channels(date, date, text) to service_role;
 
+-- Its Google Ads leads became the paid channels' (paid_leads): a database that has the old
+-- shape gets the new one.
+drop function if exists public.report_totals(date, date, text);
 create or replace function public.report_totals(p_from date, p_to date, p_segment_code text default null)
 returns table (
   days integer,
