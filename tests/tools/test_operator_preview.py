@@ -23,7 +23,7 @@ from leadflow_tools.cli import jobs as cli_jobs
 from rich.text import Text
 
 BUDGET = "customers/1234567890/campaignBudgets/9007"  # schilder_noord_brabant in seed.sql
-SOURCE = {"budgets_from": "google_ads"}
+SOURCE = {"budgets_from": "channels", "channels": ["google_ads"]}
 
 
 def _orchestrate_text(job: str, day: date, counts: dict[str, Any], source: Any) -> str:

@@ -8,6 +8,7 @@ one channel's failure or used-up quota never stops another's changes.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,13 @@ class PaidChannel:
     budget_name_pattern: str
 
     def owns(self, resource_name: str) -> bool:
-        return re.search(self.budget_name_pattern, resource_name) is not None
+        return _compiled(self.budget_name_pattern).search(resource_name) is not None
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A channel's pattern compiled once (a run routes every budget through it)."""
+    return re.compile(pattern)
 
 
 class ChannelSet:

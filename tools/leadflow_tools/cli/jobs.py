@@ -170,7 +170,10 @@ def budget_source(gateway: Any) -> dict[str, Any]:
     from leadflow.jobs.budget_view import StoredBudgets
 
     if not isinstance(gateway, StoredBudgets):
-        return {"budgets_from": "google_ads"}
+        from leadflow.channels.router import ChannelSet
+
+        read = sorted(gateway.gateways) if isinstance(gateway, ChannelSet) else []
+        return {"budgets_from": "channels", "channels": read}
     seen = gateway.oldest_seen
     age = None if seen is None else (datetime.now(seen.tzinfo) - seen).total_seconds() / 3600
     return {
@@ -183,15 +186,16 @@ def budget_source(gateway: Any) -> dict[str, Any]:
 
 
 def source_text(source: dict[str, Any]) -> str:
-    if source["budgets_from"] == "google_ads":
-        return "Current budgets read from Google Ads."
+    if source["budgets_from"] == "channels":
+        read = ", ".join(source.get("channels") or []) or "the configured channels"
+        return f"Current budgets read from {read}."
     if source["budgets_seen_at"] is None:
         return (
-            "No Google Ads credentials, and the jobs never read these budgets from Google "
-            "Ads: every budget is unknown, so every decision is a hold."
+            "No channel credentials (Google Ads, Microsoft Advertising), and the jobs never "
+            "read these budgets: every budget is unknown, so every decision is a hold."
         )
     return (
-        "No Google Ads credentials: preview from the budgets as last seen "
+        "No channel credentials: preview from the budgets as last seen "
         f"{source['budgets_age_hours']} h ago (oldest, {source['budgets_seen_at'][:16]} UTC); "
         f"{source['budgets_known']} of {source['budgets_asked']} known."
     )
