@@ -81,7 +81,9 @@ as $$
     -- which biases a least-squares slope on 1-3 leads a day toward 0).
     select h.segment_id, h.channel, h.half, count(*) as n, avg(h.spend) as spend,
            avg(h.conversions) as conversions, sum(h.conversions) as total
-    from (select d.*, ntile(2) over (partition by d.segment_id, d.channel order by d.spend) as half
+    -- (Budget-limited days often spend exactly the budget: the day breaks ties, so the halves,
+    -- and the estimate, do not depend on the order the rows happen to be read in.)
+    from (select d.*, ntile(2) over (partition by d.segment_id, d.channel order by d.spend, d.day) as half
           from daily d cross join params p
           where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) h
     group by h.segment_id, h.channel, h.half
@@ -162,8 +164,12 @@ as $$
     join industry_pool ip on ip.industry_id = w.industry_id and ip.channel = w.channel
     join province_pool pp on pp.region_code = w.region_code and pp.channel = w.channel
   ),
-  scaled as (
+  scaled as materialized (
     -- Scale at the estimated elasticity over the last scale_window_days (recent: costs drift).
+    -- Materialized: inlined, the planner (which guesses one row for `daily` and `posterior`)
+    -- put this join on the inner side of a nested loop and ran it once per segment, 180 x
+    -- 180 x 56 rows: 6-15 s at 180 segments, past PostgREST's 8 s statement timeout; once,
+    -- it takes 0.13 s (bench/RESULTS.md, "The estimator's plan").
     select po.segment_id, po.channel,
            sum(d.conversions)
              / nullif(sum(power(d.spend::float8, least(greatest(po.e, p.e_min), p.e_max)::float8)::numeric), 0) as scale
