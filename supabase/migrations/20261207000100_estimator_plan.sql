@@ -1,7 +1,9 @@
--- The estimator's plan: `scaled` is materialized (inlined, it ran once per segment inside
--- a nested loop: 6-15 s a run at 180 segments, past PostgREST's 8 s statement timeout), and
--- the halves break ties on spend by day (budget-limited days often spend exactly the budget;
--- the split, and so the estimate, no longer depends on the order rows are read in).
+-- The estimator's plan: `scaled` reads each segment's recent days as arrays (one row per
+-- segment and channel), materialized. Inlined, the planner (which guesses one row for
+-- `daily` and `posterior`) joined them in a nested loop run once per segment: 6-15 s a run at
+-- 180 segments, past PostgREST's 8 s statement timeout; now 0.05 s, the same estimates. The
+-- halves break ties on spend by day (budget-limited days often spend exactly the budget):
+-- the split, and so the estimate, no longer depends on the order rows are read in.
 -- Same body as supabase/schemas/19_response_estimates.sql.
 
 create or replace function public.estimate_segment_responses(p_day date)
@@ -131,20 +133,26 @@ as $$
     join industry_pool ip on ip.industry_id = w.industry_id and ip.channel = w.channel
     join province_pool pp on pp.region_code = w.region_code and pp.channel = w.channel
   ),
+  recent as materialized (
+    -- Per segment and channel, its spend and conversions of the last scale_window_days as two
+    -- arrays: one row each, so that `scaled` never joins `posterior` to `daily` row by row.
+    select d.segment_id, d.channel, array_agg(d.spend) as spends, array_agg(d.conversions) as conversions
+    from daily d cross join params p
+    where d.day >= p_day - p.sw and d.spend > 0
+    group by d.segment_id, d.channel
+  ),
   scaled as materialized (
     -- Scale at the estimated elasticity over the last scale_window_days (recent: costs drift).
-    -- Materialized: inlined, the planner (which guesses one row for `daily` and `posterior`)
-    -- put this join on the inner side of a nested loop and ran it once per segment, 180 x
-    -- 180 x 56 rows: 6-15 s at 180 segments, past PostgREST's 8 s statement timeout; once,
-    -- it takes 0.13 s (bench/RESULTS.md, "The estimator's plan").
+    -- From arrays, materialized: the planner guesses one row for `daily` and `posterior`, and
+    -- joined them in a nested loop (inlined, once per segment: 180 x 180 x 56 rows, 6-15 s at
+    -- 180 segments, past PostgREST's 8 s statement timeout; bench/RESULTS.md).
     select po.segment_id, po.channel,
-           sum(d.conversions)
-             / nullif(sum(power(d.spend::float8, least(greatest(po.e, p.e_min), p.e_max)::float8)::numeric), 0) as scale
+           (select sum(u.conversions)
+                   / nullif(sum(power(u.spend::float8, least(greatest(po.e, p.e_min), p.e_max)::float8)::numeric), 0)
+            from unnest(r.spends, r.conversions) as u(spend, conversions)) as scale
     from posterior po
     cross join params p
-    join daily d on d.segment_id = po.segment_id and d.channel = po.channel
-      and d.day >= p_day - p.sw and d.spend > 0
-    group by po.segment_id, po.channel
+    join recent r on r.segment_id = po.segment_id and r.channel = po.channel
   ),
   value_window as (
     select st.segment_id, sum(st.revenue) as revenue, sum(st.leads_accepted) as accepted
