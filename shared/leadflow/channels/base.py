@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from leadflow.errors import LeadflowError
 
@@ -60,6 +60,11 @@ class CampaignMetrics:
     conversions: float
     #: Share of impressions lost to a too small budget (0..1); None when the channel reports none.
     search_budget_lost_impression_share: float | None
+
+    def as_row(self) -> dict[str, Any]:
+        """The fields as one row of `record_campaign_metrics`' JSON (the same keys as
+        `dataclasses.asdict`, without its deep copy: every field is a scalar)."""
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)

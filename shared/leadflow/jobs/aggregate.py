@@ -11,7 +11,6 @@ over settled days writes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
@@ -77,7 +76,7 @@ def aggregate(
                         {
                             "p_channel": channel,
                             "p_day": day.isoformat(),
-                            "p_metrics": [dataclasses.asdict(m) for m in metrics],
+                            "p_metrics": [m.as_row() for m in metrics],
                         },
                         caller=caller,
                     )
