@@ -56,6 +56,8 @@ create table public.orchestration_settings (
   -- uncertain, within the dead band and on the gap's side.
   probe_step numeric(4, 3) not null default 0.050 check (probe_step >= 0 and probe_step <= 0.2),
   probe_min_sd numeric(4, 3) not null default 0.100 check (probe_min_sd >= 0),
+  -- Exploring below a bend (leadflow.controller.steering.explore).
+  explore_sd numeric(4, 2) not null default 1.50 check (explore_sd >= 0 and explore_sd <= 5),
   constraint orchestration_settings_elasticity_range
     check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 2),
   constraint orchestration_settings_elasticity_spread_range
@@ -128,6 +130,11 @@ comment on column public.orchestration_settings.probe_step is
   'so the estimator sees spend vary; 0: no probes. At most max_daily_change.';
 comment on column public.orchestration_settings.probe_min_sd is
   'The standard deviation of a segment''s elasticity from which the controller probes (probe_step).';
+comment on column public.orchestration_settings.explore_sd is
+  'Exploring below a bend: a segment under target whose next accepted lead costs more than it is worth '
+  'is still raised by the daily limit when, at its elasticity plus explore_sd standard deviations, the '
+  'curve would be convex there and the average accepted lead would fall to its worth within the target '
+  'and the segment maximum; 0: never.';
 comment on column public.orchestration_settings.demand_variance is
   'Day-to-day variance of ln(demand): with the Poisson 1 / leads, var(ln mean) of a spend half of the '
   'estimator is 1 / its leads + demand_variance / its days.';

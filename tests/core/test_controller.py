@@ -436,11 +436,13 @@ def test_config_is_read_from_the_settings_row_as_json_gives_it() -> None:
         "shortfall_cost": 0.25,
         "probe_step": 0.05,
         "probe_min_sd": 0.1,
+        "explore_sd": 1.5,
     }
     config = ControllerConfig.from_settings(row)
     assert config.max_daily_change == D("0.15") and config.lead_elasticity == D("0.55")
     assert config.shortfall_cost == D("0.25")
     assert config.probe_step == D("0.05") and config.probe_min_sd == D("0.1")
+    assert config.explore_sd == D("1.5")
     assert config.billable_unit_micros == 10_000
 
 

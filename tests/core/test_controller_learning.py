@@ -214,3 +214,70 @@ def test_below_the_bend_no_raise_when_the_break_even_is_beyond_the_target_or_the
         s = dataclasses.replace(STUCK, **changes)  # type: ignore[arg-type]
         d = decide(s, CONFIG)
         assert d.action == "hold" and "cost more than they are worth" in d.reason, changes
+
+
+# --------------------------------------------------------------------------- exploring
+
+# STUCK, but estimated at e = 0.9 ± 0.4 and a lead worth €12 x 1.15 = €13.80: at that
+# elasticity the next accepted lead costs €25 / 0.9 = €27.78, so the economics cut it. At
+# 0.9 + 1.5 x 0.4 = 1.5 the curve would bend here, and the average would reach the worth at
+# €5 x (25 / 13.8) ^ 2 = €16.41.
+UNSURE = dataclasses.replace(
+    STUCK,
+    lead_value_micros=12 * EUR,
+    lead_elasticity=D("0.9"),
+    lead_elasticity_sd=D("0.4"),
+)
+EXPLORING = dataclasses.replace(CONFIG, explore_sd=D("1.5"))
+
+
+def test_an_uncertain_segment_that_may_sit_below_a_bend_is_explored_upward() -> None:
+    d = decide(UNSURE, EXPLORING)
+    assert d.action == "increase" and d.new_budget_micros == 6 * EUR  # +20 %, the daily limit
+    assert d.reason.startswith("Exploring: under target by 3.5 leads/day")
+    assert "uncertain (± 0.4): at 1.5 the curve bends here" in d.reason
+    assert "€16.41" in d.reason and not breaks_a_rule(UNSURE, EXPLORING, d)
+
+
+def test_no_exploring_when_off_certain_within_the_band_or_the_budget_does_not_limit() -> None:
+    assert not decide(UNSURE, CONFIG).reason.startswith("Exploring")  # explore_sd = 0
+    for changes in (
+        {"lead_elasticity_sd": D("0.05")},  # 0.9 + 0.075: concave, the economics decide
+        {"expected_leads": D("3.8")},  # within the dead band of the target 4
+        {"lost_impression_share_budget": 0.01},  # more money buys no more impressions
+        {"max_budget_micros": 15 * EUR},  # the break-even €16.41 is beyond the maximum
+        {"target_leads": D("1.5")},  # 1.73 leads at the break-even: more than the target
+        # €5 buys 0.5 paid leads: €12.50 per accepted lead on average, under its worth
+        # €13.80, but at e = 0.9 the next one costs €13.89: past any bend, near its best.
+        {"paid_leads": D("0.5"), "lead_value_micros": 12 * EUR},
+    ):
+        s = dataclasses.replace(UNSURE, **changes)  # type: ignore[arg-type]
+        d = decide(s, EXPLORING)
+        assert not d.reason.startswith("Exploring"), (changes, d.reason)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    expected=st.decimals(min_value="0", max_value="8", places=2),
+    sd=st.decimals(min_value="0", max_value="1", places=2),
+    e=st.decimals(min_value="0.2", max_value="2", places=2),
+    budget=st.integers(min_value=0, max_value=150 * EUR),
+    k=st.decimals(min_value="0", max_value="3", places=1),
+)
+def test_exploring_only_raises_under_target_and_never_past_a_rule(
+    expected: D, sd: D, e: D, budget: int, k: D
+) -> None:
+    c = dataclasses.replace(CONFIG, explore_sd=k)
+    s = dataclasses.replace(
+        UNSURE,
+        current_budget_micros=budget,
+        expected_leads=expected,
+        lead_elasticity_sd=sd,
+        lead_elasticity=e,
+    )
+    d = decide(s, c)
+    assert not breaks_a_rule(s, c, d)
+    if d.reason.startswith("Exploring"):
+        assert d.action == "increase" and expected < D(4)
+        assert d.new_budget_micros is not None
+        assert d.new_budget_micros - budget <= D("0.2") * budget

@@ -121,6 +121,8 @@ def test_the_daily_limit_cannot_be_set_above_20_percent(sql: psycopg.Connection[
         "probe_step = 0.25",  # above max_daily_change
         "probe_step = -0.01",
         "probe_min_sd = -0.01",
+        "explore_sd = -0.5",
+        "explore_sd = 5.5",
         "demand_variance = -0.01",
         "min_accepted_for_value = 0",
         "estimate_max_age_days = 0",

@@ -50,6 +50,12 @@ config.probe_min_sd), the budget moves by config.probe_step on the gap's side (n
 it; up only where the budget limits volume and a lead is worth buying), so that the
 estimator sees spend vary; the reason starts "Probing: …".
 
+Exploring below a bend: under target, where the next accepted lead costs more than it is
+worth at the estimated e but, at e + config.explore_sd x sd, the curve would be convex there
+and the average accepted lead would fall to its worth within the target and the maximum,
+the budget is raised by the daily limit (a cut would take it further below the bend, where
+a day buys too few leads to tell the curve's shape); the reason starts "Exploring: …".
+
 An account daily cap is applied across budgets by :func:`fit_account_cap`.
 
 Why divide by the elasticity: paid leads grow like spend ** e (0 < e < 1 where returns

@@ -54,6 +54,11 @@ class ControllerConfig:
     sees spend vary. 0: no probes; 0 <= x <= max_daily_change."""
     probe_min_sd: Decimal = Decimal("0.1")
     """The elasticity's standard deviation from which a segment is probed; >= 0."""
+    explore_sd: Decimal = Decimal(0)
+    """Exploring below a bend: a segment under target whose next accepted lead costs more
+    than it is worth is still raised (by the daily limit) when, at its elasticity plus
+    explore_sd standard deviations, the curve would bend there (convex) and the average
+    accepted lead would reach its worth within the target and the maximum. 0: never; >= 0."""
 
     def __post_init__(self) -> None:
         _require_decimal("max_daily_change", self.max_daily_change, 0, 1)
@@ -75,6 +80,7 @@ class ControllerConfig:
         _require_decimal("shortfall_cost", self.shortfall_cost, 0, 2)
         _require_decimal("probe_step", self.probe_step, 0, self.max_daily_change)
         _require_decimal("probe_min_sd", self.probe_min_sd, 0, None)
+        _require_decimal("explore_sd", self.explore_sd, 0, None)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ControllerConfig:
@@ -96,6 +102,7 @@ class ControllerConfig:
             shortfall_cost=number("shortfall_cost"),
             probe_step=number("probe_step"),
             probe_min_sd=number("probe_min_sd"),
+            explore_sd=number("explore_sd"),
         )
 
 

@@ -12,11 +12,11 @@ where the desired budget may land is `window.py`'s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from leadflow.controller.arithmetic import as_decimal, as_share, is_int
-from leadflow.controller.curve import elasticity, marginal_cpl
+from leadflow.controller.curve import BENDS_FROM, MAX_ELASTICITY, elasticity, marginal_cpl
 from leadflow.controller.economics import Economics, economics, expected_of
 from leadflow.controller.model import MIN_LOGGED_GAP, ControllerConfig, Decision, SegmentSignal
 from leadflow.controller.window import move, window
@@ -51,6 +51,10 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
     next_lead = economics(s, c, paid, spend, target_cpl)
     if isinstance(next_lead, str):
         return hold(next_lead)
+    if next_lead is not None and next_lead.blocks_raise:
+        explored = explore(s, c, old, target, gap, paid, spend, target_cpl, lost)
+        if explored is not None:
+            return explored
     told_worth = ""
     if next_lead is not None:
         worth_leads = next_lead.worth_leads
@@ -145,6 +149,64 @@ def probe(
         return None
     step = c.probe_step * old
     decision = move(s, c, old, gap, told, where, old + step if up else old - step, "a probe")
+    return None if decision.action == "hold" else decision
+
+
+def explore(
+    s: SegmentSignal,
+    c: ControllerConfig,
+    old: int,
+    target: Decimal,
+    gap: Decimal,
+    paid: Decimal | None,
+    spend: int | None,
+    target_cpl: int | None,
+    lost: Decimal | None,
+) -> Decision | None:
+    """A raise by the daily limit where the next accepted lead costs more than it is worth
+    at the estimated elasticity, but the estimate is uncertain enough that the segment may
+    sit below the bend of an S-shaped curve: at e + explore_sd x sd the curve is convex here
+    and the average accepted lead falls to its worth within the target and the segment
+    maximum. None: no exploring (the economics decide).
+
+    Cutting such a segment takes it further below the bend, where leads cost more still and
+    a day buys too few to tell the curve's shape; only spending past it shows whether it
+    pays. Once the data say the curve is concave, e + explore_sd x sd falls under the bend
+    and the economics cut it back; once they say it is convex, the break-even raise goes on."""
+    sd = as_decimal(s.lead_elasticity_sd)
+    if c.explore_sd <= 0 or sd is None or sd <= 0:
+        return None
+    band = max(c.dead_band * target, c.min_gap_leads)
+    if gap <= band or lost is None or lost < c.saturation_lost_share:
+        return None  # within the band, or more money would not buy leads
+    if not s.min_budget_micros <= old < s.max_budget_micros:
+        return None
+    e = elasticity(s, c)
+    high = min(e + c.explore_sd * sd, MAX_ELASTICITY)
+    if high < BENDS_FROM:
+        return None
+    hoped = economics(replace(s, lead_elasticity=high), c, paid, spend, target_cpl)
+    if not isinstance(hoped, Economics) or not hoped.blocks_raise:
+        # The average accepted lead costs less than its worth: the segment is past any bend,
+        # where the next lead costs more than the average (a concave curve near its best).
+        return None
+    if not hoped.invests(target, s.max_budget_micros):
+        return None
+    assert hoped.break_even_budget is not None  # invests says so
+    told = (
+        f"Exploring: under target by {leads(gap)} leads/day; at the elasticity "
+        f"{e.normalize()} the next accepted lead costs more than it is worth, but the "
+        f"elasticity is uncertain (± {sd.normalize()}): at {high.normalize()} the curve "
+        "bends here and the average accepted lead falls to its worth "
+        f"{eur(hoped.worth)} at {eur(hoped.break_even_budget)}, within the target and the "
+        "segment maximum"
+    )
+    where = window(s, c, old, told, up=True)
+    if isinstance(where, str):
+        return None
+    decision = move(
+        s, c, old, gap, told, where, Decimal(where.farthest), "raised by the daily limit to learn"
+    )
     return None if decision.action == "hold" else decision
 
 
