@@ -36,7 +36,7 @@ DAYS = ["2026-04-02", "2026-04-20", "2026-05-09", "2026-05-15", "2026-05-16"]
 
 @dataclass(frozen=True)
 class Case:
-    name: str  # public.<name>
+    name: str  # schema.name
     schema_file: str
     call: str  # {s}: the schema; %s: the day
     tables: tuple[str, ...] = ()  # written tables, compared after each run
@@ -44,27 +44,47 @@ class Case:
 
 CASES = [
     Case(
-        "orchestration_inputs",
+        "public.orchestration_inputs",
         "supabase/schemas/20_orchestration_inputs.sql",
         "select * from {s}.orchestration_inputs(%s::date)",
     ),
     Case(
-        "aggregate_lead_stats",
+        "public.aggregate_lead_stats",
         "supabase/schemas/09_stats.sql",
         "select {s}.aggregate_lead_stats(%s::date - 6, %s::date)",
         ("public.lead_generation_stats", "public.lead_channel_stats"),
     ),
+    Case(
+        # Called once per change checked (private.change_refusal), from plpgsql: a loop as there.
+        "private.budget_day_base",
+        "supabase/schemas/15_budget_observations.sql",
+        "select {s}.bench_loop(%s::date)",
+    ),
 ]
+
+#: A caller of budget_day_base as change_refusal is: one plpgsql call per budget.
+LOOP = """
+create function {s}.bench_loop(p_day date) returns bigint[] language plpgsql as $f$
+declare
+  b text;
+  out bigint[] := '{{}}';
+begin
+  for b in select cb.budget_resource_name from public.segment_campaign_budgets cb order by 1 loop
+    out := out || {s}.budget_day_base(b, p_day);
+  end loop;
+  return out;
+end
+$f$
+"""
 
 
 def function_sql(text: str, name: str, schema: str) -> str:
-    """The `create or replace function public.<name>` statement of a schema file, in `schema`."""
-    m = re.search(
-        rf"create or replace function public\.{name}\(.*?\n\$\$;\n", text, flags=re.DOTALL
-    )
+    """The `create or replace function <name>` statement of a schema file, in `schema`."""
+    m = re.search(rf"create or replace function {re.escape(name)}\(.*?\n\$\$;\n", text, flags=re.DOTALL)
     if m is None:
-        raise SystemExit(f"public.{name} not found")
-    return m.group(0).replace(f"function public.{name}(", f"function {schema}.{name}(", 1)
+        raise SystemExit(f"{name} not found")
+    short = name.split(".")[1]
+    return m.group(0).replace(f"function {name}(", f"function {schema}.{short}(", 1)
 
 
 def ensure_db(url_of: Callable[[str], str]) -> None:
@@ -95,7 +115,9 @@ def run(url: str, base: str, rounds: int) -> None:
             new = (ROOT / case.schema_file).read_text()
             cur.execute(function_sql(old, case.name, "bench_old"))
             cur.execute(function_sql(new, case.name, "bench_new"))
-        print(f"{'function':<24} {'old ms':>8} {'new ms':>8}  days compared")
+        for schema in ("bench_old", "bench_new"):
+            cur.execute(LOOP.format(s=schema))
+        print(f"{'function':<28} {'old ms':>8} {'new ms':>8}  days compared")
         for case in CASES:
             times: dict[str, list[float]] = {"bench_old": [], "bench_new": []}
             for day in DAYS:
@@ -115,7 +137,7 @@ def run(url: str, base: str, rounds: int) -> None:
                 assert seen["bench_old"] == seen["bench_new"], f"{case.name} {day}: results differ"
                 assert seen["bench_old"][0], f"{case.name} {day}: no rows"  # type: ignore[index]
             print(
-                f"{case.name:<24} {statistics.median(times['bench_old']) * 1000:8.1f} "
+                f"{case.name:<28} {statistics.median(times['bench_old']) * 1000:8.1f} "
                 f"{statistics.median(times['bench_new']) * 1000:8.1f}  {len(DAYS)}, identical"
             )
         conn.rollback()

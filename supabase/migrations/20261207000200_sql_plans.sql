@@ -3,6 +3,8 @@
 --   orchestration_inputs: the steered leads per segment and day summed once (not a lateral
 --     sum per stats row rescanning `curves`), paid_now summed per segment in one pass, and the
 --     forecast's days counted per industry and day (no sort of every stats row).
+--   private.budget_day_base: the bodies of budget_day_reference and budget_record inlined
+--     (called from it they were parsed and planned on every call: 0.1 ms per change checked).
 -- Same bodies as the schema files named below.
 
 -- supabase/schemas/20_orchestration_inputs.sql
@@ -269,3 +271,29 @@ comment on function public.orchestration_inputs(date) is
   'expected on the day. See docs/FORMULAS.md.';
 revoke execute on function public.orchestration_inputs(date) from public, anon, authenticated;
 grant execute on function public.orchestration_inputs(date) to service_role;
+
+-- supabase/schemas/15_budget_observations.sql
+create or replace function private.budget_day_base(p_budget text, p_day date) returns bigint
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- The budget when the Amsterdam day began: the old amount of the first live change sent
+  -- that day (which the database itself set from the record), else the record.
+  -- The bodies of private.budget_day_reference and private.budget_record, inlined: called
+  -- from this function, they were parsed and planned again on every call (0.1 ms each, per
+  -- change checked).
+  select coalesce(
+    (select l.old_amount_micros
+     from public.channel_orchestration_log l
+     where l.budget_resource_name = p_budget and l.sent_on = p_day and l.mode = 'live'
+     order by l.id
+     limit 1),
+    (select r.amount_micros from private.budget_records r where r.budget_resource_name = p_budget))
+$$;
+comment on function private.budget_day_base(text, date) is
+  'A budget''s amount at the start of an Amsterdam day by the database''s record: the base of the '
+  'daily limit. Null for a budget never reported.';
+alter function private.budget_day_base(text, date) owner to leadflow_money;
+revoke execute on function private.budget_day_base(text, date) from public, anon, authenticated;
+grant execute on function private.budget_day_base(text, date) to service_role;
