@@ -5,6 +5,8 @@
 --     forecast's days counted per industry and day (no sort of every stats row).
 --   private.budget_day_base: the bodies of budget_day_reference and budget_record inlined
 --     (called from it they were parsed and planned on every call: 0.1 ms per change checked).
+--   update_lead_gaps: hash joins (set enable_nestloop = off), each table read by its day range:
+--     the planner guessed one plan in the window and took two index scans per plan.
 -- Same bodies as the schema files named below.
 
 -- supabase/schemas/20_orchestration_inputs.sql
@@ -297,3 +299,38 @@ comment on function private.budget_day_base(text, date) is
 alter function private.budget_day_base(text, date) owner to leadflow_money;
 revoke execute on function private.budget_day_base(text, date) from public, anon, authenticated;
 grant execute on function private.budget_day_base(text, date) to service_role;
+
+-- supabase/schemas/12_gap.sql
+create or replace function public.update_lead_gaps(p_from date, p_to date, p_segment_id uuid default null)
+returns integer
+language plpgsql
+set search_path = ''
+-- Hash joins: the planner guesses one plan in the window (no statistics, a cached generic
+-- plan) and took nested loops, two index scans per plan (5,220 of each at 180 segments).
+set enable_nestloop = off
+as $$
+declare
+  written integer;
+begin
+  -- Only plans whose measured actual changed are written. (p.day and st.day in the window
+  -- as pl.day is: each table read by its day range.)
+  update public.lead_segment_plans p
+     set actual_leads = st.leads_generated
+    from public.lead_segment_plans pl
+    left join public.lead_generation_stats st
+      on st.segment_id = pl.segment_id and st.day = pl.day and st.day between p_from and p_to
+   where pl.day between p_from and p_to
+     and p.day between p_from and p_to
+     and (p_segment_id is null or pl.segment_id = p_segment_id)
+     and p.segment_id = pl.segment_id and p.day = pl.day
+     and p.actual_leads is distinct from st.leads_generated;
+  get diagnostics written = row_count;
+  return written;
+end
+$$;
+comment on function public.update_lead_gaps(date, date, uuid) is
+  'Copy the measured actual leads into the plans of the days from..to (all segments, or one), which sets '
+  'lead_gap; no stats row: actual and gap become null. Returns the plans whose actual changed. Called by '
+  'the plan job (plan_lead_segments), the one writer of plans.';
+revoke execute on function public.update_lead_gaps(date, date, uuid) from public, anon, authenticated;
+grant execute on function public.update_lead_gaps(date, date, uuid) to service_role;
