@@ -66,6 +66,12 @@ CASES = [
         "where extract(day from day)::integer % 3 = 0",
     ),
     Case(
+        # The account daily cap's count (log and claim; the day pinned in private.clock).
+        "private.budget_standing_amounts",
+        "supabase/schemas/15_budget_observations.sql",
+        "select * from {s}.budget_standing_amounts() order by 1",
+    ),
+    Case(
         # Called once per change checked (private.change_refusal), from plpgsql: a loop as there.
         "private.budget_day_base",
         "supabase/schemas/15_budget_observations.sql",
@@ -133,13 +139,19 @@ def run(url: str, base: str, rounds: int) -> None:
             cur.execute(function_sql(new, case.name, "bench_new"))
         for schema in ("bench_old", "bench_new"):
             cur.execute(LOOP.format(s=schema))
-        print(f"{'function':<28} {'old ms':>8} {'new ms':>8}  days compared")
+        print(f"{'function':<32} {'old ms':>8} {'new ms':>8}  days compared")
         for case in CASES:
             times: dict[str, list[float]] = {"bench_old": [], "bench_new": []}
             cur.execute("savepoint setup")
             if case.setup:
                 cur.execute(case.setup)
             for day in DAYS:
+                # The database's today (private.today_nl) is the day, as in the simulation.
+                cur.execute(
+                    "insert into private.clock (id, today) values (true, %s) "
+                    "on conflict (id) do update set today = excluded.today",
+                    (day,),
+                )
                 args = (day,) * case.call.count("%s")
                 seen: dict[str, object] = {}
                 for r in range(rounds):
@@ -157,7 +169,7 @@ def run(url: str, base: str, rounds: int) -> None:
                 assert seen["bench_old"] == seen["bench_new"], f"{case.name} {day}: results differ"
                 assert seen["bench_old"][0], f"{case.name} {day}: no rows"  # type: ignore[index]
             print(
-                f"{case.name:<28} {statistics.median(times['bench_old']) * 1000:8.1f} "
+                f"{case.name:<32} {statistics.median(times['bench_old']) * 1000:8.1f} "
                 f"{statistics.median(times['bench_new']) * 1000:8.1f}  {len(DAYS)}, identical"
             )
             cur.execute("rollback to savepoint setup")

@@ -5,6 +5,8 @@
 --     forecast's days counted per industry and day (no sort of every stats row).
 --   private.budget_day_base: the bodies of budget_day_reference and budget_record inlined
 --     (called from it they were parsed and planned on every call: 0.1 ms per change checked).
+--   private.budget_standing_amounts: every budget's standing amount in one pass (joins), not
+--     private.budget_standing_amount per budget, whose lookups were planned again for each.
 --   update_lead_gaps: hash joins (set enable_nestloop = off), each table read by its day range:
 --     the planner guessed one plan in the window and took two index scans per plan.
 -- Same bodies as the schema files named below.
@@ -299,6 +301,42 @@ comment on function private.budget_day_base(text, date) is
 alter function private.budget_day_base(text, date) owner to leadflow_money;
 revoke execute on function private.budget_day_base(text, date) from public, anon, authenticated;
 grant execute on function private.budget_day_base(text, date) to service_role;
+
+-- supabase/schemas/15_budget_observations.sql
+create or replace function private.budget_standing_amounts()
+returns table (budget_resource_name text, amount_micros bigint)
+language sql stable
+security definer
+set search_path = ''
+as $$
+  -- Every budget Leadflow maps, active or not: a deactivated segment's budget still spends.
+  -- private.budget_standing_amount for all of them in one pass: called per budget, its
+  -- three lookups and its call of today_nl() were planned again for each (9 ms a call).
+  select cb.budget_resource_name,
+         greatest(coalesce(r.amount_micros, 0), coalesce(e.amount_micros, 0),
+                  coalesce(l.amount_micros, 0))::bigint
+  from public.segment_campaign_budgets cb
+  left join private.budget_records r on r.budget_resource_name = cb.budget_resource_name
+  left join (
+    select e.budget_resource_name, max(e.observed_micros) as amount_micros
+    from private.budget_external_changes e
+    where e.accepted_at is null
+    group by e.budget_resource_name
+  ) e on e.budget_resource_name = cb.budget_resource_name
+  left join (
+    select l.budget_resource_name, max(l.new_amount_micros) as amount_micros
+    from public.channel_orchestration_log l
+    where l.mode = 'live'
+      and (l.status in ('sent', 'unknown')
+           or (l.sent_on = private.today_nl() and l.status in ('success', 'failed')))
+    group by l.budget_resource_name
+  ) l on l.budget_resource_name = cb.budget_resource_name
+$$;
+comment on function private.budget_standing_amounts() is
+  'Each mapped budget (active or not) at the most it may stand at now: the account daily cap''s count.';
+alter function private.budget_standing_amounts() owner to leadflow_money;
+revoke execute on function private.budget_standing_amounts() from public, anon, authenticated;
+grant execute on function private.budget_standing_amounts() to service_role;
 
 -- supabase/schemas/12_gap.sql
 create or replace function public.update_lead_gaps(p_from date, p_to date, p_segment_id uuid default null)

@@ -201,8 +201,27 @@ security definer
 set search_path = ''
 as $$
   -- Every budget Leadflow maps, active or not: a deactivated segment's budget still spends.
-  select cb.budget_resource_name, private.budget_standing_amount(cb.budget_resource_name)
+  -- private.budget_standing_amount for all of them in one pass: called per budget, its
+  -- three lookups and its call of today_nl() were planned again for each (9 ms a call).
+  select cb.budget_resource_name,
+         greatest(coalesce(r.amount_micros, 0), coalesce(e.amount_micros, 0),
+                  coalesce(l.amount_micros, 0))::bigint
   from public.segment_campaign_budgets cb
+  left join private.budget_records r on r.budget_resource_name = cb.budget_resource_name
+  left join (
+    select e.budget_resource_name, max(e.observed_micros) as amount_micros
+    from private.budget_external_changes e
+    where e.accepted_at is null
+    group by e.budget_resource_name
+  ) e on e.budget_resource_name = cb.budget_resource_name
+  left join (
+    select l.budget_resource_name, max(l.new_amount_micros) as amount_micros
+    from public.channel_orchestration_log l
+    where l.mode = 'live'
+      and (l.status in ('sent', 'unknown')
+           or (l.sent_on = private.today_nl() and l.status in ('success', 'failed')))
+    group by l.budget_resource_name
+  ) l on l.budget_resource_name = cb.budget_resource_name
 $$;
 comment on function private.budget_standing_amounts() is
   'Each mapped budget (active or not) at the most it may stand at now: the account daily cap''s count.';
