@@ -39,6 +39,7 @@ class Case:
     schema_file: str
     call: str  # {s}: the schema; %s: the day
     tables: tuple[str, ...] = ()  # written tables, compared after each run
+    label: str = ""  # in the table, after the name
     setup: str = ""  # run first (rolled back after the case): something for a writer to do
 
 
@@ -55,13 +56,33 @@ CASES = [
         ("public.lead_generation_stats", "public.lead_channel_stats"),
     ),
     Case(
+        # As aggregate_lead_stats calls it (plan_lead_segments: the day alone); a month too.
+        "public.segment_capacity",
+        "supabase/schemas/08_calendar_and_capacity.sql",
+        "select * from {s}.segment_capacity(%s::date - 6, %s::date) order by 1, 2",
+        label=" 7d",
+    ),
+    Case(
+        "public.segment_capacity",
+        "supabase/schemas/08_calendar_and_capacity.sql",
+        "select * from {s}.segment_capacity(%s::date - 40, %s::date) order by 1, 2",
+        label=" 41d",
+    ),
+    Case(
         # As plan_lead_segments calls it: the acceptance window (28 days) up to the day.
         "public.update_lead_gaps",
         "supabase/schemas/12_gap.sql",
         "select {s}.update_lead_gaps(%s::date - 28, %s::date)",
         ("public.lead_segment_plans",),
+    ),
+    Case(
+        "public.update_lead_gaps",
+        "supabase/schemas/12_gap.sql",
+        "select {s}.update_lead_gaps(%s::date - 28, %s::date)",
+        ("public.lead_segment_plans",),
+        label=" 1/3 off",
         # A third of the actuals off (or unset): the function has them to write back.
-        "update public.lead_segment_plans set actual_leads = case "
+        setup="update public.lead_segment_plans set actual_leads = case "
         "when extract(day from day)::integer % 2 = 0 then actual_leads + 1 end "
         "where extract(day from day)::integer % 3 = 0",
     ),
@@ -169,7 +190,7 @@ def run(url: str, base: str, rounds: int) -> None:
                 assert seen["bench_old"] == seen["bench_new"], f"{case.name} {day}: results differ"
                 assert seen["bench_old"][0], f"{case.name} {day}: no rows"  # type: ignore[index]
             print(
-                f"{case.name:<32} {statistics.median(times['bench_old']) * 1000:8.1f} "
+                f"{case.name + case.label:<32} {statistics.median(times['bench_old']) * 1000:8.1f} "
                 f"{statistics.median(times['bench_new']) * 1000:8.1f}  {len(DAYS)}, identical"
             )
             cur.execute("rollback to savepoint setup")

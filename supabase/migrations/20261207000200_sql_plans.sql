@@ -9,6 +9,8 @@
 --     private.budget_standing_amount per budget, whose lookups were planned again for each.
 --   update_lead_gaps: hash joins (set enable_nestloop = off), each table read by its day range:
 --     the planner guessed one plan in the window and took two index scans per plan.
+--   segment_capacity: partners and shares summed per segment and day before the calendar is
+--     joined (a sort on two keys, not five, for count(distinct)).
 -- Same bodies as the schema files named below.
 
 -- supabase/schemas/20_orchestration_inputs.sql
@@ -372,3 +374,69 @@ comment on function public.update_lead_gaps(date, date, uuid) is
   'the plan job (plan_lead_segments), the one writer of plans.';
 revoke execute on function public.update_lead_gaps(date, date, uuid) from public, anon, authenticated;
 grant execute on function public.update_lead_gaps(date, date, uuid) to service_role;
+
+-- supabase/schemas/08_calendar_and_capacity.sql
+create or replace function public.segment_capacity(p_from date, p_to date)
+returns table (
+  segment_id uuid,
+  day date,
+  active_partners integer,
+  monthly_capacity numeric,
+  working_days integer,
+  is_working_day boolean,
+  capacity numeric
+)
+language sql stable
+set search_path = ''
+as $$
+  with days as (
+    select d::date as day, date_trunc('month', d)::date as month
+    from generate_series(p_from::timestamp, p_to::timestamp, interval '1 day') as d
+  ),
+  calendar as (
+    select c::date as day, date_trunc('month', c)::date as month,
+           extract(isodow from c) < 6 and h.day is null as working
+    from (select distinct month from days) m
+    cross join generate_series(m.month::timestamp, (m.month + interval '1 month' - interval '1 day'),
+                               interval '1 day') as c
+    left join public.public_holidays h on h.day = c::date
+  ),
+  month_working_days as (
+    select month, count(*) filter (where working)::integer as working_days
+    from calendar group by month
+  ),
+  shares as (
+    select s.id as segment_id, sub.partner_id, sub.starts_on, sub.ends_on,
+           sub.monthly_lead_quota::numeric / cardinality(sub.region_codes) as monthly_share
+    from public.subscriptions sub
+    join public.lead_segments s
+      on s.industry_id = sub.industry_id and s.region_code = any (sub.region_codes)
+    where sub.status = 'active'
+  ),
+  segment_days as (
+    -- Per segment and day first, the calendar joined to the result: the shares of every day
+    -- are sorted on two keys for count(distinct), not carried through two joins and sorted
+    -- on five.
+    select sh.segment_id, d.day, count(distinct sh.partner_id)::integer as partners,
+           sum(sh.monthly_share) as monthly_share
+    from days d
+    join shares sh on sh.starts_on <= d.day and (sh.ends_on is null or sh.ends_on >= d.day)
+    group by sh.segment_id, d.day
+  )
+  select sd.segment_id, sd.day,
+         sd.partners,
+         round(sd.monthly_share, 2),
+         mw.working_days,
+         c.working,
+         case when c.working and mw.working_days > 0
+              then round(sd.monthly_share / mw.working_days, 2) else 0 end
+  from segment_days sd
+  join days d on d.day = sd.day
+  join calendar c on c.day = sd.day
+  join month_working_days mw on mw.month = d.month
+$$;
+comment on function public.segment_capacity(date, date) is
+  'Per segment and Dutch day: active partners, monthly capacity (sum of quota / provinces covered), '
+  'working days in the month, and daily capacity = monthly / working days on a working day, else 0.';
+revoke execute on function public.segment_capacity(date, date) from public, anon, authenticated;
+grant execute on function public.segment_capacity(date, date) to service_role;
