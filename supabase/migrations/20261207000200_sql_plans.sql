@@ -15,6 +15,10 @@
 --     joined (a sort on two keys, not five, for count(distinct)).
 -- Same bodies as the schema files named below.
 
+-- Short lock waits on a live project (docs/DEPLOY.md): give up rather than queue.
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 -- supabase/schemas/20_orchestration_inputs.sql
 create or replace function public.orchestration_inputs(p_day date)
 returns table (
