@@ -99,19 +99,28 @@ as $$
     join public.lead_segments s
       on s.industry_id = sub.industry_id and s.region_code = any (sub.region_codes)
     where sub.status = 'active'
+  ),
+  segment_days as (
+    -- Per segment and day first, the calendar joined to the result: the shares of every day
+    -- are sorted on two keys for count(distinct), not carried through two joins and sorted
+    -- on five.
+    select sh.segment_id, d.day, count(distinct sh.partner_id)::integer as partners,
+           sum(sh.monthly_share) as monthly_share
+    from days d
+    join shares sh on sh.starts_on <= d.day and (sh.ends_on is null or sh.ends_on >= d.day)
+    group by sh.segment_id, d.day
   )
-  select sh.segment_id, d.day,
-         count(distinct sh.partner_id)::integer,
-         round(sum(sh.monthly_share), 2),
+  select sd.segment_id, sd.day,
+         sd.partners,
+         round(sd.monthly_share, 2),
          mw.working_days,
          c.working,
          case when c.working and mw.working_days > 0
-              then round(sum(sh.monthly_share) / mw.working_days, 2) else 0 end
-  from days d
-  join calendar c on c.day = d.day
+              then round(sd.monthly_share / mw.working_days, 2) else 0 end
+  from segment_days sd
+  join days d on d.day = sd.day
+  join calendar c on c.day = sd.day
   join month_working_days mw on mw.month = d.month
-  join shares sh on sh.starts_on <= d.day and (sh.ends_on is null or sh.ends_on >= d.day)
-  group by sh.segment_id, d.day, mw.working_days, c.working
 $$;
 comment on function public.segment_capacity(date, date) is
   'Per segment and Dutch day: active partners, monthly capacity (sum of quota / provinces covered), '

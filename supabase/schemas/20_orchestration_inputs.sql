@@ -153,6 +153,16 @@ as $$
     where cd.day >= p_day - se.steering_window_days
     group by cd.segment_id, cd.channel
   ),
+  steered as (
+    -- The steered channels' leads per segment and day of the trailing week, summed once
+    -- (a lateral sum per stats row rescanned `curves` 1,260 times a call).
+    select x.segment_id, x.day, sum(x.leads_generated) as steered
+    from public.lead_channel_stats x
+    cross join settings se
+    join curves c on c.segment_id = x.segment_id and c.channel = x.channel
+    where x.day >= p_day - se.steering_window_days and x.day < p_day
+    group by x.segment_id, x.day
+  ),
   at_current_spend as (
     -- The segment's trailing week: leads not from a steered channel as they were, plus each
     -- steered channel's at yesterday's spend.
@@ -160,33 +170,37 @@ as $$
            avg(st.leads_generated - coalesce(cs.steered, 0)) as organic
     from public.lead_generation_stats st
     cross join settings se
-    left join lateral (
-      select sum(x.leads_generated) as steered
-      from public.lead_channel_stats x
-      join curves c on c.segment_id = x.segment_id and c.channel = x.channel
-      where x.segment_id = st.segment_id and x.day = st.day
-    ) cs on true
+    left join steered cs on cs.segment_id = st.segment_id and cs.day = st.day
     where st.day >= p_day - se.steering_window_days and st.day < p_day
     group by st.segment_id
   ),
   expected as (
+    -- paid_now summed per segment in one pass, joined (not a subquery rescanning it per segment).
     select a.segment_id, a.organic,
-           a.organic + coalesce((select sum(pn.paid) from paid_now pn where pn.segment_id = a.segment_id), 0)
-             as expected
+           a.organic + coalesce(pn.paid, 0) as expected
     from at_current_spend a
+    left join (select p.segment_id, sum(p.paid) as paid from paid_now p group by p.segment_id) pn
+      on pn.segment_id = a.segment_id
+  ),
+  industry_days as (
+    -- Each industry's leads per day over the response window: hashed in one pass, so
+    -- `pattern` counts days without sorting every stats row for count(distinct day).
+    select s.industry_id, st.day, sum(st.leads_generated) as leads
+    from public.lead_generation_stats st
+    join public.lead_segments s on s.id = st.segment_id
+    cross join settings se
+    where st.day >= p_day - se.response_window_days and st.day < p_day
+    group by s.industry_id, st.day
   ),
   pattern as (
     -- The forecast: per industry and kind of day (ISO weekday 1-7; 0 a public holiday), its
     -- leads (all channels) and days over the response window.
-    select s.industry_id,
-           case when h.day is not null then 0 else extract(isodow from st.day)::integer end as kind,
-           sum(st.leads_generated) as leads, count(distinct st.day) as days
-    from public.lead_generation_stats st
-    join public.lead_segments s on s.id = st.segment_id
-    left join public.public_holidays h on h.day = st.day
-    cross join settings se
-    where st.day >= p_day - se.response_window_days and st.day < p_day
-    group by s.industry_id, 2
+    select d.industry_id,
+           case when h.day is not null then 0 else extract(isodow from d.day)::integer end as kind,
+           sum(d.leads)::bigint as leads, count(*) as days
+    from industry_days d
+    left join public.public_holidays h on h.day = d.day
+    group by d.industry_id, 2
   ),
   factors as (
     -- A kind of day's leads against what the industry's mean day gives, shrunk toward 1
