@@ -6,6 +6,9 @@
 -- the split, and so the estimate, no longer depends on the order rows are read in.
 -- Same body as supabase/schemas/19_response_estimates.sql.
 
+set local lock_timeout = '1s';
+set local statement_timeout = '30s';
+
 create or replace function public.estimate_segment_responses(p_day date)
 returns integer
 language sql
