@@ -7,8 +7,8 @@ Runs `leadflow simulate`'s market (180 segments, 28 warm-up days and --days stee
 its databases kept, then on Leadflow's database, for three days of the steering, times
 both bodies (each installed in turn inside one REPEATABLE READ transaction that is rolled
 back) and checks that they write the same estimates. The old body's halves are given the
-same tie-break on spend (by day) so that the two are comparable row for row: without it
-the old one's answer depends on the order rows are read in.
+same tie-break on spend (by day), so that the check does not rest on the order the plan
+happens to deliver tied days in.
 """
 
 from __future__ import annotations
