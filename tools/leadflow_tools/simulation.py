@@ -865,16 +865,7 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
         if until is None
         else datetime.combine(until, time_of_day(1), tzinfo=ZoneInfo("Europe/Amsterdam"))
     )
-    # A day's settling reads only the leads young enough to be pending (an index range on
-    # created_at, not a scan of every lead ever made); the final one reads them all.
-    window = (
-        psycopg.sql.SQL("true")
-        if at is None
-        else psycopg.sql.SQL(
-            "l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s)"
-        )
-    )
-    query = psycopg.sql.SQL(
+    done = conn.execute(
         """
         with pending as (
           -- A lead's key is what the seed made of it (its id is random; a Microsoft lead's
@@ -886,7 +877,9 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
             from public.leads l
             join unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
               on r.segment_id = l.segment_id
-           where l.status = 'pending' and {window}
+           where l.status = 'pending'
+             and (%(at)s::timestamptz is null
+                  or l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s))
         ), judged as (
           select p.id,
                  ('x' || substr(md5(p.h || ':verdict'), 1, 8))::bit(32)::bigint
@@ -901,10 +894,7 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
           from judged j
          where l.id = j.id
            and (%(at)s::timestamptz is null or l.created_at + j.delay <= %(at)s::timestamptz)
-        """
-    ).format(window=window)
-    done = conn.execute(
-        query,
+        """,
         {
             "ids": ids,
             "rates": rates,
