@@ -81,7 +81,7 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 "than it is worth."
             )
 
-    band = max(c.dead_band * target, c.min_gap_leads)
+    band = dead_band(c, target)
     if told_worth:
         # Steering to the leads worth buying: the band is relative to what is bought now,
         # without the absolute floor of min_gap_leads, for raises and cuts alike (a small
@@ -152,6 +152,11 @@ def probe(
     return None if decision.action == "hold" else decision
 
 
+def dead_band(c: ControllerConfig, target: Decimal) -> Decimal:
+    """The gap within which the controller holds: dead_band x target, at least min_gap_leads."""
+    return max(c.dead_band * target, c.min_gap_leads)
+
+
 def explore(
     s: SegmentSignal,
     c: ControllerConfig,
@@ -176,8 +181,7 @@ def explore(
     sd = as_decimal(s.lead_elasticity_sd)
     if c.explore_sd <= 0 or sd is None or sd <= 0:
         return None
-    band = max(c.dead_band * target, c.min_gap_leads)
-    if gap <= band or lost is None or lost < c.saturation_lost_share:
+    if gap <= dead_band(c, target) or lost is None or lost < c.saturation_lost_share:
         return None  # within the band, or more money would not buy leads
     if not s.min_budget_micros <= old < s.max_budget_micros:
         return None
