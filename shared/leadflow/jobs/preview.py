@@ -39,7 +39,7 @@ def preview_segment(
     ]
     if not inputs:
         raise LeadflowError(
-            f"segment {code!r} is unknown, inactive or has no active Google Ads budget"
+            f"segment {code!r} is unknown, inactive or has no active budget on a paid channel"
         )
     settings = run_settings(db, caller)
     budgets = gateway.current_budgets([row["budget_resource_name"] for row in inputs])
