@@ -865,7 +865,16 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
         if until is None
         else datetime.combine(until, time_of_day(1), tzinfo=ZoneInfo("Europe/Amsterdam"))
     )
-    done = conn.execute(
+    # A day's settling reads only the leads young enough to be pending (an index range on
+    # created_at, not a scan of every lead ever made); the final one reads them all.
+    window = (
+        psycopg.sql.SQL("true")
+        if at is None
+        else psycopg.sql.SQL(
+            "l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s)"
+        )
+    )
+    query = psycopg.sql.SQL(
         """
         with pending as (
           -- A lead's key is what the seed made of it (its id is random; a Microsoft lead's
@@ -877,9 +886,7 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
             from public.leads l
             join unnest(%(ids)s::uuid[], %(rates)s::float8[]) as r (segment_id, rate)
               on r.segment_id = l.segment_id
-           where l.status = 'pending'
-             and (%(at)s::timestamptz is null
-                  or l.created_at >= %(at)s::timestamptz - make_interval(days => %(span)s))
+           where l.status = 'pending' and {window}
         ), judged as (
           select p.id,
                  ('x' || substr(md5(p.h || ':verdict'), 1, 8))::bit(32)::bigint
@@ -894,7 +901,10 @@ def settle_leads_on(conn: psycopg.Connection[Any], model: MarketModel, until: da
           from judged j
          where l.id = j.id
            and (%(at)s::timestamptz is null or l.created_at + j.delay <= %(at)s::timestamptz)
-        """,
+        """
+    ).format(window=window)
+    done = conn.execute(
+        query,
         {
             "ids": ids,
             "rates": rates,
