@@ -69,13 +69,39 @@ def test_a_convex_curve_is_raised_by_the_daily_limit_while_the_average_lead_is_w
     assert isinstance(e, Economics) and e.convex and e.worth_budget is None
 
 
-def test_a_convex_curve_is_not_raised_when_the_average_lead_costs_more_than_it_is_worth() -> None:
+def test_a_convex_curve_losing_on_every_lead_is_cut_toward_its_minimum() -> None:
     # €10 x 5 = €50 buys 5 leads; at a value of €10 a lead is worth €11.50 but costs €12.50
     # accepted on average (the next one less: €9.62). The average would fall to €11.50 at
-    # €50 x (12.5 / 11.5) ^ (1 / 0.3) = €66.12, beyond the maximum €60: none is bought.
+    # €50 x (12.5 / 11.5) ^ (1 / 0.3) = €66.12, beyond the maximum €60: every euro above the
+    # minimum loses money, so it is cut toward the minimum (€10) by the daily limit, under
+    # target as it is (the leads worth buying are the minimum's).
     s = dataclasses.replace(SIGNAL, lead_value_micros=10 * EUR, max_budget_micros=60 * EUR)
+    e = _of(s)
+    assert isinstance(e, Economics) and e.loses_on_average(D(12), s.max_budget_micros)
+    d = decide(s, CONFIG)
+    assert d.action == "decrease" and d.new_budget_micros == 40 * EUR  # -20 %
+    assert "cost more than they are worth" in d.reason and "segment minimum €10.00" in d.reason
+    assert d.expected_gap is not None and d.expected_gap < 0
+    assert not breaks_a_rule(s, CONFIG, d)
+
+
+def test_a_convex_curve_losing_on_every_lead_is_held_at_its_minimum() -> None:
+    s = dataclasses.replace(
+        SIGNAL,
+        lead_value_micros=10 * EUR,
+        max_budget_micros=60 * EUR,
+        min_budget_micros=50 * EUR,
+    )
     d = decide(s, CONFIG)
     assert d.action == "hold" and "cost more than they are worth" in d.reason
+
+
+def test_a_convex_curve_whose_average_reaches_its_worth_within_reach_is_not_cut() -> None:
+    # The same segment with a maximum of €80: the average reaches its worth at €66.12.
+    s = dataclasses.replace(SIGNAL, lead_value_micros=10 * EUR, max_budget_micros=80 * EUR)
+    e = _of(s)
+    assert isinstance(e, Economics) and not e.loses_on_average(D(12), s.max_budget_micros)
+    assert decide(s, CONFIG).action == "increase"
 
 
 def test_a_convex_curve_over_target_is_still_cut_toward_the_gap() -> None:

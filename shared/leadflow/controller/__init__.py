@@ -43,7 +43,10 @@ The economics (when the signal carries the value of an accepted lead)::
 Where the curve is straight or convex (e >= 0.99: the estimate is local, and below the
 bend of an S-shaped curve it is above 1) the next lead costs no more than the average one
 and no budget makes it cost `worth`: under target the budget is raised by the daily limit
-while the average cost per accepted lead is under `worth`, else held.
+while the average cost per accepted lead is under `worth` (or falls to it within the target
+and the maximum); where it does not, every euro above the minimum loses money, so the
+budget is cut toward the segment minimum (the leads worth buying are the minimum's, and the
+gap is counted to them: the cut is on the gap's side); at the minimum it is held.
 
 Probes: where the gap is within the dead band and the elasticity is uncertain (its sd >=
 config.probe_min_sd), the budget moves by config.probe_step on the gap's side (never against

@@ -71,6 +71,10 @@ class Economics:
     spend x (A / worth) ^ (1 / (e - 1)); None: unknown or not convex."""
     break_even_leads: Decimal | None = None
     """The leads/day at break_even_budget (as worth_leads is computed)."""
+    floor_leads: Decimal | None = None
+    """Convex curves only: the leads/day at the segment minimum (as worth_leads is computed):
+    where a convex segment whose average accepted lead costs more than its worth, and does
+    not fall to it within the target and the maximum, loses least (`loses_on_average`)."""
 
     @property
     def convex(self) -> bool:
@@ -100,6 +104,13 @@ class Economics:
             and self.break_even_budget <= max_budget
             and self.break_even_leads <= target
         )
+
+    def loses_on_average(self, target: Decimal, max_budget: int) -> bool:
+        """Whether a convex segment loses money on every lead at any budget it may take: its
+        average accepted lead costs more than its worth and, at this elasticity, does not
+        fall to it within the target and the segment maximum (not `invests`). Each euro it
+        spends there loses money, so it loses least at its minimum: it is cut toward it."""
+        return self.convex and self.blocks_raise and not self.invests(target, max_budget)
 
     def describe_convex(self) -> str:
         """Why a convex segment is raised (or held), for a reason."""
@@ -167,7 +178,7 @@ def economics(
     marginal = next_cpl / acceptance
     worth = value * (1 - margin + c.shortfall_cost)
     worth_leads = worth_budget = None
-    break_even_budget = break_even_leads = None
+    break_even_budget = break_even_leads = floor_leads = None
     if observed and paid is not None and spend is not None and marginal > 0:
         expected = as_decimal(s.expected_leads) or Decimal(0)
         # `expected` is measured at yesterday's spend, `paid` at the week's: while the budget
@@ -194,6 +205,10 @@ def economics(
             break_even_leads = expected + paid * (growth(break_even_budget / spend, e) - now)
             if not (break_even_budget.is_finite() and break_even_leads.is_finite()):
                 break_even_budget = break_even_leads = None
+        if is_convex(e) and is_int(s.min_budget_micros) and s.min_budget_micros >= 0:
+            floor_leads = expected + paid * (growth(s.min_budget_micros / Decimal(spend), e) - now)
+            if not floor_leads.is_finite():
+                floor_leads = None
     return Economics(
         marginal,
         next_cpl,
@@ -207,6 +222,7 @@ def economics(
         e,
         break_even_budget,
         break_even_leads,
+        floor_leads,
     )
 
 

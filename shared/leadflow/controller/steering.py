@@ -67,7 +67,20 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
                 f"costs {next_lead.describe()}), so {not_bought(planned, target)}; "
             )
         invests = next_lead.invests(target, s.max_budget_micros)
-        if gap > 0 and next_lead.blocks_raise and not invests:
+        floor = next_lead.floor_leads
+        if gap > 0 and next_lead.loses_on_average(target, s.max_budget_micros) and (
+            floor is not None and floor < expected
+        ):
+            # Convex and losing on every lead, with no break-even in reach: every euro above
+            # the minimum loses money, so the leads worth buying are those the minimum buys.
+            planned, target = target, max(floor, Decimal(0))
+            gap = target - expected
+            told_worth = (
+                f"only {leads(target)} leads/day are worth buying ({next_lead.describe_convex()}, "
+                "and at this elasticity the average does not fall to its worth within the "
+                f"target and the segment maximum), so {not_bought(planned, target)}; "
+            )
+        elif gap > 0 and next_lead.blocks_raise and not invests:
             if next_lead.convex:
                 return hold(
                     f"Holding: under target by {leads(gap)} leads/day; "
@@ -353,6 +366,10 @@ def _change(
         # Cutting to the leads worth buying: the curve says which budget that is.
         desired = next_lead.worth_budget
         how = f"down to {eur(desired)} where the next accepted lead costs its worth"
+    elif next_lead is not None and next_lead.convex and next_lead.blocks_raise:
+        # Convex and losing on every lead: it loses least at the segment minimum.
+        desired = Decimal(s.min_budget_micros)
+        how = f"down toward the segment minimum {eur(desired)}, where it loses least"
     if desired.is_nan():
         return cannot
     return move(s, c, old, gap, told, where, desired, f"{how} → {eur(desired - old)} wanted")
