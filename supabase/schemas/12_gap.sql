@@ -29,8 +29,11 @@ returns integer
 language plpgsql
 set search_path = ''
 -- Hash joins: the planner guesses one plan in the window (no statistics, a cached generic
--- plan) and took nested loops, two index scans per plan (5,220 of each at 180 segments).
+-- plan) and took nested loops, two index scans per plan (5,220 of each at 180 segments);
+-- with those off, merge joins on the day alone, the segment a filter: 467,000 rows
+-- compared for 5,220 plans, 161 ms a call in `leadflow simulate` (bench/RESULTS.md).
 set enable_nestloop = off
+set enable_mergejoin = off
 as $$
 declare
   written integer;
