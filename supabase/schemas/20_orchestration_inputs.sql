@@ -105,6 +105,11 @@ as $$
     join curves c on c.segment_id = st.segment_id
     left join public.lead_channel_stats cs
       on cs.segment_id = st.segment_id and cs.day = st.day and cs.channel = c.channel
+     -- The same days, as bounds the planner can scan the index by (from `settings` it read
+     -- and hashed every channel stats row: 37,715 at 180 segments and 210 days, 15 ms).
+     and cs.day < p_day
+     and cs.day >= p_day - (select greatest(o.scale_window_days, o.steering_window_days)
+                            from public.orchestration_settings o limit 1)
     where st.day >= p_day - greatest(se.scale_window_days, se.steering_window_days) and st.day < p_day
   ),
   week_spend as (
