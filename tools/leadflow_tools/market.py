@@ -169,8 +169,10 @@ def _holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("NL", years=year))
 
 
+@lru_cache(maxsize=65536)
 def demand_factor(day: date, peak_day: int, amplitude: float) -> float:
-    """Relative demand on `day`: weekday x season x public holiday (mean about 1)."""
+    """Relative demand on `day`: weekday x season x public holiday (mean about 1). Cached:
+    a simulation asks it about 1.5 million times for some 40,000 distinct arguments."""
     season = 1 + amplitude * math.cos(2 * math.pi * (day.timetuple().tm_yday - peak_day) / 365.25)
     holiday = HOLIDAY_DEMAND if day in _holidays(day.year) else 1.0
     return WEEKDAY_DEMAND[day.weekday()] * season * holiday
