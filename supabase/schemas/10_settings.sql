@@ -57,7 +57,7 @@ create table public.orchestration_settings (
   probe_step numeric(4, 3) not null default 0.050 check (probe_step >= 0 and probe_step <= 0.2),
   probe_min_sd numeric(4, 3) not null default 0.100 check (probe_min_sd >= 0),
   -- Exploring below a bend (leadflow.controller.steering.explore).
-  explore_sd numeric(4, 2) not null default 1.50 check (explore_sd >= 0 and explore_sd <= 5),
+  explore_sd numeric(4, 2) not null default 2.50 check (explore_sd >= 0 and explore_sd <= 5),
   constraint orchestration_settings_elasticity_range
     check (elasticity_min > 0 and elasticity_min < elasticity_max and elasticity_max <= 2),
   constraint orchestration_settings_elasticity_spread_range
