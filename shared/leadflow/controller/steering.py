@@ -68,8 +68,10 @@ def steer(s: SegmentSignal, c: ControllerConfig) -> Decision:
             )
         invests = next_lead.invests(target, s.max_budget_micros)
         floor = next_lead.floor_leads
-        if gap > 0 and next_lead.loses_on_average(target, s.max_budget_micros) and (
-            floor is not None and floor < expected
+        if (
+            gap > 0
+            and next_lead.loses_on_average(target, s.max_budget_micros)
+            and (floor is not None and floor < expected)
         ):
             # Convex and losing on every lead, with no break-even in reach: every euro above
             # the minimum loses money, so the leads worth buying are those the minimum buys.
