@@ -160,6 +160,22 @@ def test_every_applied_change_keeps_the_safety_rules(empty_db: str) -> None:
     assert broken == []
 
 
+def test_the_table_shows_each_change_beside_a_gap_of_its_sign(empty_db: str) -> None:
+    """The target and expected leads the table shows are the ones the decision compared (its
+    logged signal): a segment on two channels steers each to its share of the target, so the
+    even split would show a raise beside a negative gap."""
+    from leadflow_tools.demo import day_numbers
+
+    result = _demo(empty_db)
+    assert any(d.get("channel") == "microsoft_ads" for d in result.decisions)
+    changed = [d for d in result.decisions if d["action"] in ("increase", "decrease")]
+    assert changed
+    for d in changed:
+        gap = day_numbers(d)[2]  # one decimal: a gap under 0.05 shows as 0.0
+        assert gap is not None, d
+        assert not (gap < 0 if d["action"] == "increase" else gap > 0), d
+
+
 def test_same_seed_gives_the_same_table_and_another_seed_another(pg_cluster: PgCluster) -> None:
     names = [pg_cluster.create(EMPTY_TEMPLATE) for _ in range(3)]
     try:

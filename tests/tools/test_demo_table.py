@@ -103,6 +103,9 @@ def test_target_minus_expected_is_the_gap_shown_in_every_row() -> None:
         (_decision("a", 10.0, 8.0, 0.85), (8.5, 6.8, 1.7)),
         (_decision("b", 3.0, 1.5, 1.0), (3.0, 1.5, 1.5)),
         ({"target_leads": None, "expected_leads": 2, "expected_gap": None}, (None, 2.0, None)),
+        # Cut to the leads worth buying while under the plan's target: the decision's own gap
+        # and the target it steered to (expected + gap), never a positive gap beside a cut.
+        ({"target_leads": 8.0, "expected_leads": 5.0, "expected_gap": -1.2}, (3.8, 5.0, -1.2)),
     ],
 )
 def test_day_numbers_apply_the_days_factor(

@@ -756,6 +756,12 @@ def day_numbers(d: dict[str, Any]) -> tuple[float | None, float | None, float | 
         return _num(target), _num(expected), _num(gap)
     factor = day_factor(d)
     t_day, e_day = round(float(target) * factor, 1), round(float(expected) * factor, 1)
+    if gap is not None and float(gap) * (float(target) - float(expected)) < 0:
+        # The decision steered to another target than the plan's (the leads worth buying,
+        # its reason says): its own gap, and the target it steered to, so that a cut never
+        # stands beside a positive gap nor a raise beside a negative one.
+        e_day = round(float(expected), 1)
+        t_day = round(e_day + float(gap), 1)
     return t_day, e_day, round(t_day - e_day, 1)
 
 

@@ -49,7 +49,11 @@ as $$
          -- steering window as the target's (orchestration_inputs), not the day's own,
          -- which is 0 on a Sunday or holiday while that target is not.
          round(w.capacity, 2),
-         round(inp.target_leads, 2), round(inp.expected_leads, 2),
+         -- The target and expected leads the decision compared, as its log keeps them (a
+         -- segment on two channels steers each to its share of the target, not to the even
+         -- split orchestration_inputs gives); else, before inputs were logged, the inputs'.
+         round(coalesce((d.inputs -> 'signal' ->> 'target_leads')::numeric, inp.target_leads), 2),
+         round(coalesce((d.inputs -> 'signal' ->> 'expected_leads')::numeric, inp.expected_leads), 2),
          d.expected_gap, d.action,
          round(d.old_amount_micros / 1000000.0, 2), round(d.new_amount_micros / 1000000.0, 2),
          d.change_pct, d.mode, d.status, d.reason, d.error
