@@ -11,14 +11,18 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from conftest import PgCluster
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.jobs.orchestrate import controller_config
+from leadflow_tools.local import create_database, drop_database
 from leadflow_tools.market import MEAN_SPEND_SHARE, MarketGateway, MarketModel, SegmentMarket
 from leadflow_tools.markets import MARKETS, draw_market, long_lag
 from leadflow_tools.simulation import (
@@ -27,11 +31,13 @@ from leadflow_tools.simulation import (
     UNPROFITABLE_SHARE,
     SimulationOptions,
     SimulationResult,
+    _build_base,
     _safety,
     apply_scenario,
     clamp_budget,
     markdown,
     run_simulation,
+    settle_leads_on,
     write_plot,
 )
 
@@ -484,3 +490,61 @@ def test_an_unknown_market_is_refused_with_the_names() -> None:
         SimulationOptions(shortfall_cost=-1)
     with pytest.raises(LeadflowError, match="between 0 and 2"):  # the settings column's check
         SimulationOptions(shortfall_cost=2.5)
+
+
+def test_pending_leads_get_their_verdict_at_insert_and_are_decided_when_due(
+    pg_cluster: PgCluster,
+) -> None:
+    options = dataclasses.replace(SMALL, seed=11, warmup_days=8, industries=1, provinces=2)
+    name = "leadflow_test_verdicts"
+    create_database(pg_cluster.url("postgres"), name, replace=True)
+    try:
+        model, _, _, _ = _build_base(
+            pg_cluster.url(name), options, Caller.service(), lambda *_: None
+        )
+        assert model.acceptance_delay_days is not None
+        low, high = model.acceptance_delay_days
+        with psycopg.connect(pg_cluster.url(name), autocommit=True) as conn:
+
+            def counts() -> tuple[int, int, int]:
+                row = conn.execute(
+                    "select (select count(*) from public.leads where status = 'pending'), "
+                    "(select count(*) from public.demo_lead_verdicts), "
+                    "(select count(*) from public.leads l join public.demo_lead_verdicts v "
+                    "on v.lead_id = l.id where l.status = 'pending' "
+                    "and v.decide_at - l.created_at between make_interval(secs => %s) "
+                    "and make_interval(secs => %s))",
+                    (86400 * low, 86400 * high),
+                ).fetchone()
+                assert row is not None
+                return int(row[0]), int(row[1]), int(row[2])
+
+            # Every pending lead (the warm-up's young ones and the organic leads of the days
+            # ahead) has one verdict, due within the partners' delay after it arrived.
+            pending, verdicts, within = counts()
+            assert pending > 0 and pending == verdicts == within
+            # A morning decides exactly the verdicts due by 01:00 and forgets them.
+            day = options.start + timedelta(days=3)
+            at = datetime.combine(day, time_of_day(1), tzinfo=ZoneInfo("Europe/Amsterdam"))
+            due = conn.execute(
+                "select count(*) from public.demo_lead_verdicts where decide_at <= %s", (at,)
+            ).fetchone()
+            assert due is not None and due[0] > 0
+            assert settle_leads_on(conn, model, day) == due[0]
+            assert counts() == (pending - due[0], verdicts - due[0], within - due[0])
+            assert settle_leads_on(conn, model, day) == 0  # applied once
+            # The final settling decides every lead, with the segment's acceptance rate.
+            assert settle_leads_on(conn, model, None) == pending - due[0]
+            assert counts() == (0, 0, 0)
+            rate = conn.execute(
+                "select avg((status = 'accepted')::int) from public.leads where created_at >= %s",
+                (datetime.combine(options.first_day, time_of_day(0), tzinfo=ZoneInfo("UTC")),),
+            ).fetchone()
+            rates = [s.acceptance_rate for s in model.segments]
+            assert rate is not None and min(rates) - 0.1 < float(rate[0]) < max(rates) + 0.1
+            # A delay range needs both ends, in order: refused, nothing written.
+            for ends in [(1.0, None), (3.0, 1.0)]:
+                with pytest.raises(psycopg.errors.InvalidParameterValue, match="low <= high"):
+                    conn.execute("select public.demo_insert_leads('[]', '[]', null, %s, %s)", ends)
+    finally:
+        drop_database(pg_cluster.url("postgres"), name)

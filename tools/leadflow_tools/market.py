@@ -761,6 +761,14 @@ class MarketGateway(InMemoryGoogleAds):
         """Insert every segment's SEO and microsite leads for `first`..`last`."""
         return self.insert_leads(self.model.organic_leads(first, last))
 
+    def _delay_args(self) -> dict[str, float]:
+        """The partners' delay range (days), when pending leads get their verdict drawn at
+        insert (`demo_lead_verdicts`, which `simulation.settle_leads_on` applies)."""
+        delay = self.model.acceptance_delay_days
+        if self.pending_from is None or delay is None:
+            return {}
+        return {"p_delay_low": delay[0], "p_delay_high": delay[1]}
+
     def insert_leads(self, counts: Sequence[LeadCount]) -> int:
         """Insert leads from counts, set-based in one call; returns how many."""
         if not counts:
@@ -779,6 +787,7 @@ class MarketGateway(InMemoryGoogleAds):
                         for s in self.model.segments
                     ],
                     "p_pending_from": self.pending_from.isoformat() if self.pending_from else None,
+                    **self._delay_args(),
                 },
                 caller=self.caller,
             )

@@ -387,10 +387,36 @@ grant execute on function public.demo_market_segments() to service_role;
 -- -----------------------------------------------------------------------------
 -- Leads from counts
 -- -----------------------------------------------------------------------------
+-- -----------------------------------------------------------------------------
+-- demo_lead_verdicts: when the partner will decide on a pending simulated lead, and how
+-- -----------------------------------------------------------------------------
+create table if not exists public.demo_lead_verdicts (
+  lead_id uuid primary key,
+  decide_at timestamptz not null,
+  accepted boolean not null
+);
+create index if not exists demo_lead_verdicts_decide_at_idx on public.demo_lead_verdicts (decide_at);
+comment on table public.demo_lead_verdicts is
+  'The simulation''s pending leads: when the partner decides (decide_at) and whether it accepts, '
+  'both drawn from the lead when it was inserted; `leadflow simulate` applies and deletes the due '
+  'rows each morning. Admin-only.';
+comment on column public.demo_lead_verdicts.lead_id is 'The pending lead (public.leads.id).';
+comment on column public.demo_lead_verdicts.decide_at is 'When its partner accepts or rejects it.';
+comment on column public.demo_lead_verdicts.accepted is 'Whether the partner accepts it.';
+alter table public.demo_lead_verdicts enable row level security;
+revoke all on table public.demo_lead_verdicts from anon, authenticated;
+grant select, insert, update, delete on table public.demo_lead_verdicts to service_role;
+
+-- The verdicts' delay range is a new argument: the three-argument function goes, so that a
+-- call naming three arguments finds one function.
+drop function if exists public.demo_insert_leads(jsonb, jsonb, date);
+
 create or replace function public.demo_insert_leads(
   p_counts jsonb,
   p_segments jsonb,
-  p_pending_from date default null
+  p_pending_from date default null,
+  p_delay_low double precision default null,
+  p_delay_high double precision default null
 )
 returns integer
 language plpgsql
@@ -417,8 +443,14 @@ begin
       using errcode = '22023';
   end if;
 
+  if (p_delay_low is null) <> (p_delay_high is null) or p_delay_low < 0 or p_delay_high < p_delay_low then
+    raise exception 'demo_insert_leads: the delay needs 0 <= low <= high days, or neither'
+      using errcode = '22023';
+  end if;
+
   -- One md5 per lead gives three independent numbers in [0, 1): h[1] time of day,
   -- h[2] pending, h[3] accepted; the md5 itself is the click id.
+  with inserted as (
   insert into public.leads
     (industry_id, region_code, status, price, gclid, msclkid, utm_source, utm_medium, utm_campaign,
      utm_term, created_at)
@@ -465,17 +497,42 @@ begin
                  ('x' || substr(m.md5, 9, 8))::bit(32)::bigint / 4294967296.0,
                  ('x' || substr(m.md5, 17, 8))::bit(32)::bigint / 4294967296.0] as h
     from (select md5(concat_ws(':', v_seed, c.segment_id, c.day, c.channel, c.batch, g.n)) as md5) m
-  ) k;
-  get diagnostics inserted = row_count;
+  ) k
+  returning id, segment_id, status, created_at, utm_medium, coalesce(gclid, msclkid) as click_id
+  ),
+  -- With a delay range, each pending lead's partner decides after a delay within it, and
+  -- accepts with the segment's acceptance rate: two hashes of what the lead is (its
+  -- segment, arrival, medium and click id; its id is not the same in every strategy's
+  -- database), so every strategy's same lead is decided alike at the same time.
+  keyed as (
+    select i.id, i.created_at, seg.acceptance_rate::double precision as rate,
+           md5(concat_ws(':', i.segment_id, i.created_at, i.utm_medium, i.click_id)) as h
+    from inserted i
+    join jsonb_to_recordset(p_segments) as seg (segment_id uuid, acceptance_rate numeric)
+      on seg.segment_id = i.segment_id
+    where i.status = 'pending' and p_delay_low is not null
+  ),
+  verdicts as (
+    insert into public.demo_lead_verdicts (lead_id, decide_at, accepted)
+    select k.id,
+           k.created_at + make_interval(secs => 86400 * (p_delay_low + (p_delay_high - p_delay_low)
+             * ('x' || substr(md5(k.h || ':delay'), 1, 8))::bit(32)::bigint / 4294967296.0)),
+           ('x' || substr(md5(k.h || ':verdict'), 1, 8))::bit(32)::bigint / 4294967296.0 < k.rate
+    from keyed k
+    returning 1
+  )
+  select count(*)::integer into inserted from inserted;
   return inserted;
 end
 $$;
-comment on function public.demo_insert_leads(jsonb, jsonb, date) is
+comment on function public.demo_insert_leads(jsonb, jsonb, date, double precision, double precision) is
   'Insert demo leads from counts [{segment_id, day, channel, leads, batch}] with per-segment '
   '[{segment_id, acceptance_rate, price}]: time of day, status and click id from one md5 per lead; leads of '
-  'days from p_pending_from on are partly still pending. Only in a demo database. Returns the count.';
-revoke execute on function public.demo_insert_leads(jsonb, jsonb, date) from public, anon, authenticated;
-grant execute on function public.demo_insert_leads(jsonb, jsonb, date) to service_role;
+  'days from p_pending_from on are partly still pending; with p_delay_low..p_delay_high (days) each '
+  'pending lead also gets its partner''s verdict in demo_lead_verdicts. Only in a demo database. '
+  'Returns the count.';
+revoke execute on function public.demo_insert_leads(jsonb, jsonb, date, double precision, double precision) from public, anon, authenticated;
+grant execute on function public.demo_insert_leads(jsonb, jsonb, date, double precision, double precision) to service_role;
 
 
 -- -----------------------------------------------------------------------------
