@@ -255,6 +255,17 @@ begin
     select cd.segment_id, cd.day, cd.channel, cd.generated, cd.accepted, cd.revenue, cd.spend, cd.clicks,
            cd.impressions, cd.conversions, now()
     from channel_days cd
+    -- Only new and changed rows reach the upsert: it locks every row it finds (a WAL record
+    -- each) before its WHERE sees the row unchanged, and a restated day is mostly unchanged.
+    where not exists (
+      select 1 from public.lead_channel_stats o
+      where o.day between p_from and p_to
+        and o.segment_id = cd.segment_id and o.day = cd.day and o.channel = cd.channel
+        and (o.leads_generated, o.leads_accepted, o.revenue, o.spend, o.clicks, o.impressions,
+             o.conversions)
+            is not distinct from
+            (cd.generated, cd.accepted, cd.revenue, cd.spend, cd.clicks, cd.impressions,
+             cd.conversions))
     on conflict (segment_id, day, channel) do update set
       leads_generated = excluded.leads_generated,
       leads_accepted = excluded.leads_accepted,
@@ -318,6 +329,20 @@ begin
          coalesce(c.active_partners, 0), coalesce(c.capacity, 0), now()
   from keys k
   left join capacity c on c.segment_id = k.segment_id and c.day = k.day
+  -- Only new and changed rows, as in per_channel.
+  where not exists (
+    select 1 from public.lead_generation_stats o
+    where o.day between p_from and p_to
+      and o.segment_id = k.segment_id and o.day = k.day
+      and (o.leads_generated, o.leads_accepted, o.leads_rejected, o.leads_pending, o.leads_paid,
+           o.revenue, o.ad_spend, o.ad_clicks, o.ad_impressions, o.ad_conversions, o.cpl,
+           o.active_partners, o.total_capacity)
+          is not distinct from
+          (coalesce(k.generated, 0), coalesce(k.accepted, 0), coalesce(k.rejected, 0),
+           coalesce(k.pending, 0), coalesce(k.paid, 0), coalesce(k.revenue, 0),
+           coalesce(k.spend, 0), coalesce(k.clicks, 0), coalesce(k.impressions, 0),
+           coalesce(k.conversions, 0), round(k.spend / nullif(k.paid, 0), 2),
+           coalesce(c.active_partners, 0), coalesce(c.capacity, 0)))
   on conflict (segment_id, day) do update set
     leads_generated = excluded.leads_generated,
     leads_accepted = excluded.leads_accepted,
