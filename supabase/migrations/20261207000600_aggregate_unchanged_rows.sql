@@ -141,34 +141,38 @@ begin
            ps.clicks, ps.impressions, ps.conversions
     from grid g
     full join per_segment ps on ps.segment_id = g.segment_id and ps.day = g.day
+  ),
+  fresh as (
+    select k.segment_id, k.day,
+           coalesce(k.generated, 0) as generated, coalesce(k.accepted, 0) as accepted,
+           coalesce(k.rejected, 0) as rejected, coalesce(k.pending, 0) as pending,
+           coalesce(k.paid, 0) as paid, coalesce(k.revenue, 0) as revenue,
+           coalesce(k.spend, 0) as spend, coalesce(k.clicks, 0) as clicks,
+           coalesce(k.impressions, 0) as impressions, coalesce(k.conversions, 0) as conversions,
+           round(k.spend / nullif(k.paid, 0), 2) as cpl,
+           coalesce(c.active_partners, 0) as active_partners, coalesce(c.capacity, 0) as capacity
+    from keys k
+    left join capacity c on c.segment_id = k.segment_id and c.day = k.day
   )
   insert into public.lead_generation_stats as st (
     segment_id, day, leads_generated, leads_accepted, leads_rejected, leads_pending,
     leads_paid, revenue, ad_spend, ad_clicks, ad_impressions, ad_conversions, cpl, active_partners,
     total_capacity, computed_at)
-  select k.segment_id, k.day,
-         coalesce(k.generated, 0), coalesce(k.accepted, 0), coalesce(k.rejected, 0),
-         coalesce(k.pending, 0), coalesce(k.paid, 0), coalesce(k.revenue, 0),
-         coalesce(k.spend, 0), coalesce(k.clicks, 0), coalesce(k.impressions, 0),
-         coalesce(k.conversions, 0),
-         round(k.spend / nullif(k.paid, 0), 2),
-         coalesce(c.active_partners, 0), coalesce(c.capacity, 0), now()
-  from keys k
-  left join capacity c on c.segment_id = k.segment_id and c.day = k.day
+  select f.segment_id, f.day, f.generated, f.accepted, f.rejected, f.pending, f.paid, f.revenue,
+         f.spend, f.clicks, f.impressions, f.conversions, f.cpl, f.active_partners, f.capacity,
+         now()
+  from fresh f
   -- Only new and changed rows, as in per_channel.
   where not exists (
     select 1 from public.lead_generation_stats o
     where o.day between p_from and p_to
-      and o.segment_id = k.segment_id and o.day = k.day
+      and o.segment_id = f.segment_id and o.day = f.day
       and (o.leads_generated, o.leads_accepted, o.leads_rejected, o.leads_pending, o.leads_paid,
            o.revenue, o.ad_spend, o.ad_clicks, o.ad_impressions, o.ad_conversions, o.cpl,
            o.active_partners, o.total_capacity)
           is not distinct from
-          (coalesce(k.generated, 0), coalesce(k.accepted, 0), coalesce(k.rejected, 0),
-           coalesce(k.pending, 0), coalesce(k.paid, 0), coalesce(k.revenue, 0),
-           coalesce(k.spend, 0), coalesce(k.clicks, 0), coalesce(k.impressions, 0),
-           coalesce(k.conversions, 0), round(k.spend / nullif(k.paid, 0), 2),
-           coalesce(c.active_partners, 0), coalesce(c.capacity, 0)))
+          (f.generated, f.accepted, f.rejected, f.pending, f.paid, f.revenue, f.spend, f.clicks,
+           f.impressions, f.conversions, f.cpl, f.active_partners, f.capacity))
   on conflict (segment_id, day) do update set
     leads_generated = excluded.leads_generated,
     leads_accepted = excluded.leads_accepted,
