@@ -385,9 +385,6 @@ revoke execute on function public.demo_market_segments() from public, anon, auth
 grant execute on function public.demo_market_segments() to service_role;
 
 -- -----------------------------------------------------------------------------
--- Leads from counts
--- -----------------------------------------------------------------------------
--- -----------------------------------------------------------------------------
 -- demo_lead_verdicts: when the partner will decide on a pending simulated lead, and how
 -- -----------------------------------------------------------------------------
 create table if not exists public.demo_lead_verdicts (
@@ -411,6 +408,9 @@ grant select, insert, update, delete on table public.demo_lead_verdicts to servi
 -- call naming three arguments finds one function.
 drop function if exists public.demo_insert_leads(jsonb, jsonb, date);
 
+-- -----------------------------------------------------------------------------
+-- Leads from counts
+-- -----------------------------------------------------------------------------
 create or replace function public.demo_insert_leads(
   p_counts jsonb,
   p_segments jsonb,
@@ -516,10 +516,9 @@ begin
     insert into public.demo_lead_verdicts (lead_id, decide_at, accepted)
     select k.id,
            k.created_at + make_interval(secs => 86400 * (p_delay_low + (p_delay_high - p_delay_low)
-             * ('x' || substr(md5(k.h || ':delay'), 1, 8))::bit(32)::bigint / 4294967296.0)),
-           ('x' || substr(md5(k.h || ':verdict'), 1, 8))::bit(32)::bigint / 4294967296.0 < k.rate
+             * private.demo_hash(k.h || ':delay'))),
+           private.demo_hash(k.h || ':verdict') < k.rate
     from keyed k
-    returning 1
   )
   select count(*)::integer into inserted from inserted;
   return inserted;
