@@ -58,16 +58,16 @@ def _spend(run: simulation.StrategyRun, first: Any) -> dict[str, float]:
 
 def main() -> int:
     market = sys.argv[1] if len(sys.argv) > 1 else "power"
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    if market not in MARKETS:
-        print(f"market must be one of {', '.join(MARKETS)}", file=sys.stderr)
+    seed = sys.argv[2] if len(sys.argv) > 2 else "3"
+    if market not in MARKETS or not seed.isdigit() or len(sys.argv) > 3:
+        print(f"usage: estimate_vs_truth.py [{'|'.join(MARKETS)} [SEED]]", file=sys.stderr)
         return 2
-    options = simulation.SimulationOptions(seed=seed, market=market)
+    options = simulation.SimulationOptions(seed=int(seed), market=market)
     settings = get_settings()
     with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
         result = simulation.run_simulation(server.url, options, keep=True)
         # run_simulation's names for its databases (kept above, dropped below).
-        prefix = f"leadflow_sim_{market}_{options.scenario.replace('-', '_')}_{seed}"
+        prefix = f"leadflow_sim_{market}_{options.scenario.replace('-', '_')}_{options.seed}"
         names = [f"{prefix}_base", *(f"{prefix}_{s}" for s in result.strategies)]
         try:
             estimates = _estimates(server.url(f"{prefix}_leadflow"))
@@ -91,7 +91,8 @@ def main() -> int:
     line = statistics.mean(posterior) - slope * statistics.mean(truth)
     sds = [r[3] for r in rows if r[3] is not None]
     print(
-        f"{market}/{seed}: {len(rows)} segments; posterior = {line:.2f} + {slope:.2f} x truth; "
+        f"{market}/{options.seed}: {len(rows)} segments; "
+        f"posterior = {line:.2f} + {slope:.2f} x truth; "
         f"median sd of the segments' own estimates {statistics.median(sds):.2f}"
     )
     print(
