@@ -66,14 +66,11 @@ def main() -> int:
     settings = get_settings()
     with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
         result = simulation.run_simulation(server.url, options, keep=True)
-        # run_simulation's names for its databases (kept above, dropped below).
-        prefix = f"leadflow_sim_{market}_{options.scenario.replace('-', '_')}_{options.seed}"
-        names = [f"{prefix}_base", *(f"{prefix}_{s}" for s in result.strategies)]
         try:
-            estimates = _estimates(server.url(f"{prefix}_leadflow"))
+            estimates = _estimates(server.url(options.database("leadflow")))
         finally:
-            for name in names:
-                drop_database(server.url("postgres"), name)
+            for kept in ("base", *result.strategies):
+                drop_database(server.url("postgres"), options.database(kept))
     first = options.last_day - timedelta(days=LAST_DAYS - 1)
     ours, best = _spend(result.runs["leadflow"], first), _spend(result.runs["oracle"], first)
     rows = []

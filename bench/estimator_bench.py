@@ -60,8 +60,7 @@ def main() -> int:
     print(f"estimate_segment_responses, {options.describe()}; commit {commit}")
     with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
         simulation.run_simulation(server.url, options, keep=True)
-        name = f"leadflow_sim_{options.market}_{options.scenario}_{options.seed}_leadflow"
-        url = server.url(name)
+        url = server.url(options.database("leadflow"))
         days = [
             options.start + timedelta(days=7),
             options.start + timedelta(days=args.days // 2),
@@ -87,9 +86,8 @@ def main() -> int:
                 worst = worst and same
                 a, b = statistics.median(times["old"]), statistics.median(times["new"])
                 print(f"| {day.isoformat()} | {a:,.1f} | {b:,.1f} | {a / b:,.0f}x | {same} |")
-        prefix = f"leadflow_sim_{options.market}_{options.scenario}_{options.seed}"
         for kept in ("base", *options.strategies):
-            drop_database(server.url("postgres"), f"{prefix}_{kept}")
+            drop_database(server.url("postgres"), options.database(kept))
     return 0 if worst else 1
 
 

@@ -235,6 +235,11 @@ class SimulationOptions:
         days = self.shock_days
         return days[1] if len(days) > 1 else None
 
+    def database(self, kind: str) -> str:
+        """The scratch database `run_simulation` keeps `kind` in ("base" or a strategy)."""
+        scenario = self.scenario.replace("-", "_")
+        return f"leadflow_sim_{self.market}_{scenario}_{self.seed}_{kind}"
+
     def has(self, feature: Scenario) -> bool:
         """Whether this scenario includes `feature` (mixed includes them all but two-channel)."""
         return self.scenario == feature or (self.scenario == "mixed" and feature != "two-channel")
@@ -1324,10 +1329,9 @@ def run_simulation(
     caller = caller or Caller.service()
     progress = on_progress or (lambda task, description, done, total: None)
     admin = url_of("postgres")
-    prefix = f"leadflow_sim_{options.market}_{options.scenario.replace('-', '_')}_{options.seed}"
-    base_name = f"{prefix}_base"
+    base_name = options.database("base")
     strategies = options.strategies
-    names = {s: f"{prefix}_{s}" for s in strategies}
+    names = {s: options.database(s) for s in strategies}
     timings: dict[str, float] = {}
     started = time.perf_counter()
     create_database(admin, base_name, replace=True)

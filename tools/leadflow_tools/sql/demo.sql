@@ -448,9 +448,14 @@ begin
       using errcode = '22023';
   end if;
 
+  with segments as (
+    -- Read once: the leads' price and status, and the pending ones' verdicts.
+    select * from jsonb_to_recordset(p_segments)
+      as seg (segment_id uuid, acceptance_rate numeric, price numeric)
+  ),
   -- One md5 per lead gives three independent numbers in [0, 1): h[1] time of day,
   -- h[2] pending, h[3] accepted; the md5 itself is the click id.
-  with inserted as (
+  inserted as (
   insert into public.leads
     (industry_id, region_code, status, price, gclid, msclkid, utm_source, utm_medium, utm_campaign,
      utm_term, created_at)
@@ -474,8 +479,7 @@ begin
          (c.day::timestamp + interval '7 hours' + sqrt(k.h[1]) * interval '16 hours')
            at time zone 'Europe/Amsterdam'
   from jsonb_to_recordset(p_counts) as c (segment_id uuid, day date, channel text, leads integer, batch text)
-  join jsonb_to_recordset(p_segments) as seg (segment_id uuid, acceptance_rate numeric, price numeric)
-    on seg.segment_id = c.segment_id
+  join segments seg on seg.segment_id = c.segment_id
   join (
     select s.id, s.industry_id, s.region_code, i.slug as industry_slug, i.name as industry_name
     from public.lead_segments s join public.industries i on i.id = s.industry_id
@@ -508,8 +512,7 @@ begin
     select i.id, i.created_at, seg.acceptance_rate::double precision as rate,
            md5(concat_ws(':', i.segment_id, i.created_at, i.utm_medium, i.click_id)) as h
     from inserted i
-    join jsonb_to_recordset(p_segments) as seg (segment_id uuid, acceptance_rate numeric)
-      on seg.segment_id = i.segment_id
+    join segments seg on seg.segment_id = i.segment_id
     where i.status = 'pending' and p_delay_low is not null
   ),
   verdicts as (
