@@ -166,6 +166,10 @@ as $$
     cross join settings se
     join curves c on c.segment_id = x.segment_id and c.channel = x.channel
     where x.day >= p_day - se.steering_window_days and x.day < p_day
+     -- The lower bound again, as one the planner can scan the index by (from `settings` it
+     -- read every day of each segment's history and filtered after: 17 ms of 43 a call at
+     -- 180 segments and 119 days, growing with the history).
+     and x.day >= p_day - (select o.steering_window_days from public.orchestration_settings o limit 1)
     group by x.segment_id, x.day
   ),
   at_current_spend as (
@@ -237,10 +241,12 @@ as $$
     group by i.industry_id
   ),
   newest as (
-    select st.segment_id, max(st.day) as day
-    from public.lead_generation_stats st
-    where st.day < p_day and st.day >= p_day - 60
-    group by st.segment_id
+    -- Each steered segment's newest measured day of the last 60: one backward step down its
+    -- (segment_id, day) index (grouping the 60 days' rows read 10,800 at 180 segments).
+    select c.segment_id,
+           (select max(st.day) from public.lead_generation_stats st
+            where st.segment_id = c.segment_id and st.day < p_day and st.day >= p_day - 60) as day
+    from (select distinct b.segment_id from budgets b) c
   )
   select b.segment_id, b.code, b.channel, b.customer_id, b.campaign_id, b.budget_resource_name,
          b.n::integer, b.n_channel::integer,

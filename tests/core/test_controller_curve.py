@@ -121,5 +121,7 @@ def test_the_database_scales_paid_leads_along_the_python_curve(
         ) / len(recent)
         assert abs(D(str(row["expected_leads"])) - expected) < D("0.0001"), row["code"]
         assert abs(D(str(row["paid_leads"])) - paid) < D("0.0001"), row["code"]
+        # The data's age: days since the segment's newest measured day.
+        assert row["data_age_days"] == (DAY - stats[-1]["day"]).days, row["code"]
         checked += 1
     assert checked > 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
@@ -22,22 +23,30 @@ from conftest import PgCluster
 from leadflow.db import Caller, Database
 from leadflow.errors import LeadflowError
 from leadflow.jobs.orchestrate import controller_config
+from leadflow_tools import simulation
 from leadflow_tools.local import create_database, drop_database
 from leadflow_tools.market import MEAN_SPEND_SHARE, MarketGateway, MarketModel, SegmentMarket
 from leadflow_tools.markets import MARKETS, draw_market, long_lag
 from leadflow_tools.simulation import (
     RECONVERGED_WITHIN,
     STRATEGIES,
+    TWO_CHANNEL_STRATEGIES,
     UNPROFITABLE_SHARE,
+    Progress,
     SimulationOptions,
     SimulationResult,
+    Strategy,
+    StrategyRun,
     _build_base,
+    _run_strategies,
     _safety,
     apply_scenario,
     clamp_budget,
+    heaviest_first,
     markdown,
     run_simulation,
     settle_leads_on,
+    workers,
     write_plot,
 )
 
@@ -201,9 +210,43 @@ def test_the_controller_never_moves_against_the_gap(small: SimulationResult) -> 
 def test_the_same_seed_gives_the_same_metrics(
     pg_cluster: PgCluster, small: SimulationResult
 ) -> None:
-    again = run_simulation(pg_cluster.url, SMALL)
+    # One strategy after the other in this process, where `small` ran them in worker
+    # processes: neither the order nor the workers change a number.
+    again = run_simulation(pg_cluster.url, dataclasses.replace(SMALL, parallel=False))
     assert again.as_json()["strategies"] == small.as_json()["strategies"]
     assert again.series == small.series
+
+
+def test_the_strategies_run_heaviest_first_one_per_core() -> None:
+    assert heaviest_first(STRATEGIES) == [
+        "leadflow",
+        "rules",
+        "cpl_rules",
+        "oracle",
+        "fixed",
+        "minimum",
+    ]
+    assert heaviest_first(TWO_CHANNEL_STRATEGIES)[:2] == ["leadflow", "leadflow_google_only"]
+    assert 1 <= workers(STRATEGIES) <= min(len(STRATEGIES), os.cpu_count() or 1)
+
+
+def test_a_strategy_failing_in_its_worker_process_is_one_line_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(simulation, "workers", lambda strategies: 2)  # two processes, any machine
+    seen: list[tuple[str, str, int, int]] = []
+
+    def run_one(strategy: Strategy, progress: Progress) -> StrategyRun:
+        progress(strategy, f"{strategy} day 1", 1, 1)
+        if strategy == "oracle":
+            raise ValueError("the market ran out of leads")
+        return StrategyRun(strategy)
+
+    runs = _run_strategies(["fixed", "rules"], run_one, lambda *r: seen.append(r), parallel=True)
+    assert sorted(runs) == ["fixed", "rules"] and runs["rules"].strategy == "rules"
+    assert sorted(r[0] for r in seen) == ["fixed", "rules"]  # progress crosses the processes
+    with pytest.raises(LeadflowError, match=r"^\(d\) oracle failed: ValueError: the market ran"):
+        _run_strategies(["rules", "oracle"], run_one, lambda *r: None, parallel=True)
 
 
 def test_metrics_are_shares_and_the_table_names_every_strategy(

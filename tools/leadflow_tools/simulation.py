@@ -48,7 +48,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
+import os
+import queue
 import random
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -1312,6 +1316,93 @@ def _read_back(url: str, options: SimulationOptions, run: StrategyRun) -> None:
 # --------------------------------------------------------------------------- the run
 
 
+def workers(strategies: Sequence[Strategy]) -> int:
+    """One strategy at a time per core. A strategy is one chain (our Python, then its
+    backend, then our Python again) that keeps about one core busy; more chains than cores
+    only share the cores out, and every one of them runs slower (bench/RESULTS.md,
+    "Issue 24, round 7")."""
+    return max(1, min(len(strategies), os.cpu_count() or 1))
+
+
+def heaviest_first(strategies: Sequence[Strategy]) -> list[Strategy]:
+    """The order the workers take the strategies in: the longest first (the real orchestrate
+    job, then those that run the daily jobs, then those that skip them), so that the short
+    ones fill in beside the long one at the end."""
+
+    def weight(strategy: Strategy) -> int:
+        return 2 if strategy in LEADFLOW else 0 if strategy in BLIND else 1
+
+    return sorted(strategies, key=weight, reverse=True)
+
+
+RunOne = Callable[[Strategy, Progress], StrategyRun]
+
+
+def _run_strategies(
+    strategies: Sequence[Strategy], run_one: RunOne, progress: Progress, *, parallel: bool
+) -> dict[Strategy, StrategyRun]:
+    """Every strategy's run, heaviest first, `workers` at a time when `parallel`: in forked
+    processes where the platform forks safely (Linux), so that no two strategies share an
+    interpreter lock, else in threads."""
+    order = heaviest_first(strategies)
+    count = workers(strategies) if parallel else 1
+    if count == 1:
+        return {s: run_one(s, progress) for s in order}
+    if sys.platform == "linux":
+        return _in_processes(order, count, run_one, progress)
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = {s: pool.submit(run_one, s, progress) for s in order}
+        return {s: futures[s].result() for s in order}
+
+
+def _in_processes(
+    order: Sequence[Strategy], count: int, run_one: RunOne, progress: Progress
+) -> dict[Strategy, StrategyRun]:
+    """`count` forked processes take the strategies in `order` and send back their progress
+    and runs; the first failure stops them all and is raised here, in one line."""
+    context = multiprocessing.get_context("fork")  # the market and the base gateway, as built
+    tasks: Any = context.SimpleQueue()
+    for strategy in [*order, *[None] * count]:
+        tasks.put(strategy)
+    results: Any = context.Queue()
+
+    def work() -> None:
+        while (strategy := tasks.get()) is not None:
+            try:
+                run = run_one(strategy, lambda *report: results.put(("progress", report)))
+            except BaseException as error:  # the parent raises it, in one line
+                results.put(("failed", strategy, f"{type(error).__name__}: {error}"))
+                return
+            results.put(("done", strategy, run))
+
+    processes = [context.Process(target=work, daemon=True) for _ in range(count)]
+    for process in processes:
+        process.start()
+    runs: dict[Strategy, StrategyRun] = {}
+    try:
+        while len(runs) < len(order):
+            try:
+                message = results.get(timeout=1)
+            except queue.Empty:
+                if not any(p.is_alive() for p in processes):
+                    raise LeadflowError(
+                        "the simulation's worker processes ended before every strategy ran"
+                    ) from None
+                continue
+            if message[0] == "progress":
+                progress(*message[1])
+            elif message[0] == "done":
+                runs[message[1]] = message[2]
+            else:
+                raise LeadflowError(f"{LABELS[message[1]]} failed: {message[2]}")
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    return runs
+
+
 def run_simulation(
     url_of: Callable[[str], str],
     options: SimulationOptions,
@@ -1342,20 +1433,14 @@ def run_simulation(
         for name in names.values():
             create_database(admin, name, template=base_name, replace=True)
         loop_started = time.perf_counter()
-        if options.parallel:
-            with ThreadPoolExecutor(max_workers=len(strategies)) as pool:
-                futures = {
-                    s: pool.submit(
-                        _run_strategy, s, url_of(names[s]), base, options, caller, progress, cap
-                    )
-                    for s in strategies
-                }
-                runs = {s: f.result() for s, f in futures.items()}
-        else:
-            runs = {
-                s: _run_strategy(s, url_of(names[s]), base, options, caller, progress, cap)
-                for s in strategies
-            }
+        runs = _run_strategies(
+            strategies,
+            lambda s, report: _run_strategy(
+                s, url_of(names[s]), base, options, caller, report, cap
+            ),
+            progress,
+            parallel=options.parallel,
+        )
         timings["strategies"] = time.perf_counter() - loop_started
     finally:
         if not keep:
