@@ -793,9 +793,15 @@ def _build_base(
             pending_from=options.first_day if model.acceptance_delay_days else None,
         )
         gateway.open_accounts()
-        gateway.insert_organic(options.first_day, options.last_day)
+        gateway.insert_organic(options.first_day, options.start - timedelta(days=1))
         warmup = list(days_between(options.first_day, options.start - timedelta(days=1)))
-        with psycopg.connect(url, autocommit=True) as sql:
+        # The steered days' organic leads go in on another connection while the warm-up runs
+        # (its jobs read no day after their own; the verdicts are drawn from each lead).
+        with (
+            ThreadPoolExecutor(max_workers=1) as organic,
+            psycopg.connect(url, autocommit=True) as sql,
+        ):
+            steered = organic.submit(gateway.insert_organic, options.start, options.last_day)
             for done, day in enumerate(warmup, start=1):
                 # Aggregate and plan; the budgets stay hand-set. The orchestrate dry run only
                 # on the last day: its estimates are the ones every strategy's first inputs
@@ -805,6 +811,7 @@ def _build_base(
                 _jobs(db, caller, day, gateway, url, steer=Mode.dry_run if last else None, sql=sql)
                 gateway.simulate(day, day)
                 progress("warmup", f"warm-up {day}", done, len(warmup))
+            steered.result()
     return model, gateway, shocks, cap
 
 
@@ -1430,17 +1437,20 @@ def run_simulation(
         model, base, shocks, cap = _build_base(url_of(base_name), options, caller, progress)
         controller_shortfall = _give_controller(url_of(base_name), options.shortfall_cost)
         timings["build and warm-up"] = time.perf_counter() - started
-        for name in names.values():
-            create_database(admin, name, template=base_name, replace=True)
         loop_started = time.perf_counter()
-        runs = _run_strategies(
-            strategies,
-            lambda s, report: _run_strategy(
-                s, url_of(names[s]), base, options, caller, report, cap
-            ),
-            progress,
-            parallel=options.parallel,
-        )
+
+        def run_copy(strategy: Strategy, report: Progress) -> StrategyRun:
+            # Each strategy on its own copy of the base, made and dropped by its worker: the
+            # copying and dropping overlap the other workers' strategies.
+            name = names[strategy]
+            create_database(admin, name, template=base_name, replace=True)
+            try:
+                return _run_strategy(strategy, url_of(name), base, options, caller, report, cap)
+            finally:
+                if not keep:
+                    drop_database(admin, name)
+
+        runs = _run_strategies(strategies, run_copy, progress, parallel=options.parallel)
         timings["strategies"] = time.perf_counter() - loop_started
     finally:
         if not keep:
