@@ -125,3 +125,21 @@ def test_the_database_scales_paid_leads_along_the_python_curve(
         assert row["data_age_days"] == (DAY - stats[-1]["day"]).days, row["code"]
         checked += 1
     assert checked > 0
+    # A segment measured last three days ago is three days old; one without a measured day in
+    # the last 60 has no age.
+    segment = next(r["segment_id"] for r in inputs if r["budgets_in_segment"] == 1)
+    sql.execute(
+        "delete from lead_generation_stats where segment_id = %s and day >= %s",
+        (segment, DAY - timedelta(days=2)),
+    )
+    ages = {
+        r["segment_id"]: r["data_age_days"]
+        for r in database.rpc("orchestration_inputs", {"p_day": DAY.isoformat()}, caller=SERVICE)
+    }
+    assert ages[segment] == 3
+    sql.execute("delete from lead_generation_stats where segment_id = %s", (segment,))
+    ages = {
+        r["segment_id"]: r["data_age_days"]
+        for r in database.rpc("orchestration_inputs", {"p_day": DAY.isoformat()}, caller=SERVICE)
+    }
+    assert ages[segment] is None

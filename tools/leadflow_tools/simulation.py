@@ -1374,6 +1374,9 @@ def _in_processes(
     results: Any = context.Queue()
 
     def work() -> None:
+        # The parent's console may be a live progress display: a worker writes (if ever)
+        # to the real streams, never through the parent's copy of it.
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         while (strategy := tasks.get()) is not None:
             try:
                 run = run_one(strategy, lambda *report: results.put(("progress", report)))
@@ -1391,7 +1394,8 @@ def _in_processes(
             try:
                 message = results.get(timeout=1)
             except queue.Empty:
-                if not any(p.is_alive() for p in processes):
+                # A worker killed from outside (out of memory, a signal) sends nothing.
+                if any(p.exitcode for p in processes) or not any(p.is_alive() for p in processes):
                     raise LeadflowError(
                         "the simulation's worker processes ended before every strategy ran"
                     ) from None
