@@ -69,8 +69,7 @@ def main() -> int:
         try:
             estimates = _estimates(server.url(options.database("leadflow")))
         finally:
-            for kept in ("base", *result.strategies):
-                drop_database(server.url("postgres"), options.database(kept))
+            drop_database(server.url("postgres"), *options.databases)
     first = options.last_day - timedelta(days=LAST_DAYS - 1)
     ours, best = _spend(result.runs["leadflow"], first), _spend(result.runs["oracle"], first)
     rows = []

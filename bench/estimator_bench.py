@@ -86,8 +86,7 @@ def main() -> int:
                 worst = worst and same
                 a, b = statistics.median(times["old"]), statistics.median(times["new"])
                 print(f"| {day.isoformat()} | {a:,.1f} | {b:,.1f} | {a / b:,.0f}x | {same} |")
-        for kept in ("base", *options.strategies):
-            drop_database(server.url("postgres"), options.database(kept))
+        drop_database(server.url("postgres"), *options.databases)
     return 0 if worst else 1
 
 

@@ -219,6 +219,17 @@ def test_the_same_seed_gives_the_same_metrics(
     assert again.series == small.series
 
 
+def test_the_run_leaves_no_scratch_database_behind(
+    pg_cluster: PgCluster, small: SimulationResult
+) -> None:
+    assert len(SMALL.databases) == len(STRATEGIES) + 1
+    with psycopg.connect(pg_cluster.url("postgres")) as conn:
+        left = conn.execute(
+            "select datname from pg_database where datname = any(%s)", (list(SMALL.databases),)
+        ).fetchall()
+    assert left == []
+
+
 def test_the_strategies_run_heaviest_first_one_per_core() -> None:
     assert heaviest_first(STRATEGIES) == [
         "leadflow",

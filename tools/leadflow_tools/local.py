@@ -27,10 +27,12 @@ def create_database(
             conn.execute(f'create database "{name}"')
 
 
-def drop_database(admin_url: str, name: str) -> None:
-    """Drop database `name` on the server of `admin_url` if it exists, connections and all."""
+def drop_database(admin_url: str, *names: str) -> None:
+    """Drop the databases `names` on the server of `admin_url` where they exist, connections
+    and all (one connection for them all)."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+        for name in names:
+            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def ensure_database(admin_url: str, name: str) -> None:

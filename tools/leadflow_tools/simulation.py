@@ -244,6 +244,11 @@ class SimulationOptions:
         scenario = self.scenario.replace("-", "_")
         return f"leadflow_sim_{self.market}_{scenario}_{self.seed}_{kind}"
 
+    @property
+    def databases(self) -> tuple[str, ...]:
+        """Every scratch database of the run: the base and one per strategy."""
+        return tuple(self.database(kind) for kind in ("base", *self.strategies))
+
     def has(self, feature: Scenario) -> bool:
         """Whether this scenario includes `feature` (mixed includes them all but two-channel)."""
         return self.scenario == feature or (self.scenario == "mixed" and feature != "two-channel")
@@ -1457,9 +1462,8 @@ def run_simulation(
         runs = _run_strategies(strategies, run_copy, progress, parallel=options.parallel)
         timings["strategies"] = time.perf_counter() - loop_started
     finally:
-        if not keep:
-            for name in [base_name, *names.values()]:
-                drop_database(admin, name)
+        if not keep:  # the workers dropped their copies, unless one failed or was stopped
+            drop_database(admin, *options.databases)
     metrics = {
         s: _metrics(runs[s], runs["oracle"], model, shocks, options, cap) for s in strategies
     }
