@@ -221,9 +221,8 @@ def prepare_database(admin_url: str, url: str, tree: Path) -> None:
         conn.execute(
             """
             insert into public.lead_segment_plans (
-              segment_id, day, capacity, acceptance_rate, target_leads, actual_leads,
-              planned_budget_google_ads, orchestration_status)
-            select s.id, d::date, 12.5, 0.75, 16.67, 10, 120, 'orchestrated'
+              segment_id, day, capacity, acceptance_rate, target_leads, actual_leads)
+            select s.id, d::date, 12.5, 0.75, 16.67, 10
             from public.lead_segments s,
                  generate_series(%(first)s::date, %(last)s::date, interval '1 day') as d
             """,

@@ -18,7 +18,10 @@ days the estimator reads, `estimate_segment_responses`):
 - what the spend would have to vary for sd 0.10, and what that costs: a two-level design
   around the best budget, spend x e^(+-a), loses 1 - (cosh(e a) - e cosh(a)) / (1 - e) of the
   segment's best margin (power curve, at its median true elasticity);
-- the posterior's (what the controller steers by) correlation with the truth;
+- the posterior's (what the controller steers by) correlation with the truth, beside what the
+  best estimate at the bound reaches: each segment's data at its bound shrunk to the mean with
+  the truth's spread known, sqrt(1 - mean(1 / (1 / spread^2 + 1 / bound^2)) / spread^2) (the
+  truth is drawn per segment, independently of industry and province: pooling cannot add);
 
 and, for re-convergence, the same test the score applies to a shocked segment (its weekly
 leads within 20 % of the oracle's for a week, within 7 days of the shock day) applied to the
@@ -243,6 +246,15 @@ def main() -> int:
         f"{robust_sd(own):.3f} |"
     )
     print(f"| Poisson regression: spread of its error | {robust_sd(poisson):.3f} |")
+    # The best estimate at the bound, knowing the truth's spread: each segment's own data at
+    # sd b_i shrunk to the mean, posterior variance 1 / (1 / spread^2 + 1 / b_i^2); the share
+    # of the truth's variance it explains is the squared correlation it reaches.
+    spread = statistics.pstdev(truth)
+    left = statistics.fmean(1 / (1 / spread**2 + 1 / b**2) for b in bounds)
+    print(
+        "| correlation with the truth the best estimate at the bound reaches | "
+        f"{math.sqrt(1 - left / spread**2):.2f} |"
+    )
     print(
         f"| posterior (what the controller steers by): correlation with the truth | "
         f"{statistics.correlation(truth, posterior):.2f} |"
