@@ -89,3 +89,74 @@ def test_with_a_fixed_spread_the_prior_pulls_the_convex_segment_back(
     convex = max(truth, key=lambda s: truth[s])
     assert fixed[convex] < 1.3 < learned[convex] <= 1.5
     assert math.isclose(learned[convex], 1.4, abs_tol=0.08)
+
+
+def _days(
+    sql: psycopg.Connection[Any], curve: tuple[Any, str, str], days: list[tuple[float, float]]
+) -> None:
+    """One segment's budget-limited days, the newest first: (spend, conversions)."""
+    _, customer, campaign = curve
+    for back, (spend, conversions) in enumerate(days, start=1):
+        sql.execute(
+            "insert into ad_campaign_daily_metrics (channel, customer_id, campaign_id, day, "
+            "cost_micros, conversions, search_budget_lost_impression_share) "
+            "values ('google_ads', %s, %s, %s, %s, %s, 0.3)",
+            (customer, campaign, DAY - timedelta(days=back), int(spend * 1e6), conversions),
+        )
+
+
+def _own(sql: psycopg.Connection[Any], segment: Any) -> tuple[float | None, float | None, int]:
+    row = sql.execute(
+        "select own_elasticity, own_elasticity_sd, days_used from segment_response_estimates "
+        "where day = %s and channel = 'google_ads' and segment_id = %s",
+        (DAY, segment),
+    ).fetchone()
+    assert row is not None
+    return (
+        None if row[0] is None else float(row[0]),
+        None if row[1] is None else float(row[1]),
+        row[2],
+    )
+
+
+def test_the_own_estimate_is_the_poisson_maximum_likelihood_and_its_sd_the_information(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Three spend levels, conversions exactly on 30 x (spend / 40) ^ 0.7: the maximum of the
+    # Poisson likelihood is the curve's elasticity, and with demand_variance 0 the sd is
+    # 1 / sqrt(Y var_w(x)), var_w the variance of the centred ln spend weighted by the fitted
+    # conversions (computed here from the formula, not read back).
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curve = _curves(sql)[0]
+    spends = [40.0, 60.0, 120.0] * 18
+    days = [(s, round(30 * (s / 40.0) ** 0.7, 4)) for s in spends]
+    _days(sql, curve, days)
+    _estimates(database, sql)
+    own, sd, used = _own(sql, curve[0])
+    assert used == len(days)
+    assert own == pytest.approx(0.7, abs=1e-3)
+    total = sum(c for _, c in days)
+    mean_x = sum(math.log(s) for s, _ in days) / len(days)
+    xs = [math.log(s) - mean_x for s, _ in days]
+    weights = [c / total for _, c in days]  # fitted = observed: the data lie on the curve
+    m1 = sum(w * x for w, x in zip(weights, xs, strict=True))
+    m2 = sum(w * x * x for w, x in zip(weights, xs, strict=True))
+    assert sd == pytest.approx(1 / math.sqrt(total * (m2 - m1 * m1)), abs=1e-4)  # 4 decimals
+
+
+def test_a_segment_whose_data_say_almost_nothing_stays_finite_and_near_the_pool(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Conversions only on the high-spend days: the likelihood rises without end, the Newton
+    # steps run toward the edge; the own estimate stays within -3 .. 3 with a wide sd, and the
+    # elasticity the controller steers by stays within the settings' bounds.
+    curves = _curves(sql)
+    _days(sql, curves[0], [(80.0, 1.0) if i % 2 else (40.0, 0.0) for i in range(56)])
+    # And one segment with no conversions at all: no own estimate.
+    _days(sql, curves[1], [(80.0 if i % 2 else 40.0, 0.0) for i in range(56)])
+    estimated = _estimates(database, sql)
+    own, sd, _ = _own(sql, curves[0][0])
+    assert own is not None and sd is not None
+    assert -3 <= own <= 3 and sd > 0.5
+    assert 0.15 <= estimated[curves[0][0]] <= 1.5
+    assert _own(sql, curves[1][0])[:2] == (None, None)
