@@ -9,9 +9,11 @@ Google Ads curve has one elasticity everywhere (power and adstock shapes; a Hill
 elasticity moves with the spend), over the last response window of budget-limited days (the
 days the estimator reads, `estimate_segment_responses`):
 
-- the product's estimate (the grouping estimator, `own_elasticity`) and a Poisson regression
-  of the day's conversions on log spend (the efficient estimator for counts), each against
-  the market's true elasticity (robust spread: 1.4826 x the median absolute deviation);
+- the product's own estimate (`own_elasticity`: up to round 8's first part the grouping
+  estimator, since then a Poisson regression in SQL) and this script's Poisson regression of
+  the day's conversions on log spend (the efficient estimator for counts, to convergence),
+  each against the market's true elasticity (robust spread: 1.4826 x the median absolute
+  deviation);
 - the Cramér-Rao bound: no unbiased estimator from these days does better than
   sd = sqrt((1 + m x demand_variance) / sum mu_i (x_i - x_bar)^2), x = ln spend, mu the fitted
   conversions, m their mean (Poisson counts on a lognormal day-to-day demand);
@@ -241,7 +243,7 @@ def main() -> int:
     )
     print(f"| Cramér-Rao sd of any unbiased estimate (median) | {statistics.median(bounds):.3f} |")
     print(
-        f"| product's estimate (grouping): stated sd (median), spread of its error | "
+        f"| product's own estimate: stated sd (median), spread of its error | "
         f"{statistics.median(r['own_sd'] for r in rows if r['own_sd'] is not None):.3f}, "
         f"{robust_sd(own):.3f} |"
     )
