@@ -22,7 +22,6 @@ import psycopg
 from leadflow.settings import get_settings
 from leadflow_tools import simulation
 from leadflow_tools.embedded import running_server
-from leadflow_tools.local import drop_database
 from leadflow_tools.markets import MARKETS
 
 BANDS = ((0.0, 0.45), (0.45, 0.6), (0.6, 0.7), (0.7, 1.0))
@@ -64,12 +63,11 @@ def main() -> int:
         return 2
     options = simulation.SimulationOptions(seed=int(seed), market=market)
     settings = get_settings()
-    with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
-        result = simulation.run_simulation(server.url, options, keep=True)
-        try:
-            estimates = _estimates(server.url(options.database("leadflow")))
-        finally:
-            drop_database(server.url("postgres"), *options.databases)
+    with (
+        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
+        simulation.kept_run(server.url, options) as result,
+    ):
+        estimates = _estimates(server.url(options.database("leadflow")))
     first = options.last_day - timedelta(days=LAST_DAYS - 1)
     ours, best = _spend(result.runs["leadflow"], first), _spend(result.runs["oracle"], first)
     rows = []

@@ -25,7 +25,6 @@ import psycopg
 from leadflow.settings import get_settings
 from leadflow_tools import simulation
 from leadflow_tools.embedded import running_server
-from leadflow_tools.local import drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "supabase/migrations/20261206000400_learning_that_bends.sql"
@@ -58,8 +57,10 @@ def main() -> int:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     print(f"estimate_segment_responses, {options.describe()}; commit {commit}")
-    with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
-        simulation.run_simulation(server.url, options, keep=True)
+    with (
+        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
+        simulation.kept_run(server.url, options),
+    ):
         url = server.url(options.database("leadflow"))
         days = [
             options.start + timedelta(days=7),
@@ -86,7 +87,6 @@ def main() -> int:
                 worst = worst and same
                 a, b = statistics.median(times["old"]), statistics.median(times["new"])
                 print(f"| {day.isoformat()} | {a:,.1f} | {b:,.1f} | {a / b:,.0f}x | {same} |")
-        drop_database(server.url("postgres"), *options.databases)
     return 0 if worst else 1
 
 

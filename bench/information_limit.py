@@ -42,7 +42,6 @@ import psycopg
 from leadflow.settings import get_settings
 from leadflow_tools import simulation
 from leadflow_tools.embedded import running_server
-from leadflow_tools.local import drop_database
 from leadflow_tools.markets import MARKETS
 
 #: The sd of an elasticity estimate the question is asked for.
@@ -165,12 +164,11 @@ def main() -> int:
         return 2
     options = simulation.SimulationOptions(seed=int(seed), market=market)
     settings = get_settings()
-    with running_server(settings.home / "postgres", port=settings.local_db_port) as server:
-        result = simulation.run_simulation(server.url, options, keep=True)
-        try:
-            days, estimates, knobs = _leadflow_data(server.url(options.database("leadflow")))
-        finally:
-            drop_database(server.url("postgres"), *options.databases)
+    with (
+        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
+        simulation.kept_run(server.url, options) as result,
+    ):
+        days, estimates, knobs = _leadflow_data(server.url(options.database("leadflow")))
 
     rows = []
     for segment, (day, posterior, own, own_sd) in estimates.items():

@@ -29,22 +29,29 @@ def _curves(sql: psycopg.Connection[Any]) -> list[tuple[Any, str, str]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+def _days(
+    sql: psycopg.Connection[Any], curve: tuple[Any, str, str], days: list[tuple[float, float]]
+) -> None:
+    """One segment's budget-limited days, the newest first: (spend, conversions)."""
+    _, customer, campaign = curve
+    for back, (spend, conversions) in enumerate(days, start=1):
+        sql.execute(
+            "insert into ad_campaign_daily_metrics (channel, customer_id, campaign_id, day, "
+            "cost_micros, conversions, search_budget_lost_impression_share) "
+            "values ('google_ads', %s, %s, %s, %s, %s, 0.3)",
+            (customer, campaign, DAY - timedelta(days=back), int(spend * 1e6), conversions),
+        )
+
+
 def _metrics(sql: psycopg.Connection[Any]) -> dict[Any, float]:
     """56 budget-limited days per segment, spend alternating €40 / €80 a day, conversions
     exactly on scale x spend ^ e (no noise: the estimator's own variance is the Poisson
     part alone)."""
     truth = {}
-    for (segment, customer, campaign), e in zip(_curves(sql), TRUE_E, strict=True):
-        truth[segment] = e
-        for back in range(1, 57):
-            spend = 40.0 if back % 2 else 80.0
-            conversions = round(30 * (spend / 40.0) ** e, 2)
-            sql.execute(
-                "insert into ad_campaign_daily_metrics (channel, customer_id, campaign_id, day, "
-                "cost_micros, conversions, search_budget_lost_impression_share) "
-                "values ('google_ads', %s, %s, %s, %s, %s, 0.3)",
-                (customer, campaign, DAY - timedelta(days=back), int(spend * 1e6), conversions),
-            )
+    for curve, e in zip(_curves(sql), TRUE_E, strict=True):
+        truth[curve[0]] = e
+        spends = [40.0 if back % 2 else 80.0 for back in range(1, 57)]
+        _days(sql, curve, [(spend, round(30 * (spend / 40.0) ** e, 2)) for spend in spends])
     return truth
 
 
@@ -89,20 +96,6 @@ def test_with_a_fixed_spread_the_prior_pulls_the_convex_segment_back(
     convex = max(truth, key=lambda s: truth[s])
     assert fixed[convex] < 1.3 < learned[convex] <= 1.5
     assert math.isclose(learned[convex], 1.4, abs_tol=0.08)
-
-
-def _days(
-    sql: psycopg.Connection[Any], curve: tuple[Any, str, str], days: list[tuple[float, float]]
-) -> None:
-    """One segment's budget-limited days, the newest first: (spend, conversions)."""
-    _, customer, campaign = curve
-    for back, (spend, conversions) in enumerate(days, start=1):
-        sql.execute(
-            "insert into ad_campaign_daily_metrics (channel, customer_id, campaign_id, day, "
-            "cost_micros, conversions, search_budget_lost_impression_share) "
-            "values ('google_ads', %s, %s, %s, %s, %s, 0.3)",
-            (customer, campaign, DAY - timedelta(days=back), int(spend * 1e6), conversions),
-        )
 
 
 def _own(sql: psycopg.Connection[Any], segment: Any) -> tuple[float | None, float | None, int]:

@@ -1482,6 +1482,18 @@ def run_simulation(
     )
 
 
+@contextmanager
+def kept_run(
+    url_of: Callable[[str], str], options: SimulationOptions
+) -> Iterator[SimulationResult]:
+    """`run_simulation` with its databases kept while the block reads them (the strategies'
+    as `options.database(strategy)`), then dropped, also when the run or the block fails."""
+    try:
+        yield run_simulation(url_of, options, keep=True)
+    finally:
+        drop_database(url_of("postgres"), *options.databases)
+
+
 #: The settings column the controller reads the shortfall cost from: a share of the lead's
 #: value, like `--shortfall-cost`.
 SHORTFALL_SETTING = "shortfall_cost"
