@@ -71,7 +71,9 @@ create table public.ad_campaign_daily_metrics (
   cost_micros bigint not null default 0 check (cost_micros >= 0),
   clicks bigint not null default 0 check (clicks >= 0),
   impressions bigint not null default 0 check (impressions >= 0),
-  conversions numeric(12, 2) not null default 0 check (conversions >= 0),
+  -- (numeric holds 'NaN', which compares above every number: refused by name)
+  conversions numeric(12, 2) not null default 0 check (conversions >= 0)
+    constraint ad_campaign_daily_metrics_conversions_not_nan check (conversions <> 'NaN'),
   search_budget_lost_impression_share numeric(5, 4)
     check (search_budget_lost_impression_share is null
            or search_budget_lost_impression_share between 0 and 1),

@@ -446,3 +446,12 @@ def test_recording_metrics_google_ads_did_not_restate_writes_nothing(
     assert sql.execute("select sum(conversions) from ad_campaign_daily_metrics").fetchone() == (
         Decimal(3),
     )
+    # numeric holds 'NaN', which compares above every number: refused, nothing changed.
+    from leadflow.db import RpcError
+
+    with pytest.raises(RpcError) as error:
+        record(conversions="NaN")
+    assert error.value.status == 400
+    assert sql.execute("select sum(conversions) from ad_campaign_daily_metrics").fetchone() == (
+        Decimal(3),
+    )
