@@ -446,7 +446,16 @@ def test_each_market_draws_its_shapes_and_lags_and_leaves_what_the_database_know
         assert all(getattr(a, k) == getattr(b, k) for k in kept)
         assert a.acceptance_rate == b.acceptance_rate
     assert _family("mixed") == mixed  # from the seed alone
-    assert set(MARKETS) == {"classic", "power", "hill", "adstock", "lagged", "mixed"}
+    assert set(MARKETS) == {
+        "classic",
+        "power",
+        "hill",
+        "adstock",
+        "lagged",
+        "mixed",
+        "exponential",
+        "capped",
+    }
 
 
 def test_a_hill_market_saturates_and_its_oracle_budget_prices_the_next_lead() -> None:
@@ -546,7 +555,7 @@ def test_the_command_refuses_an_unknown_market_in_one_line() -> None:
         "error": {
             "code": "failed",
             "message": "--market must be one of classic, power, hill, adstock, lagged, mixed, "
-            "not banana",
+            "exponential, capped, not banana",
             "details": [],
         }
     }
@@ -617,3 +626,39 @@ def test_pending_leads_get_their_verdict_at_insert_and_are_decided_when_due(
                     conn.execute("select public.demo_insert_leads('[]', '[]', null, %s, %s)", ends)
     finally:
         drop_database(pg_cluster.url("postgres"), name)
+
+
+@pytest.mark.parametrize("market", ["exponential", "capped"])
+def test_a_held_out_market_saturates_and_its_oracle_budget_prices_the_next_lead(
+    market: str,
+) -> None:
+    drawn = _family(market).segments
+    assert {s.shape for s in drawn} == {market}
+    assert {s.lag_weights[0] > 0 for s in drawn} == {True, False}
+    # Each segment draws its own saturation; the other members keep the defaults.
+    mixed = _family("mixed")
+    assert len({s.exp_k if market == "exponential" else s.cap_share for s in drawn}) > 10
+    assert mixed.segments[0].exp_k == 0.3 and mixed.segments[0].cap_share == 0.6
+    for segment in drawn:
+        reach = segment.reach(DAY)
+        shares = [0.1 * k for k in range(1, 11)]
+        leads = [segment.expected_paid_leads(DAY, round(x * reach * 1_000_000)) for x in shares]
+        assert leads == sorted(leads)
+        assert leads[-1] == pytest.approx(segment.top(DAY))
+        # Concave: no tenth of reach buys more leads than the one before it.
+        gains = [b - a for a, b in itertools.pairwise(leads)]
+        assert all(b <= a + 1e-6 * leads[-1] for a, b in itertools.pairwise(gains))
+        # The inverse agrees with the curve where the curve still rises.
+        budget = segment.budget_for_paid_leads(DAY, leads[1])
+        assert budget is not None
+        assert budget / 1_000_000 == pytest.approx(0.2 * reach, rel=1e-3)
+        best = segment.margin_budget(DAY, segment.lead_price)
+        if 0 < best < segment.full_reach_budget(DAY) and market == "exponential":
+            # The next euro of spend returns one euro (of budget: its mean spent share).
+            assert segment.value_per_euro(DAY, best) == pytest.approx(MEAN_SPEND_SHARE, rel=0.01)
+        if market == "capped":
+            # Past the cap more budget buys nothing, and the oracle never buys past it.
+            past = round((segment.cap_share + 0.05) * reach * 1e6)
+            assert segment.expected_paid_leads(DAY, past) == pytest.approx(segment.top(DAY))
+            assert segment.value_per_euro(DAY, past) == 0
+            assert best <= segment.cap_share * reach * 1e6 / MEAN_SPEND_SHARE + 10_000

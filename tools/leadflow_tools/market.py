@@ -80,7 +80,7 @@ MICROSOFT_ACCOUNT = "5550001"
 
 Channel = Literal["google_ads", "microsoft_ads", "seo", "microsite"]
 PaidChannel = Literal["google_ads", "microsoft_ads"]
-Shape = Literal["power", "hill", "adstock"]
+Shape = Literal["power", "hill", "adstock", "exponential", "capped"]
 
 
 # --------------------------------------------------------------------------- the catalogue
@@ -218,6 +218,10 @@ class SegmentMarket:
     hill_k: float = 0.5
     #: Adstock: the share of yesterday's effective spend carried into today.
     carry: float = 0.0
+    #: Exponential: the share of full reach over which the curve saturates (scale k).
+    exp_k: float = 0.3
+    #: Capped: the share of full reach past which more clicks bring no more leads.
+    cap_share: float = 0.6
     #: Share of paid leads that arrive 0, 1, 2, ... days after the click.
     lag_weights: tuple[float, ...] = LAG_WEIGHTS
     #: Day-to-day noise on the paid leads' mean (sd of a lognormal factor).
@@ -271,7 +275,10 @@ class SegmentMarket:
         """Paid leads at `share` (0..1) of full reach, as a share of those at full reach.
 
         power (and adstock, on the effective spend): share ** elasticity;
-        hill: (1 + K^n) share^n / (share^n + K^n), saturating (S-shaped for n > 1).
+        hill: (1 + K^n) share^n / (share^n + K^n), saturating (S-shaped for n > 1);
+        exponential: (1 - exp(-share / k)) / (1 - exp(-1 / k)), saturating without a bend;
+        capped: share / cap up to the cap, flat past it (the search volume runs out; the
+        clicks past it bring no leads).
         """
         if share <= 0:
             return 0.0
@@ -280,6 +287,10 @@ class SegmentMarket:
             kn = self.hill_k**self.hill_n
             xn = share**self.hill_n
             return (1 + kn) * xn / (xn + kn)
+        if self.shape == "exponential":
+            return -math.expm1(-share / self.exp_k) / -math.expm1(-1 / self.exp_k)
+        if self.shape == "capped":
+            return min(share / self.cap_share, 1.0)
         return float(share**self.elasticity)
 
     def slope(self, share: float) -> float:
@@ -290,6 +301,11 @@ class SegmentMarket:
             n, kn = self.hill_n, self.hill_k**self.hill_n
             xn = share**n
             return (1 + kn) * n * kn * share ** (n - 1) / (xn + kn) ** 2
+        if self.shape == "exponential":
+            k = self.exp_k
+            return math.exp(-share / k) / (k * -math.expm1(-1 / k))
+        if self.shape == "capped":
+            return 1 / self.cap_share if share < self.cap_share else 0.0
         return float(self.elasticity * share ** (self.elasticity - 1))
 
     def _inverse(self, y: float) -> float:
@@ -297,16 +313,22 @@ class SegmentMarket:
         if self.shape == "hill":
             kn = self.hill_k**self.hill_n
             return float((y * kn / (1 + kn - y)) ** (1 / self.hill_n))
+        if self.shape == "exponential":
+            return float(-self.exp_k * math.log1p(y * math.expm1(-1 / self.exp_k)))
+        if self.shape == "capped":
+            return y * self.cap_share
         return float(y ** (1 / self.elasticity))
 
     def _margin_share(self, need: float) -> float:
         """The share of full reach at which slope = `need`, on the falling side of the
         slope; 0 when no spend pays for itself; 1 when even full reach does."""
-        if self.shape != "hill":
+        if self.shape in ("power", "adstock"):
             e = self.elasticity
             return min((need / e) ** (1 / (e - 1)), 1.0)
-        n, k = self.hill_n, self.hill_k
-        peak = k * ((n - 1) / (n + 1)) ** (1 / n) if n > 1 else 1e-9
+        peak = 1e-9  # the steepest point: the start, except on an S-shaped Hill curve
+        if self.shape == "hill":
+            n, k = self.hill_n, self.hill_k
+            peak = k * ((n - 1) / (n + 1)) ** (1 / n) if n > 1 else 1e-9
         if self.slope(peak) < need:
             return 0.0
         if self.slope(1 - 1e-9) >= need:

@@ -24,6 +24,13 @@ Members: ``classic`` (the market before the family, for comparison), ``power``, 
 ``adstock`` (short lag each), ``lagged`` (power curves, long lag) and ``mixed`` (per
 segment a shape drawn from the three and a lag from both; the default). The oracle knows
 every drawn parameter; the controller sees only the database, as in production.
+
+Held out: ``exponential`` (1 - exp(-x / k) saturation, k in EXP_K: concave everywhere, its
+local elasticity falling from 1 toward 0 as spend rises) and ``capped`` (leads grow in
+proportion to spend up to CAP_SHARE of full reach and not at all past it: the search volume
+runs out while the budget still buys clicks), each with both lags. They were added after
+every controller setting had been chosen, to measure the controller on shapes it was not
+shaped for; no setting may be chosen on them (bench/RESULTS.md, "held-out shapes").
 """
 
 from __future__ import annotations
@@ -39,8 +46,19 @@ from leadflow.errors import LeadflowError
 
 from leadflow_tools.market import MarketModel, SegmentMarket, Shape, _rng
 
-MarketName = Literal["classic", "power", "hill", "adstock", "lagged", "mixed"]
-MARKETS: tuple[MarketName, ...] = ("classic", "power", "hill", "adstock", "lagged", "mixed")
+MarketName = Literal[
+    "classic", "power", "hill", "adstock", "lagged", "mixed", "exponential", "capped"
+]
+MARKETS: tuple[MarketName, ...] = (
+    "classic",
+    "power",
+    "hill",
+    "adstock",
+    "lagged",
+    "mixed",
+    "exponential",
+    "capped",
+)
 DEFAULT_MARKET: MarketName = "mixed"
 Lag = Literal["short", "long"]
 
@@ -48,6 +66,8 @@ ELASTICITY = (0.30, 0.85)
 HILL_N = (0.8, 2.2)
 HILL_K = (0.25, 0.75)
 CARRY = (0.3, 0.7)
+EXP_K = (0.15, 0.6)
+CAP_SHARE = (0.3, 0.8)
 NOISE_SD = (0.05, 0.35)
 WEEKDAY_AMPLITUDE = (0.5, 1.6)
 #: Short lag: leads 0, 1, 2, 3 days after the click (the classic market's weights).
@@ -79,6 +99,12 @@ SPECS: dict[MarketName, MarketSpec] = {
     "lagged": MarketSpec("lagged", ("power",), ("long",), "leads 1-4 days after the click"),
     "mixed": MarketSpec(
         "mixed", ("power", "hill", "adstock"), ("short", "long"), "every shape and lag"
+    ),
+    "exponential": MarketSpec(
+        "exponential", ("exponential",), ("short", "long"), "held out: exponential saturation"
+    ),
+    "capped": MarketSpec(
+        "capped", ("capped",), ("short", "long"), "held out: straight up to a volume cap"
     ),
 }
 
@@ -148,4 +174,7 @@ def _draw(seed: int, s: SegmentMarket, spec: MarketSpec, start: date) -> Segment
         competitor_day=entry if competitor else None,
         competitor_cost=rng.uniform(*COMPETITOR_COST) if competitor else 0.0,
         competitor_loss=rng.uniform(*COMPETITOR_LOSS) if competitor else 0.0,
+        # Drawn last, and only for their shapes: every other member draws as before.
+        exp_k=rng.uniform(*EXP_K) if shape == "exponential" else 0.3,
+        cap_share=rng.uniform(*CAP_SHARE) if shape == "capped" else 0.6,
     )

@@ -842,7 +842,7 @@ def market_summary(model: MarketModel) -> dict[str, Any]:
     def spread(values: Sequence[float]) -> list[float] | None:
         return [round(min(values), 3), round(max(values), 3)] if values else None
 
-    power = [s.elasticity for s in model.segments if s.shape != "hill"]
+    power = [s.elasticity for s in model.segments if s.shape in ("power", "adstock")]
     hill = [s for s in model.segments if s.shape == "hill"]
     return {
         "name": model.name,
@@ -853,6 +853,8 @@ def market_summary(model: MarketModel) -> dict[str, Any]:
         "hill_n": spread([s.hill_n for s in hill]),
         "hill_k": spread([s.hill_k for s in hill]),
         "carry": spread([s.carry for s in model.segments if s.shape == "adstock"]),
+        "exp_k": spread([s.exp_k for s in model.segments if s.shape == "exponential"]),
+        "cap_share": spread([s.cap_share for s in model.segments if s.shape == "capped"]),
         "noise_sd": spread([s.noise_sd for s in model.segments]),
         "weekday_amplitude": spread([s.weekday_amplitude for s in model.segments]),
         "competitors": sum(1 for s in model.segments if s.competitor_day is not None),

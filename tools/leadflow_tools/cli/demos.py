@@ -113,7 +113,11 @@ def simulate_command(
         ),
     ] = "base",
     market: Annotated[
-        str, typer.Option("--market", help="classic, power, hill, adstock, lagged or mixed.")
+        str,
+        typer.Option(
+            "--market",
+            help="classic, power, hill, adstock, lagged, mixed; held out: exponential, capped.",
+        ),
     ] = "mixed",
     shortfall_cost: Annotated[
         float,
