@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "simulation24d"
-ORDER = ("mixed", "power", "hill", "adstock", "lagged")
+ORDER = ("mixed", "power", "hill", "adstock", "lagged", "exponential", "capped")
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
