@@ -12,6 +12,9 @@ import dataclasses
 import itertools
 import json
 import os
+import signal
+import threading
+import time
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
@@ -273,6 +276,45 @@ def test_a_strategy_failing_in_its_worker_process_is_one_line_here(
     assert sorted(r[0] for r in seen) == ["fixed", "rules"]  # progress crosses the processes
     with pytest.raises(LeadflowError, match=r"^\(d\) oracle failed: ValueError: the market ran"):
         _run_strategies(["rules", "oracle"], run_one, lambda *r: None, parallel=True)
+
+
+def test_where_processes_do_not_fork_the_strategies_run_in_threads_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(simulation, "workers", lambda strategies: 2)
+    monkeypatch.setattr(simulation.sys, "platform", "darwin")
+    threads: set[str] = set()
+
+    def run_one(strategy: Strategy, progress: Progress) -> StrategyRun:
+        threads.add(threading.current_thread().name)
+        if strategy == "oracle":
+            raise ValueError("the market ran out of leads")
+        progress(strategy, f"{strategy} day 1", 1, 1)
+        return StrategyRun(strategy)
+
+    seen: list[tuple[str, str, int, int]] = []
+    runs = _run_strategies(["fixed", "rules"], run_one, lambda *r: seen.append(r), parallel=True)
+    assert sorted(runs) == ["fixed", "rules"] and runs["fixed"].strategy == "fixed"
+    assert sorted(r[0] for r in seen) == ["fixed", "rules"]
+    assert threading.main_thread().name not in threads  # in the pool, not here
+    with pytest.raises(ValueError, match="ran out of leads"):
+        _run_strategies(["rules", "oracle"], run_one, lambda *r: None, parallel=True)
+
+
+def test_a_worker_process_killed_from_outside_ends_the_run_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(simulation, "workers", lambda strategies: 2)
+
+    def run_one(strategy: Strategy, progress: Progress) -> StrategyRun:
+        if strategy == "oracle":
+            os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+        return StrategyRun(strategy)
+
+    started = time.monotonic()
+    with pytest.raises(LeadflowError, match=r"^the simulation's worker processes ended before"):
+        _run_strategies(["rules", "oracle", "fixed"], run_one, lambda *r: None, parallel=True)
+    assert time.monotonic() - started < 30  # noticed, not waited on forever
 
 
 def test_metrics_are_shares_and_the_table_names_every_strategy(
