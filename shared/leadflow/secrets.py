@@ -63,14 +63,18 @@ _cache: dict[str, dict[str, SecretStr]] = {}
 _clients: dict[str | None, Any] = {}
 
 
-class _NoResponseBodies(logging.Filter):
-    """botocore logs every response body at DEBUG, which for GetSecretValue is the secret."""
+class _NoBodies(logging.Filter):
+    """botocore logs every request's parameters and every response body at DEBUG, which for
+    GetSecretValue's answer and PutSecretValue's request is the secret."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(("Response body", "Response headers"))
+        return not str(record.msg).startswith(
+            ("Response body", "Response headers", "Making request for")
+        )
 
 
-logging.getLogger("botocore.parsers").addFilter(_NoResponseBodies())
+logging.getLogger("botocore.parsers").addFilter(_NoBodies())
+logging.getLogger("botocore.endpoint").addFilter(_NoBodies())
 
 
 def configured(environ: Mapping[str, str]) -> dict[SecretSource, str]:
@@ -105,6 +109,56 @@ def export(
     target = os.environ if environ is None else environ
     for name, value in values.items():
         target[name] = value.get_secret_value()
+
+
+def store(
+    name: str,
+    value: SecretStr,
+    environ: Mapping[str, str] | None = None,
+    *,
+    client_factory: ClientFactory | None = None,
+) -> bool:
+    """Write `value` for the variable `name` into the configured secret that may hold it: the
+    secret is read afresh, `name` replaced and the object put back as the secret's new
+    version (its other variables kept). For a credential the provider rotates (Microsoft
+    Advertising's refresh token). False when no configured secret may hold `name` (a local
+    run: the environment cannot be written back); LeadflowError, naming the secret's variable
+    and the error code only, when the secret cannot be read or written."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    source, secret_id = next(
+        (
+            (source, secret_id)
+            for source, secret_id in configured(os.environ if environ is None else environ).items()
+            if source.allows(name)
+        ),
+        (None, None),
+    )
+    if source is None or secret_id is None:
+        return False
+    where = f"the secret that {source.id_variable} names"
+    client = (client_factory or _client)(_region(secret_id))
+    with _lock:
+        try:
+            text = client.get_secret_value(SecretId=secret_id).get("SecretString")
+            try:
+                data = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                raise LeadflowError(f"cannot store {name} in {where}: not a JSON object")
+            data[name] = value.get_secret_value()
+            client.put_secret_value(SecretId=secret_id, SecretString=json.dumps(data))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise LeadflowError(f"cannot store {name} in {where}: {code}") from None
+        except BotoCoreError as exc:
+            raise LeadflowError(f"cannot store {name} in {where}: {type(exc).__name__}") from None
+        cached = _cache.get(secret_id)
+        if cached is not None:
+            cached[name] = value
+    logger.info("secret stored", extra={"source": source.id_variable, "names": [name]})
+    return True
 
 
 def clear_cache() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from bingads import authorization
+from leadflow import secrets
 from leadflow.channels import REGISTRY, microsoft_ads
 from leadflow.channels.microsoft_ads import (
     BUDGET_NAME_PATTERN,
@@ -35,6 +36,7 @@ from leadflow.channels.microsoft_ads import (
     micros_to_amount,
     validate_changes,
 )
+from leadflow.channels.microsoft_ads_api import REFRESH_TOKEN_VARIABLE, SECRET_ID_VARIABLE
 from leadflow.settings import Settings
 from leadflow_tools.microsoft_ads_fake import FakeMicrosoftAds
 
@@ -485,3 +487,99 @@ def test_microsoft_ads_module_exports_the_adapter_lazily() -> None:
     assert microsoft_ads.MicrosoftAdsApiGateway is MicrosoftAdsApiGateway
     with pytest.raises(AttributeError):
         microsoft_ads.NoSuchName  # noqa: B018
+
+
+# -- a rotated refresh token --------------------------------------------------------
+
+
+@pytest.fixture
+def secret_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """A moto Secrets Manager holding the Microsoft Advertising secret a deployment creates,
+    named by the function's id variable."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    secrets.clear_cache()
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-central-1")
+        arn: str = client.create_secret(
+            Name="leadflow/microsoft-ads", SecretString=json.dumps(ENV)
+        )["ARN"]
+        monkeypatch.setenv(SECRET_ID_VARIABLE, arn)
+        yield client, arn
+    secrets.clear_cache()
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Every record's message and fields (`extra=`)."""
+    return caplog.text + "".join(str(vars(r)) for r in caplog.records)
+
+
+def _stored(client: Any, arn: str) -> dict[str, str]:
+    stored: dict[str, str] = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+    return stored
+
+
+def test_a_rotated_refresh_token_is_stored_in_its_secret_and_never_logged(
+    fake: FakeMicrosoftAds, secret_store: tuple[Any, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, arn = secret_store
+    fake.add_budget(1, 10, "1.00")
+    gw = gateway(fake)
+    with caplog.at_level(logging.DEBUG):
+        gw.current_budgets([shared(1, 10)])
+        first = _stored(client, arn)
+        fake.expire_access_tokens()
+        gw.current_budgets([shared(1, 10)])
+    second = _stored(client, arn)
+
+    rotated = first[REFRESH_TOKEN_VARIABLE]
+    assert rotated != REFRESH and rotated.startswith("fake-refresh-")
+    # The next refresh used the rotated token, and its own rotation replaced it.
+    assert [r["refresh_token"] for r in fake.token_requests] == [REFRESH, rotated]
+    assert second[REFRESH_TOKEN_VARIABLE] not in (REFRESH, rotated)
+    # Every other variable of the secret is kept as it was.
+    for stored in (first, second):
+        assert {k: v for k, v in stored.items() if k != REFRESH_TOKEN_VARIABLE} == {
+            k: v for k, v in ENV.items() if k != REFRESH_TOKEN_VARIABLE
+        }
+    logged = _logged(caplog)
+    assert logged.count("refresh token rotated and stored") >= 2
+    for value in (REFRESH, rotated, second[REFRESH_TOKEN_VARIABLE]):
+        assert value not in logged
+
+
+def test_a_rotated_token_without_a_secret_to_store_it_in_is_said_and_the_call_goes_through(
+    fake: FakeMicrosoftAds, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv(SECRET_ID_VARIABLE, raising=False)  # a local run: the environment's
+    fake.add_budget(1, 10, "1.00")
+    with caplog.at_level(logging.INFO):
+        found = gateway(fake).current_budgets([shared(1, 10)])
+
+    assert found[shared(1, 10)].amount_micros == 1_000_000
+    logged = _logged(caplog)
+    assert f"no secret is configured to store it in ({SECRET_ID_VARIABLE})" in logged
+    assert "fake-refresh-" not in logged and REFRESH not in logged
+
+
+def test_a_secret_that_cannot_be_written_fails_not_the_call_and_shows_no_token(
+    fake: FakeMicrosoftAds,
+    secret_store: tuple[Any, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client, arn = secret_store
+    client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    fake.add_budget(1, 10, "1.00")
+    with caplog.at_level(logging.INFO):
+        found = gateway(fake).current_budgets([shared(1, 10)])
+
+    assert found[shared(1, 10)].amount_micros == 1_000_000
+    (failed,) = [r for r in caplog.records if "storing it failed" in r.getMessage()]
+    assert "ResourceNotFoundException" in failed.error
+    logged = _logged(caplog)
+    assert "fake-refresh-" not in logged and REFRESH not in logged

@@ -14,6 +14,7 @@ from leadflow import secrets
 from leadflow.errors import LeadflowError
 from leadflow.settings import Settings
 from moto import mock_aws
+from pydantic import SecretStr
 
 REGION = "eu-central-1"
 ANON = "anon-key-value-1"
@@ -246,3 +247,47 @@ def test_region_comes_from_the_arn_and_a_name_uses_the_default() -> None:
 
     assert secrets._region(arn) == "eu-west-1"
     assert secrets._region("leadflow/jwt") is None
+
+
+def test_a_stored_value_replaces_one_variable_and_keeps_the_others(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ads = put(aws, "ads", json.dumps({"GOOGLE_ADS_DEVELOPER_TOKEN": ADS_TOKEN}))
+    monkeypatch.setenv("LEADFLOW_GOOGLE_ADS_SECRET_ID", ads)
+    assert secrets.load()["GOOGLE_ADS_DEVELOPER_TOKEN"].get_secret_value() == ADS_TOKEN
+
+    assert secrets.store("GOOGLE_ADS_REFRESH_TOKEN", SecretStr(ADS_REFRESH)) is True
+
+    assert json.loads(aws.get_secret_value(SecretId=ads)["SecretString"]) == {
+        "GOOGLE_ADS_DEVELOPER_TOKEN": ADS_TOKEN,
+        "GOOGLE_ADS_REFRESH_TOKEN": ADS_REFRESH,
+    }
+    # The process's cached copy holds it too: a later load does not go back to the old one.
+    assert secrets.load()["GOOGLE_ADS_REFRESH_TOKEN"].get_secret_value() == ADS_REFRESH
+
+
+def test_a_value_no_configured_secret_may_hold_is_not_stored(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert secrets.store("GOOGLE_ADS_REFRESH_TOKEN", SecretStr(ADS_REFRESH)) is False
+    # A configured secret of another purpose is never written to.
+    service = put(aws, "service", json.dumps({"SUPABASE_SERVICE_ROLE_KEY": SERVICE}))
+    monkeypatch.setenv("LEADFLOW_SERVICE_ROLE_SECRET_ID", service)
+    assert secrets.store("GOOGLE_ADS_REFRESH_TOKEN", SecretStr(ADS_REFRESH)) is False
+    assert aws.get_secret_value(SecretId=service)["SecretString"] == json.dumps(
+        {"SUPABASE_SERVICE_ROLE_KEY": SERVICE}
+    )
+
+
+def test_storing_into_a_bare_or_missing_secret_is_one_line_without_the_value(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADFLOW_GOOGLE_ADS_SECRET_ID", put(aws, "bare", ADS_TOKEN))
+    with pytest.raises(LeadflowError, match="not a JSON object") as bare:
+        secrets.store("GOOGLE_ADS_REFRESH_TOKEN", SecretStr(ADS_REFRESH))
+    monkeypatch.setenv("LEADFLOW_GOOGLE_ADS_SECRET_ID", "leadflow/none")
+    with pytest.raises(LeadflowError, match="ResourceNotFoundException") as missing:
+        secrets.store("GOOGLE_ADS_REFRESH_TOKEN", SecretStr(ADS_REFRESH))
+    for error in (bare.value, missing.value):
+        assert ADS_REFRESH not in str(error) and ADS_TOKEN not in str(error)
+        assert "\n" not in str(error)

@@ -383,11 +383,43 @@ def _refs(value: Any) -> set[str]:
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in role["Properties"].get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
+    """The role's statements, a conditional one (Fn::If) as its statement when it holds."""
+    found = []
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if set(statement) == {"Fn::If"}:
+                _, holds, otherwise = statement["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                statement = holds
+            found.append(statement)
+    return found
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_only_the_jobs_using_microsoft_ads_may_write_a_secret_and_only_its_own(
+    function: str, transformed: dict[str, Any]
+) -> None:
+    role = transformed["Resources"][f"{logical_ids()[function]}Role"]
+    writable = set()
+    for statement in _statements(role):
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        assert not [
+            a
+            for a in actions
+            if a.startswith("secretsmanager:")
+            and a
+            not in (
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+            )
+        ]
+        if "secretsmanager:PutSecretValue" in actions:
+            assert actions == ["secretsmanager:PutSecretValue"]
+            writable |= _refs(statement["Resource"])
+    expected = {"MicrosoftAdsSecretArn"} if function in ("aggregate", "orchestrate") else set()
+    assert writable == expected
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

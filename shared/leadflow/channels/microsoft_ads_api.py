@@ -39,11 +39,13 @@ from bingads.authorization import (
 from bingads.exceptions import OAuthTokenRequestException
 from bingads.service_client import ServiceClient
 from bingads.util import DictCache
+from pydantic import SecretStr
 from suds import WebFault
 from tenacity import RetryCallState, Retrying, stop_after_attempt, wait_exponential_jitter
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from leadflow import secrets
 from leadflow.channels.base import (
     BudgetChange,
     BudgetInfo,
@@ -63,6 +65,7 @@ from leadflow.channels.microsoft_ads import (
     shared_budget_name,
     validate_changes,
 )
+from leadflow.errors import LeadflowError
 from leadflow.log import logger
 from leadflow.settings import MicrosoftAdsSettings
 
@@ -270,28 +273,66 @@ def _classify(exc: BaseException) -> _Classified | None:
 def authentication_from_settings(
     settings: MicrosoftAdsSettings,
 ) -> OAuthDesktopMobileAuthCodeGrant | OAuthWebAuthCodeGrant:
-    """The SDK's OAuth object for the refresh token (no access token yet: fetched on first use)."""
+    """The SDK's OAuth object for the refresh token (no access token yet: fetched on first use).
+
+    Microsoft's token endpoint answers every refresh with a new refresh token; each one the
+    SDK reports is stored in the secret the token came from (`secrets.store`), so that the
+    next cold start begins from the newest (the old one lasts only until its own lifetime
+    ends). Storing never fails the call: the token in hand works either way."""
     assert settings.client_id is not None and settings.refresh_token is not None
     tokens = OAuthTokens(refresh_token=settings.refresh_token.get_secret_value())
+    refreshed = TokenKeeper(settings.refresh_token.get_secret_value())
     if settings.client_secret is not None:
         return OAuthWebAuthCodeGrant(
             settings.client_id,
             settings.client_secret.get_secret_value(),
             "https://login.microsoftonline.com/common/oauth2/nativeclient",
-            token_refreshed_callback=_token_refreshed,
+            token_refreshed_callback=refreshed,
             oauth_tokens=tokens,
             env=settings.environment,
         )
     grant = OAuthDesktopMobileAuthCodeGrant(
         settings.client_id, oauth_tokens=tokens, env=settings.environment
     )
-    grant.token_refreshed_callback = _token_refreshed
+    grant.token_refreshed_callback = refreshed
     return grant
 
 
-def _token_refreshed(tokens: OAuthTokens) -> None:
-    # Names only: the stored refresh token keeps working until its own lifetime ends.
-    logger.info("Microsoft Advertising access token refreshed")
+REFRESH_TOKEN_VARIABLE = "MICROSOFT_ADS_REFRESH_TOKEN"  # noqa: S105 (a name, not a value)
+SECRET_ID_VARIABLE = next(
+    s.id_variable for s in secrets.SOURCES if s.allows(REFRESH_TOKEN_VARIABLE)
+)
+
+
+class TokenKeeper:
+    """The SDK's token_refreshed_callback: stores a rotated refresh token (names only in logs)."""
+
+    def __init__(self, stored: str) -> None:
+        self._stored = stored
+
+    def __call__(self, tokens: OAuthTokens) -> None:
+        rotated = getattr(tokens, "refresh_token", None)
+        if not isinstance(rotated, str) or not rotated or rotated == self._stored:
+            logger.info("Microsoft Advertising access token refreshed")
+            return
+        try:
+            kept = secrets.store(REFRESH_TOKEN_VARIABLE, SecretStr(rotated))
+        except Exception as exc:  # never fail the call: the token in hand works
+            message = str(exc) if isinstance(exc, LeadflowError) else type(exc).__name__
+            logger.warning(
+                "Microsoft Advertising rotated its refresh token; storing it failed",
+                extra={"error": _redact(message, [rotated, self._stored])},
+            )
+            return
+        if kept:
+            self._stored = rotated
+            logger.info("Microsoft Advertising refresh token rotated and stored")
+        else:
+            logger.warning(
+                "Microsoft Advertising rotated its refresh token; no secret is configured to "
+                f"store it in ({SECRET_ID_VARIABLE}): the configured {REFRESH_TOKEN_VARIABLE} "
+                "works until its own lifetime ends"
+            )
 
 
 # ---------------------------------------------------------------------------
