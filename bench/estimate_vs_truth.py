@@ -19,10 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
-from leadflow.settings import get_settings
 from leadflow_tools import simulation
-from leadflow_tools.embedded import running_server
-from leadflow_tools.markets import MARKETS
 
 BANDS = ((0.0, 0.45), (0.45, 0.6), (0.6, 0.7), (0.7, 1.0))
 LAST_DAYS = 21
@@ -56,18 +53,12 @@ def _spend(run: simulation.StrategyRun, first: Any) -> dict[str, float]:
 
 
 def main() -> int:
-    market = sys.argv[1] if len(sys.argv) > 1 else "power"
-    seed = sys.argv[2] if len(sys.argv) > 2 else "3"
-    if market not in MARKETS or not seed.isdigit() or len(sys.argv) > 3:
-        print(f"usage: estimate_vs_truth.py [{'|'.join(MARKETS)} [SEED]]", file=sys.stderr)
+    options = simulation.market_and_seed(sys.argv[1:], "estimate_vs_truth.py", "power", 3)
+    if options is None:
         return 2
-    options = simulation.SimulationOptions(seed=int(seed), market=market)
-    settings = get_settings()
-    with (
-        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
-        simulation.kept_run(server.url, options) as result,
-    ):
-        estimates = _estimates(server.url(options.database("leadflow")))
+    market = options.market
+    with simulation.kept_local_run(options) as (url_of, result):
+        estimates = _estimates(url_of(options.database("leadflow")))
     first = options.last_day - timedelta(days=LAST_DAYS - 1)
     ours, best = _spend(result.runs["leadflow"], first), _spend(result.runs["oracle"], first)
     rows = []

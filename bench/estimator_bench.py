@@ -22,9 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
-from leadflow.settings import get_settings
 from leadflow_tools import simulation
-from leadflow_tools.embedded import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "supabase/migrations/20261206000400_learning_that_bends.sql"
@@ -52,16 +50,12 @@ def main() -> int:
     old = body(OLD).replace("order by d.spend)", "order by d.spend, d.day)")
     new = body(NEW)
     options = simulation.SimulationOptions(seed=args.seed, days=args.days)
-    settings = get_settings()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     print(f"estimate_segment_responses, {options.describe()}; commit {commit}")
-    with (
-        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
-        simulation.kept_run(server.url, options),
-    ):
-        url = server.url(options.database("leadflow"))
+    with simulation.kept_local_run(options) as (url_of, _):
+        url = url_of(options.database("leadflow"))
         days = [
             options.start + timedelta(days=7),
             options.start + timedelta(days=args.days // 2),

@@ -39,10 +39,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import psycopg
-from leadflow.settings import get_settings
 from leadflow_tools import simulation
-from leadflow_tools.embedded import running_server
-from leadflow_tools.markets import MARKETS
 
 #: The sd of an elasticity estimate the question is asked for.
 WANTED_SD = 0.10
@@ -157,18 +154,12 @@ def _reconverged_unshocked(result: simulation.SimulationResult) -> float:
 
 
 def main() -> int:
-    market = sys.argv[1] if len(sys.argv) > 1 else "mixed"
-    seed = sys.argv[2] if len(sys.argv) > 2 else "42"
-    if market not in MARKETS or not seed.isdigit() or len(sys.argv) > 3:
-        print(f"usage: information_limit.py [{'|'.join(MARKETS)} [SEED]]", file=sys.stderr)
+    options = simulation.market_and_seed(sys.argv[1:], "information_limit.py", "mixed", 42)
+    if options is None:
         return 2
-    options = simulation.SimulationOptions(seed=int(seed), market=market)
-    settings = get_settings()
-    with (
-        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
-        simulation.kept_run(server.url, options) as result,
-    ):
-        days, estimates, knobs = _leadflow_data(server.url(options.database("leadflow")))
+    market, seed = options.market, options.seed
+    with simulation.kept_local_run(options) as (url_of, result):
+        days, estimates, knobs = _leadflow_data(url_of(options.database("leadflow")))
 
     rows = []
     for segment, (day, posterior, own, own_sd) in estimates.items():

@@ -704,3 +704,15 @@ def test_a_held_out_market_saturates_and_its_oracle_budget_prices_the_next_lead(
             assert segment.expected_paid_leads(DAY, past) == pytest.approx(segment.top(DAY))
             assert segment.value_per_euro(DAY, past) == 0
             assert best <= segment.cap_share * reach * 1e6 / MEAN_SPEND_SHARE + 10_000
+
+
+def test_a_benchs_market_and_seed_default_and_refuse_with_the_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chosen = [simulation.market_and_seed(a, "b.py", "power", 3) for a in ([], ["hill"])]
+    assert [(o.market, o.seed) for o in chosen if o] == [("power", 3), ("hill", 3)]
+    given = simulation.market_and_seed(["capped", "19"], "b.py", "power", 3)
+    assert given is not None and (given.market, given.seed) == ("capped", 19)
+    for wrong in (["banana"], ["hill", "x"], ["hill", "3", "4"]):
+        assert simulation.market_and_seed(wrong, "b.py", "power", 3) is None
+        assert capsys.readouterr().err.startswith("usage: b.py [classic|power|")

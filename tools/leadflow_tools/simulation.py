@@ -89,6 +89,7 @@ from leadflow_tools.market import (
 )
 from leadflow_tools.markets import (
     DEFAULT_MARKET,
+    MARKETS,
     SPECS,
     MarketName,
     check_market,
@@ -1494,6 +1495,37 @@ def kept_run(
         yield run_simulation(url_of, options, keep=True)
     finally:
         drop_database(url_of("postgres"), *options.databases)
+
+
+@contextmanager
+def kept_local_run(
+    options: SimulationOptions,
+) -> Iterator[tuple[Callable[[str], str], SimulationResult]]:
+    """`kept_run` on the checkout's embedded server (started for the block if it is not
+    running): the benches that read a run's databases. Yields the server's `url_of` and the
+    result."""
+    from leadflow.settings import get_settings
+
+    from leadflow_tools.embedded import running_server
+
+    settings = get_settings()
+    with (
+        running_server(settings.home / "postgres", port=settings.local_db_port) as server,
+        kept_run(server.url, options) as result,
+    ):
+        yield server.url, result
+
+
+def market_and_seed(
+    args: Sequence[str], script: str, market: str, seed: int
+) -> SimulationOptions | None:
+    """The options of a bench's `[MARKET [SEED]]` arguments (`market` and `seed` when left
+    out); None, with the usage line on stderr, when they are not that."""
+    given = [*args, *[market, str(seed)][len(args) :]]
+    if len(given) != 2 or given[0] not in MARKETS or not given[1].isdigit():
+        print(f"usage: {script} [{'|'.join(MARKETS)} [SEED]]", file=sys.stderr)
+        return None
+    return SimulationOptions(seed=int(given[1]), market=given[0])
 
 
 #: The settings column the controller reads the shortfall cost from: a share of the lead's
