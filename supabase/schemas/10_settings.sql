@@ -44,6 +44,8 @@ create table public.orchestration_settings (
   elasticity_min numeric(4, 3) not null default 0.150,
   elasticity_max numeric(4, 3) not null default 1.500,
   demand_variance numeric(4, 3) not null default 0.030 check (demand_variance >= 0),
+  conversion_rate_spread numeric(4, 3) not null default 0.050
+    check (conversion_rate_spread >= 0 and conversion_rate_spread <= 2),
   scale_window_days integer not null default 14
     check (scale_window_days between 7 and 364 and scale_window_days % 7 = 0),
   min_accepted_for_value integer not null default 3 check (min_accepted_for_value >= 1),
@@ -138,6 +140,10 @@ comment on column public.orchestration_settings.explore_sd is
 comment on column public.orchestration_settings.demand_variance is
   'Day-to-day variance of ln(demand): with the Poisson 1 / leads, var(ln mean) of a spend half of the '
   'estimator is 1 / its leads + demand_variance / its days.';
+comment on column public.orchestration_settings.conversion_rate_spread is
+  'Smallest spread between segments of how their conversion rate moves with spend (the slope of ln '
+  'conversions per click on ln spend): a segment''s own elasticity is its clicks'' slope plus that slope, '
+  'its own shrunk toward the channel''s mean (docs/FORMULAS.md, "Response estimates").';
 comment on column public.orchestration_settings.scale_window_days is
   'Recent days (a whole number of weeks) the estimator''s scale is fitted over, and the paid leads per '
   'day at the week''s spend (orchestration_inputs.paid_leads) are averaged over.';

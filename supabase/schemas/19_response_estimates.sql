@@ -47,7 +47,8 @@ as $$
     select o.prior_elasticity as e0, o.elasticity_spread as tau_min, o.elasticity_spread_max as tau_max,
            o.response_window_days as w, o.value_window_days as vw, o.saturation_lost_share as sat,
            o.elasticity_min as e_min, o.elasticity_max as e_max, o.demand_variance as dv,
-           o.scale_window_days as sw, o.min_accepted_for_value as min_acc
+           o.scale_window_days as sw, o.min_accepted_for_value as min_acc,
+           o.conversion_rate_spread as tau_cr_min
     from public.orchestration_settings o
     limit 1  -- one row; without statistics the planner guesses 530 (bench/RESULTS.md)
   ),
@@ -62,11 +63,11 @@ as $$
     join public.segment_campaign_budgets cb on cb.segment_id = s.segment_id and cb.is_active
   ),
   daily as (
-    -- Per segment, channel and click day: spend (euro) and the channel's conversions (on the
-    -- click's day), on days the budget limited (impressions lost to budget): there, spend is
-    -- what the budget let through, not what demand asked for.
+    -- Per segment, channel and click day: spend (euro), clicks and the channel's conversions
+    -- (on the click's day), on days the budget limited (impressions lost to budget): there,
+    -- spend is what the budget let through, not what demand asked for.
     select cb.segment_id, cb.channel, m.day,
-           sum(m.cost_micros) / 1e6 as spend, sum(m.conversions) as conversions,
+           sum(m.cost_micros) / 1e6 as spend, sum(m.clicks) as clicks, sum(m.conversions) as conversions,
            max(m.search_budget_lost_impression_share) as lost
     from public.segment_campaign_budgets cb
     join public.ad_campaign_daily_metrics m
@@ -78,18 +79,20 @@ as $$
   points as (
     -- A segment's budget-limited days with spend: x = ln spend less the segment's mean ln
     -- spend (centred: the slope's Newton steps below need no intercept), y = the day's
-    -- conversions, with the segment's Σ x y, Σ y, days and range of x on every row.
-    select c.segment_id, c.channel, c.x, c.y,
-           sum(c.x * c.y) over s as xy, sum(c.y) over s as total, count(*) over s as n,
+    -- conversions, k = its clicks, with the segment's Σ x y, Σ y, Σ x k, Σ k, days and range
+    -- of x on every row.
+    select c.segment_id, c.channel, c.x, c.y, c.k,
+           sum(c.x * c.y) over s as xy, sum(c.y) over s as total,
+           sum(c.x * c.k) over s as xk, sum(c.k) over s as total_k, count(*) over s as n,
            max(c.x) over s - min(c.x) over s as x_range
-    from (select d.segment_id, d.channel, d.conversions::float8 as y,
+    from (select d.segment_id, d.channel, d.conversions::float8 as y, d.clicks::float8 as k,
                  ln(d.spend::float8)
                    - avg(ln(d.spend::float8)) over (partition by d.segment_id, d.channel) as x
           from daily d cross join params p
           where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) c
     window s as (partition by c.segment_id, c.channel)
   ),
-  fit (segment_id, channel, x, y, xy, total, n, step, e) as (
+  fit (segment_id, channel, x, y, xy, total, k, xk, total_k, n, step, e, ek) as (
     -- The segment's elasticity by maximum likelihood: conversions ~ Poisson(a x spend ^ e),
     -- the efficient estimator for counts (no log of small counts; every day at its own
     -- spend). Profiled in e (a solved for), Newton from the prior, each step at most 1 and e
@@ -97,39 +100,115 @@ as $$
     -- weighted by e^(e x), Y = Σ y. Three steps: the log-likelihood is nearly quadratic in e,
     -- and an informative segment is within 0.0001 of the maximum after two; a segment still
     -- moving after three (toward ±3) is one whose data say almost nothing, and its variance
-    -- says so. Every row of a segment carries the same e; the sums are window sums (a
+    -- says so. ek: the same slope of the day's clicks (clicks ~ a' x spend ^ ek), in the same
+    -- steps. Every row of a segment carries the same e and ek; the sums are window sums (a
     -- recursive step may not group).
-    select pt.segment_id, pt.channel, pt.x, pt.y, pt.xy, pt.total, pt.n, 0, p.e0::float8
+    select pt.segment_id, pt.channel, pt.x, pt.y, pt.xy, pt.total, pt.k, pt.xk, pt.total_k, pt.n, 0,
+           p.e0::float8, p.e0::float8
     from points pt cross join params p
-    where pt.total > 0 and pt.x_range > 0.01
+    where (pt.total > 0 or pt.total_k > 0) and pt.x_range > 0.01
     union all
-    select f.segment_id, f.channel, f.x, f.y, f.xy, f.total, f.n, f.step + 1,
+    select f.segment_id, f.channel, f.x, f.y, f.xy, f.total, f.k, f.xk, f.total_k, f.n, f.step + 1,
            least(greatest(f.e + coalesce(greatest(least(
              (f.xy - f.total * sum(f.x * exp(f.e * f.x)) over s / sum(exp(f.e * f.x)) over s)
              / nullif(f.total * (sum(f.x ^ 2 * exp(f.e * f.x)) over s / sum(exp(f.e * f.x)) over s
                                  - (sum(f.x * exp(f.e * f.x)) over s
                                     / sum(exp(f.e * f.x)) over s) ^ 2), 0),
+             1), -1), 0), -3), 3),
+           least(greatest(f.ek + coalesce(greatest(least(
+             (f.xk - f.total_k * sum(f.x * exp(f.ek * f.x)) over s / sum(exp(f.ek * f.x)) over s)
+             / nullif(f.total_k * (sum(f.x ^ 2 * exp(f.ek * f.x)) over s / sum(exp(f.ek * f.x)) over s
+                                   - (sum(f.x * exp(f.ek * f.x)) over s
+                                      / sum(exp(f.ek * f.x)) over s) ^ 2), 0),
              1), -1), 0), -3), 3)
     from fit f
     where f.step < 3
     window s as (partition by f.segment_id, f.channel)
   ),
-  information as (
-    -- The Fisher information about e at the estimate: Y (m2 - m1²).
-    select f.segment_id, f.channel, f.n, f.total, f.e,
-           f.total * (sum(f.x ^ 2 * exp(f.e * f.x)) / sum(exp(f.e * f.x))
-                      - (sum(f.x * exp(f.e * f.x)) / sum(exp(f.e * f.x))) ^ 2) as information
+  fitted as (
+    -- The last step's rows with Σ e^(e x) and Σ e^(ek x) (a day's fitted clicks are
+    -- Σ k x e^(ek x) / Σ e^(ek x)).
+    select f.*, sum(exp(f.e * f.x)) over s as z, sum(exp(f.ek * f.x)) over s as zk
     from fit f
     where f.step = 3
-    group by f.segment_id, f.channel, f.n, f.total, f.e
+    window s as (partition by f.segment_id, f.channel)
   ),
-  own as (
+  information as (
+    -- The Fisher information about e at the estimate, Y (m2 - m1²); the same about ek, and the
+    -- clicks' dispersion (Pearson's: Σ (k - fitted)² / fitted over the days less two).
+    select f.segment_id, f.channel, f.n, f.total, f.e, f.total_k, f.ek,
+           f.total * (sum(f.x ^ 2 * exp(f.e * f.x) / f.z) - sum(f.x * exp(f.e * f.x) / f.z) ^ 2)
+             as information,
+           f.total_k * (sum(f.x ^ 2 * exp(f.ek * f.x) / f.zk) - sum(f.x * exp(f.ek * f.x) / f.zk) ^ 2)
+             as information_k,
+           sum((f.k - f.total_k * exp(f.ek * f.x) / f.zk) ^ 2
+               / nullif(f.total_k * exp(f.ek * f.x) / f.zk, 0)) / greatest(f.n - 2, 1) as dispersion
+    from fitted f
+    group by f.segment_id, f.channel, f.n, f.total, f.e, f.total_k, f.ek
+  ),
+  by_conversions as (
     -- var(e): the inverse information, times 1 + the mean day's conversions x
     -- demand_variance (day-to-day demand on top of the Poisson count).
     select i.segment_id, i.channel, i.n, i.e as slope,
            (1 + i.total / i.n * p.dv) / i.information as var
     from information i cross join params p
-    where i.information > 0
+    where i.total > 0 and i.information > 0
+  ),
+  by_clicks as (
+    -- var(ek): the inverse information times the clicks' dispersion (at least a Poisson's).
+    select i.segment_id, i.channel, i.n, i.ek as slope,
+           greatest(i.dispersion, 1) / i.information_k as var
+    from information i
+    where i.total_k > 0 and i.information_k > 0 and i.n > 2
+  ),
+  rate_slopes as (
+    -- How the conversion rate moves with spend, per segment with both: e - ek, the
+    -- conversions' slope less the clicks'.
+    select c.segment_id, c.channel, v.slope - c.slope as d, v.var + c.var as var
+    from by_clicks c
+    join by_conversions v on v.segment_id = c.segment_id and v.channel = c.channel
+  ),
+  rate_spread as (
+    -- τ_r, the spread of that slope between the channel's segments (DerSimonian-Laird, as τ
+    -- below), at least conversion_rate_spread, at most elasticity_spread_max; and its mean
+    -- over them, weighted by 1 / (var + τ_r²), with that mean's variance.
+    select c.channel, t.tau,
+           coalesce(sum(r.d / (r.var + t.tau ^ 2)) / sum(1 / (r.var + t.tau ^ 2)), 0) as mean,
+           coalesce(1 / sum(1 / (r.var + t.tau ^ 2)), t.tau ^ 2) as mean_var
+    from (select distinct b.channel from by_clicks b) c
+    cross join lateral (
+      select least(greatest(coalesce(sqrt(greatest(
+               (sum(r2.d ^ 2 / r2.var) - sum(r2.d / r2.var) ^ 2 / sum(1 / r2.var) - (count(*) - 1))
+               / nullif(sum(1 / r2.var) - sum(1 / r2.var ^ 2) / sum(1 / r2.var), 0), 0)), 0),
+             p.tau_cr_min), p.tau_max)::float8 as tau
+      from params p left join rate_slopes r2 on r2.channel = c.channel
+      group by p.tau_cr_min, p.tau_max
+    ) t
+    left join rate_slopes r on r.channel = c.channel
+    group by c.channel, t.tau
+  ),
+  own as (
+    -- A segment's own elasticity. With clicks: the clicks' slope (tens of clicks a day say far
+    -- more about the curve than a few conversions) plus the conversion rate's slope, its own
+    -- (e - ek) shrunk toward the channel's mean by w = τ_r² / (τ_r² + its variance):
+    --   own e = ek + w (e - ek) + (1 - w) mean
+    --   var   = (1 - w)² var(ek) + w² var(e) + (1 - w)² (τ_r² + var(mean))
+    -- Where the segments' conversion rates do not move with spend the own e is the clicks'
+    -- slope; where a segment's data say its rate moves, it moves it. Without clicks: e.
+    select coalesce(c.segment_id, v.segment_id) as segment_id, coalesce(c.channel, v.channel) as channel,
+           coalesce(c.n, v.n) as n,
+           case when c.slope is null then v.slope
+                else c.slope + w.w * coalesce(v.slope - c.slope, 0) + (1 - w.w) * rs.mean end as slope,
+           case when c.slope is null then v.var
+                else (1 - w.w) ^ 2 * c.var + w.w ^ 2 * coalesce(v.var, 0)
+                     + (1 - w.w) ^ 2 * (rs.tau ^ 2 + rs.mean_var) end as var
+    from by_clicks c
+    full join by_conversions v on v.segment_id = c.segment_id and v.channel = c.channel
+    left join rate_spread rs on rs.channel = c.channel
+    cross join lateral (
+      select case when v.var is null or c.slope is null then 0::float8
+                  else rs.tau ^ 2 / (rs.tau ^ 2 + v.var + c.var) end as w
+    ) w
   ),
   with_own as (
     select s.*, o.n, o.slope, o.var

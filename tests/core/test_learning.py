@@ -17,15 +17,15 @@ DAY = date(2026, 11, 23)
 TRUE_E = (0.30, 0.55, 0.90, 1.40)
 
 
-def _curves(sql: psycopg.Connection[Any]) -> list[tuple[Any, str, str]]:
+def _curves(sql: psycopg.Connection[Any], n: int = len(TRUE_E)) -> list[tuple[Any, str, str]]:
     rows = sql.execute(
         "select cb.segment_id, cb.customer_id, cb.campaign_id "
         "from segment_campaign_budgets cb join lead_segments s on s.id = cb.segment_id "
         "where cb.is_active and s.is_active and cb.channel = 'google_ads' "
         "order by s.code limit %s",
-        (len(TRUE_E),),
+        (n,),
     ).fetchall()
-    assert len(rows) == len(TRUE_E)
+    assert len(rows) == n
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -153,3 +153,122 @@ def test_a_segment_whose_data_say_almost_nothing_stays_finite_and_near_the_pool(
     assert -3 <= own <= 3 and sd > 0.5
     assert 0.15 <= estimated[curves[0][0]] <= 1.5
     assert _own(sql, curves[1][0])[:2] == (None, None)
+
+
+# --------------------------------------------------------------------------- clicks
+
+
+def _days_with_clicks(
+    sql: psycopg.Connection[Any],
+    curve: tuple[Any, str, str],
+    days: list[tuple[float, float, int]],
+) -> None:
+    """One segment's budget-limited days, the newest first: (spend, conversions, clicks)."""
+    _, customer, campaign = curve
+    for back, (spend, conversions, clicks) in enumerate(days, start=1):
+        sql.execute(
+            "insert into ad_campaign_daily_metrics (channel, customer_id, campaign_id, day, "
+            "cost_micros, clicks, conversions, search_budget_lost_impression_share) "
+            "values ('google_ads', %s, %s, %s, %s, %s, %s, 0.3)",
+            (customer, campaign, DAY - timedelta(days=back), int(spend * 1e6), clicks, conversions),
+        )
+
+
+SPENDS = [40.0 if back % 2 else 80.0 for back in range(1, 57)]
+
+
+def _on_curves(e_clicks: float, e_conversions: float) -> list[tuple[float, float, int]]:
+    """56 days at €40 / €80: clicks on 100 x (spend / 40) ^ e_clicks, conversions on
+    3 x (spend / 40) ^ e_conversions (no noise): a few conversions a day, tens of clicks."""
+    return [
+        (s, round(3 * (s / 40) ** e_conversions, 4), round(100 * (s / 40) ** e_clicks))
+        for s in SPENDS
+    ]
+
+
+def _conversions_sd(days: list[tuple[float, float, int]]) -> float:
+    """The sd of the conversions' slope alone (demand_variance 0): 1 / sqrt(Y var_w(x))."""
+    total = sum(c for _, c, _ in days)
+    mean_x = sum(math.log(s) for s, _, _ in days) / len(days)
+    m1 = sum(c / total * (math.log(s) - mean_x) for s, c, _ in days)
+    m2 = sum(c / total * (math.log(s) - mean_x) ** 2 for s, c, _ in days)
+    return 1 / math.sqrt(total * (m2 - m1 * m1))
+
+
+def test_clicks_tell_the_curve_far_more_precisely_than_conversions(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Clicks and conversions on the same curves (the conversion rate does not move with
+    # spend), on nine segments: each own estimate is its curve's elasticity, its sd under
+    # half of what its conversions alone allow.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql, 9)
+    elasticities = [0.3 + 0.05 * i for i in range(9)]
+    for curve, e in zip(curves, elasticities, strict=True):
+        _days_with_clicks(sql, curve, _on_curves(e, e))
+    _estimates(database, sql)
+    for curve, e in zip(curves, elasticities, strict=True):
+        own, sd, used = _own(sql, curve[0])
+        assert used == 56
+        assert own == pytest.approx(e, abs=0.01), (e, own)
+        assert sd is not None and sd < 0.5 * _conversions_sd(_on_curves(e, e))
+
+
+def test_a_conversion_rate_that_falls_with_spend_everywhere_is_learned(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Every segment's extra clicks convert worse: clicks grow with e + 0.4, conversions with
+    # e. The estimator measures the rate's slope (-0.4) from all segments and does not take
+    # the clicks' slope for the curve.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql)
+    for curve, e in zip(curves, TRUE_E[:3], strict=False):
+        _days_with_clicks(sql, curve, _on_curves(e + 0.4, e))
+    estimated = _estimates(database, sql)
+    for curve, e in zip(curves, TRUE_E[:3], strict=False):
+        own, _, _ = _own(sql, curve[0])
+        assert own == pytest.approx(e, abs=0.03), (e, own)
+        assert estimated[curve[0]] == pytest.approx(e, abs=0.05)
+
+
+def test_a_segment_whose_conversion_rate_moves_alone_is_moved_by_its_own_data(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Three segments convert at a rate that does not move with spend; the fourth's falls
+    # steeply (clicks e 1.1, conversions e 0.5), on many conversions. The spread between the
+    # segments' rate slopes is measured, and the fourth's own estimate follows its conversions.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql)
+    for curve in curves[:3]:
+        _days_with_clicks(sql, curve, _on_curves(0.6, 0.6))
+    odd = [(s, round(60 * (s / 40) ** 0.5, 4), round(900 * (s / 40) ** 1.1)) for s in SPENDS]
+    _days_with_clicks(sql, curves[3], odd)
+    _estimates(database, sql)
+    for curve in curves[:3]:
+        assert _own(sql, curve[0])[0] == pytest.approx(0.6, abs=0.05)
+    own, _, _ = _own(sql, curves[3][0])
+    assert own == pytest.approx(0.5, abs=0.06), own
+
+
+def test_clicks_that_scatter_more_than_a_count_widen_the_sd(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # The same nine curves, once with clicks exactly on them and once scattered ±50 % day by
+    # day (independently of spend): the estimates stay near the curves, and the sds grow with
+    # the clicks' dispersion.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql, 9)
+    exact = _on_curves(0.7, 0.7)
+    scatter = (1.5, 1.5, 0.5, 0.5)  # every spend level gets both, so the slope is unmoved
+    scattered = [(s, c, round(k * scatter[i % 4])) for i, (s, c, k) in enumerate(exact)]
+    sds = []
+    for days in (exact, scattered):
+        sql.execute("delete from ad_campaign_daily_metrics")
+        for curve in curves:
+            _days_with_clicks(sql, curve, days)
+        _estimates(database, sql)
+        own, sd, _ = _own(sql, curves[0][0])
+        assert own == pytest.approx(0.7, abs=0.05)
+        assert sd is not None
+        sds.append(sd)
+    assert sds[1] > 1.5 * sds[0], sds

@@ -564,6 +564,29 @@ def test_conversions_are_reported_once_their_leads_have_arrived(database: Databa
     assert reported(DAY + timedelta(days=5)) == total  # restated until complete
 
 
+def test_clicks_are_a_count_around_the_curve_and_leave_the_leads_as_they_were() -> None:
+    # Clicks scatter like a Poisson count around the curve's clicks (mean / conversion rate),
+    # not within ±10 % of it; never fewer than the day's leads.
+    model = _family("power", segments=3)
+    segment = model.segments[0]
+    budgets = {segment.budget_resource_name: 40_000_000}
+    pearson, leads = [], 0
+    for n in range(120):
+        day = DAY + timedelta(days=n)
+        metrics = model.simulate_day(day, budgets)[0].metrics
+        spend = metrics.cost_micros / 1_000_000
+        mean = (
+            segment.top(day)
+            * segment.response(spend / segment.reach(day))
+            / segment.conversion_rate
+        )
+        assert metrics.clicks >= metrics.conversions
+        pearson.append((metrics.clicks - mean) ** 2 / mean)
+        leads += int(metrics.conversions)
+    assert leads > 0
+    assert 0.7 < sum(pearson) / len(pearson) < 1.6
+
+
 def test_adstock_carries_spend_into_the_next_day() -> None:
     model = _family("adstock", segments=3)
     segment = model.segments[0]

@@ -14,6 +14,7 @@ Per segment and Dutch day (money in euro per day)::
                  (cost(d): cost per click relative to the start, 1 unless a scenario drifts it)
     spend(d)   = min(budget, reach(d)) x U(0.93, 1)
     paid(d)    ~ Poisson(saturation_leads x demand(d) x (spend / reach(d)) ** elasticity x noise)
+    clicks(d)  ~ Poisson(the same mean without the noise / conversion_rate x U(0.9, 1.1))
     lost impression share (budget) = 1 - budget / reach(d) while the budget limits, else ~0
 
 `elasticity` < 1 gives diminishing returns: each extra euro buys fewer leads.
@@ -579,13 +580,16 @@ class MarketModel:
             effective = (1 - s.carry) * spend + s.carry * carried
         mean = s.top(day) * s.response(effective / reach) if reach else 0.0
         leads = poisson(rng, mean * rng.lognormvariate(0, s.noise_sd))
-        clicks = max(leads, round(mean / s.conversion_rate * rng.uniform(0.9, 1.1)))
-        impressions = round(clicks / s.click_through_rate * rng.uniform(0.9, 1.1))
+        click_rate, shown = rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1)
         arrivals: dict[date, int] = defaultdict(int)
         weights = s.lag_weights
         for _ in range(leads):
             lag = rng.choices(range(len(weights)), weights=weights)[0]
             arrivals[day + timedelta(days=lag)] += 1
+        # Clicks are a count too: Poisson around the curve's clicks, drawn last so that every
+        # draw before them (leads, lags) is the one it was before clicks were counted.
+        clicks = max(leads, poisson(rng, mean / s.conversion_rate * click_rate))
+        impressions = round(clicks / s.click_through_rate * shown)
         metrics = CampaignMetrics(
             customer_id=s.customer_id,
             campaign_id=s.campaign_id,
