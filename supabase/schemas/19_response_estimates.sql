@@ -81,11 +81,11 @@ as $$
     -- spend (centred: the slope's Newton steps below need no intercept), y = the day's
     -- conversions, k = its clicks, with the segment's Σ x y, Σ y, Σ x k, Σ k, days and range
     -- of x on every row.
-    select c.segment_id, c.channel, c.x, c.y, c.k,
+    select c.segment_id, c.channel, c.day, c.x, c.y, c.k,
            sum(c.x * c.y) over s as xy, sum(c.y) over s as total,
            sum(c.x * c.k) over s as xk, sum(c.k) over s as total_k, count(*) over s as n,
            max(c.x) over s - min(c.x) over s as x_range
-    from (select d.segment_id, d.channel, d.conversions::float8 as y, d.clicks::float8 as k,
+    from (select d.segment_id, d.channel, d.day, d.conversions::float8 as y, d.clicks::float8 as k,
                  ln(d.spend::float8)
                    - avg(ln(d.spend::float8)) over (partition by d.segment_id, d.channel) as x
           from daily d cross join params p
@@ -161,6 +161,52 @@ as $$
     from information i
     where i.total_k > 0 and i.information_k > 0 and i.n > 2
   ),
+  click_sums as (
+    -- The clicks' curve bends: ln clicks on x and x² by least squares weighted by the clicks
+    -- (a count's ln varies like 1 / the count; a day without clicks weighs nothing). Sums of
+    -- w = k times 1, x .. x⁴, ln k, x ln k, x² ln k and (ln k)², the days with clicks, and
+    -- x_now, the mean x of the last 7 days: where the segment spends now.
+    select pt.segment_id, pt.channel, count(*) filter (where pt.k > 0) as n,
+           sum(pt.k) as w0, sum(pt.k * pt.x) as w1, sum(pt.k * pt.x ^ 2) as w2,
+           sum(pt.k * pt.x ^ 3) as w3, sum(pt.k * pt.x ^ 4) as w4,
+           sum(pt.k * ln(greatest(pt.k, 1))) as wy, sum(pt.k * pt.x * ln(greatest(pt.k, 1))) as w1y,
+           sum(pt.k * pt.x ^ 2 * ln(greatest(pt.k, 1))) as w2y, sum(pt.k * ln(greatest(pt.k, 1)) ^ 2) as wyy,
+           coalesce(avg(pt.x) filter (where pt.day >= p_day - 7), 0) as x_now
+    from points pt
+    where pt.x_range > 0.01
+    group by pt.segment_id, pt.channel
+    having sum(pt.k) > 0
+  ),
+  click_moments as (
+    -- The same, centred on their weighted means: S11 = Σ w (x - m1)², S12, S22 = Σ w (x² -
+    -- m2)², S1y, S2y, Syy.
+    select c.segment_id, c.channel, c.n, c.x_now, c.w0,
+           c.w2 - c.w1 ^ 2 / c.w0 as s11, c.w3 - c.w1 * c.w2 / c.w0 as s12,
+           c.w4 - c.w2 ^ 2 / c.w0 as s22, c.w1y - c.w1 * c.wy / c.w0 as s1y,
+           c.w2y - c.w2 * c.wy / c.w0 as s2y, c.wyy - c.wy ^ 2 / c.w0 as syy
+    from click_sums c
+  ),
+  click_bends as (
+    -- ln k = a + b1 x + b2 x²: the local slope where the segment spends now is b1 + 2 b2 x_now,
+    -- its variance σ² v' S⁻¹ v (v = (1, 2 x_now)), σ² the weighted residual variance (at least
+    -- a Poisson count's 1). Where x and x² cannot be told apart (two spend levels, or too few
+    -- days), the straight line: b1 = S1y / S11, variance σ² / S11.
+    select m.segment_id, m.channel,
+           case when b.curved then b.b1 + 2 * b.b2 * m.x_now else m.s1y / m.s11 end as slope,
+           case when b.curved
+                then greatest((m.syy - b.b1 * m.s1y - b.b2 * m.s2y) / (m.n - 3), 1)
+                     * (m.s22 - 4 * m.x_now * m.s12 + 4 * m.x_now ^ 2 * m.s11) / b.det
+                else greatest((m.syy - m.s1y ^ 2 / m.s11) / greatest(m.n - 2, 1), 1) / m.s11 end as var
+    from click_moments m
+    cross join lateral (
+      select m.s11 * m.s22 - m.s12 ^ 2 as det,
+             m.n > 6 and m.s22 > 1e-6 * m.w0 and m.s11 * m.s22 - m.s12 ^ 2 > 1e-3 * m.s11 * m.s22
+               as curved,
+             (m.s22 * m.s1y - m.s12 * m.s2y) / nullif(m.s11 * m.s22 - m.s12 ^ 2, 0) as b1,
+             (m.s11 * m.s2y - m.s12 * m.s1y) / nullif(m.s11 * m.s22 - m.s12 ^ 2, 0) as b2
+    ) b
+    where m.s11 > 0 and m.n > 2
+  ),
   rate_slopes as (
     -- How the conversion rate moves with spend, per segment with both: e - ek, the
     -- conversions' slope less the clicks'.
@@ -188,22 +234,25 @@ as $$
     group by c.channel, t.tau
   ),
   own as (
-    -- A segment's own elasticity. With clicks: the clicks' slope (tens of clicks a day say far
-    -- more about the curve than a few conversions) plus the conversion rate's slope, its own
-    -- (e - ek) shrunk toward the channel's mean by w = τ_r² / (τ_r² + its variance):
-    --   own e = ek + w (e - ek) + (1 - w) mean
-    --   var   = (1 - w)² var(ek) + w² var(e) + (1 - w)² (τ_r² + var(mean))
+    -- A segment's own elasticity. With clicks: the clicks' local slope where it spends now (tens
+    -- of clicks a day say far more about the curve than a few conversions) plus the conversion
+    -- rate's slope, its own (e - ek) shrunk toward the channel's mean by
+    -- w = τ_r² / (τ_r² + its variance):
+    --   own e = local + w (e - ek) + (1 - w) mean
+    --   var   = (1 - w)² var(local) + w² var(e) + (1 - w)² (τ_r² + var(mean))
     -- Where the segments' conversion rates do not move with spend the own e is the clicks'
     -- slope; where a segment's data say its rate moves, it moves it. Without clicks: e.
     select coalesce(c.segment_id, v.segment_id) as segment_id, coalesce(c.channel, v.channel) as channel,
            coalesce(c.n, v.n) as n,
            case when c.slope is null then v.slope
-                else c.slope + w.w * coalesce(v.slope - c.slope, 0) + (1 - w.w) * rs.mean end as slope,
+                else coalesce(cb.slope, c.slope) + w.w * coalesce(v.slope - c.slope, 0)
+                     + (1 - w.w) * rs.mean end as slope,
            case when c.slope is null then v.var
-                else (1 - w.w) ^ 2 * c.var + w.w ^ 2 * coalesce(v.var, 0)
+                else (1 - w.w) ^ 2 * coalesce(cb.var, c.var) + w.w ^ 2 * coalesce(v.var, 0)
                      + (1 - w.w) ^ 2 * (rs.tau ^ 2 + rs.mean_var) end as var
     from by_clicks c
     full join by_conversions v on v.segment_id = c.segment_id and v.channel = c.channel
+    left join click_bends cb on cb.segment_id = c.segment_id and cb.channel = c.channel
     left join rate_spread rs on rs.channel = c.channel
     cross join lateral (
       select case when v.var is null or c.slope is null then 0::float8

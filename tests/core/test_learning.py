@@ -272,3 +272,35 @@ def test_clicks_that_scatter_more_than_a_count_widen_the_sd(
         assert sd is not None
         sds.append(sd)
     assert sds[1] > 1.5 * sds[0], sds
+
+
+def test_on_a_saturating_curve_the_slope_is_read_where_the_segment_spends_now(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Clicks and conversions on 1 - e^(-spend / 60) (its elasticity falls from 1 as the spend
+    # rises). The segments climbed: seven weeks at €20-80, the last week at €100-120. The
+    # window's average slope is the lower spends'; the estimate is the slope at €110, within
+    # a tenth of it and below the window's average.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql, 9)
+
+    def clicks(spend: float) -> float:
+        return 400 * -math.expm1(-spend / 60)
+
+    earlier = [20.0, 35.0, 50.0, 65.0, 80.0, 50.0, 35.0]
+    spends = [100.0, 120.0, 110.0, 100.0, 120.0, 110.0, 100.0] + earlier * 7  # newest first
+    days = [(s, round(clicks(s) / 30, 4), round(clicks(s))) for s in spends]
+    for curve in curves:
+        _days_with_clicks(sql, curve, days)
+    _estimates(database, sql)
+    local = 110 / 60 * math.exp(-110 / 60) / -math.expm1(-110 / 60)  # d ln clicks / d ln spend
+    xs = [math.log(s) for s in spends]
+    ys = [math.log(clicks(s)) for s in spends]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    average = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+    own, _, _ = _own(sql, curves[0][0])
+    assert own is not None
+    assert own == pytest.approx(local, abs=0.1), (own, local, average)
+    assert own < average - 0.1, (own, local, average)
