@@ -189,8 +189,11 @@ as $$
   click_bends as (
     -- ln k = a + b1 x + b2 x²: the local slope where the segment spends now is b1 + 2 b2 x_now,
     -- its variance σ² v' S⁻¹ v (v = (1, 2 x_now)), σ² the weighted residual variance (at least
-    -- a Poisson count's 1). Where x and x² cannot be told apart (two spend levels, or too few
-    -- days), the straight line: b1 = S1y / S11, variance σ² / S11.
+    -- a Poisson count's 1). Only a bend down (b2 < 0): the elasticity does not rise with the
+    -- spend (every shape of a saturating market, an S-curve's too, bends down in ln-ln), and a
+    -- bend up fitted to noise would feed itself: a lower slope below the mean cuts the budget
+    -- further. Where the fit bends up, or x and x² cannot be told apart (two spend levels, or
+    -- too few days), the straight line: b1 = S1y / S11, variance σ² / S11.
     select m.segment_id, m.channel,
            case when b.curved then b.b1 + 2 * b.b2 * m.x_now else m.s1y / m.s11 end as slope,
            case when b.curved
@@ -201,7 +204,7 @@ as $$
     cross join lateral (
       select m.s11 * m.s22 - m.s12 ^ 2 as det,
              m.n > 6 and m.s22 > 1e-6 * m.w0 and m.s11 * m.s22 - m.s12 ^ 2 > 1e-3 * m.s11 * m.s22
-               as curved,
+               and m.s11 * m.s2y - m.s12 * m.s1y < 0 as curved,
              (m.s22 * m.s1y - m.s12 * m.s2y) / nullif(m.s11 * m.s22 - m.s12 ^ 2, 0) as b1,
              (m.s11 * m.s2y - m.s12 * m.s1y) / nullif(m.s11 * m.s22 - m.s12 ^ 2, 0) as b2
     ) b

@@ -304,3 +304,38 @@ def test_on_a_saturating_curve_the_slope_is_read_where_the_segment_spends_now(
     assert own is not None
     assert own == pytest.approx(local, abs=0.1), (own, local, average)
     assert own < average - 0.1, (own, local, average)
+
+
+def test_a_curve_that_bends_up_is_read_as_a_straight_line(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # ln clicks rising ever steeper with ln spend (an elasticity that grows with the spend):
+    # no saturating market does this, and a bend up fitted to noise would feed itself. The
+    # estimate is the straight line's slope (least squares weighted by the clicks), not the
+    # steeper slope at the last week's spend.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql, 9)
+
+    def clicks(spend: float) -> float:
+        x = math.log(spend / 40)
+        return 60 * math.exp(0.4 * x + 0.3 * x * x)
+
+    earlier = [20.0, 35.0, 50.0, 65.0, 80.0, 50.0, 35.0]
+    spends = [100.0, 120.0, 110.0, 100.0, 120.0, 110.0, 100.0] + earlier * 7  # newest first
+    days = [(s, round(clicks(s) / 30, 4), round(clicks(s))) for s in spends]
+    for curve in curves:
+        _days_with_clicks(sql, curve, days)
+    _estimates(database, sql)
+    weights = [k for _, _, k in days]
+    xs = [math.log(s) for s in spends]
+    ys = [math.log(k) for _, _, k in days]
+    total = sum(weights)
+    mean_x = sum(w * x for w, x in zip(weights, xs, strict=True)) / total
+    mean_y = sum(w * y for w, y in zip(weights, ys, strict=True)) / total
+    line = sum(
+        w * (x - mean_x) * (y - mean_y) for w, x, y in zip(weights, xs, ys, strict=True)
+    ) / sum(w * (x - mean_x) ** 2 for w, x in zip(weights, xs, strict=True))
+    steeper = 0.4 + 0.6 * math.log(110 / 40)  # the curve's own slope at €110
+    own, _, _ = _own(sql, curves[0][0])
+    assert own == pytest.approx(line, abs=0.02), (own, line, steeper)
+    assert steeper > line + 0.2
