@@ -79,11 +79,10 @@ as $$
   points as (
     -- A segment's budget-limited days with spend: x = ln spend less the segment's mean ln
     -- spend (centred: the slope's Newton steps below need no intercept), y = the day's
-    -- conversions, k = its clicks, with the segment's Σ x y, Σ y, Σ x k, Σ k, days and range
-    -- of x on every row.
+    -- conversions, k = its clicks, with the segment's Σ x y, Σ y, days and range of x on
+    -- every row.
     select c.segment_id, c.channel, c.day, c.x, c.y, c.k,
-           sum(c.x * c.y) over s as xy, sum(c.y) over s as total,
-           sum(c.x * c.k) over s as xk, sum(c.k) over s as total_k, count(*) over s as n,
+           sum(c.x * c.y) over s as xy, sum(c.y) over s as total, count(*) over s as n,
            max(c.x) over s - min(c.x) over s as x_range
     from (select d.segment_id, d.channel, d.day, d.conversions::float8 as y, d.clicks::float8 as k,
                  ln(d.spend::float8)
@@ -92,7 +91,7 @@ as $$
           where d.spend > 0 and coalesce(d.lost, 0) >= p.sat) c
     window s as (partition by c.segment_id, c.channel)
   ),
-  fit (segment_id, channel, x, y, xy, total, k, xk, total_k, n, step, e, ek) as (
+  fit (segment_id, channel, x, y, xy, total, n, step, e) as (
     -- The segment's elasticity by maximum likelihood: conversions ~ Poisson(a x spend ^ e),
     -- the efficient estimator for counts (no log of small counts; every day at its own
     -- spend). Profiled in e (a solved for), Newton from the prior, each step at most 1 and e
@@ -100,51 +99,31 @@ as $$
     -- weighted by e^(e x), Y = Σ y. Three steps: the log-likelihood is nearly quadratic in e,
     -- and an informative segment is within 0.0001 of the maximum after two; a segment still
     -- moving after three (toward ±3) is one whose data say almost nothing, and its variance
-    -- says so. ek: the same slope of the day's clicks (clicks ~ a' x spend ^ ek), in the same
-    -- steps. Every row of a segment carries the same e and ek; the sums are window sums (a
+    -- says so. Every row of a segment carries the same e; the sums are window sums (a
     -- recursive step may not group).
-    select pt.segment_id, pt.channel, pt.x, pt.y, pt.xy, pt.total, pt.k, pt.xk, pt.total_k, pt.n, 0,
-           p.e0::float8, p.e0::float8
+    select pt.segment_id, pt.channel, pt.x, pt.y, pt.xy, pt.total, pt.n, 0, p.e0::float8
     from points pt cross join params p
-    where (pt.total > 0 or pt.total_k > 0) and pt.x_range > 0.01
+    where pt.total > 0 and pt.x_range > 0.01
     union all
-    select f.segment_id, f.channel, f.x, f.y, f.xy, f.total, f.k, f.xk, f.total_k, f.n, f.step + 1,
+    select f.segment_id, f.channel, f.x, f.y, f.xy, f.total, f.n, f.step + 1,
            least(greatest(f.e + coalesce(greatest(least(
              (f.xy - f.total * sum(f.x * exp(f.e * f.x)) over s / sum(exp(f.e * f.x)) over s)
              / nullif(f.total * (sum(f.x ^ 2 * exp(f.e * f.x)) over s / sum(exp(f.e * f.x)) over s
                                  - (sum(f.x * exp(f.e * f.x)) over s
                                     / sum(exp(f.e * f.x)) over s) ^ 2), 0),
-             1), -1), 0), -3), 3),
-           least(greatest(f.ek + coalesce(greatest(least(
-             (f.xk - f.total_k * sum(f.x * exp(f.ek * f.x)) over s / sum(exp(f.ek * f.x)) over s)
-             / nullif(f.total_k * (sum(f.x ^ 2 * exp(f.ek * f.x)) over s / sum(exp(f.ek * f.x)) over s
-                                   - (sum(f.x * exp(f.ek * f.x)) over s
-                                      / sum(exp(f.ek * f.x)) over s) ^ 2), 0),
              1), -1), 0), -3), 3)
     from fit f
     where f.step < 3
     window s as (partition by f.segment_id, f.channel)
   ),
-  fitted as (
-    -- The last step's rows with Σ e^(e x) and Σ e^(ek x) (a day's fitted clicks are
-    -- Σ k x e^(ek x) / Σ e^(ek x)).
-    select f.*, sum(exp(f.e * f.x)) over s as z, sum(exp(f.ek * f.x)) over s as zk
+  information as (
+    -- The Fisher information about e at the estimate: Y (m2 - m1²).
+    select f.segment_id, f.channel, f.n, f.total, f.e,
+           f.total * (sum(f.x ^ 2 * exp(f.e * f.x)) / sum(exp(f.e * f.x))
+                      - (sum(f.x * exp(f.e * f.x)) / sum(exp(f.e * f.x))) ^ 2) as information
     from fit f
     where f.step = 3
-    window s as (partition by f.segment_id, f.channel)
-  ),
-  information as (
-    -- The Fisher information about e at the estimate, Y (m2 - m1²); the same about ek, and the
-    -- clicks' dispersion (Pearson's: Σ (k - fitted)² / fitted over the days less two).
-    select f.segment_id, f.channel, f.n, f.total, f.e, f.total_k, f.ek,
-           f.total * (sum(f.x ^ 2 * exp(f.e * f.x) / f.z) - sum(f.x * exp(f.e * f.x) / f.z) ^ 2)
-             as information,
-           f.total_k * (sum(f.x ^ 2 * exp(f.ek * f.x) / f.zk) - sum(f.x * exp(f.ek * f.x) / f.zk) ^ 2)
-             as information_k,
-           sum((f.k - f.total_k * exp(f.ek * f.x) / f.zk) ^ 2
-               / nullif(f.total_k * exp(f.ek * f.x) / f.zk, 0)) / greatest(f.n - 2, 1) as dispersion
-    from fitted f
-    group by f.segment_id, f.channel, f.n, f.total, f.e, f.total_k, f.ek
+    group by f.segment_id, f.channel, f.n, f.total, f.e
   ),
   by_conversions as (
     -- var(e): the inverse information, times 1 + the mean day's conversions x
@@ -152,20 +131,15 @@ as $$
     select i.segment_id, i.channel, i.n, i.e as slope,
            (1 + i.total / i.n * p.dv) / i.information as var
     from information i cross join params p
-    where i.total > 0 and i.information > 0
+    where i.information > 0
   ),
-  by_clicks as (
-    -- var(ek): the inverse information times the clicks' dispersion (at least a Poisson's).
-    select i.segment_id, i.channel, i.n, i.ek as slope,
-           greatest(i.dispersion, 1) / i.information_k as var
-    from information i
-    where i.total_k > 0 and i.information_k > 0 and i.n > 2
-  ),
-  click_sums as (
+  click_sums as materialized (
     -- The clicks' curve bends: ln clicks on x and x² by least squares weighted by the clicks
     -- (a count's ln varies like 1 / the count; a day without clicks weighs nothing). Sums of
     -- w = k times 1, x .. x⁴, ln k, x ln k, x² ln k and (ln k)², the days with clicks, and
-    -- x_now, the mean x of the last 7 days: where the segment spends now.
+    -- x_now, the mean x of the last 7 days: where the segment spends now. Materialized: the
+    -- planner guesses one row for `points` and, inlined, summed them again for every segment
+    -- (178 times, 490 ms of 620 a call; bench/RESULTS.md, "Issue 24, round 10").
     select pt.segment_id, pt.channel, count(*) filter (where pt.k > 0) as n,
            sum(pt.k) as w0, sum(pt.k * pt.x) as w1, sum(pt.k * pt.x ^ 2) as w2,
            sum(pt.k * pt.x ^ 3) as w3, sum(pt.k * pt.x ^ 4) as w4,
@@ -194,7 +168,8 @@ as $$
     -- bend up fitted to noise would feed itself: a lower slope below the mean cuts the budget
     -- further. Where the fit bends up, or x and x² cannot be told apart (two spend levels, or
     -- too few days), the straight line: b1 = S1y / S11, variance σ² / S11.
-    select m.segment_id, m.channel,
+    select m.segment_id, m.channel, m.n, m.s1y / m.s11 as line,
+           greatest((m.syy - m.s1y ^ 2 / m.s11) / greatest(m.n - 2, 1), 1) / m.s11 as line_var,
            case when b.curved then b.b1 + 2 * b.b2 * m.x_now else m.s1y / m.s11 end as slope,
            case when b.curved
                 then greatest((m.syy - b.b1 * m.s1y - b.b2 * m.s2y) / (m.n - 3), 1)
@@ -210,9 +185,15 @@ as $$
     ) b
     where m.s11 > 0 and m.n > 2
   ),
+  by_clicks as (
+    -- ek, the clicks' slope over the window (the straight line), beside the local slope.
+    select cb.segment_id, cb.channel, cb.n, cb.line as slope, cb.line_var as var, cb.slope as local,
+           cb.var as local_var
+    from click_bends cb
+  ),
   rate_slopes as (
     -- How the conversion rate moves with spend, per segment with both: e - ek, the
-    -- conversions' slope less the clicks'.
+    -- conversions' slope less the clicks' (both over the window).
     select c.segment_id, c.channel, v.slope - c.slope as d, v.var + c.var as var
     from by_clicks c
     join by_conversions v on v.segment_id = c.segment_id and v.channel = c.channel
@@ -248,14 +229,12 @@ as $$
     select coalesce(c.segment_id, v.segment_id) as segment_id, coalesce(c.channel, v.channel) as channel,
            coalesce(c.n, v.n) as n,
            case when c.slope is null then v.slope
-                else coalesce(cb.slope, c.slope) + w.w * coalesce(v.slope - c.slope, 0)
-                     + (1 - w.w) * rs.mean end as slope,
+                else c.local + w.w * coalesce(v.slope - c.slope, 0) + (1 - w.w) * rs.mean end as slope,
            case when c.slope is null then v.var
-                else (1 - w.w) ^ 2 * coalesce(cb.var, c.var) + w.w ^ 2 * coalesce(v.var, 0)
+                else (1 - w.w) ^ 2 * c.local_var + w.w ^ 2 * coalesce(v.var, 0)
                      + (1 - w.w) ^ 2 * (rs.tau ^ 2 + rs.mean_var) end as var
     from by_clicks c
     full join by_conversions v on v.segment_id = c.segment_id and v.channel = c.channel
-    left join click_bends cb on cb.segment_id = c.segment_id and cb.channel = c.channel
     left join rate_spread rs on rs.channel = c.channel
     cross join lateral (
       select case when v.var is null or c.slope is null then 0::float8

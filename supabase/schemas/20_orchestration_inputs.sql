@@ -99,7 +99,8 @@ as $$
     -- Every measured day of the last scale_window_days (the longest window below) for each
     -- channel the segment steers: its leads and spend there, 0 on a day without a row.
     select st.segment_id, st.day, c.channel,
-           coalesce(cs.leads_generated, 0) as leads, coalesce(cs.spend, 0) as spend
+           coalesce(cs.leads_generated, 0) as leads, coalesce(cs.spend, 0) as spend,
+           coalesce(cs.clicks, 0) as clicks
     from public.lead_generation_stats st
     cross join settings se
     join curves c on c.segment_id = st.segment_id
@@ -120,22 +121,44 @@ as $$
     where cd.day >= p_day - se.steering_window_days
     group by cd.segment_id, cd.channel
   ),
+  click_rates as materialized (
+    -- Paid leads per click on the channel over the response window: a rate that moves slowly,
+    -- measured on many leads. Materialized: inlined, the planner may aggregate it again for
+    -- every row of `actuals`.
+    select cs.segment_id, cs.channel, sum(cs.leads_generated) / sum(cs.clicks)::numeric as rate
+    from public.lead_channel_stats cs
+    cross join settings se
+    join curves c on c.segment_id = cs.segment_id and c.channel = cs.channel
+    where cs.day < p_day and cs.day >= p_day - se.response_window_days
+     -- The lower bound again, as one the planner can scan the index by.
+     and cs.day >= p_day - (select o.response_window_days from public.orchestration_settings o limit 1)
+    group by cs.segment_id, cs.channel
+    having sum(cs.clicks) > 0
+  ),
   actuals as (
     -- Paid leads per day on the channel at the week's spend: the last scale_window_days (two
-    -- weeks: half the noise of one), each day's paid leads scaled to that spend along the
-    -- channel's curve (a budget change counts at once). A day without spend counts as it was.
+    -- weeks), each day's scaled to that spend along the channel's curve (a budget change
+    -- counts at once). With clicks: the days' clicks so scaled, times the paid leads per
+    -- click (tens of clicks a day against a few leads: the level with a fraction of the
+    -- noise); without: the days' paid leads. A day without spend counts as it was.
     select cd.segment_id, cd.channel,
-           avg(cd.leads * case
-                 when cd.spend > 0 and ws.spend > 0
-                 then power((ws.spend / cd.spend)::float8, coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
-                 else 1 end) as paid,
+           case when cr.rate is not null and sum(cd.clicks) > 0
+                then cr.rate * avg(cd.clicks * sc.factor)
+                else avg(cd.leads * sc.factor) end as paid,
            ws.spend
     from channel_days cd
     cross join settings se
     join week_spend ws on ws.segment_id = cd.segment_id and ws.channel = cd.channel
     left join response r on r.segment_id = cd.segment_id and r.channel = cd.channel
+    left join click_rates cr on cr.segment_id = cd.segment_id and cr.channel = cd.channel
+    cross join lateral (
+      select case when cd.spend > 0 and ws.spend > 0
+                  then power((ws.spend / cd.spend)::float8,
+                             coalesce(r.elasticity, se.prior_elasticity)::float8)::numeric
+                  else 1 end as factor
+    ) sc
     where cd.day >= p_day - se.scale_window_days
-    group by cd.segment_id, cd.channel, ws.spend
+    group by cd.segment_id, cd.channel, ws.spend, cr.rate
   ),
   yesterday as (
     select cs.segment_id, cs.channel, cs.spend

@@ -143,3 +143,55 @@ def test_the_database_scales_paid_leads_along_the_python_curve(
         for r in database.rpc("orchestration_inputs", {"p_day": DAY.isoformat()}, caller=SERVICE)
     }
     assert ages[segment] is None
+
+
+def test_with_clicks_the_paid_level_is_the_clicks_times_the_leads_per_click(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # The same days with clicks: the channel's paid leads at the week's spend are its last
+    # scale_window_days' clicks, each scaled to that spend along the curve, times the paid
+    # leads per click over the response window.
+    sql.execute("insert into private.clock (id, today) values (true, %s)", (DAY,))
+    aggregate(database, SERVICE, date(2026, 11, 9), DAY - timedelta(days=1))
+    plan(database, SERVICE, DAY)
+    sql.execute("update orchestration_settings set prior_elasticity = 0.42")
+    sql.execute("delete from lead_channel_stats where channel = 'google_ads'")
+    sql.execute(
+        "insert into lead_channel_stats (segment_id, day, channel, leads_generated, spend, clicks)"
+        " select segment_id, day, 'google_ads', least(leads_generated, 1 + extract(day from day)::int % 3),"
+        " 20 + 7 * (extract(day from day)::int % 5), 30 + 11 * (extract(day from day)::int % 4)"
+        " from lead_generation_stats"
+    )
+    settings = _rows(sql, "select * from orchestration_settings")[0]
+    window, scale = settings["steering_window_days"], settings["scale_window_days"]
+    response = settings["response_window_days"]
+    e = D(str(settings["prior_elasticity"]))
+    inputs = database.rpc("orchestration_inputs", {"p_day": DAY.isoformat()}, caller=SERVICE)
+    checked = 0
+    for row in inputs:
+        if row["budgets_in_segment"] != 1 or row["paid_leads"] is None:
+            continue
+        days = _rows(
+            sql,
+            "select c.day, c.leads_generated, c.spend, c.clicks from lead_channel_stats c"
+            " join lead_generation_stats s on s.segment_id = c.segment_id and s.day = c.day"
+            " where c.segment_id = %s and c.channel = 'google_ads' and c.day < %s order by c.day",
+            row["segment_id"],
+            DAY,
+        )
+        rated = [d for d in days if d["day"] >= DAY - timedelta(days=response)]
+        rate = D(sum(d["leads_generated"] for d in rated)) / D(sum(d["clicks"] for d in rated))
+        week = [d for d in days if d["day"] >= DAY - timedelta(days=window)]
+        week_spend = sum(D(d["spend"]) for d in week) / len(week)
+        recent = [d for d in days if d["day"] >= DAY - timedelta(days=scale)]
+        clicks = sum(
+            paid_leads_at(D(d["clicks"]), D(d["spend"]), week_spend, e) for d in recent
+        ) / len(recent)
+        assert abs(D(str(row["paid_leads"])) - rate * clicks) < D("0.0001"), row["code"]
+        # Not the leads' own average: the test tells the two apart.
+        leads = sum(
+            paid_leads_at(D(d["leads_generated"]), D(d["spend"]), week_spend, e) for d in recent
+        ) / len(recent)
+        assert abs(rate * clicks - leads) > D("0.01"), row["code"]
+        checked += 1
+    assert checked > 0
