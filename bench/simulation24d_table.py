@@ -2,7 +2,8 @@
 
 `.venv/bin/python bench/simulation24d_table.py` prints the Markdown table of bench/RESULTS.md
 ("Issue 24: a run in a minute, and exploring below a bend"), each target's verdict per run
-and the run time the JSON reports.
+and the run time the JSON reports; then, for more than one run, how many runs met each
+target.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def main() -> None:
             f"| €{c['spend'] / 1000:,.0f}k / €{o['spend'] / 1000:,.0f}k "
             f"| {met}/{len(r['targets'])} | {r['seconds']:.0f} s |"
         )
+    if len(runs) > 1:
+        print(f"\n| target | runs met (of {len(runs)}) |\n| --- | ---: |")
+        for n, target in enumerate(runs[0]["targets"]):
+            met = sum(1 for r in runs if r["targets"][n]["met"])
+            print(f"| {target['name']} | {met} |")
 
 
 if __name__ == "__main__":
