@@ -133,60 +133,75 @@ as $$
     from information i cross join params p
     where i.information > 0
   ),
-  click_sums as materialized (
-    -- The clicks' curve bends: ln clicks on x and x² by least squares weighted by the clicks
-    -- (a count's ln varies like 1 / the count; a day without clicks weighs nothing). Sums of
-    -- w = k times 1, x .. x⁴, ln k, x ln k, x² ln k and (ln k)², the days with clicks, and
-    -- x_now, the mean x of the last 7 days: where the segment spends now. Materialized: the
-    -- planner guesses one row for `points` and, inlined, summed them again for every segment
-    -- (178 times, 490 ms of 620 a call; bench/RESULTS.md, "Issue 24, round 10").
-    select pt.segment_id, pt.channel, count(*) filter (where pt.k > 0) as n,
-           sum(pt.k) as w0, sum(pt.k * pt.x) as w1, sum(pt.k * pt.x ^ 2) as w2,
-           sum(pt.k * pt.x ^ 3) as w3, sum(pt.k * pt.x ^ 4) as w4,
-           sum(pt.k * ln(greatest(pt.k, 1))) as wy, sum(pt.k * pt.x * ln(greatest(pt.k, 1))) as w1y,
-           sum(pt.k * pt.x ^ 2 * ln(greatest(pt.k, 1))) as w2y, sum(pt.k * ln(greatest(pt.k, 1)) ^ 2) as wyy,
-           coalesce(avg(pt.x) filter (where pt.day >= p_day - 7), 0) as x_now
-    from points pt
-    where pt.x_range > 0.01
-    group by pt.segment_id, pt.channel
-    having sum(pt.k) > 0
+  click_days as (
+    -- A segment's budget-limited days with clicks, each with its kind of day (ISO weekday, 0
+    -- on a public holiday) and x, x² and ln k less their means over the segment's days of that
+    -- kind, weighted by the clicks: demand moves with the kind of day, and so does the
+    -- budget (the controller buys more on a busy day), so a slope across kinds of day would
+    -- read demand as response; within them it does not.
+    select c.*,
+           c.x - sum(c.k * c.x) over kd / sum(c.k) over kd as x1,
+           c.x ^ 2 - sum(c.k * c.x ^ 2) over kd / sum(c.k) over kd as x2,
+           c.ly - sum(c.k * c.ly) over kd / sum(c.k) over kd as y1
+    from (select pt.segment_id, pt.channel, pt.day, pt.x, pt.k, ln(pt.k) as ly,
+                 case when h.day is not null then 0 else extract(isodow from pt.day)::integer end as kind
+          from points pt
+          left join public.public_holidays h on h.day = pt.day
+          where pt.k > 0 and pt.x_range > 0.01) c
+    window kd as (partition by c.segment_id, c.channel, c.kind)
   ),
-  click_moments as (
-    -- The same, centred on their weighted means: S11 = Σ w (x - m1)², S12, S22 = Σ w (x² -
-    -- m2)², S1y, S2y, Syy.
-    select c.segment_id, c.channel, c.n, c.x_now, c.w0,
-           c.w2 - c.w1 ^ 2 / c.w0 as s11, c.w3 - c.w1 * c.w2 / c.w0 as s12,
-           c.w4 - c.w2 ^ 2 / c.w0 as s22, c.w1y - c.w1 * c.wy / c.w0 as s1y,
-           c.w2y - c.w2 * c.wy / c.w0 as s2y, c.wyy - c.wy ^ 2 / c.w0 as syy
-    from click_sums c
+  click_sums as materialized (
+    -- The clicks' curve: ln clicks on x (and x²) by least squares weighted by the clicks (a
+    -- count's ln varies like 1 / the count). Sums over the days of w = k times 1, x, x², ln k,
+    -- x ln k and (ln k)² (the straight line across every day: the clicks' slope as the
+    -- conversions' is read, confounded alike, for the conversion rate's slope); the same
+    -- within the kinds of day, of x1², x1 x2, x2², x1 y1, x2 y1 and y1² (the curve); the days,
+    -- their kinds, and x_now, the mean x of the last 7 days: where the segment spends now.
+    -- Materialized: the planner guesses one row for `points` and, inlined, summed them again
+    -- for every segment (178 times, 490 ms of 620 a call; bench/RESULTS.md, "Issue 24,
+    -- round 10").
+    select c.segment_id, c.channel, count(*) as n, count(distinct c.kind) as kinds,
+           sum(c.k) as w0, sum(c.k * c.x) as w1, sum(c.k * c.x ^ 2) as w2, sum(c.k * c.ly) as wy,
+           sum(c.k * c.x * c.ly) as w1y, sum(c.k * c.ly ^ 2) as wyy,
+           sum(c.k * c.x1 ^ 2) as t11, sum(c.k * c.x1 * c.x2) as t12, sum(c.k * c.x2 ^ 2) as t22,
+           sum(c.k * c.x1 * c.y1) as t1y, sum(c.k * c.x2 * c.y1) as t2y, sum(c.k * c.y1 ^ 2) as tyy,
+           coalesce(avg(c.x) filter (where c.day >= p_day - 7), 0) as x_now
+    from click_days c
+    group by c.segment_id, c.channel
   ),
   click_bends as (
-    -- ln k = a + b1 x + b2 x²: the local slope where the segment spends now is b1 + 2 b2 x_now,
-    -- its variance σ² v' S⁻¹ v (v = (1, 2 x_now)), σ² the weighted residual variance (at least
-    -- a Poisson count's 1). Only a bend down (b2 < 0): the elasticity does not rise with the
-    -- spend (every shape of a saturating market, an S-curve's too, bends down in ln-ln), and a
-    -- bend up fitted to noise would feed itself: a lower slope below the mean cuts the budget
-    -- further. Where the fit bends up, or x and x² cannot be told apart (two spend levels, or
-    -- too few days), the straight line: b1 = S1y / S11, variance σ² / S11.
-    select m.segment_id, m.channel, m.n, m.s1y / m.s11 as line,
+    -- The straight line across every day: ek = S1y / S11 (S the centred sums), var(ek) =
+    -- σ² / S11. The curve within the kinds of day: ln k = b1 x + b2 x² (+ one level per kind);
+    -- the local slope where the segment spends now is b1 + 2 b2 x_now, its variance
+    -- σ² v' T⁻¹ v (v = (1, 2 x_now), T the within sums). σ² is the weighted residual variance,
+    -- at least a Poisson count's 1. Only a bend down (b2 < 0): the elasticity does not rise
+    -- with the spend (every shape of a saturating market, an S-curve's too, bends down in
+    -- ln-ln), and a bend up fitted to noise would feed itself: a lower slope below the mean
+    -- cuts the budget further. Where the fit bends up, or x and x² cannot be told apart (two
+    -- spend levels, or too few days), the straight line within the kinds of day: T1y / T11.
+    select m.segment_id, m.channel, m.n, m.line,
            greatest((m.syy - m.s1y ^ 2 / m.s11) / greatest(m.n - 2, 1), 1) / m.s11 as line_var,
-           case when b.curved then b.b1 + 2 * b.b2 * m.x_now else m.s1y / m.s11 end as slope,
+           case when b.curved then b.b1 + 2 * b.b2 * m.x_now else m.t1y / m.t11 end as slope,
            case when b.curved
-                then greatest((m.syy - b.b1 * m.s1y - b.b2 * m.s2y) / (m.n - 3), 1)
-                     * (m.s22 - 4 * m.x_now * m.s12 + 4 * m.x_now ^ 2 * m.s11) / b.det
-                else greatest((m.syy - m.s1y ^ 2 / m.s11) / greatest(m.n - 2, 1), 1) / m.s11 end as var
-    from click_moments m
+                then greatest((m.tyy - b.b1 * m.t1y - b.b2 * m.t2y) / greatest(m.n - m.kinds - 2, 1), 1)
+                     * (m.t22 - 4 * m.x_now * m.t12 + 4 * m.x_now ^ 2 * m.t11) / b.det
+                else greatest((m.tyy - m.t1y ^ 2 / m.t11) / greatest(m.n - m.kinds - 1, 1), 1) / m.t11
+           end as var
+    from (select c.*, c.w2 - c.w1 ^ 2 / c.w0 as s11, c.w1y - c.w1 * c.wy / c.w0 as s1y,
+                 c.wyy - c.wy ^ 2 / c.w0 as syy,
+                 (c.w1y - c.w1 * c.wy / c.w0) / nullif(c.w2 - c.w1 ^ 2 / c.w0, 0) as line
+          from click_sums c) m
     cross join lateral (
-      select m.s11 * m.s22 - m.s12 ^ 2 as det,
-             m.n > 6 and m.s22 > 1e-6 * m.w0 and m.s11 * m.s22 - m.s12 ^ 2 > 1e-3 * m.s11 * m.s22
-               and m.s11 * m.s2y - m.s12 * m.s1y < 0 as curved,
-             (m.s22 * m.s1y - m.s12 * m.s2y) / nullif(m.s11 * m.s22 - m.s12 ^ 2, 0) as b1,
-             (m.s11 * m.s2y - m.s12 * m.s1y) / nullif(m.s11 * m.s22 - m.s12 ^ 2, 0) as b2
+      select m.t11 * m.t22 - m.t12 ^ 2 as det,
+             m.n > m.kinds + 6 and m.t22 > 1e-6 * m.w0 and m.t11 * m.t22 - m.t12 ^ 2 > 1e-3 * m.t11 * m.t22
+               and m.t11 * m.t2y - m.t12 * m.t1y < 0 as curved,
+             (m.t22 * m.t1y - m.t12 * m.t2y) / nullif(m.t11 * m.t22 - m.t12 ^ 2, 0) as b1,
+             (m.t11 * m.t2y - m.t12 * m.t1y) / nullif(m.t11 * m.t22 - m.t12 ^ 2, 0) as b2
     ) b
-    where m.s11 > 0 and m.n > 2
+    where m.s11 > 0 and m.t11 > 0 and m.n > m.kinds + 1
   ),
   by_clicks as (
-    -- ek, the clicks' slope over the window (the straight line), beside the local slope.
+    -- ek, the clicks' straight line across every day, beside the local slope.
     select cb.segment_id, cb.channel, cb.n, cb.line as slope, cb.line_var as var, cb.slope as local,
            cb.var as local_var
     from click_bends cb

@@ -287,8 +287,8 @@ def test_on_a_saturating_curve_the_slope_is_read_where_the_segment_spends_now(
     def clicks(spend: float) -> float:
         return 400 * -math.expm1(-spend / 60)
 
-    earlier = [20.0, 35.0, 50.0, 65.0, 80.0, 50.0, 35.0]
-    spends = [100.0, 120.0, 110.0, 100.0, 120.0, 110.0, 100.0] + earlier * 7  # newest first
+    earlier = [20.0, 35.0, 50.0, 65.0, 80.0, 65.0, 50.0, 35.0]  # not a week: every weekday
+    spends = [100.0, 120.0, 110.0, 100.0, 120.0, 110.0, 100.0] + earlier * 6  # newest first
     days = [(s, round(clicks(s) / 30, 4), round(clicks(s))) for s in spends]
     for curve in curves:
         _days_with_clicks(sql, curve, days)
@@ -311,8 +311,8 @@ def test_a_curve_that_bends_up_is_read_as_a_straight_line(
 ) -> None:
     # ln clicks rising ever steeper with ln spend (an elasticity that grows with the spend):
     # no saturating market does this, and a bend up fitted to noise would feed itself. The
-    # estimate is the straight line's slope (least squares weighted by the clicks), not the
-    # steeper slope at the last week's spend.
+    # estimate is the straight line's slope (least squares weighted by the clicks, within the
+    # weekdays), not the steeper slope at the last week's spend.
     sql.execute("update orchestration_settings set demand_variance = 0")
     curves = _curves(sql, 9)
 
@@ -320,22 +320,61 @@ def test_a_curve_that_bends_up_is_read_as_a_straight_line(
         x = math.log(spend / 40)
         return 60 * math.exp(0.4 * x + 0.3 * x * x)
 
-    earlier = [20.0, 35.0, 50.0, 65.0, 80.0, 50.0, 35.0]
-    spends = [100.0, 120.0, 110.0, 100.0, 120.0, 110.0, 100.0] + earlier * 7  # newest first
+    earlier = [20.0, 35.0, 50.0, 65.0, 80.0, 65.0, 50.0, 35.0]  # not a week: every weekday
+    spends = [100.0, 120.0, 110.0, 100.0, 120.0, 110.0, 100.0] + earlier * 6  # newest first
     days = [(s, round(clicks(s) / 30, 4), round(clicks(s))) for s in spends]
     for curve in curves:
         _days_with_clicks(sql, curve, days)
     _estimates(database, sql)
-    weights = [k for _, _, k in days]
-    xs = [math.log(s) for s in spends]
-    ys = [math.log(k) for _, _, k in days]
-    total = sum(weights)
-    mean_x = sum(w * x for w, x in zip(weights, xs, strict=True)) / total
-    mean_y = sum(w * y for w, y in zip(weights, ys, strict=True)) / total
-    line = sum(
-        w * (x - mean_x) * (y - mean_y) for w, x, y in zip(weights, xs, ys, strict=True)
-    ) / sum(w * (x - mean_x) ** 2 for w, x in zip(weights, xs, strict=True))
+    # The straight line within the weekdays (least squares weighted by the clicks, x and
+    # ln clicks less their weighted means per weekday; no public holiday in the window).
+    rows = [
+        ((DAY - timedelta(days=back)).isoweekday(), k, math.log(s), math.log(k))
+        for back, (s, _, k) in enumerate(days, start=1)
+    ]
+    means = {}
+    for kind in {r[0] for r in rows}:
+        same = [r for r in rows if r[0] == kind]
+        total = sum(r[1] for r in same)
+        means[kind] = (
+            sum(r[1] * r[2] for r in same) / total,
+            sum(r[1] * r[3] for r in same) / total,
+        )
+    sxy = sum(k * (x - means[d][0]) * (y - means[d][1]) for d, k, x, y in rows)
+    sxx = sum(k * (x - means[d][0]) ** 2 for d, k, x, _ in rows)
+    line = sxy / sxx
     steeper = 0.4 + 0.6 * math.log(110 / 40)  # the curve's own slope at €110
     own, _, _ = _own(sql, curves[0][0])
     assert own == pytest.approx(line, abs=0.02), (own, line, steeper)
     assert steeper > line + 0.2
+
+
+def test_demand_that_moves_with_the_weekday_is_not_read_as_response(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # Demand D moves with the weekday and the budget follows it (more on a busy day), on top
+    # of its own alternation; clicks = 100 D^(1 - e) (spend / 50)^e with e = 0.5, conversions
+    # a thirtieth of them. Across days the slope reads demand as response (about 0.65);
+    # within each weekday it is the curve's 0.5.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curves = _curves(sql, 9)
+    demand = (1.20, 1.12, 1.05, 1.00, 0.88, 0.72, 1.03)  # Monday .. Sunday
+    days = []
+    for back in range(1, 57):
+        d = demand[(DAY - timedelta(days=back)).weekday()]
+        spend = 50 * d * (0.8 if back % 2 else 1.25)
+        k = 100 * d**0.5 * (spend / 50) ** 0.5
+        days.append((spend, round(k / 30, 4), round(k)))
+    for curve in curves:
+        _days_with_clicks(sql, curve, days)
+    estimated = _estimates(database, sql)
+    xs = [math.log(s) for s, _, _ in days]
+    ys = [math.log(k) for _, _, k in days]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    across = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+    own, _, _ = _own(sql, curves[0][0])
+    assert own == pytest.approx(0.5, abs=0.03), (own, across)
+    assert across > 0.6
+    assert estimated[curves[0][0]] == pytest.approx(0.5, abs=0.05)
