@@ -103,7 +103,7 @@ def main() -> int:
                 same = rows["old"] == rows["new"] and len(rows["new"]) > 0
                 worst = worst and same
                 a, b = statistics.median(times["old"]), statistics.median(times["new"])
-                print(f"| {day.isoformat()} | {a:,.1f} | {b:,.1f} | {a / b:,.0f}x | {same} |")
+                print(f"| {day.isoformat()} | {a:,.1f} | {b:,.1f} | {a / b:,.2f}x | {same} |")
     return 0 if worst or args.different else 1
 
 
