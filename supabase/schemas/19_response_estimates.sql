@@ -198,7 +198,9 @@ as $$
              (m.t22 * m.t1y - m.t12 * m.t2y) / nullif(m.t11 * m.t22 - m.t12 ^ 2, 0) as b1,
              (m.t11 * m.t2y - m.t12 * m.t1y) / nullif(m.t11 * m.t22 - m.t12 ^ 2, 0) as b2
     ) b
-    where m.s11 > 0 and m.t11 > 0 and m.n > m.kinds + 1
+    -- x must vary within the kinds of day (a weighted variance above 10⁻⁶, not rounding):
+    -- a budget that only follows the weekday says nothing there, and the conversions decide.
+    where m.s11 > 1e-6 * m.w0 and m.t11 > 1e-6 * m.w0 and m.n > m.kinds + 1
   ),
   by_clicks as (
     -- ek, the clicks' straight line across every day, beside the local slope.

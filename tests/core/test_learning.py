@@ -378,3 +378,23 @@ def test_demand_that_moves_with_the_weekday_is_not_read_as_response(
     assert own == pytest.approx(0.5, abs=0.03), (own, across)
     assert across > 0.6
     assert estimated[curves[0][0]] == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_budget_that_only_follows_the_weekday_leaves_the_curve_to_the_conversions(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    # The spend is the same on every Monday, every Tuesday, ...: within the weekdays it does
+    # not vary, so the clicks cannot tell the curve apart from the weekday's demand. The own
+    # estimate is the conversions' Poisson slope (as without clicks), finite.
+    sql.execute("update orchestration_settings set demand_variance = 0")
+    curve = _curves(sql)[0]
+    pattern = (40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0)
+    days = []
+    for back in range(1, 57):
+        spend = pattern[(DAY - timedelta(days=back)).weekday()]
+        days.append((spend, round(5 * (spend / 40) ** 0.6, 4), round(100 * (spend / 40) ** 0.9)))
+    _days_with_clicks(sql, curve, days)
+    _estimates(database, sql)
+    own, sd, _ = _own(sql, curve[0])
+    assert own == pytest.approx(0.6, abs=0.01), own
+    assert sd is not None and math.isfinite(sd)
