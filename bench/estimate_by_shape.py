@@ -45,14 +45,10 @@ def main() -> int:
                 "and day = (select max(day) from public.segment_response_estimates)"
             ).fetchall()
     first = options.last_day - timedelta(days=LAST_DAYS - 1)
-    spend: dict[str, dict[str, float]] = {"leadflow": {}, "oracle": {}}
-    for run, out in (
-        (result.runs["leadflow"], spend["leadflow"]),
-        (result.runs["oracle"], spend["oracle"]),
-    ):
-        for (segment, day, channel), (euro, _) in run.campaigns.items():
-            if channel == "google_ads" and day >= first:
-                out[segment] = out.get(segment, 0.0) + euro
+    spend = {
+        strategy: result.runs[strategy].spend_by_segment("google_ads", first)
+        for strategy in ("leadflow", "oracle")
+    }
     shapes: dict[str, list[tuple[float, float, float, float | None, float]]] = {}
     for segment, posterior, own in rows:
         curve = result.model.campaigns_of(segment)[0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import statistics
 import sys
 from datetime import timedelta
-from typing import Any
 
 import psycopg
 from leadflow_tools import simulation
@@ -43,15 +42,6 @@ def _estimates(url: str) -> dict[str, tuple[float, float | None, float | None]]:
     }
 
 
-def _spend(run: simulation.StrategyRun, first: Any) -> dict[str, float]:
-    """Per segment: Google Ads spend (euro) from `first` on."""
-    out: dict[str, float] = {}
-    for (segment, day, channel), (spend, _) in run.campaigns.items():
-        if channel == "google_ads" and day >= first:
-            out[segment] = out.get(segment, 0.0) + spend
-    return out
-
-
 def main() -> int:
     options = simulation.market_and_seed(sys.argv[1:], "estimate_vs_truth.py", "power", 3)
     if options is None:
@@ -60,7 +50,8 @@ def main() -> int:
     with simulation.kept_local_run(options) as (url_of, result):
         estimates = _estimates(url_of(options.database("leadflow")))
     first = options.last_day - timedelta(days=LAST_DAYS - 1)
-    ours, best = _spend(result.runs["leadflow"], first), _spend(result.runs["oracle"], first)
+    ours = result.runs["leadflow"].spend_by_segment("google_ads", first)
+    best = result.runs["oracle"].spend_by_segment("google_ads", first)
     rows = []
     for segment, (estimate, own, sd) in estimates.items():
         curve = result.model.campaigns_of(segment)[0]

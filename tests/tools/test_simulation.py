@@ -106,6 +106,21 @@ def test_every_strategy_runs_every_steered_day_on_the_same_market(
     assert small.shocks[0].day == date(2026, 5, 1)
 
 
+def test_spend_by_segment_sums_a_channels_days_from_the_first(small: SimulationResult) -> None:
+    run = small.runs["leadflow"]
+    days = sorted({day for _, day, _ in run.campaigns})
+    middle = days[len(days) // 2]
+    everything = run.spend_by_segment("google_ads", days[0])
+    later = run.spend_by_segment("google_ads", middle)
+    by_hand: dict[str, float] = {}
+    for (segment, day, channel), (euro, _) in run.campaigns.items():
+        if channel == "google_ads" and day >= middle:
+            by_hand[segment] = by_hand.get(segment, 0.0) + euro
+    assert later == pytest.approx(by_hand)
+    assert sum(later.values()) < sum(everything.values())
+    assert run.spend_by_segment("no_such_channel", days[0]) == {}
+
+
 def test_fixed_budgets_never_change_and_the_others_do(small: SimulationResult) -> None:
     assert _changes(small, "fixed") == []
     for strategy in ("rules", "cpl_rules", "leadflow", "oracle"):

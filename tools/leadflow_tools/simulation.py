@@ -429,6 +429,14 @@ class StrategyRun:
     #: market spent and converted: the score's spend, whether a job read the channel or not.
     campaigns: dict[tuple[str, date, str], tuple[float, float]] = field(default_factory=dict)
 
+    def spend_by_segment(self, channel: str, first: date) -> dict[str, float]:
+        """Per segment: its spend (euro) on `channel` from `first` on, as the market spent it."""
+        out: dict[str, float] = {}
+        for (segment, day, on), (euro, _) in self.campaigns.items():
+            if on == channel and day >= first:
+                out[segment] = out.get(segment, 0.0) + euro
+        return out
+
 
 @dataclass
 class SimulationResult:
