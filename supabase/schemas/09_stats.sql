@@ -122,6 +122,18 @@ begin
   from jsonb_to_recordset(p_metrics) as r (
     customer_id text, campaign_id text, budget_resource_name text, cost_micros bigint,
     clicks bigint, impressions bigint, conversions numeric, search_budget_lost_impression_share numeric)
+  -- Only new and changed rows reach the upsert (as in aggregate_lead_stats): it locks every
+  -- row it finds, a WAL record each, before its WHERE sees the row unchanged, and most of a
+  -- re-fetched window is unchanged.
+  where not exists (
+    select 1 from public.ad_campaign_daily_metrics o
+    where o.channel = p_channel and o.customer_id = r.customer_id and o.campaign_id = r.campaign_id
+      and o.day = p_day
+      and (o.budget_resource_name, o.cost_micros, o.clicks, o.impressions, o.conversions,
+           o.search_budget_lost_impression_share)
+          is not distinct from
+          (r.budget_resource_name, r.cost_micros, r.clicks, r.impressions, r.conversions,
+           r.search_budget_lost_impression_share))
   on conflict (channel, customer_id, campaign_id, day) do update set
     budget_resource_name = excluded.budget_resource_name,
     cost_micros = excluded.cost_micros,

@@ -439,9 +439,15 @@ def test_recording_metrics_google_ads_did_not_restate_writes_nothing(
         return int(written)
 
     assert record() == 1
-    fetched = sql.execute("select fetched_at from ad_campaign_daily_metrics").fetchall()
+    fetched = sql.execute("select fetched_at, xmax::text from ad_campaign_daily_metrics").fetchall()
     assert record() == 0  # the aggregate's next run re-fetches the day: nothing restated
-    assert sql.execute("select fetched_at from ad_campaign_daily_metrics").fetchall() == fetched
+    # Not even locked (the upsert locks every row it finds, a WAL record each): the row's
+    # xmax is still unset.
+    assert (
+        sql.execute("select fetched_at, xmax::text from ad_campaign_daily_metrics").fetchall()
+        == fetched
+    )
+    assert fetched[0][1] == "0"
     assert record(conversions=3) == 1  # a conversion credited to the click's day later
     assert sql.execute("select sum(conversions) from ad_campaign_daily_metrics").fetchone() == (
         Decimal(3),

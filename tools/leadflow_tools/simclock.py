@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import partial
+from typing import Any
 
 import psycopg
 
@@ -21,14 +22,20 @@ Clock = Callable[[date | None], None]
 def pin_today(url: str, day: date | None) -> None:
     """Make `day` the database's today (None: back to the real clock)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        if day is None:
-            conn.execute("delete from private.clock")
-        else:
-            conn.execute(
-                "insert into private.clock (id, today) values (true, %s) "
-                "on conflict (id) do update set today = excluded.today",
-                (day,),
-            )
+        pin_today_on(conn, day)
+
+
+def pin_today_on(conn: psycopg.Connection[Any], day: date | None) -> None:
+    """`pin_today` on an open autocommit connection as the database owner (a simulation
+    pins every morning: one connection for the run, not one a day)."""
+    if day is None:
+        conn.execute("delete from private.clock")
+    else:
+        conn.execute(
+            "insert into private.clock (id, today) values (true, %s) "
+            "on conflict (id) do update set today = excluded.today",
+            (day,),
+        )
 
 
 def database_clock(url: str) -> Clock:

@@ -95,7 +95,7 @@ from leadflow_tools.markets import (
     check_market,
     draw_market,
 )
-from leadflow_tools.simclock import pin_today
+from leadflow_tools.simclock import pin_today, pin_today_on
 
 Scenario = Literal["base", "account-cap", "unprofitable", "drift", "mixed", "two-channel"]
 SCENARIOS: tuple[Scenario, ...] = (
@@ -428,6 +428,9 @@ class StrategyRun:
     #: (segment_id, day, channel) -> (spend in euro, paid leads of the day's clicks), as the
     #: market spent and converted: the score's spend, whether a job read the channel or not.
     campaigns: dict[tuple[str, date, str], tuple[float, float]] = field(default_factory=dict)
+    #: Per segment code: its weekly noise-free leads (`weekly_leads`), kept once computed:
+    #: every strategy's re-convergence compares itself with the oracle's.
+    weekly: dict[str, dict[date, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def spend_by_segment(self, channel: str, first: date) -> dict[str, float]:
         """Per segment: its spend (euro) on `channel` from `first` on, as the market spent it."""
@@ -630,6 +633,13 @@ def _connect(url: str) -> Iterator[Database]:
         db.close()
 
 
+def _owner(url: str) -> psycopg.Connection[Any]:
+    """The owner's autocommit connection of a strategy's (or the base's) daily loop: its
+    clock, the partners' verdicts and the pending counts. Its commits do not wait for the
+    disk either (`demo.connect`): a scratch database."""
+    return psycopg.connect(url, autocommit=True, options="-c synchronous_commit=off")
+
+
 # --------------------------------------------------------------------------- the base
 
 
@@ -813,7 +823,7 @@ def _build_base(
         # (its jobs read no day after their own; the verdicts are drawn from each lead).
         with (
             ThreadPoolExecutor(max_workers=1) as organic,
-            psycopg.connect(url, autocommit=True) as sql,
+            _owner(url) as sql,
         ):
             steered = organic.submit(gateway.insert_organic, options.start, options.last_day)
             for done, day in enumerate(warmup, start=1):
@@ -932,11 +942,12 @@ def _jobs(
 ) -> None:
     """The scheduler's morning on a database whose today is `day`: aggregate yesterday
     (with Google Ads metrics), plan today and, with `steer`, orchestrate in that mode."""
-    pin_today(url, day)
     gateway.today = day
     if sql is None:
+        pin_today(url, day)
         settle_leads(url, gateway.model, day)
     else:
+        pin_today_on(sql, day)
         settle_leads_on(sql, gateway.model, day)
     jobs: tuple[JobName, ...] = DAY_JOBS if steer else ("aggregate", "plan")
     run_day(
@@ -1237,7 +1248,7 @@ def _run_strategy(
 ) -> StrategyRun:
     started = time.perf_counter()
     run = StrategyRun(strategy)
-    with _connect(url) as db, psycopg.connect(url, autocommit=True) as sql:
+    with _connect(url) as db, _owner(url) as sql:
         gateway = base.fork(db)
         if strategy == "leadflow_google_only":
             # Leadflow before channels: it sees and steers Google Ads only; the Microsoft
@@ -1270,12 +1281,12 @@ def _run_strategy(
         # The score is kept on the final truth: every lead decided, every day restated.
         settle_leads_on(sql, base.model, None)
         after = options.last_day + timedelta(days=1)
-        pin_today(url, after)
+        pin_today_on(sql, after)
         gateway.today = after
         aggregate(
             db, caller, options.start, options.last_day, gateway=gateway, triggered_by=TRIGGERED_BY
         )
-        pin_today(url, None)
+        pin_today_on(sql, None)
     _read_back(url, options, run)
     _read_market(gateway, options, run)
     run.seconds = time.perf_counter() - started
@@ -1472,6 +1483,7 @@ def run_simulation(
 
         runs = _run_strategies(strategies, run_copy, progress, parallel=options.parallel)
         timings["strategies"] = time.perf_counter() - loop_started
+        timings.update({f"strategy {s}": runs[s].seconds for s in heaviest_first(strategies)})
     finally:
         if not keep:  # the workers dropped their copies, unless one failed or was stopped
             drop_database(admin, *options.databases)
@@ -1734,7 +1746,9 @@ def _reconverge(
         return 0
     segment = [model.segment(shock.code)]
     ours = weekly_leads(run, model, segment, options)
-    best = weekly_leads(oracle, model, segment, options)
+    if shock.code not in oracle.weekly:
+        oracle.weekly[shock.code] = weekly_leads(oracle, model, segment, options)
+    best = oracle.weekly[shock.code]
     after = [d for d in ours if d >= shock.day]
     for i, day in enumerate(after):
         if all(
