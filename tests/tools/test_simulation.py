@@ -148,6 +148,9 @@ def test_the_oracle_beats_the_floor_and_the_margin_is_its_parts(small: Simulatio
     assert data["shortfall_cost"] == SMALL.shortfall_cost == 0.25
     # The controller is given the same shortfall cost (its settings column, read back).
     assert data["controller_shortfall_cost"] == 0.25
+    # Where the run's time went: each strategy's own, within the strategies' (in parallel).
+    for strategy in STRATEGIES:
+        assert 0 < data["timings"][f"strategy {strategy}"] <= data["timings"]["strategies"]
     for strategy in STRATEGIES:
         m = small.metrics[strategy]
         assert m.margin == pytest.approx(m.revenue - m.spend - m.shortfall_cost)
