@@ -47,6 +47,8 @@ def test_a_rerun_of_aggregate_says_the_stats_were_already_up_to_date(db_url: str
     first = _run("aggregate", "--day", "2026-11-20", db_url=db_url)
     assert first.returncode == 0, first.stderr
     assert "9 segment-day rows of stats changed" in first.stdout
+    # Piped (not a terminal): no progress bar, so no blank line it leaves behind.
+    assert first.stdout.startswith("aggregate 2026-11-20: ")
     again = _run("aggregate", "--day", "2026-11-20", db_url=db_url)
     assert again.returncode == 0, again.stderr
     assert "0 segment-day rows of stats changed" in again.stdout
@@ -89,6 +91,7 @@ def test_bad_input_is_one_readable_line_and_a_non_zero_exit(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and message in lines[0]
     assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # the error is the one line, nothing beside it
 
 
 def test_an_unreachable_database_is_one_line_without_secrets() -> None:

@@ -168,7 +168,8 @@ def simulate_command(
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            disable=as_json,
+            # Piped or redirected: no bar, and no blank line where it was.
+            disable=as_json or not console.is_terminal,
         ) as bars,
         running_server(settings.home / "postgres", port=settings.local_db_port) as server,
     ):

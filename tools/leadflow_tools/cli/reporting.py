@@ -57,7 +57,8 @@ def report_command(
             TimeElapsedColumn(),
             console=console,
             transient=True,
-            disable=as_json,
+            # Piped or redirected: no bar, and no blank line where it was.
+            disable=as_json or not console.is_terminal,
         ) as progress,
     ):
         task = progress.add_task("", total=3)
