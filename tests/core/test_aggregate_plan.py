@@ -448,6 +448,14 @@ def test_recording_metrics_google_ads_did_not_restate_writes_nothing(
         == fetched
     )
     assert fetched[0][1] == "0"
+    # A platform's fractional conversions are compared as the column keeps them (1.004 is
+    # stored as 1.00, a lost share to four decimals): an unchanged re-fetch is not locked.
+    assert record(conversions=1.004, search_budget_lost_impression_share=0.12341) == 1
+    versions = "select xmin::text, xmax::text from ad_campaign_daily_metrics"
+    written = sql.execute(versions).fetchall()
+    assert record(conversions=0.996, search_budget_lost_impression_share=0.12339) == 0
+    assert sql.execute(versions).fetchall() == written  # no new lock: the same xmax
+    assert record(conversions=2) == 1
     assert record(conversions=3) == 1  # a conversion credited to the click's day later
     assert sql.execute("select sum(conversions) from ad_campaign_daily_metrics").fetchone() == (
         Decimal(3),
@@ -461,3 +469,43 @@ def test_recording_metrics_google_ads_did_not_restate_writes_nothing(
     assert sql.execute("select sum(conversions) from ad_campaign_daily_metrics").fetchone() == (
         Decimal(3),
     )
+
+
+def test_recording_metrics_refuses_a_campaign_given_twice_and_writes_nothing(
+    database: Database, sql: psycopg.Connection[Any]
+) -> None:
+    from leadflow.db import RpcError
+
+    customer, campaign = sql.execute(
+        "select customer_id, campaign_id from segment_campaign_budgets limit 1"
+    ).fetchone()
+    row = {
+        "customer_id": customer,
+        "campaign_id": campaign,
+        "cost_micros": 45_500_000,
+        "clicks": 30,
+        "impressions": 900,
+        "conversions": 2,
+    }
+
+    def record(*rows: dict[str, Any]) -> int:
+        return int(
+            database.rpc(
+                "record_campaign_metrics",
+                {"p_channel": "google_ads", "p_day": "2026-12-02", "p_metrics": list(rows)},
+                caller=SERVICE,
+            )
+        )
+
+    assert record(row) == 1
+    # The stored row and a changed one for the same campaign's day: which wins is not left
+    # to chance (before, the changed one was written, as the unchanged one never reached the
+    # upsert). Refused whole, with the campaign named.
+    for rows in ((row, {**row, "clicks": 31}), ({**row, "clicks": 31}, {**row, "clicks": 32})):
+        with pytest.raises(RpcError) as error:
+            record(*rows)
+        assert error.value.status == 400
+        assert f"campaign {campaign} of customer {customer} is given twice" in str(error.value)
+    assert sql.execute("select clicks, xmax::text from ad_campaign_daily_metrics").fetchall() == [
+        (30, "0")
+    ]
