@@ -20,12 +20,11 @@ from leadflow.settings import get_settings
 from leadflow_tools import simulation
 from leadflow_tools.embedded import running_server
 
-WITHIN_DAYS = 7
+WITHIN_DAYS = 7  # the score's
 
 
-def _share(took: list[int | None]) -> str:
-    met = sum(1 for t in took if t is not None and t <= WITHIN_DAYS)
-    return f"{met}/{len(took)} ({met / len(took):.0%})" if took else "—"
+def _share(met: int, of: int) -> str:
+    return f"{met}/{of} ({met / of:.0%})" if of else "—"
 
 
 def main() -> int:
@@ -51,15 +50,14 @@ def main() -> int:
     print("| strategy | shocked, re-converged <= 7 d | unshocked, the same test |")
     print("| --- | ---: | ---: |")
     for strategy in ("leadflow", "cpl_rules", "rules"):
-        run = result.runs[strategy]
-
-        def took(shocks: list[simulation.Shock], run: simulation.StrategyRun = run) -> list:
-            return [
-                simulation._reconverge(run, oracle, result.model, s, options)  # the score's
-                for s in shocks
-            ]
-
-        print(f"| {strategy} | {_share(took(result.shocks))} | {_share(took(quiet))} |")
+        scored = result.metrics[strategy]  # the shocked segments, as the score counted them
+        took = [  # the score's own test on the others
+            simulation._reconverge(result.runs[strategy], oracle, result.model, s, options)
+            for s in quiet
+        ]
+        shocked = _share(scored.reconverged_within(WITHIN_DAYS), len(scored.reconverge))
+        unshocked = _share(simulation.reconverged_count(took, WITHIN_DAYS), len(took))
+        print(f"| {strategy} | {shocked} | {unshocked} |")
     return 0
 
 

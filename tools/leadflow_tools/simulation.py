@@ -55,7 +55,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -342,7 +342,7 @@ class StrategyMetrics:
 
     def reconverged_within(self, days: int) -> int:
         """How many shocked segments re-converged within `days`."""
-        return sum(1 for d in self.reconverge if d is not None and d <= days)
+        return reconverged_count(self.reconverge, days)
 
     @property
     def fill_rate(self) -> float:
@@ -428,8 +428,8 @@ class StrategyRun:
     #: (segment_id, day, channel) -> (spend in euro, paid leads of the day's clicks), as the
     #: market spent and converted: the score's spend, whether a job read the channel or not.
     campaigns: dict[tuple[str, date, str], tuple[float, float]] = field(default_factory=dict)
-    #: Per segment code: its weekly noise-free leads (`weekly_leads`), kept once computed:
-    #: every strategy's re-convergence compares itself with the oracle's.
+    #: Per segment code: its weekly noise-free leads (`_weekly`), kept once computed: every
+    #: strategy's re-convergence compares itself with the oracle's.
     weekly: dict[str, dict[date, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def spend_by_segment(self, channel: str, first: date) -> dict[str, float]:
@@ -1729,6 +1729,22 @@ def weekly_leads(
     }
 
 
+def reconverged_count(took: Iterable[int | None], days: int) -> int:
+    """How many of these re-convergences (days from the shock; None: never) took at most
+    `days`."""
+    return sum(1 for d in took if d is not None and d <= days)
+
+
+def _weekly(
+    run: StrategyRun, model: MarketModel, code: str, options: SimulationOptions
+) -> dict[date, float]:
+    """`weekly_leads` of one segment, kept on the run once computed (a run's budgets are
+    final once it is scored; every strategy compares itself with the oracle's)."""
+    if code not in run.weekly:
+        run.weekly[code] = weekly_leads(run, model, [model.segment(code)], options)
+    return run.weekly[code]
+
+
 def _reconverge(
     run: StrategyRun,
     oracle: StrategyRun,
@@ -1744,11 +1760,8 @@ def _reconverge(
     """
     if run is oracle:
         return 0
-    segment = [model.segment(shock.code)]
-    ours = weekly_leads(run, model, segment, options)
-    if shock.code not in oracle.weekly:
-        oracle.weekly[shock.code] = weekly_leads(oracle, model, segment, options)
-    best = oracle.weekly[shock.code]
+    ours = _weekly(run, model, shock.code, options)
+    best = _weekly(oracle, model, shock.code, options)
     after = [d for d in ours if d >= shock.day]
     for i, day in enumerate(after):
         if all(
