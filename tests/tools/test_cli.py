@@ -114,3 +114,28 @@ def test_simulate_refuses_an_unknown_scenario_in_one_line() -> None:
         }
     }
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_cli_wraps_its_words_on_a_terminal_and_keeps_lines_whole_when_piped(
+    monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    import importlib
+    import io
+
+    from rich.console import Console
+
+    cli_app = importlib.import_module("leadflow_tools.cli.app")  # the module, not the Typer app
+
+    out = io.StringIO()
+    monkeypatch.setattr(
+        cli_app, "console", Console(file=out, force_terminal=terminal, width=40, color_system=None)
+    )
+    text = "Nothing changed: the stats of these days were already up to date (or none)."
+    cli_app.say(text)
+    lines = out.getvalue().splitlines()
+    if terminal:  # at word boundaries, within the width, nothing lost
+        assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+        assert " ".join(line.strip() for line in lines) == text
+    else:  # piped: the line as written, to be searched and copied whole
+        assert lines == [text]

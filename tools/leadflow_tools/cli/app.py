@@ -162,13 +162,20 @@ def service_database(settings: Settings | None = None) -> Iterator[Database]:
             database.close()
 
 
+def say(text: str) -> None:
+    """The CLI's own words: on a terminal, wrapped at word boundaries to its width (80
+    columns read as sentences, not cut mid-word); piped or redirected, each line as written,
+    so that it can be searched and copied whole."""
+    console.print(text, soft_wrap=not console.is_terminal)
+
+
 def show(summary: dict[str, Any], as_json: bool, text: str | None = None) -> None:
     """JSON under --json; otherwise the human summary, or the counts one per line."""
     if as_json:
         emit_json(summary)
         return
     if text is not None:
-        console.print(text, soft_wrap=True)
+        say(text)
         return
     table = Table(show_header=False, box=None)
     for key, value in summary.items():

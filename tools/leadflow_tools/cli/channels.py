@@ -10,7 +10,7 @@ from leadflow.days import today_nl
 from leadflow.db import Caller
 from rich.table import Table
 
-from leadflow_tools.cli.app import JsonOption, console, emit_json, parse_day, service_database
+from leadflow_tools.cli.app import JsonOption, console, emit_json, parse_day, say, service_database
 
 
 def _euro(value: Any) -> str:
@@ -42,7 +42,7 @@ def status_command(
     if as_json:
         emit_json({"day": when.isoformat(), "channels": rows})
         return
-    console.print(f"status of {when} per paid channel", soft_wrap=True)
+    say(f"status of {when} per paid channel")
     table = Table(box=None, pad_edge=False)
     for name, justify in (
         ("channel", "left"),

@@ -13,7 +13,15 @@ from leadflow.settings import get_settings
 from rich.markup import escape
 
 from leadflow_tools import migrations
-from leadflow_tools.cli.app import JsonOption, connect_errors, console, db_app, emit_json, where
+from leadflow_tools.cli.app import (
+    JsonOption,
+    connect_errors,
+    console,
+    db_app,
+    emit_json,
+    say,
+    where,
+)
 from leadflow_tools.embedded import EmbeddedPostgres
 from leadflow_tools.local import (
     LOCAL_DATABASE,
@@ -244,7 +252,7 @@ def db_status(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(status)
     else:
-        console.print(_status_text(status), soft_wrap=True)
+        say(_status_text(status))
     if missing:
         raise typer.Exit(1)
 

@@ -11,7 +11,7 @@ import typer
 from leadflow.errors import LeadflowError
 from leadflow.settings import get_settings
 
-from leadflow_tools.cli.app import JsonOption, app, connect_errors, console, emit_json, where
+from leadflow_tools.cli.app import JsonOption, app, connect_errors, console, emit_json, say, where
 from leadflow_tools.local import database_url
 from leadflow_tools.schema import check_current
 
@@ -141,13 +141,13 @@ def _report(
         if change.action == "update" and change.before is not None:
             bounds = f"{change.before[0]}..{change.before[1]} -> {bounds}"
         what = change.action if change.action == "unchanged" else verb + change.action
-        console.print(f"{change.code}: {what} ({bounds})", soft_wrap=True)
+        say(f"{change.code}: {what} ({bounds})")
         for name in change.added:
-            console.print(f"  + {name}", soft_wrap=True)
+            say(f"  + {name}")
         for name in change.removed:
-            console.print(f"  - {name}", soft_wrap=True)
+            say(f"  - {name}")
     for line in check.lines():
-        console.print(line, soft_wrap=True)
+        say(line)
     if apply:
         console.print(
             f"Applied: {len(changes)} segment(s) from {rows} row(s) in one transaction"
